@@ -1,0 +1,26 @@
+# Two entry points: `make demo` and `make test`. Both (re)create .venv when
+# pyproject.toml changes, so a fresh clone needs nothing but Python 3.10+.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,parquet]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/embedclf demo --out build/demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/logmel_speed.py
+	$(VENV)/bin/python benchmarks/accuracy.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache
