@@ -1,0 +1,37 @@
+"""embedclf: embeddings-first audio classification, the scikit-learn way.
+
+Public names are imported lazily, so ``import embedclf`` stays fast and never
+pulls in heavy dependencies until they are used.
+
+Examples
+--------
+>>> import embedclf
+>>> sorted(embedclf.__all__)[:3]
+['AudioError', 'AudioLoader', 'LogMel']
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "AudioError": "embedclf.audio",
+    "AudioLoader": "embedclf.audio",
+    "LogMel": "embedclf.features.logmel",
+    "MFCC": "embedclf.features.logmel",
+    "WindowAggregator": "embedclf.features.windows",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'embedclf' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,550 @@
+"""Audio in: load, mix to mono, resample, and turn any supported ``X`` into clips.
+
+Everything downstream (``LogMel``, embeddings, models) receives clips through
+:func:`iter_clips`, so the rules for what ``X`` may be live in one place:
+
+* a file path (``str`` or :class:`os.PathLike`), decoded by soundfile and
+  resampled to ``sr``;
+* a float waveform shaped as soundfile returns it: ``(n_samples,)`` mono or
+  ``(n_samples, n_channels)``, taken to be at rate ``sr`` already;
+* a 2-D array whose *rows* are equal-length mono waveforms (the form
+  scikit-learn's common checks use).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+
+__all__ = [
+    "AudioError",
+    "SkippedClipsWarning",
+    "AudioLoader",
+    "load_audio",
+    "resample",
+    "to_mono",
+    "iter_clips",
+    "load_clips",
+    "LoadResult",
+]
+
+# More channels than this in a 2-D clip almost always means channels-first data.
+_MAX_CHANNELS = 16
+
+
+class AudioError(ValueError):
+    """A clip could not be used: the message names the clip and the cause.
+
+    Subclasses :class:`ValueError` so generic input-validation handlers (and
+    scikit-learn's checks) treat it as bad input.
+
+    Parameters
+    ----------
+    source : str
+        The file path, or ``"clip <index>"`` for an in-memory waveform.
+    reason : str
+        What is wrong and, where possible, what to do about it.
+
+    Examples
+    --------
+    >>> from embedclf import AudioError
+    >>> err = AudioError("dog.wav", "file not found")
+    >>> str(err)
+    'dog.wav: file not found'
+    >>> err.source, err.reason
+    ('dog.wav', 'file not found')
+    """
+
+    def __init__(self, source, reason):
+        self.source = str(source)
+        self.reason = reason
+        super().__init__(f"{self.source}: {reason}")
+
+    def __reduce__(self):  # keep pickling (joblib workers) working
+        return (type(self), (self.source, self.reason))
+
+
+class SkippedClipsWarning(UserWarning):
+    """Issued whenever ``on_error="skip"`` left clips out of a batch.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from embedclf.audio import SkippedClipsWarning
+    >>> issubclass(SkippedClipsWarning, UserWarning)
+    True
+    """
+
+
+def _is_path(obj):
+    return isinstance(obj, (str, os.PathLike))
+
+
+def to_mono(y, source="clip"):
+    """Mix a waveform to mono float32.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,) or (n_samples, n_channels)
+        Waveform as soundfile returns it.
+    source : str, default="clip"
+        Name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.audio import to_mono
+    >>> to_mono(np.array([[1.0, 0.0], [0.0, 1.0]])).tolist()
+    [0.5, 0.5]
+    """
+    y = np.asarray(y)
+    if y.dtype == object or not (
+        np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.integer)
+    ):
+        raise AudioError(source, f"unsupported sample format {y.dtype}; pass float samples")
+    if np.issubdtype(y.dtype, np.integer):
+        raise AudioError(
+            source,
+            f"integer samples ({y.dtype}) are ambiguous; convert to float in [-1, 1] "
+            "(e.g. y / 32768 for int16) or pass the file path",
+        )
+    if y.ndim == 2:
+        if y.shape[1] > _MAX_CHANNELS:
+            raise AudioError(
+                source,
+                f"2-D waveform of shape {y.shape} has {y.shape[1]} channels; waveforms must be "
+                "(n_samples, n_channels) as soundfile returns them (transpose channels-first data)",
+            )
+        y = y.mean(axis=1)
+    elif y.ndim != 1:
+        raise AudioError(source, f"waveform must be 1-D or 2-D, got shape {y.shape}")
+    if y.size == 0:
+        raise AudioError(source, "zero-length audio (no samples)")
+    # One float64 sum is finite iff every sample is (and much cheaper than isfinite).
+    if not np.isfinite(np.sum(y, dtype=np.float64)):
+        bad = "NaN" if np.isnan(y).any() else "inf"
+        raise AudioError(source, f"waveform contains {bad} samples")
+    return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def resample(y, orig_sr, target_sr):
+    """Resample a mono waveform with soxr's high-quality resampler.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+    orig_sr, target_sr : int
+        Sample rates in Hz.
+
+    Returns
+    -------
+    ndarray, float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.audio import resample
+    >>> resample(np.zeros(44100, dtype=np.float32), 44100, 22050).shape
+    (22050,)
+    """
+    if int(orig_sr) == int(target_sr):
+        return np.asarray(y, dtype=np.float32)
+    import soxr
+
+    return soxr.resample(np.asarray(y, dtype=np.float32), int(orig_sr), int(target_sr), quality="HQ")
+
+
+def load_audio(path, sr=None, mono=True):
+    """Decode an audio file (wav, flac, ogg, ...) with soundfile.
+
+    Parameters
+    ----------
+    path : str or path-like
+    sr : int or None, default=None
+        Resample to this rate; ``None`` keeps the file's rate.
+    mono : bool, default=True
+        Mix channels to mono. With ``False`` the result is
+        ``(n_samples, n_channels)``.
+
+    Returns
+    -------
+    y : ndarray, float32
+    sr : int
+        The rate of ``y``.
+
+    Raises
+    ------
+    AudioError
+        Missing file, a file that is not audio, an empty file, or samples that
+        are not finite; the message names the file.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> from embedclf.audio import load_audio
+    >>> path = os.path.join(tempfile.mkdtemp(), "tone.wav")
+    >>> sf.write(path, np.zeros(8000), 8000)
+    >>> y, rate = load_audio(path, sr=16000)
+    >>> y.shape, rate
+    ((16000,), 16000)
+    """
+    import soundfile as sf
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioError(path, "file not found")
+    if os.path.isdir(path):
+        raise AudioError(path, "is a directory, not an audio file")
+    if os.path.getsize(path) == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        data, file_sr = sf.read(path, dtype="float32", always_2d=True)
+    except sf.LibsndfileError as exc:
+        raise AudioError(path, f"not a readable audio file ({exc.error_string})") from exc
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise AudioError(path, f"not a readable audio file ({exc})") from exc
+    if data.shape[0] == 0:
+        raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
+    if not np.all(np.isfinite(data)):
+        raise AudioError(path, "contains NaN or inf samples (corrupt float file?)")
+    if mono:
+        y = to_mono(data, path)
+        if sr is not None:
+            y = resample(y, file_sr, sr)
+            file_sr = int(sr)
+        return y, int(file_sr)
+    if sr is not None and int(sr) != file_sr:
+        data = np.stack([resample(c, file_sr, sr) for c in data.T], axis=1)
+        file_sr = int(sr)
+    return data, int(file_sr)
+
+
+def _check_X(X):
+    """Reject inputs that are not a sequence of clips, with a hint."""
+    if _is_path(X):
+        raise ValueError("X must be a sequence of clips; got a single path. Wrap it: [path]")
+    if hasattr(X, "iloc") and hasattr(X, "columns"):
+        raise ValueError("X must be a sequence of clips; got a DataFrame. Pass df['path']")
+    if isinstance(X, np.ndarray):
+        if X.dtype != object and X.ndim == 1 and not np.issubdtype(X.dtype, np.str_):
+            raise ValueError(
+                "X must be a sequence of clips; got a 1-D numeric array, which is ambiguous. "
+                "Wrap a single waveform as [y], or reshape(1, -1) for one clip per row."
+            )
+        if X.ndim > 2 and X.dtype != object:
+            raise ValueError(
+                f"X has shape {X.shape}; expected a 2-D array of mono waveforms (one per row) "
+                "or a list of waveforms"
+            )
+    if not hasattr(X, "__len__"):
+        X = list(X)
+    return X
+
+
+def iter_clips(X, sr, on_error="raise"):
+    """Yield ``(index, source, waveform)`` for each clip in ``X``.
+
+    Waveforms are mono float32 at ``sr``. Paths are decoded and resampled;
+    arrays are taken to be at ``sr`` already.
+
+    Parameters
+    ----------
+    X : sequence of clips
+        Paths, waveforms, or a 2-D array of mono waveforms (one per row).
+    sr : int
+        Sample rate of the output (and of in-memory waveforms).
+    on_error : {"raise", "skip"}, default="raise"
+        With ``"skip"``, a bad clip yields ``(index, source, AudioError)``
+        instead of a waveform; callers decide how to report it.
+
+    Yields
+    ------
+    index : int
+    source : str
+        The path, or ``"clip <index>"``.
+    waveform : ndarray of shape (n_samples,) or AudioError
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.audio import iter_clips
+    >>> [(i, s, y.shape) for i, s, y in iter_clips([np.zeros(10)], sr=8000)]
+    [(0, 'clip 0', (10,))]
+    """
+    X = _check_X(X)
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
+        rows = (X[i] for i in range(X.shape[0]))
+    else:
+        rows = iter(X)
+    for i, clip in enumerate(rows):
+        source = os.fspath(clip) if _is_path(clip) else f"clip {i}"
+        try:
+            if _is_path(clip):
+                y, _ = load_audio(clip, sr=sr)
+            else:
+                y = to_mono(clip, source)
+        except AudioError as err:
+            if on_error == "raise":
+                raise
+            yield i, source, err
+            continue
+        yield i, source, y
+
+
+@dataclass
+class LoadResult:
+    """Clips that loaded, their labels, and a record of what was skipped.
+
+    Attributes
+    ----------
+    clips : list of ndarray
+        Mono float32 waveforms.
+    y : ndarray or None
+        Labels of the kept clips, aligned with ``clips``.
+    kept : ndarray of int
+        Indices into the original ``X`` of the kept clips.
+    skipped : pandas.DataFrame
+        Columns ``index, source, reason`` for every clip left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.audio import load_clips
+    >>> res = load_clips([np.zeros(4), np.array([np.nan])], y=["a", "b"], sr=8000,
+    ...                  on_error="skip")  # doctest: +SKIP
+    >>> res.y.tolist(), res.skipped["index"].tolist()  # doctest: +SKIP
+    (['a'], [1])
+    """
+
+    clips: list
+    y: object
+    kept: np.ndarray
+    skipped: object
+
+
+def _skipped_frame(rows):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=["index", "source", "reason"])
+
+
+def warn_skipped(skipped, where):
+    """Warn about skipped clips (no clip is ever dropped silently)."""
+    if len(skipped):
+        first = skipped.iloc[0]
+        warnings.warn(
+            f"{where}: skipped {len(skipped)} clip(s) that could not be read; first: "
+            f"{first['source']}: {first['reason']}",
+            SkippedClipsWarning,
+            stacklevel=3,
+        )
+
+
+def load_clips(X, y=None, *, sr, on_error="raise", progress=False):
+    """Load every clip of ``X`` at ``sr``, keeping labels aligned.
+
+    This is the batch loader for labelled data: with ``on_error="skip"`` a
+    bad file is left out *together with its label*, and listed in
+    ``result.skipped`` (a :class:`SkippedClipsWarning` is issued too).
+
+    Parameters
+    ----------
+    X : sequence of clips
+    y : array-like of shape (n_clips,), optional
+    sr : int
+    on_error : {"raise", "skip"}, default="raise"
+    progress : bool, default=False
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    LoadResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.audio import load_clips
+    >>> res = load_clips([np.zeros(4), "missing.wav"], y=["a", "b"], sr=8000,
+    ...                  on_error="skip")  # doctest: +ELLIPSIS
+    >>> res.y.tolist(), res.skipped["source"].tolist()
+    (['a'], ['missing.wav'])
+    """
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    X = _check_X(X)
+    n = len(X)
+    if y is not None:
+        y = np.asarray(y)
+        if len(y) != n:
+            raise ValueError(f"X has {n} clips but y has {len(y)} labels")
+    it = iter_clips(X, sr, on_error)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, total=n, desc="loading audio", unit="clip")
+    clips, kept, skipped = [], [], []
+    for i, source, wave in it:
+        if isinstance(wave, AudioError):
+            skipped.append((i, source, wave.reason))
+        else:
+            clips.append(wave)
+            kept.append(i)
+    kept = np.asarray(kept, dtype=int)
+    skipped = _skipped_frame(skipped)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", SkippedClipsWarning)
+        warn_skipped(skipped, "load_clips")
+    return LoadResult(clips, None if y is None else y[kept], kept, skipped)
+
+
+class ClipTransformer(TransformerMixin, BaseEstimator):
+    """Shared machinery of every transformer that takes clips.
+
+    Subclasses declare ``sr`` and ``on_error`` parameters and implement
+    ``_transform_waves(waves) -> list``; this base validates parameters,
+    records ``n_features_in_`` for 2-D waveform arrays, loads clips in
+    batches (bounded memory), applies the ``on_error`` policy and records
+    ``skipped_``.
+    """
+
+    #: clips processed per batch in ``transform`` (bounds memory for long lists)
+    _batch_clips = 256
+
+    def fit(self, X, y=None):
+        """Validate parameters and input; nothing is learned from the data.
+
+        Parameters
+        ----------
+        X : sequence of clips
+            Paths, waveforms, or a 2-D array of mono waveforms (one per row).
+        y : ignored
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        _record_n_features(self, X)
+        self._fit_clips(X, y)
+        return self
+
+    def _fit_clips(self, X, y):
+        self.n_clips_fit_ = len(_check_X(X))
+
+    def transform(self, X):
+        """Transform each clip; the result has one entry per clip.
+
+        Parameters
+        ----------
+        X : sequence of clips
+
+        Returns
+        -------
+        list
+            One output per kept clip (see ``on_error``).
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        _check_n_features(self, X)
+        out, skipped, batch = [], [], []
+        for i, source, wave in iter_clips(X, self.sr, self.on_error):
+            if isinstance(wave, AudioError):
+                skipped.append((i, source, wave.reason))
+                continue
+            batch.append(wave)
+            if len(batch) >= self._batch_clips:
+                out.extend(self._transform_waves(batch))
+                batch = []
+        if batch:
+            out.extend(self._transform_waves(batch))
+        if self.on_error == "skip":
+            self.skipped_ = _skipped_frame(skipped)
+            warn_skipped(self.skipped_, type(self).__name__)
+        return out
+
+    def _transform_waves(self, waves):
+        raise NotImplementedError
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.requires_fit = True
+        return tags
+
+
+class AudioLoader(ClipTransformer):
+    """Turn file paths (or waveforms) into mono float32 waveforms at ``sr``.
+
+    Parameters
+    ----------
+    sr : int, default=22050
+        Target sample rate; files are resampled with soxr (high quality).
+        In-memory waveforms are taken to be at this rate already.
+    on_error : {"raise", "skip"}, default="raise"
+        ``"raise"`` stops at the first bad clip with an :class:`AudioError`
+        naming it. ``"skip"`` leaves bad clips out of the output, records
+        them in ``skipped_`` (a DataFrame with ``index, source, reason``) and
+        warns. Skipping changes the number of rows, so for labelled data
+        filter first with :func:`load_clips`, which keeps labels aligned.
+
+    Attributes
+    ----------
+    n_clips_fit_ : int
+        Number of clips seen in ``fit``.
+    n_features_in_ : int
+        Only set when fitted on a 2-D array of waveforms (samples per clip).
+    skipped_ : pandas.DataFrame
+        Set by ``transform`` when ``on_error="skip"``.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> from embedclf import AudioLoader
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.wav")
+    >>> sf.write(path, np.zeros((4410, 2)), 44100)   # stereo, 0.1 s
+    >>> [w.shape for w in AudioLoader(sr=22050).fit_transform([path])]
+    [(2205,)]
+    """
+
+    _parameter_constraints = {
+        "sr": [Interval(Integral, 1, None, closed="left")],
+        "on_error": [StrOptions({"raise", "skip"})],
+    }
+
+    def __init__(self, *, sr=22050, on_error="raise"):
+        self.sr = sr
+        self.on_error = on_error
+
+    def _transform_waves(self, waves):
+        return waves
+
+
+def _record_n_features(est, X):
+    """Record ``n_features_in_`` for 2-D arrays of waveforms (sklearn convention)."""
+    X = _check_X(X)
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
+        est.n_features_in_ = X.shape[1]
+    elif hasattr(est, "n_features_in_"):
+        del est.n_features_in_
+
+
+def _check_n_features(est, X):
+    X = _check_X(X)
+    n = getattr(est, "n_features_in_", None)
+    if n is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
+        if X.shape[1] != n:
+            raise ValueError(
+                f"X has {X.shape[1]} features (samples per clip), but "
+                f"{type(est).__name__} is expecting {n} features as input."
+            )

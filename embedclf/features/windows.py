@@ -1,0 +1,280 @@
+"""Analysis windows over frame sequences, and pooling them into one vector.
+
+The classic pipeline splits each clip into analysis windows, featurises and
+classifies per window, then aggregates. :func:`split_windows` does the split
+(with timestamps); :class:`WindowAggregator` pools a whole sequence into the
+fixed-length vector a classical model needs.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["split_windows", "window_starts", "WindowAggregator", "STATS"]
+
+
+def window_starts(n_frames, window, hop, pad="last"):
+    """Start indices of analysis windows of ``window`` frames every ``hop`` frames.
+
+    Parameters
+    ----------
+    n_frames : int
+    window, hop : int
+        Window length and hop in frames (``hop = window`` means no overlap).
+    pad : {"last", "none"}, default="last"
+        ``"last"`` adds one final window when frames are left over after the
+        last full window (and gives one window for sequences shorter than
+        ``window``); the caller pads it. ``"none"`` keeps full windows only.
+
+    Returns
+    -------
+    ndarray of int
+
+    Examples
+    --------
+    >>> from embedclf.features.windows import window_starts
+    >>> window_starts(10, 4, 2).tolist()
+    [0, 2, 4, 6]
+    >>> window_starts(11, 4, 2).tolist()
+    [0, 2, 4, 6, 8]
+    """
+    if window < 1 or hop < 1:
+        raise ValueError(f"window and hop must be >= 1 frame, got {window} and {hop}")
+    if n_frames >= window:
+        starts = np.arange(0, n_frames - window + 1, hop)
+        if pad == "last" and starts[-1] + window < n_frames:
+            starts = np.append(starts, starts[-1] + hop)
+        return starts
+    return np.array([0]) if pad == "last" and n_frames > 0 else np.array([], dtype=int)
+
+
+def split_windows(seq, window, hop=None, *, frame_rate=None, pad="last", fill=None):
+    """Split a ``(n_frames, n_features)`` sequence into analysis windows.
+
+    Parameters
+    ----------
+    seq : ndarray of shape (n_frames, n_features)
+    window : int or float
+        Window length: frames if ``frame_rate`` is None, else seconds.
+    hop : int or float, optional
+        Hop between window starts in the same unit; default ``window``
+        (no overlap). Overlap = ``window - hop``.
+    frame_rate : float, optional
+        Frames per second, to give ``window``/``hop`` in seconds.
+    pad : {"last", "none"}, default="last"
+        Whether a trailing partial window (or a sequence shorter than one
+        window) is kept, padded with ``fill``.
+    fill : float, optional
+        Pad value; default the sequence's minimum (silence in a log
+        spectrogram), or 0 for an empty sequence.
+
+    Returns
+    -------
+    windows : ndarray of shape (n_windows, window_frames, n_features)
+    times : ndarray of shape (n_windows,)
+        Start of each window, in seconds if ``frame_rate`` is given, else
+        in frames.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.features.windows import split_windows
+    >>> seq = np.arange(20.0).reshape(10, 2)
+    >>> w, t = split_windows(seq, 0.4, 0.2, frame_rate=10)
+    >>> w.shape, t.tolist()
+    ((4, 4, 2), [0.0, 0.2, 0.4, 0.6])
+    """
+    seq = np.asarray(seq)
+    if seq.ndim != 2:
+        raise ValueError(f"seq must be 2-D (n_frames, n_features), got shape {seq.shape}")
+    hop = window if hop is None else hop
+    if frame_rate is not None:
+        win_f = max(1, int(round(window * frame_rate)))
+        hop_f = max(1, int(round(hop * frame_rate)))
+    else:
+        win_f, hop_f = int(window), int(hop)
+    starts = window_starts(seq.shape[0], win_f, hop_f, pad)
+    if fill is None:
+        fill = float(seq.min()) if seq.size else 0.0
+    need = (starts[-1] + win_f) if len(starts) else 0
+    if need > seq.shape[0]:
+        seq = np.concatenate([seq, np.full((need - seq.shape[0], seq.shape[1]), fill, seq.dtype)])
+    view = np.lib.stride_tricks.sliding_window_view(seq, win_f, axis=0)  # (n, d, win)
+    windows = np.ascontiguousarray(view[starts].transpose(0, 2, 1))
+    times = starts / float(frame_rate) if frame_rate is not None else starts
+    return windows, times
+
+
+def _quantile(q):
+    return lambda S: np.quantile(S, q, axis=0)
+
+
+#: The statistics :class:`WindowAggregator` can compute, by name.
+STATS = {
+    "mean": lambda S: S.mean(axis=0),
+    "std": lambda S: S.std(axis=0),
+    "min": lambda S: S.min(axis=0),
+    "max": lambda S: S.max(axis=0),
+    "median": lambda S: np.median(S, axis=0),
+}
+
+
+class WindowAggregator(TransformerMixin, BaseEstimator):
+    """Pool each clip's ``(n_frames, n_features)`` sequence into one vector.
+
+    Parameters
+    ----------
+    stats : tuple of str, default=("mean", "std")
+        Statistics over frames, any of ``"mean", "std", "min", "max",
+        "median"``, concatenated in the given order.
+    quantiles : tuple of float, default=()
+        Extra per-feature quantiles in [0, 1] (e.g. ``(0.1, 0.9)``).
+    deltas : bool, default=False
+        Also apply ``stats`` to the frame-to-frame differences (``np.diff``),
+        capturing how fast each feature moves. A one-frame clip has zero
+        deltas.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Features per frame seen in ``fit``.
+    n_features_out_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf import WindowAggregator
+    >>> seqs = [np.ones((5, 3)), np.zeros((8, 3))]
+    >>> WindowAggregator(stats=("mean", "max")).fit_transform(seqs).shape
+    (2, 6)
+    """
+
+    _parameter_constraints = {
+        "stats": [tuple, list],
+        "quantiles": [tuple, list],
+        "deltas": ["boolean"],
+    }
+
+    def __init__(self, *, stats=("mean", "std"), quantiles=(), deltas=False):
+        self.stats = stats
+        self.quantiles = quantiles
+        self.deltas = deltas
+
+    def _check_params(self):
+        unknown = [s for s in self.stats if s not in STATS]
+        if unknown:
+            raise ValueError(f"unknown stats {unknown}; choose from {sorted(STATS)}")
+        if not self.stats and not self.quantiles:
+            raise ValueError("WindowAggregator needs at least one stat or quantile")
+        for q in self.quantiles:
+            if not 0.0 <= float(q) <= 1.0:
+                raise ValueError(f"quantiles must lie in [0, 1], got {q}")
+
+    @staticmethod
+    def _sequences(X):
+        """Accept a list of 2-D arrays or a 3-D array; a 2-D array is one frame per clip."""
+        if isinstance(X, np.ndarray) and X.dtype != object:
+            if X.ndim == 3:
+                return list(X)
+            if X.ndim == 2:
+                return [row[None, :] for row in X]
+            raise ValueError(
+                f"expected per-clip (n_frames, n_features) sequences, got an array of shape "
+                f"{X.shape}"
+            )
+        seqs = []
+        for i, S in enumerate(X):
+            S = np.asarray(S, dtype=np.float64)
+            if S.ndim == 1:
+                S = S[None, :]
+            if S.ndim != 2 or S.shape[0] == 0:
+                raise ValueError(
+                    f"clip {i}: expected a non-empty (n_frames, n_features) array, got shape "
+                    f"{S.shape}"
+                )
+            seqs.append(S)
+        return seqs
+
+    def fit(self, X, y=None):
+        """Check parameters and record the number of features per frame.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_frames, n_features), or 3-D array
+        y : ignored
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        self._check_params()
+        seqs = self._sequences(X)
+        if not seqs:
+            raise ValueError("WindowAggregator.fit needs at least one clip")
+        dims = {S.shape[1] for S in seqs}
+        if len(dims) > 1:
+            raise ValueError(f"clips have different feature sizes {sorted(dims)}")
+        self.n_features_in_ = dims.pop()
+        per = len(self.stats) + len(self.quantiles)
+        self.n_features_out_ = self.n_features_in_ * per * (2 if self.deltas else 1)
+        return self
+
+    def _pool(self, S):
+        S = np.asarray(S, dtype=np.float64)
+        if not np.all(np.isfinite(S)):
+            raise ValueError("Input contains NaN or infinity; check the feature extractor")
+        funcs = [STATS[s] for s in self.stats] + [_quantile(float(q)) for q in self.quantiles]
+        parts = [f(S) for f in funcs]
+        if self.deltas:
+            D = np.diff(S, axis=0) if S.shape[0] > 1 else np.zeros_like(S)
+            parts += [f(D) for f in funcs]
+        return np.concatenate(parts)
+
+    def transform(self, X):
+        """Pool each sequence.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_frames, n_features), or 3-D array
+
+        Returns
+        -------
+        ndarray of shape (n_clips, n_features_out_), float32
+        """
+        check_is_fitted(self)
+        seqs = self._sequences(X)
+        for i, S in enumerate(seqs):
+            if S.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {S.shape[1]} features, but WindowAggregator is expecting "
+                    f"{self.n_features_in_} features as input (clip {i})."
+                )
+        if not seqs:
+            return np.zeros((0, self.n_features_out_), dtype=np.float32)
+        return np.stack([self._pool(S) for S in seqs]).astype(np.float32)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names like ``mean_f3``, ``q0.9_f3``, ``delta_std_f3``.
+
+        Parameters
+        ----------
+        input_features : array-like of str, optional
+
+        Returns
+        -------
+        ndarray of str
+        """
+        check_is_fitted(self)
+        if input_features is None:
+            input_features = [f"f{i}" for i in range(self.n_features_in_)]
+        names = list(self.stats) + [f"q{float(q):g}" for q in self.quantiles]
+        out = [f"{n}_{f}" for n in names for f in input_features]
+        if self.deltas:
+            out += [f"delta_{n}_{f}" for n in names for f in input_features]
+        return np.asarray(out, dtype=object)
