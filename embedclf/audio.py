@@ -108,7 +108,14 @@ def to_mono(y, source="clip"):
     [0.5, 0.5]
     """
     y = np.asarray(y)
-    if y.dtype == object or not (
+    if y.dtype == object:  # e.g. a DataFrame's values: numbers stored as objects
+        try:
+            y = y.astype(np.float64)
+        except TypeError as exc:  # e.g. "float() argument must be a string or a real number"
+            raise TypeError(f"{source}: {exc}") from None
+        except ValueError:
+            raise AudioError(source, "unsupported sample format object; pass float samples") from None
+    if not (
         np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.integer)
     ):
         raise AudioError(source, f"unsupported sample format {y.dtype}; pass float samples")
@@ -231,15 +238,21 @@ def load_audio(path, sr=None, mono=True):
 
 def _check_X(X):
     """Reject inputs that are not a sequence of clips, with a hint."""
+    from scipy.sparse import issparse
+
+    if issparse(X):
+        raise TypeError("sparse input is not supported: clips are dense waveforms or paths")
     if _is_path(X):
         raise ValueError("X must be a sequence of clips; got a single path. Wrap it: [path]")
     if hasattr(X, "iloc") and hasattr(X, "columns"):
         raise ValueError("X must be a sequence of clips; got a DataFrame. Pass df['path']")
+    if not isinstance(X, (list, tuple, np.ndarray)) and hasattr(X, "__array__"):
+        X = np.asarray(X)  # array-likes (pandas Series, wrappers) become arrays
     if isinstance(X, np.ndarray):
         if X.dtype != object and X.ndim == 1 and not np.issubdtype(X.dtype, np.str_):
             raise ValueError(
                 "X must be a sequence of clips; got a 1-D numeric array, which is ambiguous. "
-                "Wrap a single waveform as [y], or reshape(1, -1) for one clip per row."
+                "Reshape your data: wrap a single waveform as [y], or use y.reshape(1, -1)."
             )
         if X.ndim > 2 and X.dtype != object:
             raise ValueError(
@@ -531,11 +544,31 @@ class AudioLoader(ClipTransformer):
 
 
 def _record_n_features(est, X):
-    """Record ``n_features_in_`` for 2-D arrays of waveforms (sklearn convention)."""
+    """Validate in-memory clips and record ``n_features_in_`` for 2-D arrays.
+
+    Only arrays are checked here (cheap); files are checked when read.
+    """
     X = _check_X(X)
+    if len(X) == 0:
+        raise ValueError(f"{type(est).__name__}.fit got 0 clips; need at least one")
     if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
+        if X.shape[1] == 0:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
+                "required: clips need at least one sample"
+            )
+        if np.iscomplexobj(X):
+            raise ValueError("Complex data not supported: pass real-valued waveforms")
+        for i in range(X.shape[0]):
+            to_mono(X[i], f"clip {i}")
         est.n_features_in_ = X.shape[1]
-    elif hasattr(est, "n_features_in_"):
+        return
+    for i, clip in enumerate(X):
+        if not _is_path(clip):
+            if np.iscomplexobj(clip):
+                raise ValueError("Complex data not supported: pass real-valued waveforms")
+            to_mono(clip, f"clip {i}")
+    if hasattr(est, "n_features_in_"):
         del est.n_features_in_
 
 
@@ -545,6 +578,6 @@ def _check_n_features(est, X):
     if n is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
         if X.shape[1] != n:
             raise ValueError(
-                f"X has {X.shape[1]} features (samples per clip), but "
-                f"{type(est).__name__} is expecting {n} features as input."
+                f"X has {X.shape[1]} features, but {type(est).__name__} is expecting {n} "
+                "features as input (samples per clip, as seen in fit)."
             )

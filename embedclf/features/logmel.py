@@ -782,7 +782,8 @@ def log_mel(y, sr, **params):
     >>> log_mel(np.zeros(8000, dtype="float32"), sr=8000, n_mels=32).shape
     (16, 32)
     """
-    return LogMel(sr=sr, **params).fit([]).transform([to_mono(y)])[0]
+    clip = [to_mono(y)]
+    return LogMel(sr=sr, **params).fit(clip).transform(clip)[0]
 
 
 def mfcc(y, sr, **params):
@@ -806,4 +807,5 @@ def mfcc(y, sr, **params):
     >>> mfcc(np.zeros(8000, dtype="float32"), sr=8000, n_mels=32, n_mfcc=13).shape
     (16, 13)
     """
-    return MFCC(sr=sr, **params).fit([]).transform([to_mono(y)])[0]
+    clip = [to_mono(y)]
+    return MFCC(sr=sr, **params).fit(clip).transform(clip)[0]

@@ -110,6 +110,11 @@ def split_windows(seq, window, hop=None, *, frame_rate=None, pad="last", fill=No
     return windows, times
 
 
+def _check_finite(S):
+    if not np.isfinite(np.sum(S, dtype=np.float64)):
+        raise ValueError("Input contains NaN or infinity; check the feature extractor")
+
+
 def _quantile(q):
     return lambda S: np.quantile(S, q, axis=0)
 
@@ -178,7 +183,20 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
     @staticmethod
     def _sequences(X):
         """Accept a list of 2-D arrays or a 3-D array; a 2-D array is one frame per clip."""
+        from scipy.sparse import issparse
+
+        if issparse(X):
+            raise TypeError("sparse input is not supported: pass dense per-clip sequences")
+        if not isinstance(X, (list, tuple, np.ndarray)) and hasattr(X, "__array__"):
+            X = np.asarray(X)
         if isinstance(X, np.ndarray) and X.dtype != object:
+            if np.iscomplexobj(X):
+                raise ValueError("Complex data not supported")
+            if X.ndim == 1:
+                raise ValueError(
+                    f"expected per-clip (n_frames, n_features) sequences, got a 1-D array of shape "
+                    f"{X.shape}. Reshape your data: X.reshape(1, -1) for one frame of one clip."
+                )
             if X.ndim == 3:
                 return list(X)
             if X.ndim == 2:
@@ -189,7 +207,11 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
             )
         seqs = []
         for i, S in enumerate(X):
-            S = np.asarray(S, dtype=np.float64)
+            S = np.asarray(S)
+            if np.iscomplexobj(S):
+                raise ValueError("Complex data not supported")
+            if not np.issubdtype(S.dtype, np.floating):
+                S = S.astype(np.float64)
             if S.ndim == 1:
                 S = S[None, :]
             if S.ndim != 2 or S.shape[0] == 0:
@@ -216,19 +238,25 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
         self._check_params()
         seqs = self._sequences(X)
         if not seqs:
-            raise ValueError("WindowAggregator.fit needs at least one clip")
+            raise ValueError("WindowAggregator.fit got 0 clips; need at least one")
+        for S in seqs:
+            _check_finite(S)
         dims = {S.shape[1] for S in seqs}
         if len(dims) > 1:
             raise ValueError(f"clips have different feature sizes {sorted(dims)}")
         self.n_features_in_ = dims.pop()
+        if self.n_features_in_ == 0:
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape={seqs[0].shape}) while a minimum of 1 "
+                "is required."
+            )
         per = len(self.stats) + len(self.quantiles)
         self.n_features_out_ = self.n_features_in_ * per * (2 if self.deltas else 1)
         return self
 
     def _pool(self, S):
-        S = np.asarray(S, dtype=np.float64)
-        if not np.all(np.isfinite(S)):
-            raise ValueError("Input contains NaN or infinity; check the feature extractor")
+        _check_finite(S)
+        S = np.asarray(S, dtype=np.float64)  # accumulate in float64 whatever comes in
         funcs = [STATS[s] for s in self.stats] + [_quantile(float(q)) for q in self.quantiles]
         parts = [f(S) for f in funcs]
         if self.deltas:
@@ -245,7 +273,8 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_clips, n_features_out_), float32
+        ndarray of shape (n_clips, n_features_out_)
+            float32 when every input sequence is float32, else float64.
         """
         check_is_fitted(self)
         seqs = self._sequences(X)
@@ -255,9 +284,11 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
                     f"X has {S.shape[1]} features, but WindowAggregator is expecting "
                     f"{self.n_features_in_} features as input (clip {i})."
                 )
+        # float32 features stay float32 (LogMel, embeddings); anything else is float64
+        dtype = np.float32 if seqs and all(S.dtype == np.float32 for S in seqs) else np.float64
         if not seqs:
-            return np.zeros((0, self.n_features_out_), dtype=np.float32)
-        return np.stack([self._pool(S) for S in seqs]).astype(np.float32)
+            return np.zeros((0, self.n_features_out_), dtype=dtype)
+        return np.stack([self._pool(S) for S in seqs]).astype(dtype)
 
     def get_feature_names_out(self, input_features=None):
         """Names like ``mean_f3``, ``q0.9_f3``, ``delta_std_f3``.

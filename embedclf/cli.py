@@ -1,0 +1,322 @@
+"""The ``embedclf`` command: a thin layer over the public API.
+
+Every subcommand prints a readable result (or JSON with ``--json``) on
+stdout, progress on stderr, and exits 0 on success, 1 with a one-line
+``embedclf: error: ...`` message on failure, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+import warnings
+
+__all__ = ["main"]
+
+
+class CLIError(Exception):
+    """A failure to report as one line and exit code 1."""
+
+
+def _parse_set(items):
+    params = {}
+    for item in items or []:
+        if "=" not in item:
+            raise CLIError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value
+    return params
+
+
+def _dump(obj):
+    return json.dumps(obj, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+
+
+def _save_model(model, path):
+    import joblib
+
+    from .evaluation import atomic_write
+
+    atomic_write(path, lambda tmp: joblib.dump(model, tmp))
+
+
+def _load_model(path):
+    import joblib
+
+    if not os.path.isfile(path):
+        raise CLIError(f"model file not found: {path}")
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # a truncated or foreign file: say so in one line
+        raise CLIError(f"{path}: not a readable embedclf model ({type(exc).__name__}: {exc})")
+
+
+def _read_table(data, dataset):
+    """A dataset index from a name+root, a CSV (path,label[,fold,...]) or a folder."""
+    import pandas as pd
+
+    from .datasets import load_dataset
+
+    if dataset is None and str(data).lower().endswith(".csv"):
+        df = pd.read_csv(data)
+        missing = {"path", "label"} - set(df.columns)
+        if missing:
+            raise CLIError(f"{data}: CSV needs columns path,label (missing {sorted(missing)})")
+        base = os.path.dirname(os.path.abspath(data))
+        df["path"] = [p if os.path.isabs(p) else os.path.join(base, p) for p in df["path"]]
+        return df
+    return load_dataset(dataset or "folder", data)
+
+
+def _limit(df, per_class, seed=0):
+    if not per_class:
+        return df
+    return (df.groupby("label", group_keys=False, sort=False)
+              .apply(lambda g: g.sample(min(len(g), per_class), random_state=seed))
+              .sort_index().reset_index(drop=True))
+
+
+def _load_labelled(df, sr, on_error, progress):
+    from .audio import SkippedClipsWarning, load_clips
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedClipsWarning)  # reported below instead
+        res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=sr, on_error=on_error,
+                         progress=progress)
+    for _, row in res.skipped.iterrows():
+        print(f"embedclf: skipped {row['source']}: {row['reason']}", file=sys.stderr)
+    return res, df.iloc[res.kept].reset_index(drop=True)
+
+
+def cmd_pipelines(args):
+    from .pipelines import available_pipelines
+
+    pipes = available_pipelines()
+    if args.json:
+        print(_dump(pipes))
+    else:
+        width = max(map(len, pipes))
+        for name, desc in pipes.items():
+            print(f"{name:<{width}}  {desc}")
+    return 0
+
+
+def cmd_train(args):
+    from .pipelines import make_pipeline, pipeline_sr
+
+    model = make_pipeline(args.pipeline, **_parse_set(args.set))
+    df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
+    res, df = _load_labelled(df, pipeline_sr(model), args.on_error, not args.quiet)
+    if len(set(res.y)) < 2:
+        raise CLIError(f"need at least two classes to train, found {sorted(set(res.y))}")
+    model.fit(res.clips, res.y)
+    _save_model(model, args.output)
+    out = {"model": args.output, "pipeline": args.pipeline, "n_clips": len(res.y),
+           "classes": [str(c) for c in model.classes_], "skipped": res.skipped.to_dict("records")}
+    print(_dump(out) if args.json else
+          f"trained {args.pipeline} on {len(res.y)} clips ({len(model.classes_)} classes) "
+          f"-> {args.output}" + (f"; skipped {len(res.skipped)}" if len(res.skipped) else ""))
+    return 0
+
+
+def cmd_predict(args):
+    from .evaluation import atomic_write
+    from .predict import predict_table
+
+    model = _load_model(args.model)
+    table = predict_table(model, args.files, on_error=args.on_error, window=args.window,
+                          hop=args.hop, progress=not args.quiet)
+    if args.output:
+        atomic_write(args.output, lambda tmp: table.to_csv(tmp, index=False))
+    if args.json:
+        print(_dump(table.to_dict("records")))
+    elif not args.output:
+        print(table.to_csv(index=False), end="")
+    n_err = int(table["error"].notna().sum())
+    return 1 if n_err and args.on_error == "raise" else 0
+
+
+def cmd_evaluate(args):
+    from .evaluation import cross_validate_folds
+    from .pipelines import make_pipeline, pipeline_sr
+
+    model = make_pipeline(args.pipeline, **_parse_set(args.set))
+    df = _limit(_read_table(args.root, args.dataset), args.limit_per_class)
+    res, df = _load_labelled(df, pipeline_sr(model), args.on_error, not args.quiet)
+    cols = {c: df[c].to_numpy() for c in ("fold", "group", "split") if c in df}
+    if "fold" in cols:
+        cols.pop("split", None)
+    report = cross_validate_folds(model, res.clips, res.y, n_splits=args.n_splits,
+                                  name=f"{args.pipeline} on {args.dataset or 'folder'}",
+                                  progress=not args.quiet, **{
+                                      {"fold": "folds"}.get(k, k): v for k, v in cols.items()})
+    report.meta["skipped"] = res.skipped.to_dict("records")
+    if args.out:
+        report.save(args.out)
+    if args.json:
+        print(_dump(report.summary()))
+    else:
+        print(report)
+        print("\nconfusion matrix (rows: true, columns: predicted)")
+        print(report.confusion.to_string())
+        if args.out:
+            print(f"\nreport written to {args.out}/")
+    return 0
+
+
+def cmd_demo(args):
+    import numpy as np
+
+    from .datasets import make_sound_events, write_sound_events
+    from .evaluation import cross_validate_folds
+    from .pipelines import make_pipeline
+    from .predict import predict_table
+
+    sr = 16000
+    X, y, folds = make_sound_events(n_per_class=args.n_per_class, sr=sr, random_state=args.seed)
+    model = make_pipeline("logmel-linear", mel__sr=sr)
+    if not args.json:
+        print(f"synthetic sound events: {len(X)} clips, {len(set(y))} classes, 5 folds, {sr} Hz")
+    report = cross_validate_folds(model, X, y, folds=folds, name="logmel-linear (demo)",
+                                  progress=not args.quiet)
+    model.fit(X, y)
+    os.makedirs(args.out, exist_ok=True)
+    model_path = os.path.join(args.out, "model.joblib")
+    _save_model(model, model_path)
+    report.save(os.path.join(args.out, "report"))
+    # Predict fresh files the model never saw, written the way a user has them.
+    files = write_sound_events(os.path.join(args.out, "new_clips"), n_per_class=1, sr=sr,
+                               random_state=args.seed + 1)
+    table = predict_table(_load_model(model_path), files["path"].tolist())
+    table.insert(1, "true", files["label"].to_numpy())
+    if args.json:
+        print(_dump({**report.summary(), "model": model_path,
+                     "new_clips": table.drop(columns="error").to_dict("records")}))
+        return 0
+    print(report)
+    print("\nconfusion matrix (rows: true, columns: predicted)")
+    print(report.confusion.to_string())
+    print(f"\nmodel saved to {model_path}; report and confusion.png in {args.out}/report/")
+    shown = table[["source", "true", "label"]].assign(
+        source=[os.path.relpath(p, args.out) for p in table["source"]],
+        confidence=table.filter(like="prob_").max(axis=1).round(3))
+    print("\npredictions on new clips:\n" + shown.to_string(index=False))
+    print(f"\naccuracy on new clips: {np.mean(table['true'] == table['label']):.0%}")
+    return 0
+
+
+def build_parser():
+    """The argument parser (exposed for documentation and tests).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> from embedclf.cli import build_parser
+    >>> build_parser().parse_args(["pipelines"]).command
+    'pipelines'
+    """
+    from . import __version__
+    from .datasets import DATASETS
+
+    p = argparse.ArgumentParser(prog="embedclf", description=(
+        "Embeddings-first audio classification: train, predict, evaluate."))
+    p.add_argument("--version", action="version", version=f"embedclf {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(sp, on_error=True):
+        sp.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+        sp.add_argument("--quiet", action="store_true", help="no progress bars")
+        if on_error:
+            sp.add_argument("--on-error", choices=["raise", "skip"], default="raise",
+                            help="unreadable clips: stop (default) or skip and report them")
+
+    sp = sub.add_parser("demo", help="synthetic end-to-end run: evaluate, train, save, predict")
+    sp.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
+    sp.add_argument("--n-per-class", type=int, default=40)
+    sp.add_argument("--seed", type=int, default=0)
+    common(sp, on_error=False)
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("pipelines", help="list the named pipelines")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_pipelines)
+
+    datasets = sorted(DATASETS)
+    sp = sub.add_parser("train", help="fit a named pipeline on labelled clips and save it")
+    sp.add_argument("data", help="dataset root folder, or a CSV with path,label columns")
+    sp.add_argument("--dataset", choices=datasets, help="layout of DATA (default: folder per class)")
+    sp.add_argument("--pipeline", default="logmel-linear", help="see `embedclf pipelines`")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE",
+                    help="pipeline parameter, e.g. --set clf__C=0.1 (repeatable)")
+    sp.add_argument("-o", "--output", required=True, help="where to write model.joblib")
+    sp.add_argument("--limit-per-class", type=int, help="use at most N clips per class")
+    common(sp)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("predict", help="label audio files with a saved model (CSV out)")
+    sp.add_argument("model", help="model file written by `embedclf train`")
+    sp.add_argument("files", nargs="+", help="audio files")
+    sp.add_argument("--window", type=float, help="predict each WINDOW-second window (timestamps)")
+    sp.add_argument("--hop", type=float, help="hop between windows in seconds (default WINDOW)")
+    sp.add_argument("-o", "--output", help="write the CSV here instead of stdout")
+    common(sp)
+    sp.set_defaults(func=cmd_predict)
+
+    sp = sub.add_parser("evaluate", help="cross-validate a pipeline on a dataset's own folds")
+    sp.add_argument("--dataset", choices=datasets, required=True)
+    sp.add_argument("--root", required=True, help="the dataset's folder")
+    sp.add_argument("--pipeline", default="logmel-linear")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE")
+    sp.add_argument("--n-splits", type=int, default=5, help="folds when the dataset has none")
+    sp.add_argument("--limit-per-class", type=int)
+    sp.add_argument("--out", help="folder for report.json, CSVs and confusion.png")
+    common(sp)
+    sp.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv=None):
+    """Run the command line; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from embedclf.cli import main
+    >>> main(["pipelines"])  # doctest: +ELLIPSIS
+    logmel-forest ...
+    0
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # the command line never opens windows
+    args = build_parser().parse_args(argv)
+    from .audio import AudioError
+
+    try:
+        return args.func(args)
+    except (CLIError, AudioError, ValueError, FileNotFoundError, PermissionError) as exc:
+        print(f"embedclf: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("embedclf: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,396 @@
+"""Cross-validation over the folds a dataset defines, and its report.
+
+:func:`cross_validate_folds` never lets a fold (or a group: a speaker, a
+source recording) appear on both sides of a split, and returns a
+:class:`FoldReport` with per-fold accuracy and macro-F1, their mean and
+standard deviation, the pooled confusion matrix and every prediction. The
+report saves itself as CSV, JSON and a confusion-matrix PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+__all__ = ["cross_validate_folds", "FoldReport", "fold_splits", "atomic_write"]
+
+
+def atomic_write(path, write):
+    """Write a file atomically: ``write(tmp_path)``, then rename over ``path``.
+
+    A crash leaves either the old file or none, never a partial one.
+
+    Parameters
+    ----------
+    path : str or path-like
+    write : callable
+        Called with a temporary path in the same folder.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from embedclf.evaluation import atomic_write
+    >>> p = os.path.join(tempfile.mkdtemp(), "x.txt")
+    >>> atomic_write(p, lambda tmp: open(tmp, "w").write("hi"))
+    >>> open(p).read()
+    'hi'
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    base, ext = os.path.splitext(os.path.basename(path))
+    tmp = os.path.join(folder, f".{base}.{os.getpid()}.tmp{ext}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def fold_splits(n, *, y=None, folds=None, groups=None, split=None, n_splits=5, random_state=0):
+    """Train/test index pairs that respect the dataset's own structure.
+
+    Priority: predefined ``folds`` (each value is one test fold), then a
+    predefined ``split`` (rows marked ``"test"`` are the test set, the rest
+    train; ``"validation"`` rows are left out), then ``groups``
+    (StratifiedGroupKFold), then StratifiedKFold.
+
+    Parameters
+    ----------
+    n : int
+    y : array-like, optional
+    folds, groups, split : array-like of shape (n,), optional
+    n_splits : int, default=5
+    random_state : int, default=0
+
+    Returns
+    -------
+    list of (name, train_idx, test_idx)
+
+    Raises
+    ------
+    ValueError
+        A group appears in more than one fold (the folds would leak).
+
+    Examples
+    --------
+    >>> from embedclf.evaluation import fold_splits
+    >>> [(name, test.tolist()) for name, _, test in fold_splits(4, folds=[1, 2, 1, 2])]
+    [('1', [0, 2]), ('2', [1, 3])]
+    """
+    idx = np.arange(n)
+    if folds is not None:
+        folds = np.asarray(folds)
+        if groups is not None:
+            g = pd.DataFrame({"g": np.asarray(groups), "f": folds})
+            leaking = g.groupby("g")["f"].nunique()
+            leaking = leaking[leaking > 1]
+            if len(leaking):
+                raise ValueError(
+                    f"{len(leaking)} group(s) span several folds (e.g. {leaking.index[0]!r}); "
+                    "clips of one source must stay in one fold"
+                )
+        values = sorted(np.unique(folds), key=lambda v: (str(type(v)), v))
+        if len(values) < 2:
+            raise ValueError("need at least two distinct folds to cross-validate")
+        return [(str(v), idx[folds != v], idx[folds == v]) for v in values]
+    if split is not None:
+        split = np.asarray(split).astype(str)
+        test = idx[split == "test"]
+        train = idx[split == "train"]
+        if not len(test) or not len(train):
+            raise ValueError("split must mark some rows 'train' and some 'test'")
+        # Groups are not checked here: a dataset's official split may share
+        # groups on purpose (FSDD's split keeps every speaker on both sides).
+        return [("test", train, test)]
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    if groups is not None:
+        cv = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+        it = cv.split(idx, y, groups)
+    else:
+        cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+        it = cv.split(idx, y)
+    return [(str(k + 1), tr, te) for k, (tr, te) in enumerate(it)]
+
+
+def _take(X, idx):
+    if isinstance(X, np.ndarray):
+        return X[idx]
+    if hasattr(X, "iloc"):
+        return X.iloc[idx]
+    return [X[i] for i in idx]
+
+
+@dataclass
+class FoldReport:
+    """Results of :func:`cross_validate_folds`.
+
+    Attributes
+    ----------
+    per_fold : pandas.DataFrame
+        One row per fold: ``fold, n_train, n_test, accuracy, macro_f1,
+        fit_seconds, predict_seconds``.
+    predictions : pandas.DataFrame
+        One row per test clip: ``index, fold, y_true, y_pred``.
+    labels : list
+        Class labels, in confusion-matrix order.
+    confusion : pandas.DataFrame
+        Pooled over folds; rows are true labels, columns predictions.
+    name : str
+        What was evaluated (for titles and file names).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from embedclf.evaluation import cross_validate_folds
+    >>> import numpy as np
+    >>> X = np.r_[np.zeros((6, 2)), np.ones((6, 2))]; y = np.r_[[0] * 6, [1] * 6]
+    >>> rep = cross_validate_folds(LogisticRegression(), X, y, n_splits=3, progress=False)
+    >>> rep.accuracy_mean
+    1.0
+    """
+
+    per_fold: pd.DataFrame
+    predictions: pd.DataFrame
+    labels: list
+    confusion: pd.DataFrame
+    name: str = "model"
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def accuracy_mean(self):
+        """Mean accuracy over folds."""
+        return float(self.per_fold["accuracy"].mean())
+
+    @property
+    def accuracy_std(self):
+        """Standard deviation of accuracy over folds (0 for one split)."""
+        return float(self.per_fold["accuracy"].std(ddof=0))
+
+    @property
+    def f1_mean(self):
+        """Mean macro-F1 over folds."""
+        return float(self.per_fold["macro_f1"].mean())
+
+    @property
+    def f1_std(self):
+        """Standard deviation of macro-F1 over folds."""
+        return float(self.per_fold["macro_f1"].std(ddof=0))
+
+    def summary(self):
+        """Headline numbers as a JSON-ready dict.
+
+        Returns
+        -------
+        dict
+        """
+        return {
+            "name": self.name,
+            "n_folds": int(len(self.per_fold)),
+            "n_clips": int(len(self.predictions)),
+            "accuracy_mean": self.accuracy_mean,
+            "accuracy_std": self.accuracy_std,
+            "macro_f1_mean": self.f1_mean,
+            "macro_f1_std": self.f1_std,
+            "per_fold": self.per_fold.to_dict(orient="records"),
+            "labels": [str(x) for x in self.labels],
+            "confusion": self.confusion.values.tolist(),
+            **self.meta,
+        }
+
+    def __str__(self):
+        lines = [f"{self.name}: accuracy {100 * self.accuracy_mean:.1f}% "
+                 f"± {100 * self.accuracy_std:.1f}, macro-F1 {100 * self.f1_mean:.1f}% "
+                 f"± {100 * self.f1_std:.1f} over {len(self.per_fold)} fold(s)"]
+        table = self.per_fold.copy()
+        table["accuracy"] = (100 * table["accuracy"]).round(1)
+        table["macro_f1"] = (100 * table["macro_f1"]).round(1)
+        lines.append(table.to_string(index=False))
+        return "\n".join(lines)
+
+    def plot_confusion(self, ax=None, normalize=True):
+        """Draw the pooled confusion matrix (rows: true, columns: predicted).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+        normalize : bool, default=True
+            Show each row as fractions of its true class.
+
+        Returns
+        -------
+        matplotlib Axes
+        """
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            n = len(self.labels)
+            _, ax = plt.subplots(figsize=(1.0 + 0.6 * n, 0.8 + 0.55 * n))
+        cm = self.confusion.values.astype(float)
+        if normalize:
+            cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+        im = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+        labels = [str(x) for x in self.labels]
+        ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"{self.name}: {100 * self.accuracy_mean:.1f}% ± {100 * self.accuracy_std:.1f}")
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                if cm[i, j] > 0:
+                    ax.text(j, i, f"{cm[i, j]:.2f}" if normalize else int(cm[i, j]),
+                            ha="center", va="center", fontsize=7,
+                            color="white" if cm[i, j] > 0.6 * cm.max() else "black")
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        ax.figure.tight_layout()
+        return ax
+
+    def save(self, out_dir):
+        """Write ``report.json``, ``folds.csv``, ``predictions.csv``,
+        ``confusion.csv`` and ``confusion.png`` (each atomically).
+
+        Parameters
+        ----------
+        out_dir : str or path-like
+
+        Returns
+        -------
+        dict
+            Paths written, by kind.
+        """
+        import matplotlib.pyplot as plt
+
+        os.makedirs(out_dir, exist_ok=True)
+        paths = {k: os.path.join(out_dir, f) for k, f in [
+            ("json", "report.json"), ("folds", "folds.csv"), ("predictions", "predictions.csv"),
+            ("confusion_csv", "confusion.csv"), ("confusion_png", "confusion.png")]}
+        atomic_write(paths["json"], lambda p: _write_text(p, json.dumps(self.summary(), indent=2,
+                                                                            default=_json_default)))
+        atomic_write(paths["folds"], lambda p: self.per_fold.to_csv(p, index=False))
+        atomic_write(paths["predictions"], lambda p: self.predictions.to_csv(p, index=False))
+        atomic_write(paths["confusion_csv"], lambda p: self.confusion.to_csv(p))
+        ax = self.plot_confusion()
+        atomic_write(paths["confusion_png"], lambda p: ax.figure.savefig(p, dpi=120, format="png"))
+        plt.close(ax.figure)
+        return paths
+
+
+def _write_text(path, text):
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return str(o)
+
+
+def cross_validate_folds(
+    estimator,
+    X,
+    y,
+    *,
+    folds=None,
+    groups=None,
+    split=None,
+    n_splits=5,
+    random_state=0,
+    name=None,
+    progress=True,
+):
+    """Cross-validate ``estimator`` over predefined folds, groups or a split.
+
+    Each fold fits a fresh :func:`~sklearn.base.clone` on the other folds
+    and predicts the held-out one; nothing fitted is shared between folds.
+
+    Parameters
+    ----------
+    estimator : scikit-learn estimator
+    X : sequence of clips (or any array-like the estimator accepts)
+    y : array-like of shape (n_clips,)
+    folds : array-like of int, optional
+        Predefined folds (UrbanSound8K, ESC): each value is held out once.
+    groups : array-like, optional
+        Sources that must not be split across train and test; checked
+        against ``folds`` when both are given, else used for
+        StratifiedGroupKFold.
+    split : array-like of str, optional
+        A predefined train/test split (``"train"``/``"test"``), e.g. FSDD's.
+    n_splits : int, default=5
+        Folds to make when none are predefined.
+    random_state : int, default=0
+    name : str, optional
+        Label for the report (default: the estimator's class name).
+    progress : bool, default=True
+        Show a progress bar over folds.
+
+    Returns
+    -------
+    FoldReport
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from embedclf.evaluation import cross_validate_folds
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(4, 1, (20, 2))]
+    >>> y = np.r_[["a"] * 20, ["b"] * 20]; folds = np.tile([1, 2, 3, 4], 10)
+    >>> rep = cross_validate_folds(LogisticRegression(), X, y, folds=folds, progress=False)
+    >>> rep.per_fold["fold"].tolist(), round(rep.accuracy_mean, 2)
+    (['1', '2', '3', '4'], 1.0)
+    """
+    y = np.asarray(y)
+    n = len(y)
+    if len(X) != n:
+        raise ValueError(f"X has {len(X)} clips but y has {n} labels")
+    for arr, what in ((folds, "folds"), (groups, "groups"), (split, "split")):
+        if arr is not None and len(arr) != n:
+            raise ValueError(f"{what} has {len(arr)} entries, expected {n}")
+    splits = fold_splits(n, y=y, folds=folds, groups=groups, split=split, n_splits=n_splits,
+                         random_state=random_state)
+    labels = sorted(np.unique(y).tolist(), key=str)
+    rows, preds = [], []
+    it = splits
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(splits, desc="folds", unit="fold")
+    for fold_name, train, test in it:
+        model = clone(estimator)
+        t0 = time.perf_counter()
+        model.fit(_take(X, train), y[train])
+        t1 = time.perf_counter()
+        y_pred = np.asarray(model.predict(_take(X, test)))
+        t2 = time.perf_counter()
+        if len(y_pred) != len(test):
+            raise RuntimeError(
+                f"fold {fold_name}: model returned {len(y_pred)} predictions for {len(test)} clips"
+            )
+        rows.append({
+            "fold": fold_name, "n_train": len(train), "n_test": len(test),
+            "accuracy": accuracy_score(y[test], y_pred),
+            "macro_f1": f1_score(y[test], y_pred, average="macro", labels=labels, zero_division=0),
+            "fit_seconds": round(t1 - t0, 3), "predict_seconds": round(t2 - t1, 3),
+        })
+        preds.append(pd.DataFrame({"index": test, "fold": fold_name, "y_true": y[test],
+                                   "y_pred": y_pred}))
+    predictions = pd.concat(preds, ignore_index=True)
+    cm = confusion_matrix(predictions["y_true"], predictions["y_pred"], labels=labels)
+    confusion = pd.DataFrame(cm, index=pd.Index(labels, name="true"),
+                             columns=pd.Index(labels, name="predicted"))
+    return FoldReport(pd.DataFrame(rows), predictions, labels, confusion,
+                      name or type(estimator).__name__)

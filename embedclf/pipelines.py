@@ -1,0 +1,173 @@
+"""Named pipelines: a small registry the command line (and users) build from.
+
+Later backends (pretrained embeddings, CNNs) add entries with
+:func:`register_pipeline`; the command line lists whatever is registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+__all__ = ["register_pipeline", "make_pipeline", "available_pipelines", "pipeline_sr",
+           "PipelineSpec"]
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A registered pipeline: a factory and a one-line description."""
+
+    name: str
+    factory: Callable
+    description: str
+
+
+_REGISTRY: dict = {}
+
+
+def register_pipeline(name, factory, description):
+    """Register ``factory() -> estimator`` under ``name``.
+
+    Parameters
+    ----------
+    name : str
+    factory : callable
+        Called with no arguments; returns an unfitted estimator over clips.
+    description : str
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import Pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from embedclf import LogMel, WindowAggregator
+    >>> from embedclf.pipelines import register_pipeline, make_pipeline
+    >>> register_pipeline("my-logmel", lambda: Pipeline([("mel", LogMel()),
+    ...     ("agg", WindowAggregator()), ("clf", LogisticRegression())]), "mine")
+    >>> make_pipeline("my-logmel", mel__n_mels=40).get_params()["mel__n_mels"]
+    40
+    """
+    _REGISTRY[name] = PipelineSpec(name, factory, description)
+
+
+def available_pipelines():
+    """Registered pipelines by name, with descriptions.
+
+    Returns
+    -------
+    dict of str to str
+
+    Examples
+    --------
+    >>> from embedclf.pipelines import available_pipelines
+    >>> "logmel-linear" in available_pipelines()
+    True
+    """
+    return {name: spec.description for name, spec in sorted(_REGISTRY.items())}
+
+
+def make_pipeline(name, **params):
+    """Build a registered pipeline, then ``set_params(**params)``.
+
+    Parameters
+    ----------
+    name : str
+    **params
+        Nested parameters, e.g. ``mel__n_mels=40, clf__C=0.1``.
+
+    Returns
+    -------
+    estimator
+
+    Examples
+    --------
+    >>> from embedclf.pipelines import make_pipeline
+    >>> make_pipeline("logmel-linear", clf__C=0.5).get_params()["clf__C"]
+    0.5
+    """
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"unknown pipeline {name!r}; available: {', '.join(available_pipelines())}"
+        )
+    est = _REGISTRY[name].factory()
+    return est.set_params(**params) if params else est
+
+
+def pipeline_sr(estimator):
+    """The sample rate a fitted or unfitted pipeline expects its clips at.
+
+    Looks for an ``sr`` parameter on the estimator or its first step.
+
+    Parameters
+    ----------
+    estimator : estimator
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    >>> from embedclf.pipelines import make_pipeline, pipeline_sr
+    >>> pipeline_sr(make_pipeline("logmel-linear"))
+    22050
+    """
+    params = estimator.get_params(deep=True)
+    if "sr" in params:
+        return params["sr"]
+    for key, value in params.items():
+        if key.endswith("__sr") and key.count("__") == 1:
+            return value
+    return None
+
+
+def _logmel_features():
+    from .features.logmel import LogMel
+    from .features.windows import WindowAggregator
+
+    return [
+        ("mel", LogMel(sr=22050, n_fft=1024, hop_length=512, n_mels=64, n_jobs=-1)),
+        ("agg", WindowAggregator(stats=("mean", "std"), deltas=True)),
+    ]
+
+
+def _mfcc_features():
+    from .features.logmel import MFCC
+    from .features.windows import WindowAggregator
+
+    return [
+        ("mfcc", MFCC(sr=22050, n_mfcc=20, n_mels=64, deltas=1, n_jobs=-1)),
+        ("agg", WindowAggregator(stats=("mean", "std", "min", "max"))),
+    ]
+
+
+def _linear():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    return [("scale", StandardScaler()), ("clf", LogisticRegression(C=1.0, max_iter=5000))]
+
+
+def _forest():
+    from sklearn.ensemble import RandomForestClassifier
+
+    return [("clf", RandomForestClassifier(n_estimators=500, n_jobs=-1, random_state=0))]
+
+
+def _pipe(*parts):
+    from sklearn.pipeline import Pipeline
+
+    return lambda: Pipeline([step for part in parts for step in part()])
+
+
+register_pipeline(
+    "logmel-linear", _pipe(_logmel_features, _linear),
+    "log-mel (64 bands) -> mean/std + deltas -> standardise -> logistic regression",
+)
+register_pipeline(
+    "logmel-forest", _pipe(_logmel_features, _forest),
+    "log-mel (64 bands) -> mean/std + deltas -> random forest (500 trees)",
+)
+register_pipeline(
+    "mfcc-linear", _pipe(_mfcc_features, _linear),
+    "MFCC (20 + deltas) -> mean/std/min/max -> standardise -> logistic regression",
+)
