@@ -414,9 +414,7 @@ def load_clips(X, y=None, *, sr, on_error="raise", progress=False):
             kept.append(i)
     kept = np.asarray(kept, dtype=int)
     skipped = _skipped_frame(skipped)
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", SkippedClipsWarning)
-        warn_skipped(skipped, "load_clips")
+    warn_skipped(skipped, "load_clips")
     return LoadResult(clips, None if y is None else y[kept], kept, skipped)
 
 

@@ -129,9 +129,13 @@ def cmd_predict(args):
     from .evaluation import atomic_write
     from .predict import predict_table
 
+    from .audio import SkippedClipsWarning
+
     model = _load_model(args.model)
-    table = predict_table(model, args.files, on_error=args.on_error, window=args.window,
-                          hop=args.hop, progress=not args.quiet)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedClipsWarning)  # the table's error column says it
+        table = predict_table(model, args.files, on_error=args.on_error, window=args.window,
+                              hop=args.hop, progress=not args.quiet)
     if args.output:
         atomic_write(args.output, lambda tmp: table.to_csv(tmp, index=False))
     if args.json:

@@ -534,7 +534,7 @@ def make_sound_events(
     --------
     >>> from embedclf.datasets import make_sound_events
     >>> X, y, folds = make_sound_events(n_per_class=2, random_state=0)
-    >>> len(X), X[0].shape, sorted(set(y))[:2]
+    >>> len(X), X[0].shape, sorted(set(y.tolist()))[:2]
     (10, (32000,), ['beep', 'buzz'])
     """
     unknown = [c for c in classes if c not in _EVENTS]

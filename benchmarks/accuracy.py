@@ -1,0 +1,82 @@
+"""Accuracy of the named pipelines on real recordings (../shared/data).
+
+ESC-10: 5-fold cross-validation on the dataset's own folds (clips of one
+source share a fold). FSDD: the official split (index 0-4 test, 5-49 train).
+Writes ``benchmarks/results/accuracy.csv`` and ``accuracy.md`` (mean ± std
+over folds) and prints the table. Skips datasets that are absent.
+
+Usage: python benchmarks/accuracy.py [--pipelines logmel-linear,logmel-forest]
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from embedclf.audio import load_clips
+from embedclf.datasets import load_esc10, load_fsdd
+from embedclf.evaluation import atomic_write, cross_validate_folds
+from embedclf.pipelines import make_pipeline, pipeline_sr
+
+HERE = Path(__file__).resolve().parent
+DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
+
+
+def evaluate(dataset, df, pipeline, cache):
+    model = make_pipeline(pipeline)
+    sr = pipeline_sr(model)
+    if (dataset, sr) not in cache:  # decode + resample once per dataset and rate
+        t = time.perf_counter()
+        cache[(dataset, sr)] = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=sr,
+                                          progress=True)
+        print(f"  loaded {dataset} at {sr} Hz in {time.perf_counter() - t:.1f}s", file=sys.stderr)
+    res = cache[(dataset, sr)]
+    kw = {"folds": df["fold"].to_numpy()} if "fold" in df else {"split": df["split"].to_numpy()}
+    t = time.perf_counter()
+    rep = cross_validate_folds(model, res.clips, res.y, name=f"{pipeline} / {dataset}", **kw)
+    return {
+        "dataset": dataset, "pipeline": pipeline, "protocol": "5-fold" if "folds" in kw else
+        "official split", "n_clips": len(res.y), "accuracy_mean": rep.accuracy_mean,
+        "accuracy_std": rep.accuracy_std, "macro_f1_mean": rep.f1_mean,
+        "seconds": round(time.perf_counter() - t, 1),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pipelines", default="logmel-linear,logmel-forest,mfcc-linear")
+    ap.add_argument("--out", default=str(HERE / "results"))
+    args = ap.parse_args()
+    sets = {}
+    if (DATA / "esc10").is_dir():
+        sets["ESC-10"] = load_esc10(DATA / "esc10")
+    if (DATA / "fsdd").is_dir():
+        sets["FSDD"] = load_fsdd(DATA / "fsdd")
+    if not sets:
+        print(f"no real recordings under {DATA}; nothing to measure", file=sys.stderr)
+        return 0
+    rows, cache = [], {}
+    for name, df in sets.items():
+        for pipe in args.pipelines.split(","):
+            print(f"{pipe} on {name} ...", file=sys.stderr)
+            rows.append(evaluate(name, df, pipe, cache))
+            print(f"  {100 * rows[-1]['accuracy_mean']:.1f}% ± {100 * rows[-1]['accuracy_std']:.1f}",
+                  file=sys.stderr)
+    table = pd.DataFrame(rows)
+    os.makedirs(args.out, exist_ok=True)
+    atomic_write(os.path.join(args.out, "accuracy.csv"), lambda p: table.to_csv(p, index=False))
+    md = ["| dataset | protocol | pipeline | accuracy (mean ± std) | macro-F1 |", "|---|---|---|---|---|"]
+    for r in rows:
+        std = f" ± {100 * r['accuracy_std']:.1f}" if r["protocol"] == "5-fold" else ""
+        md.append(f"| {r['dataset']} | {r['protocol']} | `{r['pipeline']}` | "
+                  f"{100 * r['accuracy_mean']:.1f}%{std} | {100 * r['macro_f1_mean']:.1f}% |")
+    atomic_write(os.path.join(args.out, "accuracy.md"), lambda p: open(p, "w").write("\n".join(md) + "\n"))
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

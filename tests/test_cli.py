@@ -1,0 +1,94 @@
+"""The command line, run in-process through ``main`` (and once as a real process)."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from embedclf.cli import main
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_demo_json(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "--out", tmp_path, "--n-per-class", 10, "--json", "--quiet")
+    assert code == 0
+    res = json.loads(out)
+    assert res["n_folds"] == 5 and res["n_clips"] == 50 and res["accuracy_mean"] > 0.7
+    assert (tmp_path / "model.joblib").is_file() and (tmp_path / "report" / "confusion.png").is_file()
+    assert len(res["new_clips"]) == 5
+
+
+def test_train_predict_evaluate(capsys, tmp_path, event_files):
+    root, df = event_files
+    model = tmp_path / "m.joblib"
+    code, out, _ = run(capsys, "train", root, "--pipeline", "logmel-linear",
+                       "--set", "mel__sr=16000", "-o", model, "--quiet")
+    assert code == 0 and "trained logmel-linear on 30 clips (5 classes)" in out
+    code, out, _ = run(capsys, "predict", model, *df["path"][:3], "--quiet")
+    table = pd.read_csv(pd.io.common.StringIO(out))
+    assert code == 0 and table["source"].tolist() == df["path"][:3].tolist()
+    assert {"label", "prob_beep", "prob_knock"} <= set(table.columns)
+    code, out, _ = run(capsys, "predict", model, df["path"][0], "--window", 0.5, "--hop", 0.25,
+                       "--json", "--quiet")
+    rows = json.loads(out)
+    assert [r["start"] for r in rows] == [0.0, 0.25, 0.5]
+    code, out, _ = run(capsys, "evaluate", "--dataset", "folder", "--root", root, "--pipeline",
+                       "logmel-linear", "--set", "mel__sr=16000", "--n-splits", 3, "--json",
+                       "--quiet", "--out", tmp_path / "rep")
+    rep = json.loads(out)
+    assert code == 0 and rep["n_folds"] == 3 and rep["n_clips"] == 30
+    assert (tmp_path / "rep" / "report.json").is_file()
+
+
+def test_predict_bad_file_policy(capsys, tmp_path, event_files):
+    root, df = event_files
+    model = tmp_path / "m.joblib"
+    assert run(capsys, "train", root, "--set", "mel__sr=16000", "-o", model, "--quiet")[0] == 0
+    missing = tmp_path / "gone.wav"
+    code, _, err = run(capsys, "predict", model, df["path"][0], missing, "--quiet")
+    assert code == 1 and err.strip() == f"embedclf: error: {missing}: file not found"
+    code, out, _ = run(capsys, "predict", model, df["path"][0], missing, df["path"][1],
+                       "--on-error", "skip", "--quiet")
+    table = pd.read_csv(pd.io.common.StringIO(out))
+    assert code == 0 and table["source"].tolist() == [df["path"][0], str(missing), df["path"][1]]
+    assert table["error"].isna().tolist() == [True, False, True]
+    assert pd.isna(table["label"][1])
+
+
+def test_train_skip_reports_files(capsys, tmp_path, event_files):
+    root, df = event_files
+    csv = tmp_path / "index.csv"
+    rows = df[["path", "label"]].copy()
+    rows.loc[len(rows)] = [str(tmp_path / "missing.wav"), "beep"]
+    rows.to_csv(csv, index=False)
+    code, out, err = run(capsys, "train", csv, "--set", "mel__sr=16000", "-o", tmp_path / "m.joblib",
+                         "--on-error", "skip", "--json", "--quiet")
+    assert code == 0 and "skipped" in err and "missing.wav" in err
+    res = json.loads(out)
+    assert res["n_clips"] == 30 and res["skipped"][0]["index"] == 30
+
+
+def test_errors_are_one_line(capsys, tmp_path):
+    code, _, err = run(capsys, "train", tmp_path / "nowhere", "-o", tmp_path / "m.joblib")
+    assert code == 1 and err.count("\n") == 1 and "is not a directory" in err
+    code, _, err = run(capsys, "predict", tmp_path / "nomodel.joblib", "x.wav")
+    assert code == 1 and "model file not found" in err
+    code, _, err = run(capsys, "evaluate", "--dataset", "fsdd", "--root", tmp_path,
+                       "--pipeline", "nope")
+    assert code == 1 and "unknown pipeline 'nope'" in err
+    with pytest.raises(SystemExit) as info:
+        main(["train"])
+    assert info.value.code == 2
+
+
+def test_console_script_runs():
+    proc = subprocess.run([sys.executable, "-m", "embedclf.cli", "pipelines", "--json"],
+                          capture_output=True, text=True, check=True)
+    assert "logmel-linear" in json.loads(proc.stdout)

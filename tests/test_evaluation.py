@@ -1,0 +1,105 @@
+"""Fold cross-validation: no leakage, correct numbers, saved reports."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+
+from embedclf.evaluation import atomic_write, cross_validate_folds, fold_splits
+
+
+class Recorder(ClassifierMixin, BaseEstimator):
+    """Predicts the majority training label and remembers what it trained on."""
+
+    seen = []
+
+    def fit(self, X, y):
+        Recorder.seen.append(np.asarray(X)[:, 0].tolist())
+        vals, counts = np.unique(y, return_counts=True)
+        self.label_ = vals[counts.argmax()]
+        self.classes_ = vals
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.label_)
+
+
+def test_predefined_folds_never_mix():
+    folds = np.array([1, 2, 3, 1, 2, 3, 1, 2, 3])
+    for name, train, test in fold_splits(9, folds=folds):
+        assert set(folds[test]) == {int(name)} and int(name) not in set(folds[train])
+
+
+def test_groups_spanning_folds_are_rejected():
+    with pytest.raises(ValueError, match="span several folds"):
+        fold_splits(4, folds=[1, 1, 2, 2], groups=["a", "b", "b", "c"])
+
+
+def test_groups_without_folds_stay_together():
+    y = np.array(["a", "b"] * 10)
+    groups = np.repeat(np.arange(10), 2)
+    for _, train, test in fold_splits(20, y=y, groups=groups, n_splits=5):
+        assert not set(groups[train]) & set(groups[test])
+
+
+def test_split_uses_official_test_rows():
+    split = np.array(["train", "test", "train", "validation"])
+    [(name, train, test)] = fold_splits(4, split=split)
+    assert train.tolist() == [0, 2] and test.tolist() == [1]
+
+
+def test_estimator_trains_only_on_other_folds():
+    Recorder.seen = []
+    X = np.arange(12).reshape(-1, 1)
+    y = np.array(["a", "b", "a"] * 4)
+    folds = np.repeat([1, 2, 3], 4)
+    rep = cross_validate_folds(Recorder(), X, y, folds=folds, progress=False)
+    assert [sorted(s) for s in Recorder.seen] == [list(range(4, 12)),
+                                                  list(range(0, 4)) + list(range(8, 12)),
+                                                  list(range(0, 8))]
+    # accuracy by hand: majority 'a' is right for 'a' rows in each test fold
+    expected = [np.mean(y[folds == k] == "a") for k in (1, 2, 3)]
+    np.testing.assert_allclose(rep.per_fold["accuracy"], expected)
+    assert rep.accuracy_mean == pytest.approx(np.mean(expected))
+    assert rep.accuracy_std == pytest.approx(np.std(expected))
+    assert rep.confusion.loc["b", "a"] == 4 and rep.confusion.values.sum() == 12
+    assert rep.predictions["index"].sort_values().tolist() == list(range(12))
+
+
+def test_report_saves_files(tmp_path):
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (30, 2)), rng.normal(3, 1, (30, 2))]
+    y = np.r_[["low"] * 30, ["high"] * 30]
+    rep = cross_validate_folds(LogisticRegression(), X, y, n_splits=3, name="toy",
+                               progress=False)
+    paths = rep.save(tmp_path / "rep")
+    summary = json.loads(open(paths["json"]).read())
+    assert summary["name"] == "toy" and summary["n_folds"] == 3
+    assert summary["accuracy_mean"] == pytest.approx(rep.accuracy_mean)
+    assert pd.read_csv(paths["folds"]).shape[0] == 3
+    assert open(paths["confusion_png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert "toy: accuracy" in str(rep)
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "out.csv"
+    atomic_write(target, lambda p: open(p, "w").write("old"))
+
+    def crash(p):
+        open(p, "w").write("partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, crash)
+    assert target.read_text() == "old" and [f.name for f in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_length_mismatches_are_errors():
+    with pytest.raises(ValueError, match="3 clips but y has 2"):
+        cross_validate_folds(LogisticRegression(), np.zeros((3, 1)), [0, 1], progress=False)
+    with pytest.raises(ValueError, match="folds has 2 entries"):
+        cross_validate_folds(LogisticRegression(), np.zeros((3, 1)), [0, 1, 0], folds=[1, 2],
+                             progress=False)
