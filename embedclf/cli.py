@@ -269,7 +269,8 @@ def build_parser():
     sp = sub.add_parser("predict", help="label audio files with a saved model (CSV out)")
     sp.add_argument("model", help="model file written by `embedclf train`")
     sp.add_argument("files", nargs="+", help="audio files")
-    sp.add_argument("--window", type=float, help="predict each WINDOW-second window (timestamps)")
+    sp.add_argument("--window", "--windows", dest="window", type=float, metavar="SECONDS",
+                    help="predict each window of SECONDS separately (rows with timestamps)")
     sp.add_argument("--hop", type=float, help="hop between windows in seconds (default WINDOW)")
     sp.add_argument("-o", "--output", help="write the CSV here instead of stdout")
     common(sp)
