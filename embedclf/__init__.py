@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "AudioError": "embedclf.audio",
     "AudioLoader": "embedclf.audio",
+    "BirdNETEmbedding": "embedclf.features.birdnet",
     "LogMel": "embedclf.features.logmel",
     "MFCC": "embedclf.features.logmel",
     "WindowAggregator": "embedclf.features.windows",

@@ -34,6 +34,16 @@ def _parse_set(items):
     return params
 
 
+def _with_cache(model, cache):
+    """Point every step's ``cache`` parameter at ``cache`` (embedding steps have one)."""
+    if cache:
+        keys = [k for k in model.get_params(deep=True) if k == "cache" or k.endswith("__cache")]
+        if not keys:
+            raise CLIError("--cache given, but this pipeline has no step that caches")
+        model.set_params(**{k: cache for k in keys})
+    return model
+
+
 def _dump(obj):
     return json.dumps(obj, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
 
@@ -57,7 +67,7 @@ def _load_model(path):
         raise CLIError(f"{path}: not a readable embedclf model ({type(exc).__name__}: {exc})")
 
 
-def _read_table(data, dataset):
+def _read_table(data, dataset, need_label=True):
     """A dataset index from a name+root, a CSV (path,label[,fold,...]) or a folder."""
     import pandas as pd
 
@@ -65,9 +75,10 @@ def _read_table(data, dataset):
 
     if dataset is None and str(data).lower().endswith(".csv"):
         df = pd.read_csv(data)
-        missing = {"path", "label"} - set(df.columns)
+        missing = ({"path", "label"} if need_label else {"path"}) - set(df.columns)
         if missing:
-            raise CLIError(f"{data}: CSV needs columns path,label (missing {sorted(missing)})")
+            raise CLIError(f"{data}: CSV needs columns {'path,label' if need_label else 'path'} "
+                           f"(missing {sorted(missing)})")
         base = os.path.dirname(os.path.abspath(data))
         df["path"] = [p if os.path.isabs(p) else os.path.join(base, p) for p in df["path"]]
         return df
@@ -77,9 +88,9 @@ def _read_table(data, dataset):
 def _limit(df, per_class, seed=0):
     if not per_class:
         return df
-    return (df.groupby("label", group_keys=False, sort=False)
-              .apply(lambda g: g.sample(min(len(g), per_class), random_state=seed))
-              .sort_index().reset_index(drop=True))
+    # a seeded random subset per class, kept in the index's own order
+    shuffled = df.sample(frac=1.0, random_state=seed)
+    return shuffled.groupby("label", sort=False).head(per_class).sort_index().reset_index(drop=True)
 
 
 def _load_labelled(df, sr, on_error, progress):
@@ -110,7 +121,7 @@ def cmd_pipelines(args):
 def cmd_train(args):
     from .pipelines import make_pipeline, pipeline_sr
 
-    model = make_pipeline(args.pipeline, **_parse_set(args.set))
+    model = _with_cache(make_pipeline(args.pipeline, **_parse_set(args.set)), args.cache)
     df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
     res, df = _load_labelled(df, pipeline_sr(model), args.on_error, not args.quiet)
     if len(set(res.y)) < 2:
@@ -150,7 +161,7 @@ def cmd_evaluate(args):
     from .evaluation import cross_validate_folds
     from .pipelines import make_pipeline, pipeline_sr
 
-    model = make_pipeline(args.pipeline, **_parse_set(args.set))
+    model = _with_cache(make_pipeline(args.pipeline, **_parse_set(args.set)), args.cache)
     df = _limit(_read_table(args.root, args.dataset), args.limit_per_class)
     res, df = _load_labelled(df, pipeline_sr(model), args.on_error, not args.quiet)
     cols = {c: df[c].to_numpy() for c in ("fold", "group", "split") if c in df}
@@ -171,6 +182,71 @@ def cmd_evaluate(args):
         print(report.confusion.to_string())
         if args.out:
             print(f"\nreport written to {args.out}/")
+    return 0
+
+
+EMBEDDERS = {
+    "birdnet": ("embedclf.features.birdnet", "BirdNETEmbedding"),
+}
+
+
+def cmd_embed(args):
+    import importlib
+
+    import numpy as np
+    import pandas as pd
+
+    from .audio import SkippedClipsWarning
+    from .evaluation import atomic_write
+
+    module, name = EMBEDDERS[args.model]
+    params = {"on_error": args.on_error, "progress": not args.quiet, "cache": args.cache,
+              **({"hop_size": args.hop_size} if args.hop_size else {}), **_parse_set(args.set)}
+    est = getattr(importlib.import_module(module), name)(**params)
+    if os.path.isfile(args.data) and not args.data.lower().endswith(".csv"):
+        df = pd.DataFrame({"path": [args.data]})
+    else:
+        df = _limit(_read_table(args.data, args.dataset, need_label=False), args.limit_per_class)
+    paths = df["path"].tolist()
+    est.fit(paths[:1] if paths else [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedClipsWarning)  # reported below
+        embs = est.embed(paths)
+    skipped = est.skipped_ if args.on_error == "skip" else None
+    for row in ([] if skipped is None else skipped.itertuples(index=False)):
+        print(f"embedclf: skipped {row.source}: {row.reason}", file=sys.stderr)
+    by_source = {e.source: e for e in embs}
+    frames = []
+    for i, path in enumerate(paths):
+        e = by_source.get(path)
+        if e is None:
+            continue
+        part = pd.DataFrame(e.values, columns=[f"e{k}" for k in range(e.values.shape[1])])
+        part.insert(0, "time", e.times)
+        part.insert(0, "window", np.arange(len(e.values)))
+        if "label" in df:
+            part.insert(0, "label", df["label"].iloc[i])
+        part.insert(0, "path", path)
+        frames.append(part)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    out = args.output
+    if out.endswith(".parquet"):
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise CLIError("writing .parquet needs pyarrow: pip install 'embedclf[parquet]' "
+                           "(or write .csv)") from None
+        atomic_write(out, lambda tmp: table.to_parquet(tmp, index=False))
+    elif out.endswith(".csv"):
+        atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
+    else:
+        raise CLIError(f"output must end in .parquet or .csv, got {out!r}")
+    summary = {"output": out, "model": args.model, "n_clips": len(embs), "n_windows": len(table),
+               "dim": int(embs[0].values.shape[1]) if embs else 0,
+               "skipped": [] if skipped is None else skipped.to_dict("records")}
+    print(_dump(summary) if args.json else
+          f"embedded {summary['n_clips']} clips ({summary['n_windows']} windows x "
+          f"{summary['dim']}) -> {out}")
     return 0
 
 
@@ -263,6 +339,7 @@ def build_parser():
                     help="pipeline parameter, e.g. --set clf__C=0.1 (repeatable)")
     sp.add_argument("-o", "--output", required=True, help="where to write model.joblib")
     sp.add_argument("--limit-per-class", type=int, help="use at most N clips per class")
+    sp.add_argument("--cache", metavar="DIR", help="embedding cache folder (embedding pipelines)")
     common(sp)
     sp.set_defaults(func=cmd_train)
 
@@ -284,8 +361,21 @@ def build_parser():
     sp.add_argument("--n-splits", type=int, default=5, help="folds when the dataset has none")
     sp.add_argument("--limit-per-class", type=int)
     sp.add_argument("--out", help="folder for report.json, CSVs and confusion.png")
+    sp.add_argument("--cache", metavar="DIR", help="embedding cache folder (embedding pipelines)")
     common(sp)
     sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("embed", help="per-window pretrained embeddings with timestamps, to a table")
+    sp.add_argument("data", help="an audio file, a dataset folder, or a CSV with a path column")
+    sp.add_argument("-o", "--output", required=True, help="embeddings.parquet or .csv")
+    sp.add_argument("--model", choices=sorted(EMBEDDERS), default="birdnet")
+    sp.add_argument("--dataset", choices=datasets, help="layout of DATA (default: folder per class)")
+    sp.add_argument("--hop-size", type=float, help="seconds between windows (model default)")
+    sp.add_argument("--cache", metavar="DIR", help="embedding cache folder")
+    sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="embedding parameter")
+    sp.add_argument("--limit-per-class", type=int)
+    common(sp)
+    sp.set_defaults(func=cmd_embed)
     return p
 
 

@@ -141,6 +141,13 @@ def _mfcc_features():
     ]
 
 
+def _birdnet_features():
+    from .features.birdnet import BirdNETEmbedding
+    from .features.windows import WindowAggregator
+
+    return [("emb", BirdNETEmbedding()), ("agg", WindowAggregator(stats=("mean", "max")))]
+
+
 def _linear():
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -172,4 +179,14 @@ register_pipeline(
 register_pipeline(
     "mfcc-linear", _pipe(_mfcc_features, _linear),
     "MFCC (20 + deltas) -> mean/std/min/max -> standardise -> logistic regression",
+)
+register_pipeline(
+    "birdnet-linear", _pipe(_birdnet_features, _linear),
+    "BirdNET V2.4 embeddings (3 s windows) -> mean/max -> standardise -> logistic regression "
+    "[extra: birdnet; model CC BY-NC-SA 4.0]",
+)
+register_pipeline(
+    "birdnet-forest", _pipe(_birdnet_features, _forest),
+    "BirdNET V2.4 embeddings (3 s windows) -> mean/max -> random forest (500 trees) "
+    "[extra: birdnet; model CC BY-NC-SA 4.0]",
 )

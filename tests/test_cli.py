@@ -92,3 +92,11 @@ def test_console_script_runs():
     proc = subprocess.run([sys.executable, "-m", "embedclf.cli", "pipelines", "--json"],
                           capture_output=True, text=True, check=True)
     assert "logmel-linear" in json.loads(proc.stdout)
+
+
+def test_limit_per_class_keeps_labels(capsys, tmp_path, event_files):
+    root, _ = event_files
+    code, out, _ = run(capsys, "train", root, "--set", "mel__sr=16000", "-o", tmp_path / "m.joblib",
+                       "--limit-per-class", 2, "--json", "--quiet")
+    res = json.loads(out)
+    assert code == 0 and res["n_clips"] == 10 and len(res["classes"]) == 5

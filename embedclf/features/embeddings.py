@@ -1,0 +1,437 @@
+"""Shared base for pretrained-embedding transformers.
+
+A backend declares its sample rate, window length, embedding size and a
+function from a batch of windows to embeddings; :class:`PretrainedEmbedding`
+does the rest: decoding and resampling (streamed in blocks, so memory stays
+bounded for arbitrarily long files), framing into the model's windows with
+timestamps, batching windows across clips, the ``on_error`` policy, a
+progress bar, and a content-keyed on-disk cache.
+
+Framing follows openl3: with ``center=True`` half a window of zeros is
+prepended so window ``k`` is centred at ``k * hop_size``; the end is padded
+with zeros until the last samples are covered. ``times`` are
+``k * hop_size``: the window centre with ``center=True``, its start otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..audio import AudioError, ClipTransformer, _check_n_features, _check_X, _is_path, \
+    _skipped_frame, resample, to_mono, warn_skipped
+
+__all__ = ["PretrainedEmbedding", "Embedding", "EmbeddingCache", "frame_count"]
+
+# Input samples decoded per block when streaming a file.
+_BLOCK_SECONDS = 30.0
+
+
+@dataclass
+class Embedding:
+    """Embeddings of one clip with their timestamps.
+
+    Attributes
+    ----------
+    values : ndarray of shape (n_windows, dim), float32
+    times : ndarray of shape (n_windows,)
+        Seconds: window centres with ``center=True``, window starts otherwise.
+    source : str
+        The path, or ``"clip <index>"``.
+    """
+
+    values: np.ndarray
+    times: np.ndarray
+    source: str = ""
+
+
+def frame_count(n_samples, window, hop, center):
+    """Number of windows covering ``n_samples`` (openl3's framing rule).
+
+    Parameters
+    ----------
+    n_samples, window, hop : int
+        Lengths in samples.
+    center : bool
+        Whether half a window of zeros is prepended.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from embedclf.features.embeddings import frame_count
+    >>> frame_count(480000, 48000, 4800, center=True)   # 10 s at hop 0.1 s
+    96
+    >>> frame_count(100, 48000, 4800, center=False)     # shorter than a window
+    1
+    """
+    padded = n_samples + (window // 2 if center else 0)
+    if padded <= window:
+        return 1
+    return 1 + int(np.ceil((padded - window) / hop))
+
+
+class _Framer:
+    """Turn a stream of sample blocks into fixed-length windows (bounded memory)."""
+
+    def __init__(self, window, hop, center):
+        self.window, self.hop, self.center = window, hop, center
+        self.buf = np.zeros(window // 2 if center else 0, dtype=np.float32)
+        self.offset = 0  # padded-signal index of buf[0]
+        self.next_start = 0
+        self.n_samples = 0
+        self.emitted = 0
+
+    def push(self, block):
+        self.n_samples += len(block)
+        self.buf = np.concatenate([self.buf, block.astype(np.float32, copy=False)])
+        while self.next_start + self.window <= self.offset + len(self.buf):
+            a = self.next_start - self.offset
+            yield self.buf[a : a + self.window].copy()
+            self.emitted += 1
+            self.next_start += self.hop
+        drop = min(self.next_start - self.offset, len(self.buf))
+        if drop > 0:  # keep only what later windows still need
+            self.buf = self.buf[drop:]
+            self.offset += drop
+
+    def finish(self):
+        total = frame_count(self.n_samples, self.window, self.hop, self.center)
+        while self.emitted < total:
+            a = self.next_start - self.offset
+            w = np.zeros(self.window, dtype=np.float32)
+            part = self.buf[max(a, 0) : a + self.window]
+            w[: len(part)] = part
+            yield w
+            self.emitted += 1
+            self.next_start += self.hop
+
+
+def _file_blocks(path, target_sr):
+    """Decode ``path`` in blocks, mixed to mono and resampled (streaming)."""
+    import soundfile as sf
+    import soxr
+
+    from ..audio import load_audio
+
+    try:
+        info = sf.info(path)
+    except Exception:
+        load_audio(path)  # raises the specific AudioError (missing, empty, not audio...)
+        raise
+    if info.frames == 0:
+        raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
+    block = max(1, int(_BLOCK_SECONDS * info.samplerate))
+    stream = None if info.samplerate == target_sr else soxr.ResampleStream(
+        info.samplerate, target_sr, 1, dtype="float32", quality="HQ")
+    with sf.SoundFile(path) as fh:
+        while True:
+            data = fh.read(block, dtype="float32", always_2d=True)
+            last = len(data) < block
+            if len(data):
+                if not np.isfinite(np.sum(data, dtype=np.float64)):
+                    raise AudioError(path, "contains NaN or inf samples (corrupt float file?)")
+                mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+                yield mono if stream is None else stream.resample_chunk(mono, last=last)
+            elif stream is not None:
+                yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            if last:
+                return
+
+
+def _content_key(samples_iter, rate):
+    h = hashlib.blake2b(digest_size=20)
+    h.update(f"rate={rate};".encode())
+    for block in samples_iter:
+        h.update(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
+def _raw_blocks(path):
+    """Decoded samples at the file's own rate, for content hashing."""
+    import soundfile as sf
+
+    info = sf.info(path)
+    block = max(1, int(_BLOCK_SECONDS * info.samplerate))
+    with sf.SoundFile(path) as fh:
+        for data in fh.blocks(block, dtype="float32", always_2d=True):
+            yield data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+
+
+class EmbeddingCache:
+    """On-disk cache of per-clip embeddings, keyed by content and model config.
+
+    Each entry is an ``.npz`` written to a temporary file and renamed into
+    place, so a crash never leaves a partial entry under the final name; an
+    unreadable entry (e.g. written by something else) is ignored, recomputed
+    and replaced.
+
+    Parameters
+    ----------
+    location : str or path-like or joblib.Memory
+        A directory, or a ``joblib.Memory`` whose location is used.
+    namespace : str
+        Model and configuration identity; part of the folder name.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from embedclf.features.embeddings import EmbeddingCache
+    >>> cache = EmbeddingCache(tempfile.mkdtemp(), "demo-model")
+    >>> cache.put("abc", np.ones((2, 3), "float32"), np.array([0.0, 1.0]))
+    >>> cache.get("abc")[0].shape
+    (2, 3)
+    """
+
+    def __init__(self, location, namespace):
+        if hasattr(location, "location"):  # joblib.Memory
+            location = location.location
+            if location is None:
+                raise ValueError("the joblib.Memory given as cache has no location")
+        self.dir = os.path.join(os.fspath(location), namespace)
+        os.makedirs(self.dir, exist_ok=True)
+
+    def _path(self, key):
+        return os.path.join(self.dir, f"{key}.npz")
+
+    def get(self, key):
+        path = self._path(key)
+        if not os.path.exists(path):
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return z["values"], z["times"]
+        except Exception as exc:  # truncated/corrupt entry: never trust it
+            warnings.warn(f"ignoring unreadable cache entry {path} ({exc}); recomputing",
+                          RuntimeWarning, stacklevel=2)
+            return None
+
+    def put(self, key, values, times):
+        path = self._path(key)
+        tmp = f"{path}.{os.getpid()}.{id(values)}.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, values=values, times=times)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+class PretrainedEmbedding(ClipTransformer):
+    """Base class: a pretrained network applied to fixed-length windows of clips.
+
+    Subclasses set ``model_sr`` and ``window_seconds`` (class attributes or
+    properties), and implement ``_load_model()``, ``_embed_windows(windows)``
+    (a float32 array ``(n, window_samples)`` to ``(n, dim)``),
+    ``_embedding_dim()`` and ``_cache_config()``. Parameters every backend
+    takes: ``sr``, ``hop_size``, ``center``, ``batch_size``, ``cache``,
+    ``progress`` and ``on_error``.
+
+    The loaded model is not a parameter and not pickled: it is reloaded on
+    first use after unpickling or cloning.
+    """
+
+    model_sr = None
+    window_seconds = None
+
+    _common_constraints = {
+        "sr": [Interval(Integral, 1, None, closed="left")],
+        "hop_size": [Interval(Real, 0, None, closed="neither")],
+        "center": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "cache": [str, os.PathLike, None, HasMethods(["cache"])],  # dir or joblib.Memory
+        "progress": ["boolean"],
+        "on_error": [StrOptions({"raise", "skip"})],
+    }
+
+    # -- backend interface ---------------------------------------------------------------
+    def _load_model(self):
+        raise NotImplementedError
+
+    def _embed_windows(self, windows):
+        raise NotImplementedError
+
+    def _embedding_dim(self):
+        raise NotImplementedError
+
+    def _cache_config(self):
+        raise NotImplementedError
+
+    # -- machinery -----------------------------------------------------------------------
+    @property
+    def _window(self):
+        return int(round(self.window_seconds * self.model_sr))
+
+    @property
+    def _hop(self):
+        return max(1, int(round(self.hop_size * self.model_sr)))
+
+    def _model(self):
+        model = self.__dict__.get("_loaded_model")
+        if model is None:
+            model = self._load_model()
+            self.__dict__["_loaded_model"] = model
+        return model
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        state.pop("_loaded_model", None)
+        return state
+
+    def _fit_clips(self, X, y):
+        super()._fit_clips(X, y)
+        self._model()  # fail at fit, with the backend's message, if the model is missing
+        self.embedding_dim_ = self._embedding_dim()
+
+    def _cache(self):
+        if self.cache is None:
+            return None
+        config = {"class": type(self).__name__, "window": self._window, "hop": self._hop,
+                  "center": bool(self.center), "model_sr": self.model_sr, **self._cache_config()}
+        digest = hashlib.blake2b(json.dumps(config, sort_keys=True).encode(),
+                                 digest_size=8).hexdigest()
+        return EmbeddingCache(self.cache, f"{type(self).__name__}-{digest}")
+
+    def _blocks(self, clip, source):
+        """Mono float32 blocks at the model rate."""
+        if _is_path(clip):
+            return _file_blocks(os.fspath(clip), self.model_sr)
+        y = to_mono(clip, source)
+        return iter([resample(y, self.sr, self.model_sr)])
+
+    def _clip_windows(self, clip, source):
+        framer = _Framer(self._window, self._hop, self.center)
+        for block in self._blocks(clip, source):
+            yield from framer.push(block)
+        yield from framer.finish()
+
+    def _key(self, clip, source):
+        if _is_path(clip):
+            import soundfile as sf
+
+            return _content_key(_raw_blocks(os.fspath(clip)), sf.info(os.fspath(clip)).samplerate)
+        return _content_key([to_mono(clip, source)], self.sr)
+
+    def embed(self, X):
+        """Embeddings with timestamps, one :class:`Embedding` per kept clip.
+
+        Parameters
+        ----------
+        X : sequence of clips
+            Paths (decoded and resampled to the model's rate, streamed in
+            blocks) or waveforms at ``sr``.
+
+        Returns
+        -------
+        list of Embedding
+            In input order; with ``on_error="skip"`` unreadable clips are
+            left out and listed in ``skipped_``.
+        """
+        check_is_fitted(self)
+        X = _check_X(X)
+        _check_n_features(self, X)
+        if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
+            X = [X[i] for i in range(X.shape[0])]
+        cache = self._cache()
+        hop = self._hop
+        results, remaining, complete, keys, skipped = {}, {}, set(), {}, []
+        pending = []  # (clip index, window): windows of several clips share a batch
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(X), desc=type(self).__name__, unit="clip")
+
+        def maybe_finish(i):
+            if i not in complete or remaining[i]:
+                return
+            values = np.concatenate(results[i]).astype(np.float32, copy=False)
+            times = np.arange(len(values)) * (hop / self.model_sr)
+            results[i] = Embedding(values, times, sources[i])
+            complete.discard(i)
+            if cache is not None:
+                cache.put(keys[i], values, times)
+            if bar is not None:
+                bar.update(1)
+
+        def run_batch():
+            batch = np.stack([w for _, w in pending])
+            owners = [i for i, _ in pending]
+            pending.clear()
+            out = np.asarray(self._embed_windows(batch), dtype=np.float32)
+            for i, row in zip(owners, out):
+                results[i].append(row[None, :])
+                remaining[i] -= 1
+            for i in dict.fromkeys(owners):
+                maybe_finish(i)
+
+        sources = {}
+        for i, clip in enumerate(X):
+            source = sources[i] = os.fspath(clip) if _is_path(clip) else f"clip {i}"
+            try:
+                if cache is not None:
+                    keys[i] = self._key(clip, source)
+                    hit = cache.get(keys[i])
+                    if hit is not None:
+                        results[i] = Embedding(hit[0], hit[1], source)
+                        if bar is not None:
+                            bar.update(1)
+                        continue
+                results[i], remaining[i] = [], 0
+                for w in self._clip_windows(clip, source):
+                    pending.append((i, w))
+                    remaining[i] += 1
+                    if len(pending) == self.batch_size:
+                        run_batch()
+            except AudioError as err:
+                if self.on_error == "raise":
+                    raise
+                skipped.append((i, source, err.reason))
+                pending[:] = [(j, w) for j, w in pending if j != i]
+                results.pop(i, None)
+                remaining.pop(i, None)
+                if bar is not None:
+                    bar.update(1)
+                continue
+            complete.add(i)
+            maybe_finish(i)
+        if pending:
+            run_batch()
+        if bar is not None:
+            bar.close()
+        if self.on_error == "skip":
+            self.skipped_ = _skipped_frame(skipped)
+            warn_skipped(self.skipped_, type(self).__name__)
+        return [results[i] for i in sorted(results)]
+
+    def transform(self, X):
+        """Per-clip embeddings, ``(n_windows, dim)`` float32 each.
+
+        Parameters
+        ----------
+        X : sequence of clips
+
+        Returns
+        -------
+        list of ndarray
+        """
+        return [e.values for e in self.embed(X)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
