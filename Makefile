@@ -21,6 +21,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/logmel_speed.py
 	$(VENV)/bin/python benchmarks/accuracy.py
+	$(VENV)/bin/python benchmarks/fewshot.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -394,7 +394,7 @@ def main(argv=None):
     --------
     >>> from embedclf.cli import main
     >>> main(["pipelines"])  # doctest: +ELLIPSIS
-    logmel-forest ...
+    birdnet-forest ...
     0
     """
     import matplotlib
