@@ -7,7 +7,7 @@ Examples
 --------
 >>> import embedclf
 >>> sorted(embedclf.__all__)[:3]
-['AudioError', 'AudioLoader', 'LogMel']
+['AudioError', 'AudioLoader', 'BirdNETEmbedding']
 """
 
 from importlib import import_module
