@@ -236,6 +236,69 @@ def load_audio(path, sr=None, mono=True):
     return data, int(file_sr)
 
 
+#: Input seconds decoded per block when streaming a file.
+BLOCK_SECONDS = 30.0
+
+
+def stream_audio(path, sr=None, block_seconds=None):
+    """Decode a file in blocks: mono float32, resampled on the fly (bounded memory).
+
+    Parameters
+    ----------
+    path : str or path-like
+    sr : int, optional
+        Output rate; default the file's own.
+    block_seconds : float, optional
+        Input seconds per block (default :data:`BLOCK_SECONDS`).
+
+    Yields
+    ------
+    ndarray of shape (n,), float32
+
+    Raises
+    ------
+    AudioError
+        The same causes as :func:`load_audio`, naming the file; NaN/inf is
+        found in whichever block holds it.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> from embedclf.audio import stream_audio
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); sf.write(p, np.zeros(16000), 16000)
+    >>> sum(len(b) for b in stream_audio(p, sr=8000, block_seconds=0.3))
+    8000
+    """
+    import soundfile as sf
+    import soxr
+
+    path = os.fspath(path)
+    try:
+        info = sf.info(path)
+    except Exception:
+        load_audio(path)  # raises the specific AudioError (missing, empty, not audio, ...)
+        raise
+    if info.frames == 0:
+        raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
+    sr = info.samplerate if sr is None else int(sr)
+    block = max(1, int((block_seconds or BLOCK_SECONDS) * info.samplerate))
+    stream = None if info.samplerate == sr else soxr.ResampleStream(
+        info.samplerate, sr, 1, dtype="float32", quality="HQ")
+    with sf.SoundFile(path) as fh:
+        while True:
+            data = fh.read(block, dtype="float32", always_2d=True)
+            last = len(data) < block
+            if len(data):
+                if not np.isfinite(np.sum(data, dtype=np.float64)):
+                    raise AudioError(path, "contains NaN or inf samples (corrupt float file?)")
+                mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
+                yield mono if stream is None else stream.resample_chunk(mono, last=last)
+            elif stream is not None:
+                yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+            if last:
+                return
+
+
 def _check_X(X):
     """Reject inputs that are not a sequence of clips, with a hint."""
     from scipy.sparse import issparse
@@ -314,14 +377,26 @@ def iter_clips(X, sr, on_error="raise"):
         yield i, source, y
 
 
+def _iter_checked(X, on_error):
+    rows = (X[i] for i in range(len(X)))
+    for i, clip in enumerate(rows):
+        source = os.fspath(clip) if _is_path(clip) else f"clip {i}"
+        try:
+            yield i, source, _check_clip(clip, source)
+        except AudioError as err:
+            if on_error == "raise":
+                raise
+            yield i, source, err
+
+
 @dataclass
 class LoadResult:
     """Clips that loaded, their labels, and a record of what was skipped.
 
     Attributes
     ----------
-    clips : list of ndarray
-        Mono float32 waveforms.
+    clips : list
+        Mono float32 waveforms (with ``lazy=True``: the clips as given).
     y : ndarray or None
         Labels of the kept clips, aligned with ``clips``.
     kept : ndarray of int
@@ -363,7 +438,17 @@ def warn_skipped(skipped, where):
         )
 
 
-def load_clips(X, y=None, *, sr, on_error="raise", progress=False):
+def _check_clip(clip, source):
+    """Decode a clip fully (streamed) to check it, keeping no samples."""
+    if _is_path(clip):
+        for _ in stream_audio(clip):
+            pass
+    else:
+        to_mono(clip, source)
+    return clip
+
+
+def load_clips(X, y=None, *, sr, on_error="raise", progress=False, lazy=False):
     """Load every clip of ``X`` at ``sr``, keeping labels aligned.
 
     This is the batch loader for labelled data: with ``on_error="skip"`` a
@@ -378,6 +463,10 @@ def load_clips(X, y=None, *, sr, on_error="raise", progress=False):
     on_error : {"raise", "skip"}, default="raise"
     progress : bool, default=False
         Show a tqdm progress bar.
+    lazy : bool, default=False
+        Check every clip by decoding it in blocks, but return the clips as
+        given (paths stay paths): bounded memory for large datasets, at the
+        cost of decoding again later.
 
     Returns
     -------
@@ -400,7 +489,10 @@ def load_clips(X, y=None, *, sr, on_error="raise", progress=False):
         y = np.asarray(y)
         if len(y) != n:
             raise ValueError(f"X has {n} clips but y has {len(y)} labels")
-    it = iter_clips(X, sr, on_error)
+    if lazy:
+        it = _iter_checked(X, on_error)
+    else:
+        it = iter_clips(X, sr, on_error)
     if progress:
         from tqdm.auto import tqdm
 

@@ -93,13 +93,27 @@ def _limit(df, per_class, seed=0):
     return shuffled.groupby("label", sort=False).head(per_class).sort_index().reset_index(drop=True)
 
 
-def _load_labelled(df, sr, on_error, progress):
+def _streams_files(model):
+    """Pipelines that start with a pretrained embedding read files themselves (streamed)."""
+    from .features.embeddings import PretrainedEmbedding
+
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    return isinstance(first, PretrainedEmbedding)
+
+
+def _load_labelled(df, model, on_error, progress):
+    """Check (and, for feature pipelines, load) the clips; labels stay aligned.
+
+    Embedding pipelines get the checked paths: they stream and cache by
+    content, so memory stays bounded however large the dataset.
+    """
     from .audio import SkippedClipsWarning, load_clips
+    from .pipelines import pipeline_sr
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedClipsWarning)  # reported below instead
-        res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=sr, on_error=on_error,
-                         progress=progress)
+        res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=pipeline_sr(model),
+                         on_error=on_error, progress=progress, lazy=_streams_files(model))
     for _, row in res.skipped.iterrows():
         print(f"embedclf: skipped {row['source']}: {row['reason']}", file=sys.stderr)
     return res, df.iloc[res.kept].reset_index(drop=True)
@@ -119,11 +133,11 @@ def cmd_pipelines(args):
 
 
 def cmd_train(args):
-    from .pipelines import make_pipeline, pipeline_sr
+    from .pipelines import make_pipeline
 
     model = _with_cache(make_pipeline(args.pipeline, **_parse_set(args.set)), args.cache)
     df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
-    res, df = _load_labelled(df, pipeline_sr(model), args.on_error, not args.quiet)
+    res, df = _load_labelled(df, model, args.on_error, not args.quiet)
     if len(set(res.y)) < 2:
         raise CLIError(f"need at least two classes to train, found {sorted(set(res.y))}")
     model.fit(res.clips, res.y)
@@ -159,11 +173,11 @@ def cmd_predict(args):
 
 def cmd_evaluate(args):
     from .evaluation import cross_validate_folds
-    from .pipelines import make_pipeline, pipeline_sr
+    from .pipelines import make_pipeline
 
     model = _with_cache(make_pipeline(args.pipeline, **_parse_set(args.set)), args.cache)
     df = _limit(_read_table(args.root, args.dataset), args.limit_per_class)
-    res, df = _load_labelled(df, pipeline_sr(model), args.on_error, not args.quiet)
+    res, df = _load_labelled(df, model, args.on_error, not args.quiet)
     cols = {c: df[c].to_numpy() for c in ("fold", "group", "split") if c in df}
     if "fold" in cols:
         cols.pop("split", None)

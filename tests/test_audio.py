@@ -169,3 +169,29 @@ def test_audio_error_pickles():
     err = pickle.loads(pickle.dumps(AudioError("x.wav", "file not found")))
     assert str(err) == "x.wav: file not found" and err.reason == "file not found"
     assert sf is not None
+
+
+def test_lazy_loading_checks_but_keeps_paths(tmp_path, write_wav, monkeypatch):
+    from embedclf import audio as audio_mod
+
+    monkeypatch.setattr(audio_mod, "BLOCK_SECONDS", 0.01)
+    good = write_wav("good.wav", np.full(800, 0.1), sr=16000)
+    late_nan = np.zeros(1600, dtype=np.float32)
+    late_nan[1500] = np.nan  # only the last block holds it
+    bad = write_wav("late_nan.wav", late_nan, sr=16000, subtype="FLOAT")
+    with pytest.warns(SkippedClipsWarning):
+        res = load_clips([good, bad, good], ["a", "b", "c"], sr=8000, on_error="skip", lazy=True)
+    assert res.clips == [good, good] and res.y.tolist() == ["a", "c"]
+    assert "NaN or inf" in res.skipped["reason"].iloc[0]
+
+
+def test_stream_audio_matches_one_shot(write_wav, tone):
+    from embedclf.audio import stream_audio
+
+    y, sr = tone
+    path = write_wav("t.wav", y, sr=sr, subtype="FLOAT")
+    streamed = np.concatenate(list(stream_audio(path, sr=16000, block_seconds=0.1)))
+    whole, _ = load_audio(path, sr=16000)
+    assert abs(len(streamed) - len(whole)) <= 1
+    n = min(len(streamed), len(whole))
+    assert np.max(np.abs(streamed[:n] - whole[:n])) < 1e-3

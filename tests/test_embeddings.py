@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from embedclf import WindowAggregator
+from embedclf import audio as audio_mod
 from embedclf.audio import SkippedClipsWarning
 from embedclf.features import embeddings as emb_mod
 from embedclf.features.embeddings import EmbeddingCache, PretrainedEmbedding, frame_count
@@ -89,7 +90,7 @@ def test_batch_size_does_not_change_results(clips):
 
 
 def test_streamed_file_equals_in_memory(tmp_path, clips, monkeypatch):
-    monkeypatch.setattr(emb_mod, "_BLOCK_SECONDS", 0.07)  # many blocks per file
+    monkeypatch.setattr(audio_mod, "BLOCK_SECONDS", 0.07)  # many blocks per file
     paths = []
     for k, y in enumerate(clips):
         paths.append(str(tmp_path / f"{k}.wav"))
@@ -111,7 +112,7 @@ def test_resampling_file_and_waveform_agree(tmp_path):
 
 
 def test_skip_policy_drops_only_bad_clips(tmp_path, clips, monkeypatch):
-    monkeypatch.setattr(emb_mod, "_BLOCK_SECONDS", 0.1)
+    monkeypatch.setattr(audio_mod, "BLOCK_SECONDS", 0.1)
     bad = np.zeros(8000, np.float32)
     bad[6000] = np.nan  # found only in a later block, after windows were queued
     sf.write(tmp_path / "bad.wav", bad, 8000, subtype="FLOAT")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -27,12 +28,14 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..audio import AudioError, ClipTransformer, _check_n_features, _check_X, _is_path, \
-    _skipped_frame, resample, to_mono, warn_skipped
+    _skipped_frame, resample, stream_audio, to_mono, warn_skipped
 
 __all__ = ["PretrainedEmbedding", "Embedding", "EmbeddingCache", "frame_count"]
 
-# Input samples decoded per block when streaming a file.
-_BLOCK_SECONDS = 30.0
+# Content keys of files already hashed in this process, by (path, size, mtime):
+# cross-validation asks for the same files' keys once per fit.
+_KEY_MEMO = {}
+_KEY_LOCK = threading.Lock()
 
 
 @dataclass
@@ -117,55 +120,12 @@ class _Framer:
             self.next_start += self.hop
 
 
-def _file_blocks(path, target_sr):
-    """Decode ``path`` in blocks, mixed to mono and resampled (streaming)."""
-    import soundfile as sf
-    import soxr
-
-    from ..audio import load_audio
-
-    try:
-        info = sf.info(path)
-    except Exception:
-        load_audio(path)  # raises the specific AudioError (missing, empty, not audio...)
-        raise
-    if info.frames == 0:
-        raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
-    block = max(1, int(_BLOCK_SECONDS * info.samplerate))
-    stream = None if info.samplerate == target_sr else soxr.ResampleStream(
-        info.samplerate, target_sr, 1, dtype="float32", quality="HQ")
-    with sf.SoundFile(path) as fh:
-        while True:
-            data = fh.read(block, dtype="float32", always_2d=True)
-            last = len(data) < block
-            if len(data):
-                if not np.isfinite(np.sum(data, dtype=np.float64)):
-                    raise AudioError(path, "contains NaN or inf samples (corrupt float file?)")
-                mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-                yield mono if stream is None else stream.resample_chunk(mono, last=last)
-            elif stream is not None:
-                yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-            if last:
-                return
-
-
 def _content_key(samples_iter, rate):
     h = hashlib.blake2b(digest_size=20)
     h.update(f"rate={rate};".encode())
     for block in samples_iter:
         h.update(np.ascontiguousarray(block, dtype=np.float32).tobytes())
     return h.hexdigest()
-
-
-def _raw_blocks(path):
-    """Decoded samples at the file's own rate, for content hashing."""
-    import soundfile as sf
-
-    info = sf.info(path)
-    block = max(1, int(_BLOCK_SECONDS * info.samplerate))
-    with sf.SoundFile(path) as fh:
-        for data in fh.blocks(block, dtype="float32", always_2d=True):
-            yield data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
 
 
 class EmbeddingCache:
@@ -309,7 +269,7 @@ class PretrainedEmbedding(ClipTransformer):
     def _blocks(self, clip, source):
         """Mono float32 blocks at the model rate."""
         if _is_path(clip):
-            return _file_blocks(os.fspath(clip), self.model_sr)
+            return stream_audio(os.fspath(clip), self.model_sr)
         y = to_mono(clip, source)
         return iter([resample(y, self.sr, self.model_sr)])
 
@@ -323,7 +283,19 @@ class PretrainedEmbedding(ClipTransformer):
         if _is_path(clip):
             import soundfile as sf
 
-            return _content_key(_raw_blocks(os.fspath(clip)), sf.info(os.fspath(clip)).samplerate)
+            path = os.path.abspath(os.fspath(clip))
+            if not os.path.isfile(path):
+                raise AudioError(os.fspath(clip), "file not found")
+            st = os.stat(path)
+            memo = (path, st.st_size, st.st_mtime_ns)
+            with _KEY_LOCK:
+                key = _KEY_MEMO.get(memo)
+            if key is None:
+                # hash the decoded samples at the file's own rate, not the bytes or the path
+                key = _content_key(stream_audio(path), sf.info(path).samplerate)
+                with _KEY_LOCK:
+                    _KEY_MEMO[memo] = key
+            return key
         return _content_key([to_mono(clip, source)], self.sr)
 
     def embed(self, X):
