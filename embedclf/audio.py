@@ -229,11 +229,51 @@ def load_audio(path, sr=None, mono=True):
         if sr is not None:
             y = resample(y, file_sr, sr)
             file_sr = int(sr)
+            if y.size == 0:
+                raise AudioError(path, f"too short: {data.shape[0]} samples at {file_sr} Hz leave "
+                                       f"none after resampling to {sr} Hz")
         return y, int(file_sr)
     if sr is not None and int(sr) != file_sr:
         data = np.stack([resample(c, file_sr, sr) for c in data.T], axis=1)
         file_sr = int(sr)
     return data, int(file_sr)
+
+
+def audio_info(path):
+    """soundfile's header information, or the specific :class:`AudioError`.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    soundfile._SoundFileInfo
+
+    Examples
+    --------
+    >>> from embedclf.audio import audio_info
+    >>> audio_info("missing.wav")
+    Traceback (most recent call last):
+    ...
+    embedclf.audio.AudioError: missing.wav: file not found
+    """
+    import soundfile as sf
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioError(path, "file not found")
+    if os.path.isdir(path):
+        raise AudioError(path, "is a directory, not an audio file")
+    if os.path.getsize(path) == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    try:
+        info = sf.info(path)
+    except Exception as exc:  # libsndfile's own error types vary by version
+        raise AudioError(path, f"not a readable audio file ({exc})") from None
+    if info.frames == 0:
+        raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
+    return info
 
 
 #: Input seconds decoded per block when streaming a file.
@@ -273,13 +313,7 @@ def stream_audio(path, sr=None, block_seconds=None):
     import soxr
 
     path = os.fspath(path)
-    try:
-        info = sf.info(path)
-    except Exception:
-        load_audio(path)  # raises the specific AudioError (missing, empty, not audio, ...)
-        raise
-    if info.frames == 0:
-        raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
+    info = audio_info(path)
     sr = info.samplerate if sr is None else int(sr)
     block = max(1, int((block_seconds or BLOCK_SECONDS) * info.samplerate))
     stream = None if info.samplerate == sr else soxr.ResampleStream(
@@ -316,6 +350,13 @@ def _check_X(X):
             raise ValueError(
                 "X must be a sequence of clips; got a 1-D numeric array, which is ambiguous. "
                 "Reshape your data: wrap a single waveform as [y], or use y.reshape(1, -1)."
+            )
+        if (X.ndim == 2 and X.dtype != object and X.shape[1] <= _MAX_CHANNELS
+                and X.shape[0] >= 1000 * X.shape[1]):
+            raise ValueError(
+                f"X has shape {X.shape}: that looks like one {X.shape[1]}-channel waveform "
+                f"(n_samples, n_channels), not {X.shape[0]} clips of {X.shape[1]} samples. "
+                "Pass it as [y]; a 2-D X must hold one mono clip per row."
             )
         if X.ndim > 2 and X.dtype != object:
             raise ValueError(

@@ -44,8 +44,31 @@ def _with_cache(model, cache):
     return model
 
 
+def _clean(obj):
+    """JSON-safe: NaN/NA become null (``json`` would write the invalid token NaN)."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        try:
+            obj = obj.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(obj, float) and obj != obj:
+        return None
+    try:
+        import pandas as pd
+
+        if obj is pd.NA or obj is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    return obj
+
+
 def _dump(obj):
-    return json.dumps(obj, indent=2, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+    return json.dumps(_clean(obj), indent=2, allow_nan=False, default=str)
 
 
 def _save_model(model, path):
@@ -88,6 +111,8 @@ def _read_table(data, dataset, need_label=True):
 def _limit(df, per_class, seed=0):
     if not per_class:
         return df
+    if "label" not in df:
+        raise CLIError("--limit-per-class needs labels (a label column or class folders)")
     # a seeded random subset per class, kept in the index's own order
     shuffled = df.sample(frac=1.0, random_state=seed)
     return shuffled.groupby("label", sort=False).head(per_class).sort_index().reset_index(drop=True)

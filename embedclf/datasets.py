@@ -413,13 +413,14 @@ def load_segments(df, sr, min_duration=0.0):
     """
     import soundfile as sf
 
-    from .audio import AudioError, resample, to_mono
+    from .audio import AudioError, audio_info, resample, to_mono
 
     out = []
     for path, start, end in zip(df["path"], df["start"], df["end"]):
-        if not os.path.exists(path):
-            raise AudioError(path, "file not found")
-        info = sf.info(path)
+        info = audio_info(path)
+        if end > info.duration + 1.0 / info.samplerate:
+            raise AudioError(path, f"segment [{start}, {end}) s ends after the file "
+                                   f"({info.duration:.3f} s)")
         if end - start < min_duration:
             mid = (start + end) / 2
             start, end = max(0.0, mid - min_duration / 2), min(info.duration, mid + min_duration / 2)

@@ -61,6 +61,8 @@ def predict_table(model, X, *, sr=None, on_error="raise", window=None, hop=None,
     if sr is None:
         raise ValueError("cannot tell the model's sample rate; pass sr=")
     res = load_clips(X, sr=sr, on_error=on_error, progress=progress)
+    if len(res.kept) and len(res.clips) != len(res.kept):
+        raise RuntimeError("internal error: loaded clips and their indices differ in number")
     sources = [str(x) if isinstance(x, str) or hasattr(x, "__fspath__") else f"clip {i}"
                for i, x in enumerate(X)]
     rows = []
@@ -79,6 +81,8 @@ def predict_table(model, X, *, sr=None, on_error="raise", window=None, hop=None,
         for k, i in enumerate(res.kept):
             y = res.clips[k]
             starts = list(range(0, max(len(y) - win_n, 0) + 1, hop_n))
+            if starts[-1] + win_n < len(y):  # the tail: a last, shorter window
+                starts.append(starts[-1] + hop_n)
             segments = [y[s : s + win_n] for s in starts]
             labels, proba, classes = _probabilities(model, segments)
             for j, s in enumerate(starts):
@@ -91,6 +95,11 @@ def predict_table(model, X, *, sr=None, on_error="raise", window=None, hop=None,
         rows.append((i, {"source": sources[i], "label": None, "error": reason}))
     rows.sort(key=lambda r: r[0])  # input order; windows stay in time order (stable sort)
     df = pd.DataFrame([r for _, r in rows])
-    if "error" not in df:
-        df["error"] = None
+    for col in ("source", "label", "error"):
+        if col not in df:
+            df[col] = pd.Series(dtype=object)
+    # object columns with None for gaps: labels keep their type (an int class stays an int
+    # next to a skipped clip) and JSON gets null, not NaN
+    for col in ("label", "error"):
+        df[col] = df[col].astype(object).where(df[col].notna(), None)
     return df

@@ -195,3 +195,14 @@ def test_stream_audio_matches_one_shot(write_wav, tone):
     assert abs(len(streamed) - len(whole)) <= 1
     n = min(len(streamed), len(whole))
     assert np.max(np.abs(streamed[:n] - whole[:n])) < 1e-3
+
+
+def test_too_short_to_resample(write_wav):
+    path = write_wav("two.wav", np.zeros(2), sr=48000)
+    with pytest.raises(AudioError, match="too short"):
+        load_audio(path, sr=8000)
+
+
+def test_one_stereo_waveform_as_X_is_refused():
+    with pytest.raises(ValueError, match=r"looks like one 2-channel waveform.*Pass it as \[y\]"):
+        LogMel().fit(np.zeros((22050, 2), dtype=np.float32))

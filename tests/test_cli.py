@@ -100,3 +100,16 @@ def test_limit_per_class_keeps_labels(capsys, tmp_path, event_files):
                        "--limit-per-class", 2, "--json", "--quiet")
     res = json.loads(out)
     assert code == 0 and res["n_clips"] == 10 and len(res["classes"]) == 5
+
+
+def test_predict_covers_the_tail_and_writes_valid_json(capsys, tmp_path, event_files):
+    root, df = event_files
+    model = tmp_path / "m.joblib"
+    assert run(capsys, "train", root, "--set", "mel__sr=16000", "-o", model, "--quiet")[0] == 0
+    code, out, _ = run(capsys, "predict", model, df["path"][0], tmp_path / "gone.wav",
+                       "--window", 0.4, "--on-error", "skip", "--json", "--quiet")
+    rows = json.loads(out)  # strict JSON: NaN would not parse as null
+    starts = [r["start"] for r in rows if r.get("start") is not None]
+    assert starts == [0.0, 0.4, 0.8] and rows[2]["end"] == 1.0  # 1 s clip: the tail too
+    assert rows[3]["label"] is None and "file not found" in rows[3]["error"]
+    assert rows[0]["error"] is None

@@ -202,3 +202,34 @@ def test_pickle_drops_loaded_model(clips):
     again = pickle.loads(pickle.dumps(est))
     assert "_loaded_model" not in again.__dict__
     np.testing.assert_array_equal(again.transform(clips[:1])[0], est.transform(clips[:1])[0])
+
+
+def test_cache_entry_of_wrong_shape_is_not_trusted(tmp_path, clips):
+    est = ToyEmbedding(cache=str(tmp_path)).fit(clips)
+    good = est.transform(clips[:1])[0]
+    [entry] = [os.path.join(d, f) for d, _, files in os.walk(tmp_path) for f in files]
+    np.savez(entry, values=np.zeros((1, 7), np.float32), times=np.zeros(1))
+    with pytest.warns(RuntimeWarning, match="unexpected shapes"):
+        np.testing.assert_array_equal(est.transform(clips[:1])[0], good)
+
+
+def test_rewritten_file_with_restored_mtime_gets_a_new_key(tmp_path):
+    path = str(tmp_path / "a.wav")
+    sf.write(path, np.full(8000, 0.1, np.float32), 8000, subtype="FLOAT")
+    est = ToyEmbedding(cache=str(tmp_path / "c")).fit([path])
+    first = est.transform([path])[0]
+    st = os.stat(path)
+    sf.write(path, np.full(8000, -0.3, np.float32), 8000, subtype="FLOAT")  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # as cp -p / rsync -t do
+    second = est.transform([path])[0]
+    assert first[0, 0] == pytest.approx(0.1) and second[0, 0] == pytest.approx(-0.3)
+
+
+def test_junk_file_with_cache_is_skipped_not_crashing(tmp_path, clips):
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"not audio" * 50)
+    est = ToyEmbedding(cache=str(tmp_path / "c"), on_error="skip").fit(clips)
+    with pytest.warns(SkippedClipsWarning):
+        out = est.embed([str(junk), clips[0]])
+    assert [e.source for e in out] == ["clip 1"]
+    assert "not a readable audio file" in est.skipped_["reason"][0]

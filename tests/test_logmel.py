@@ -39,6 +39,7 @@ PARAMS = [
     {"htk": True, "norm": None, "n_mels": 40, "fmin": 50.0, "fmax": 8000.0},
     {"power": 1.0},
     {"norm": 2.0},
+    {"n_fft": 1023, "hop_length": 300},  # odd n_fft: the bin grid is rfftfreq's
 ]
 
 
@@ -164,3 +165,32 @@ def test_invalid_parameters_are_clear():
 def test_power_to_db_reference_values():
     np.testing.assert_allclose(power_to_db(np.array([1e-12, 1.0, 100.0]), top_db=None),
                                [-100.0, 0.0, 20.0])
+
+
+def test_concurrent_transforms_restore_blas_threads(clips):
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    X, sr = clips
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    mel = LogMel(sr=sr, n_jobs=2).fit(X)
+    threads = [threading.Thread(target=lambda: [mel.transform(X[:2]) for _ in range(30)])
+               for _ in range(3)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
+
+
+def test_threaded_transform_works_in_forked_child(clips):
+    import multiprocessing as mp
+
+    X, sr = clips
+    mel = LogMel(sr=sr, n_jobs=2).fit(X)
+    mel.transform(X)  # the parent's pool and plans exist now
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=lambda: queue.put(mel.transform(X)[0].shape))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0 and queue.get(timeout=5) == mel.transform(X)[0].shape

@@ -12,6 +12,7 @@ def test_window_starts_cover_the_sequence():
     assert window_starts(8, 4, 4).tolist() == [0, 4]
     assert window_starts(3, 4, 2).tolist() == [0]
     assert window_starts(3, 4, 2, pad="none").tolist() == []
+    assert window_starts(10, 2, 5).tolist() == [0, 5]  # hop > window: no all-padding window
     with pytest.raises(ValueError):
         window_starts(10, 0, 1)
 
@@ -67,3 +68,8 @@ def test_aggregator_errors():
         WindowAggregator().fit([np.ones((2, 3)), np.ones((2, 4))])
     with pytest.raises(ValueError, match="NaN or infinity"):
         agg.transform([np.array([[np.nan, 0, 0]])])
+
+
+def test_split_windows_nothing_to_keep():
+    w, t = split_windows(np.zeros((2, 3)), 4, pad="none")
+    assert w.shape == (0, 4, 3) and len(t) == 0

@@ -215,5 +215,6 @@ class BirdNETEmbedding(PretrainedEmbedding):
         return 1024
 
     def _cache_config(self):
-        path = self._resolved_path()
-        return {"model": os.path.basename(path), "model_bytes": os.path.getsize(path)}
+        from .embeddings import file_digest
+
+        return {"model_sha256": file_digest(self._resolved_path())}

@@ -28,7 +28,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..audio import AudioError, ClipTransformer, _check_n_features, _check_X, _is_path, \
-    _skipped_frame, resample, stream_audio, to_mono, warn_skipped
+    _skipped_frame, audio_info, resample, stream_audio, to_mono, warn_skipped
 
 __all__ = ["PretrainedEmbedding", "Embedding", "EmbeddingCache", "frame_count"]
 
@@ -120,6 +120,40 @@ class _Framer:
             self.next_start += self.hop
 
 
+def _stat_key(path):
+    """Identity of a file's current contents for memoising: a rewrite changes ctime,
+    even when size and mtime are restored (``cp -p``, ``rsync -t``)."""
+    st = os.stat(path)
+    return (path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+_DIGESTS = {}
+
+
+def file_digest(path):
+    """SHA-256 of a file (memoised per file state): model identity for cache keys.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from embedclf.features.embeddings import file_digest
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.bin"); _ = open(p, "wb").write(b"abc")
+    >>> file_digest(p)[:12]
+    'ba7816bf8f01'
+    """
+    memo = _stat_key(os.path.abspath(os.fspath(path)))
+    with _KEY_LOCK:
+        if memo in _DIGESTS:
+            return _DIGESTS[memo]
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    with _KEY_LOCK:
+        _DIGESTS[memo] = h.hexdigest()
+    return _DIGESTS[memo]
+
+
 def _content_key(samples_iter, rate):
     h = hashlib.blake2b(digest_size=20)
     h.update(f"rate={rate};".encode())
@@ -164,14 +198,23 @@ class EmbeddingCache:
     def _path(self, key):
         return os.path.join(self.dir, f"{key}.npz")
 
-    def get(self, key):
+    def get(self, key, dim=None):
+        """The entry's ``(values, times)``, or None when absent or not trustworthy.
+
+        An entry that cannot be read, or whose arrays do not have the expected
+        shapes (``(n, dim)`` values, ``n`` times), is ignored with a warning.
+        """
         path = self._path(key)
         if not os.path.exists(path):
             return None
         try:
             with np.load(path, allow_pickle=False) as z:
-                return z["values"], z["times"]
-        except Exception as exc:  # truncated/corrupt entry: never trust it
+                values, times = z["values"], z["times"]
+            if values.ndim != 2 or times.shape != (values.shape[0],) or (
+                    dim is not None and values.shape[1] != dim):
+                raise ValueError(f"unexpected shapes {values.shape} and {times.shape}")
+            return values, times
+        except Exception as exc:  # truncated/corrupt/foreign entry: never trust it
             warnings.warn(f"ignoring unreadable cache entry {path} ({exc}); recomputing",
                           RuntimeWarning, stacklevel=2)
             return None
@@ -281,18 +324,14 @@ class PretrainedEmbedding(ClipTransformer):
 
     def _key(self, clip, source):
         if _is_path(clip):
-            import soundfile as sf
-
             path = os.path.abspath(os.fspath(clip))
-            if not os.path.isfile(path):
-                raise AudioError(os.fspath(clip), "file not found")
-            st = os.stat(path)
-            memo = (path, st.st_size, st.st_mtime_ns)
+            rate = audio_info(os.fspath(clip)).samplerate  # AudioError for bad files
+            memo = _stat_key(path)
             with _KEY_LOCK:
                 key = _KEY_MEMO.get(memo)
             if key is None:
                 # hash the decoded samples at the file's own rate, not the bytes or the path
-                key = _content_key(stream_audio(path), sf.info(path).samplerate)
+                key = _content_key(stream_audio(path), rate)
                 with _KEY_LOCK:
                     _KEY_MEMO[memo] = key
             return key
@@ -357,7 +396,7 @@ class PretrainedEmbedding(ClipTransformer):
             try:
                 if cache is not None:
                     keys[i] = self._key(clip, source)
-                    hit = cache.get(keys[i])
+                    hit = cache.get(keys[i], self.embedding_dim_)
                     if hit is not None:
                         results[i] = Embedding(hit[0], hit[1], source)
                         if bar is not None:

@@ -112,7 +112,7 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
     (64, 513)
     """
     fmax = sr / 2.0 if fmax is None else float(fmax)
-    fft_freqs = np.linspace(0.0, sr / 2.0, 1 + n_fft // 2)
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)  # right for odd n_fft too
     mel_pts = np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n_mels + 2)
     hz_pts = mel_to_hz(mel_pts, htk)
     widths = np.diff(hz_pts)
@@ -327,16 +327,58 @@ def _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_ba
 
 
 _EXECUTOR = None
+_EXECUTOR_LOCK = threading.Lock()
+_BLAS = {"users": 0, "limits": None}
+_BLAS_LOCK = threading.Lock()
 
 
 def _executor():
     """One long-lived thread pool (threads, and the FFT plans they use, are reused)."""
     global _EXECUTOR
-    if _EXECUTOR is None:
-        from concurrent.futures import ThreadPoolExecutor
+    with _EXECUTOR_LOCK:
+        if _EXECUTOR is None:
+            from concurrent.futures import ThreadPoolExecutor
 
-        _EXECUTOR = ThreadPoolExecutor(max(2, os.cpu_count() or 1), "embedclf-logmel")
-    return _EXECUTOR
+            _EXECUTOR = ThreadPoolExecutor(max(2, os.cpu_count() or 1), "embedclf-logmel")
+        return _EXECUTOR
+
+
+@contextmanager
+def _single_threaded_blas():
+    """Hold BLAS to one thread while any transform runs (the setting is process-wide).
+
+    Reference-counted, so overlapping transforms in several threads restore
+    the original limits only when the last one leaves.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with _BLAS_LOCK:
+        if _BLAS["users"] == 0:
+            _BLAS["limits"] = threadpool_limits(limits=1, user_api="blas")
+        _BLAS["users"] += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS["users"] -= 1
+            if _BLAS["users"] == 0:
+                _BLAS["limits"].restore_original_limits()
+                _BLAS["limits"] = None
+
+
+def _after_fork_in_child():
+    """A forked child has none of the parent's threads: start pools and locks afresh."""
+    global _EXECUTOR, _EXECUTOR_LOCK, _BLAS_LOCK
+    _EXECUTOR = None
+    _EXECUTOR_LOCK = threading.Lock()
+    _BLAS_LOCK = threading.Lock()
+    _BLAS.update(users=0, limits=None)
+    _FFT._pool = {}
+    _FFT._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _threaded(func, waves, n_threads):
@@ -608,12 +650,10 @@ class LogMel(ClipTransformer):
         return (np.arange(n_frames) * self.hop_length + offset) / float(self.sr)
 
     def _transform_waves(self, waves):
-        from threadpoolctl import threadpool_limits
-
         n_threads = min(effective_n_jobs(self.n_jobs), len(waves))
         # The mel projections are small matrix products: BLAS threads would
         # spin-wait more than they compute, so each worker runs BLAS on one thread.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _single_threaded_blas():
             if n_threads <= 1:
                 return self._featurize(waves)
             return _threaded(self._featurize, waves, n_threads)

@@ -47,7 +47,8 @@ def window_starts(n_frames, window, hop, pad="last"):
         raise ValueError(f"window and hop must be >= 1 frame, got {window} and {hop}")
     if n_frames >= window:
         starts = np.arange(0, n_frames - window + 1, hop)
-        if pad == "last" and starts[-1] + window < n_frames:
+        # one more (padded) window only if it would start inside the sequence
+        if pad == "last" and starts[-1] + window < n_frames and starts[-1] + hop < n_frames:
             starts = np.append(starts, starts[-1] + hop)
         return starts
     return np.array([0]) if pad == "last" and n_frames > 0 else np.array([], dtype=int)
@@ -99,6 +100,8 @@ def split_windows(seq, window, hop=None, *, frame_rate=None, pad="last", fill=No
     else:
         win_f, hop_f = int(window), int(hop)
     starts = window_starts(seq.shape[0], win_f, hop_f, pad)
+    if not len(starts):
+        return np.zeros((0, win_f, seq.shape[1]), dtype=seq.dtype), np.zeros(0)
     if fill is None:
         fill = float(seq.min()) if seq.size else 0.0
     need = (starts[-1] + win_f) if len(starts) else 0
