@@ -351,7 +351,7 @@ def _check_X(X):
                 "X must be a sequence of clips; got a 1-D numeric array, which is ambiguous. "
                 "Reshape your data: wrap a single waveform as [y], or use y.reshape(1, -1)."
             )
-        if (X.ndim == 2 and X.dtype != object and X.shape[1] <= _MAX_CHANNELS
+        if (X.ndim == 2 and X.dtype != object and 1 <= X.shape[1] <= _MAX_CHANNELS
                 and X.shape[0] >= 1000 * X.shape[1]):
             raise ValueError(
                 f"X has shape {X.shape}: that looks like one {X.shape[1]}-channel waveform "
