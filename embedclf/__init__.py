@@ -20,6 +20,7 @@ _LAZY = {
     "BirdNETEmbedding": "embedclf.features.birdnet",
     "LogMel": "embedclf.features.logmel",
     "MFCC": "embedclf.features.logmel",
+    "OpenL3Embedding": "embedclf.features.openl3",
     "WindowAggregator": "embedclf.features.windows",
 }
 

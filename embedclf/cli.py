@@ -226,7 +226,31 @@ def cmd_evaluate(args):
 
 EMBEDDERS = {
     "birdnet": ("embedclf.features.birdnet", "BirdNETEmbedding"),
+    "openl3": ("embedclf.features.openl3", "OpenL3Embedding"),
 }
+
+
+def cmd_weights(args):
+    from . import weights
+
+    if args.action == "list":
+        table = weights.list_weights(args.weights)
+        if args.json:
+            print(_dump(table.to_dict("records")))
+        else:
+            print(table.fillna("").to_string(index=False))
+        return 0
+    reprs = [args.input_repr] if args.input_repr else ["mel256", "mel128", "linear"]
+    contents = [args.content_type] if args.content_type else ["music", "env"]
+    done = []
+    for r in reprs:
+        for c in contents:
+            path = weights.fetch_openl3(r, c, dest=args.dest, base_url=args.base_url,
+                                        sha256=args.sha256, progress=not args.quiet,
+                                        force=args.force)
+            done.append({"input_repr": r, "content_type": c, "path": path})
+    print(_dump(done) if args.json else "\n".join(f"{d['path']}" for d in done))
+    return 0
 
 
 def cmd_embed(args):
@@ -404,6 +428,21 @@ def build_parser():
     common(sp)
     sp.set_defaults(func=cmd_evaluate)
 
+    sp = sub.add_parser("weights", help="fetch or list pretrained weight files")
+    sp.add_argument("action", choices=["fetch", "list"])
+    sp.add_argument("model", nargs="?", default="openl3", choices=["openl3"])
+    sp.add_argument("--input-repr", choices=["mel256", "mel128", "linear"],
+                    help="fetch only this representation (default: all)")
+    sp.add_argument("--content-type", choices=["music", "env"], help="default: both")
+    sp.add_argument("--dest", help="folder to unpack into (default: the user cache)")
+    sp.add_argument("--base-url", help="where the .h5.gz files are (default: the official place)")
+    sp.add_argument("--sha256", help="expected SHA-256 of the .h5.gz (when none is recorded)")
+    sp.add_argument("--weights", help="with list: also look in this folder")
+    sp.add_argument("--force", action="store_true", help="download even if present")
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--quiet", action="store_true")
+    sp.set_defaults(func=cmd_weights)
+
     sp = sub.add_parser("embed", help="per-window pretrained embeddings with timestamps, to a table")
     sp.add_argument("data", help="an audio file, a dataset folder, or a CSV with a path column")
     sp.add_argument("-o", "--output", required=True, help="embeddings.parquet or .csv")
@@ -444,7 +483,7 @@ def main(argv=None):
 
     try:
         return args.func(args)
-    except (CLIError, AudioError, ValueError, FileNotFoundError, PermissionError) as exc:
+    except (CLIError, AudioError, ValueError, OSError, ImportError) as exc:
         print(f"embedclf: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

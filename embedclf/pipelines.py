@@ -148,6 +148,16 @@ def _birdnet_features():
     return [("emb", BirdNETEmbedding()), ("agg", WindowAggregator(stats=("mean", "max")))]
 
 
+def _openl3_features():
+    from .features.openl3 import OpenL3Embedding
+    from .features.windows import WindowAggregator
+
+    # 512-d env embedding at 0.5 s hop: a classifier's budget, not a retrieval index
+    return [("emb", OpenL3Embedding(content_type="env", input_repr="mel256", embedding_size=512,
+                                    hop_size=0.5)),
+            ("agg", WindowAggregator(stats=("mean", "max")))]
+
+
 def _linear():
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -189,4 +199,14 @@ register_pipeline(
     "birdnet-forest", _pipe(_birdnet_features, _forest),
     "BirdNET V2.4 embeddings (3 s windows) -> mean/max -> random forest (500 trees) "
     "[extra: birdnet; model CC BY-NC-SA 4.0]",
+)
+register_pipeline(
+    "openl3-linear", _pipe(_openl3_features, _linear),
+    "OpenL3 env/mel256 512-d embeddings (1 s windows, hop 0.5 s) -> mean/max -> standardise -> "
+    "logistic regression [needs TensorFlow and the official weights: embedclf weights fetch]",
+)
+register_pipeline(
+    "openl3-forest", _pipe(_openl3_features, _forest),
+    "OpenL3 env/mel256 512-d embeddings (1 s windows, hop 0.5 s) -> mean/max -> random forest "
+    "[needs TensorFlow and the official weights: embedclf weights fetch]",
 )

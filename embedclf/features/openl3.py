@@ -1,0 +1,164 @@
+"""OpenL3Embedding: OpenL3 audio embeddings from our Keras 3 network.
+
+Same embeddings as the upstream ``openl3`` package on the same weights, on
+current TensorFlow/Keras, inside scikit-learn pipelines, cached and batched
+by the shared :class:`~embedclf.features.embeddings.PretrainedEmbedding`
+base. Weights are the official files, found by :mod:`embedclf.weights`.
+"""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils._param_validation import StrOptions
+
+from .embeddings import PretrainedEmbedding
+from . import openl3_net as net
+
+__all__ = ["OpenL3Embedding"]
+
+# Windows per network call (zero-filled when short); see _OpenL3Runner.
+_NET_BATCH = 4
+
+
+class _OpenL3Runner:
+    """Network + frontend, compiled once for inference."""
+
+    def __init__(self, input_repr, embedding_size, weights_path, fast):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import tensorflow as tf
+
+        self.input_repr = input_repr
+        self.model = net.build_network(input_repr, embedding_size,
+                                       dtype="mixed_bfloat16" if fast else None)
+        net.load_weights(self.model, weights_path)
+        # Always the same small batch shape: one trace, and results that do not depend
+        # on which other windows share a call (oneDNN picks kernels by batch size).
+        # Measured here, throughput per window is flat from batch 1 to 32.
+        spec = tf.TensorSpec((_NET_BATCH, *net.input_shape(input_repr)), tf.float32)
+        self._call = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
+
+    def __call__(self, windows):
+        spec = net.frontend(windows, self.input_repr)
+        out = []
+        for start in range(0, len(spec), _NET_BATCH):
+            part = spec[start : start + _NET_BATCH]
+            n = len(part)
+            if n < _NET_BATCH:
+                part = np.concatenate([part, np.zeros((_NET_BATCH - n, *part.shape[1:]),
+                                                      np.float32)])
+            out.append(np.asarray(self._call(part), dtype=np.float32)[:n])
+        return np.concatenate(out)
+
+
+class OpenL3Embedding(PretrainedEmbedding):
+    """OpenL3 audio embeddings: 512 or 6144 values per 1 s window at 48 kHz.
+
+    Our Keras 3 implementation of the published OpenL3 audio network, loading
+    the official weight files unchanged; embeddings match the upstream
+    ``openl3`` 0.4.2 code (see ``benchmarks/openl3_parity.py``). Windows
+    follow openl3: with ``center=True`` half a window of zeros is prepended,
+    so ``times`` are window centres; the end is zero-padded until covered.
+
+    Parameters
+    ----------
+    content_type : {"music", "env"}, default="music"
+        Which training set the embedding was learned on.
+    input_repr : {"mel256", "mel128", "linear"}, default="mel256"
+    embedding_size : {6144, 512}, default=6144
+    hop_size : float, default=0.1
+        Seconds between windows.
+    center : bool, default=True
+    batch_size : int, default=32
+        Windows gathered across clips per frontend call. The network itself
+        always runs 4 windows at a time (zero-filled when short), so an
+        embedding never depends on which other windows shared its batch.
+    sr : int, default=48000
+        Rate of in-memory waveforms; files are resampled to 48 kHz (soxr).
+    weights : str, path-like or None, default=None
+        A weight file or a folder holding ``openl3_audio_<repr>_<content>.h5``;
+        default: ``EMBEDCLF_WEIGHTS``, the user cache, an installed ``openl3``
+        (see :func:`embedclf.weights.find_openl3`). Missing weights raise an
+        error naming the file and the fetch command.
+    fast : bool, default=False
+        Run the convolutions in bfloat16 (float32 accumulation): faster on
+        CPUs with AVX-512 BF16, with a small measured error against the exact
+        mode (see the README).
+    cache : str, path-like, joblib.Memory or None, default=None
+        Embedding cache folder (content-keyed, atomic).
+    progress : bool, default=False
+    on_error : {"raise", "skip"}, default="raise"
+
+    Attributes
+    ----------
+    embedding_dim_ : int
+    weights_path_ : str
+        The weight file in use.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf import OpenL3Embedding
+    >>> emb = OpenL3Embedding(embedding_size=512, weights="openl3_audio_mel256_music.h5")
+    >>> y = np.zeros(48000, dtype="float32")
+    >>> emb.fit([y]).transform([y])[0].shape  # doctest: +SKIP
+    (11, 512)
+    """
+
+    model_sr = net.SR
+    window_seconds = 1.0
+
+    _parameter_constraints = {
+        **PretrainedEmbedding._common_constraints,
+        "content_type": [StrOptions(set(net.CONTENT_TYPES))],
+        "input_repr": [StrOptions(set(net.INPUT_REPRS))],
+        "embedding_size": [StrOptions({"512", "6144"}), Integral],
+        "weights": [str, os.PathLike, None],
+        "fast": ["boolean"],
+    }
+
+    def __init__(self, *, content_type="music", input_repr="mel256", embedding_size=6144,
+                 hop_size=0.1, center=True, batch_size=32, sr=48000, weights=None, fast=False,
+                 cache=None, progress=False, on_error="raise"):
+        self.content_type = content_type
+        self.input_repr = input_repr
+        self.embedding_size = embedding_size
+        self.hop_size = hop_size
+        self.center = center
+        self.batch_size = batch_size
+        self.sr = sr
+        self.weights = weights
+        self.fast = fast
+        self.cache = cache
+        self.progress = progress
+        self.on_error = on_error
+
+    def _weights_path(self):
+        from ..weights import find_openl3
+
+        return find_openl3(self.input_repr, self.content_type, self.weights)
+
+    def _fit_clips(self, X, y):
+        if int(self.embedding_size) not in net.EMBEDDING_SIZES:
+            raise ValueError(f"embedding_size must be 512 or 6144, got {self.embedding_size}")
+        self.weights_path_ = self._weights_path()
+        super()._fit_clips(X, y)
+
+    def _load_model(self):
+        path = getattr(self, "weights_path_", None) or self._weights_path()
+        return _OpenL3Runner(self.input_repr, int(self.embedding_size), path, self.fast)
+
+    def _embed_windows(self, windows):
+        return self._model()(windows)
+
+    def _embedding_dim(self):
+        return int(self.embedding_size)
+
+    def _cache_config(self):
+        from .embeddings import file_digest
+
+        return {"input_repr": self.input_repr, "content_type": self.content_type,
+                "embedding_size": int(self.embedding_size), "fast": bool(self.fast),
+                "weights_sha256": file_digest(self._weights_path())}
