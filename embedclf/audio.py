@@ -171,6 +171,18 @@ def resample(y, orig_sr, target_sr):
     return soxr.resample(np.asarray(y, dtype=np.float32), int(orig_sr), int(target_sr), quality="HQ")
 
 
+def _check_file(path):
+    """The checks that need no decoder: exists, is a file, is not empty."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AudioError(path, "file not found")
+    if os.path.isdir(path):
+        raise AudioError(path, "is a directory, not an audio file")
+    if os.path.getsize(path) == 0:
+        raise AudioError(path, "empty file (0 bytes)")
+    return path
+
+
 def load_audio(path, sr=None, mono=True):
     """Decode an audio file (wav, flac, ogg, ...) with soundfile.
 
@@ -207,13 +219,7 @@ def load_audio(path, sr=None, mono=True):
     """
     import soundfile as sf
 
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioError(path, "file not found")
-    if os.path.isdir(path):
-        raise AudioError(path, "is a directory, not an audio file")
-    if os.path.getsize(path) == 0:
-        raise AudioError(path, "empty file (0 bytes)")
+    path = _check_file(path)
     try:
         data, file_sr = sf.read(path, dtype="float32", always_2d=True)
     except sf.LibsndfileError as exc:
@@ -260,13 +266,7 @@ def audio_info(path):
     """
     import soundfile as sf
 
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioError(path, "file not found")
-    if os.path.isdir(path):
-        raise AudioError(path, "is a directory, not an audio file")
-    if os.path.getsize(path) == 0:
-        raise AudioError(path, "empty file (0 bytes)")
+    path = _check_file(path)
     try:
         info = sf.info(path)
     except Exception as exc:  # libsndfile's own error types vary by version
