@@ -15,7 +15,14 @@ __all__ = ["register_pipeline", "make_pipeline", "available_pipelines", "pipelin
 
 @dataclass(frozen=True)
 class PipelineSpec:
-    """A registered pipeline: a factory and a one-line description."""
+    """A registered pipeline: a factory and a one-line description.
+
+    Examples
+    --------
+    >>> from embedclf.pipelines import PipelineSpec
+    >>> PipelineSpec("x", dict, "an example").description
+    'an example'
+"""
 
     name: str
     factory: Callable

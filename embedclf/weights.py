@@ -37,7 +37,14 @@ OPENL3_SHA256 = {
 
 
 class WeightsNotFoundError(FileNotFoundError):
-    """No weight file was found; the message names it, where we looked, and the fix."""
+    """No weight file was found; the message names it, where we looked, and the fix.
+
+    Examples
+    --------
+    >>> from embedclf.weights import WeightsNotFoundError
+    >>> issubclass(WeightsNotFoundError, FileNotFoundError)
+    True
+"""
 
 
 def cache_dir():
@@ -180,6 +187,12 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
         gives the digest of what was downloaded).
     OSError
         The download failed (the message names the URL).
+
+    Examples
+    --------
+    >>> from embedclf.weights import fetch_openl3
+    >>> fetch_openl3("mel256", "music")  # doctest: +SKIP
+    '/home/me/.cache/embedclf/openl3_audio_mel256_music.h5'
     """
     from .features.openl3_net import weights_filename
 

@@ -247,6 +247,12 @@ def load_weights(model, path):
     ValueError
         The file does not hold OpenL3's layers (the message says what it
         found), or a shape differs.
+
+    Examples
+    --------
+    >>> from embedclf.features.openl3_net import build_network, load_weights
+    >>> model = build_network("mel256", 512)                         # doctest: +SKIP
+    >>> load_weights(model, "openl3_audio_mel256_music.h5")          # doctest: +SKIP
     """
     import h5py
 
@@ -294,6 +300,13 @@ def save_weights(model, path, layer_prefix="", frontend_layer=None):
     frontend_layer : str, optional
         Name of a weightless frontend layer to list first, as in files saved
         from a model with a kapre frontend.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from embedclf.features.openl3_net import build_network, save_weights
+    >>> path = os.path.join(tempfile.mkdtemp(), "openl3_audio_mel256_music.h5")
+    >>> save_weights(build_network("mel256", 512), path)              # doctest: +SKIP
     """
     import h5py
 
