@@ -209,7 +209,7 @@ def cmd_evaluate(args):
     report = cross_validate_folds(model, res.clips, res.y, n_splits=args.n_splits,
                                   name=f"{args.pipeline} on {args.dataset or 'folder'}",
                                   progress=not args.quiet, **{
-                                      {"fold": "folds"}.get(k, k): v for k, v in cols.items()})
+                                      {"fold": "folds", "group": "groups"}.get(k, k): v for k, v in cols.items()})
     report.meta["skipped"] = res.skipped.to_dict("records")
     if args.out:
         report.save(args.out)

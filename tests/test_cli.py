@@ -113,3 +113,21 @@ def test_predict_covers_the_tail_and_writes_valid_json(capsys, tmp_path, event_f
     assert starts == [0.0, 0.4, 0.8] and rows[2]["end"] == 1.0  # 1 s clip: the tail too
     assert rows[3]["label"] is None and "file not found" in rows[3]["error"]
     assert rows[0]["error"] is None
+
+
+def test_evaluate_uses_the_datasets_folds_and_groups(capsys, tmp_path):
+    """An ESC-10 layout: folds from file names, sources as groups (none spans two folds)."""
+    import soundfile as sf
+
+    from embedclf.datasets import make_sound_events
+
+    X, y, folds = make_sound_events(n_per_class=4, sr=16000, duration=1.0, random_state=5)
+    for k, (clip, label, fold) in enumerate(zip(X, y, folds)):
+        folder = tmp_path / "esc" / f"00{sorted(set(y)).index(label) + 1} - {label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        sf.write(folder / f"{fold}-{1000 + k}-A.wav", clip, 16000)
+    code, out, err = run(capsys, "evaluate", "--dataset", "esc10", "--root", tmp_path / "esc",
+                         "--set", "mel__sr=16000", "--json", "--quiet")
+    rep = json.loads(out)
+    assert code == 0, err
+    assert [f["fold"] for f in rep["per_fold"]] == ["1", "2", "3", "4"] and rep["n_clips"] == 20
