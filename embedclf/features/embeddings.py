@@ -199,7 +199,7 @@ class EmbeddingCache:
             location = location.location
             if location is None:
                 raise ValueError("the joblib.Memory given as cache has no location")
-        self.dir = os.path.join(os.fspath(location), namespace)
+        self.dir = os.path.join(os.path.expanduser(os.fspath(location)), namespace)
         os.makedirs(self.dir, exist_ok=True)
 
     def _path(self, key):
