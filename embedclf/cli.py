@@ -242,15 +242,21 @@ def cmd_weights(args):
         return 0
     reprs = [args.input_repr] if args.input_repr else ["mel256", "mel128", "linear"]
     contents = [args.content_type] if args.content_type else ["music", "env"]
-    done = []
+    done, failed = [], []
     for r in reprs:
         for c in contents:
-            path = weights.fetch_openl3(r, c, dest=args.dest, base_url=args.base_url,
-                                        sha256=args.sha256, progress=not args.quiet,
-                                        force=args.force)
-            done.append({"input_repr": r, "content_type": c, "path": path})
-    print(_dump(done) if args.json else "\n".join(f"{d['path']}" for d in done))
-    return 0
+            try:
+                path = weights.fetch_openl3(r, c, dest=args.dest, base_url=args.base_url,
+                                            sha256=args.sha256, progress=not args.quiet,
+                                            force=args.force,
+                                            allow_unverified=args.allow_unverified)
+                done.append({"input_repr": r, "content_type": c, "path": path})
+            except (ValueError, OSError) as exc:  # the others may still work
+                failed.append({"input_repr": r, "content_type": c, "error": str(exc)})
+                print(f"embedclf: error: {exc}", file=sys.stderr)
+    print(_dump({"fetched": done, "failed": failed}) if args.json
+          else "\n".join(d["path"] for d in done))
+    return 1 if failed else 0
 
 
 def cmd_embed(args):
@@ -439,6 +445,8 @@ def build_parser():
     sp.add_argument("--sha256", help="expected SHA-256 of the .h5.gz (when none is recorded)")
     sp.add_argument("--weights", help="with list: also look in this folder")
     sp.add_argument("--force", action="store_true", help="download even if present")
+    sp.add_argument("--allow-unverified", action="store_true",
+                    help="install a file with no known SHA-256 and print its digest")
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_weights)

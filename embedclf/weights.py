@@ -110,27 +110,54 @@ def find_openl3(input_repr, content_type, weights=None):
     >>> find_openl3("mel256", "music", weights="/nowhere")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    embedclf.weights.WeightsNotFoundError: OpenL3 weights openl3_audio_mel256_music.h5 not found...
+    embedclf.weights.WeightsNotFoundError: OpenL3 weights not found at /nowhere (the weights...
     """
     from .features.openl3_net import weights_filename
 
     name = weights_filename(input_repr, content_type)
+    if weights is not None:  # an explicit choice is never silently replaced by another file
+        place = os.fspath(weights)
+        path = os.path.join(place, name) if os.path.isdir(place) else place
+        if not _usable(path):
+            raise WeightsNotFoundError(f"OpenL3 weights not found at {path} (the weights "
+                                       f"argument); {_fetch_hint(input_repr, content_type)}")
+        _check_name(path, input_repr, content_type)
+        return path
     searched = []
-    for label, place in _places(weights):
-        if label == "weights argument" and not os.path.isdir(place):
-            if _usable(place):
-                return place
-            searched.append(f"{place} ({label})")
-            continue
+    for label, place in _places(None):
         candidate = os.path.join(place, name)
         if _usable(candidate):
             return candidate
         searched.append(f"{candidate} ({label})")
     raise WeightsNotFoundError(
-        f"OpenL3 weights {name} not found; looked in: {'; '.join(searched)}. Fetch them with: "
-        f"embedclf weights fetch openl3 --input-repr {input_repr} --content-type {content_type} "
-        f"(or pass weights=PATH, or set EMBEDCLF_WEIGHTS to a folder holding {name})"
+        f"OpenL3 weights {name} not found; looked in: {'; '.join(searched)}. "
+        f"{_fetch_hint(input_repr, content_type)} (or pass weights=PATH, or set "
+        f"EMBEDCLF_WEIGHTS to a folder holding {name})"
     )
+
+
+def _gz_name(input_repr, content_type):
+    from .features.openl3_net import weights_filename
+
+    return f"{weights_filename(input_repr, content_type)[:-3]}-{OPENL3_VERSION}.h5.gz"
+
+
+def _fetch_hint(input_repr, content_type):
+    cmd = (f"embedclf weights fetch openl3 --input-repr {input_repr} "
+           f"--content-type {content_type}")
+    if _gz_name(input_repr, content_type) not in OPENL3_SHA256:
+        cmd += " --sha256 DIGEST (no digest is recorded for this file: take it from a trusted source)"
+    return f"Fetch them with: {cmd}"
+
+
+def _check_name(path, input_repr, content_type):
+    """Refuse an official file name of another configuration (same shapes, wrong weights)."""
+    import re
+
+    m = re.fullmatch(r"openl3_audio_(linear|mel128|mel256)_(music|env)\.h5", os.path.basename(path))
+    if m and (m.group(1), m.group(2)) != (input_repr, content_type):
+        raise ValueError(f"{path} holds the {m.group(1)}/{m.group(2)} weights, but "
+                         f"input_repr={input_repr!r}, content_type={content_type!r} was asked for")
 
 
 def _download(url, dest, progress):
@@ -157,7 +184,7 @@ def _download(url, dest, progress):
 
 
 def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_url=None,
-                 sha256=None, progress=True, force=False):
+                 sha256=None, progress=True, force=False, allow_unverified=False):
     """Download one official OpenL3 weight file, verify it, unpack it atomically.
 
     Parameters
@@ -174,6 +201,9 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
     progress : bool, default=True
     force : bool, default=False
         Download even when the file is already there.
+    allow_unverified : bool, default=False
+        Install a file that has no recorded or given SHA-256, printing its
+        digest (trust on first use, explicitly asked for).
 
     Returns
     -------
@@ -197,14 +227,20 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
     from .features.openl3_net import weights_filename
 
     name = weights_filename(input_repr, content_type)
-    gz_name = f"{name[:-3]}-{OPENL3_VERSION}.h5.gz"
+    gz_name = _gz_name(input_repr, content_type)
     dest = dest or cache_dir()
     target = os.path.join(dest, name)
     if _usable(target) and not force:
         return target
+    expected = (sha256 or OPENL3_SHA256.get(gz_name) or "").lower() or None
+    if expected is None and not allow_unverified:  # say so before downloading 80 MB
+        raise ValueError(
+            f"{gz_name}: no SHA-256 is recorded for this file, so it cannot be verified. Pass "
+            "--sha256 DIGEST from a trusted source, or --allow-unverified to install it and "
+            "print its digest"
+        )
     os.makedirs(dest, exist_ok=True)
     url = (base_url or OPENL3_BASE_URL).rstrip("/") + "/" + gz_name
-    expected = (sha256 or OPENL3_SHA256.get(gz_name) or "").lower() or None
     with tempfile.TemporaryDirectory(dir=dest, prefix=".fetch-") as tmp:
         gz_path = os.path.join(tmp, gz_name)
         try:
@@ -212,11 +248,11 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
         except OSError as exc:
             raise OSError(f"download of {url} failed: {exc}") from exc
         if expected is None:
-            raise ValueError(
-                f"{gz_name}: no recorded SHA-256 to verify it against, so it was not installed. "
-                f"The download's SHA-256 is {got}; check it against a trusted source and fetch "
-                f"again with --sha256 {got}"
-            )
+            import sys
+
+            print(f"embedclf: installed {gz_name} unverified; its SHA-256 is {got}",
+                  file=sys.stderr)
+            expected = got
         if got != expected:
             raise ValueError(f"{url}: SHA-256 mismatch (expected {expected}, got {got}); "
                              "the download is corrupt or not the official file; nothing installed")

@@ -150,6 +150,16 @@ def test_fast_mode_is_close_to_exact(weights_file):
     fast = OpenL3Embedding(fast=True, **kw).fit([y]).transform([y])[0]
     cos = np.sum(exact * fast, 1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(fast, axis=1)
     assert cos.min() > 0.99
+    assert not np.allclose(exact, fast, rtol=1e-5, atol=1e-5)  # bf16 really ran
+
+
+def test_refit_after_set_params_rebuilds_the_network(weights_file):
+    y = np.zeros(48000, np.float32)
+    est = OpenL3Embedding(content_type="env", input_repr="mel128", embedding_size=512,
+                          weights=weights_file).fit([y])
+    assert est.transform([y])[0].shape[1] == 512
+    est.set_params(embedding_size=6144).fit([y])
+    assert est.embedding_dim_ == 6144 and est.transform([y])[0].shape[1] == 6144
 
 
 def test_missing_weights_name_the_file_places_and_command(tmp_path, monkeypatch):
@@ -179,6 +189,12 @@ def test_weights_lookup_order(tmp_path, monkeypatch, weights_file):
     (cache / "openl3_audio_mel128_env.h5").write_bytes(b"")  # an empty placeholder is not weights
     with pytest.raises(WeightsNotFoundError):
         find_openl3("mel128", "env")
+    # an explicit choice that does not resolve is an error, never a silent fallback
+    with pytest.raises(WeightsNotFoundError, match="the weights argument"):
+        find_openl3("mel128", "env", weights=str(tmp_path))
+    assert find_openl3("mel128", "env", weights=str(env)) == str(env / "openl3_audio_mel128_env.h5")
+    with pytest.raises(ValueError, match="holds the mel128/env weights"):
+        find_openl3("linear", "music", weights=weights_file)
 
 
 @pytest.fixture
@@ -209,7 +225,7 @@ def weights_server(tmp_path, weights_file):
 def test_fetch_verifies_and_unpacks_atomically(tmp_path, weights_server, weights_file):
     url, digest = weights_server
     dest = tmp_path / "dest"
-    with pytest.raises(ValueError, match=f"no recorded SHA-256.*download's SHA-256 is {digest}"):
+    with pytest.raises(ValueError, match="no SHA-256 is recorded.*--sha256 DIGEST"):
         fetch_openl3("mel128", "env", dest=str(dest), base_url=url, progress=False)
     with pytest.raises(ValueError, match="SHA-256 mismatch"):
         fetch_openl3("mel128", "env", dest=str(dest), base_url=url, sha256="0" * 64,
@@ -219,6 +235,9 @@ def test_fetch_verifies_and_unpacks_atomically(tmp_path, weights_server, weights
     path = fetch_openl3("mel128", "env", dest=str(dest), base_url=url, sha256=digest,
                         progress=False)
     assert open(path, "rb").read() == open(weights_file, "rb").read()
+    unverified = fetch_openl3("mel128", "env", dest=str(tmp_path / "tofu"), base_url=url,
+                              progress=False, allow_unverified=True)
+    assert open(unverified, "rb").read() == open(weights_file, "rb").read()
     with pytest.raises(OSError, match="download of .*mel256_music-v0_4_0.h5.gz failed"):
         fetch_openl3("mel256", "music", dest=str(dest), base_url=url, sha256=digest,
                      progress=False)
@@ -232,7 +251,7 @@ def test_cli_weights_fetch_and_list(tmp_path, weights_server, capsys, monkeypatc
     monkeypatch.delenv("EMBEDCLF_WEIGHTS", raising=False)
     assert main(["weights", "fetch", "openl3", "--input-repr", "mel128", "--content-type", "env",
                  "--base-url", url, "--sha256", digest, "--quiet", "--json"]) == 0
-    fetched = json.loads(capsys.readouterr().out)[0]["path"]
+    fetched = json.loads(capsys.readouterr().out)["fetched"][0]["path"]
     assert fetched.startswith(str(tmp_path / "cache"))
     assert main(["weights", "list", "--json"]) == 0
     listed = {(r["input_repr"], r["content_type"]): r["path"]

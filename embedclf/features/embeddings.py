@@ -326,6 +326,7 @@ class PretrainedEmbedding(ClipTransformer):
 
     def _fit_clips(self, X, y):
         super()._fit_clips(X, y)
+        self.__dict__.pop("_loaded_model", None)  # parameters may have changed since
         self._model()  # fail at fit, with the backend's message, if the model is missing
         self.embedding_dim_ = self._embedding_dim()
 

@@ -135,19 +135,33 @@ class OpenL3Embedding(PretrainedEmbedding):
         self.progress = progress
         self.on_error = on_error
 
+    @property
+    def _hop(self):
+        # openl3 truncates: int(hop_size * 48000) samples (0.0999999 s -> 4799)
+        return max(1, int(self.hop_size * self.model_sr))
+
     def _weights_path(self):
+        """The fitted weight file if it is still there, else a fresh lookup.
+
+        A fitted model moved to another machine finds its weights again
+        through ``EMBEDCLF_WEIGHTS``, the user cache or an installed openl3.
+        """
         from ..weights import find_openl3
 
+        fitted = getattr(self, "weights_path_", None)
+        if fitted and os.path.isfile(fitted):
+            return fitted
         return find_openl3(self.input_repr, self.content_type, self.weights)
 
     def _fit_clips(self, X, y):
         if int(self.embedding_size) not in net.EMBEDDING_SIZES:
             raise ValueError(f"embedding_size must be 512 or 6144, got {self.embedding_size}")
+        self.__dict__.pop("weights_path_", None)  # a refit looks the weights up again
         self.weights_path_ = self._weights_path()
         super()._fit_clips(X, y)
 
     def _load_model(self):
-        path = getattr(self, "weights_path_", None) or self._weights_path()
+        path = self._weights_path()
         return _OpenL3Runner(self.input_repr, int(self.embedding_size), path, self.fast)
 
     def _embed_windows(self, windows):

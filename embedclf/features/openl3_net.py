@@ -267,10 +267,14 @@ def load_weights(model, path):
             raise ValueError(f"{path}: no 'layer_names' attribute; not a Keras weight file")
         stored = []
         for name in map(_as_str, group.attrs["layer_names"]):
-            names = [_as_str(n) for n in group[name].attrs.get("weight_names", [])]
-            leaf = [n.split("/")[-1].split(":")[0] for n in names]
-            if tuple(leaf) in (_CONV_WEIGHTS, _BN_WEIGHTS):
-                stored.append((name, [np.asarray(group[name][n]) for n in names]))
+            try:
+                names = [_as_str(n) for n in group[name].attrs.get("weight_names", [])]
+                leaf = [n.split("/")[-1].split(":")[0] for n in names]
+                if tuple(leaf) in (_CONV_WEIGHTS, _BN_WEIGHTS):
+                    stored.append((name, [np.asarray(group[name][n]) for n in names]))
+            except (KeyError, OSError) as exc:
+                raise ValueError(f"{path}: layer {name!r} is incomplete or unreadable ({exc}); "
+                                 "fetch the file again") from None
         targets = _weighted_layers(model)
         if len(stored) != len(targets):
             raise ValueError(
