@@ -674,6 +674,16 @@ class AudioLoader(ClipTransformer):
         return waves
 
 
+def _validate_clip(est, clip, source):
+    """A bad in-memory clip fails ``fit`` unless the estimator skips bad clips,
+    exactly as a bad file would be treated in ``transform``."""
+    try:
+        to_mono(clip, source)
+    except AudioError:
+        if getattr(est, "on_error", "raise") != "skip":
+            raise
+
+
 def _record_n_features(est, X):
     """Validate in-memory clips and record ``n_features_in_`` for 2-D arrays.
 
@@ -691,14 +701,14 @@ def _record_n_features(est, X):
         if np.iscomplexobj(X):
             raise ValueError("Complex data not supported: pass real-valued waveforms")
         for i in range(X.shape[0]):
-            to_mono(X[i], f"clip {i}")
+            _validate_clip(est, X[i], f"clip {i}")
         est.n_features_in_ = X.shape[1]
         return
     for i, clip in enumerate(X):
         if not _is_path(clip):
             if np.iscomplexobj(clip):
                 raise ValueError("Complex data not supported: pass real-valued waveforms")
-            to_mono(clip, f"clip {i}")
+            _validate_clip(est, clip, f"clip {i}")
     if hasattr(est, "n_features_in_"):
         del est.n_features_in_
 

@@ -206,3 +206,13 @@ def test_too_short_to_resample(write_wav):
 def test_one_stereo_waveform_as_X_is_refused():
     with pytest.raises(ValueError, match=r"looks like one 2-channel waveform.*Pass it as \[y\]"):
         LogMel().fit(np.zeros((22050, 2), dtype=np.float32))
+
+
+def test_skip_policy_applies_to_fit_too():
+    bad = [np.zeros(800, np.float32), np.array([np.nan] * 800, np.float32)]
+    with pytest.raises(AudioError, match="clip 1"):
+        LogMel(sr=8000).fit(bad)
+    mel = LogMel(sr=8000, on_error="skip")
+    with pytest.warns(SkippedClipsWarning):
+        out = mel.fit_transform(bad)
+    assert len(out) == 1 and mel.skipped_["index"].tolist() == [1]
