@@ -126,19 +126,47 @@ def _streams_files(model):
     return isinstance(first, PretrainedEmbedding)
 
 
-def _load_labelled(df, model, on_error, progress):
-    """Check (and, for feature pipelines, load) the clips; labels stay aligned.
+#: Above this many bytes of decoded audio, clips are checked and passed as paths
+#: (decoded again per fold) instead of held in memory.
+PRELOAD_LIMIT_BYTES = 2 * 1024**3
 
-    Embedding pipelines get the checked paths: they stream and cache by
-    content, so memory stays bounded however large the dataset.
+
+def _decoded_bytes(paths, sr):
+    """float32 bytes the clips take once decoded at ``sr`` (from headers; unreadable: 0)."""
+    import soundfile as sf
+
+    total = 0
+    for p in paths:
+        try:
+            info = sf.info(p)
+            total += int(info.frames * sr / info.samplerate) * 4
+        except Exception:  # reported when the clip is checked
+            pass
+    return total
+
+
+def _load_labelled(df, model, on_error, progress):
+    """Check (and, when they fit in memory, load) the clips; labels stay aligned.
+
+    Embedding pipelines always get the checked paths: they stream and cache
+    by content. Feature pipelines get decoded waveforms (decoded once for
+    all folds) unless those would take more than ``PRELOAD_LIMIT_BYTES``.
     """
     from .audio import SkippedClipsWarning, load_clips
     from .pipelines import pipeline_sr
 
+    sr = pipeline_sr(model)
+    paths = df["path"].tolist()
+    lazy = _streams_files(model)
+    if not lazy and _decoded_bytes(paths, sr) > PRELOAD_LIMIT_BYTES:
+        lazy = True
+        print("embedclf: the decoded clips would take more than "
+              f"{PRELOAD_LIMIT_BYTES / 1024**3:.0f} GB; checking them and reading files as "
+              "needed instead", file=sys.stderr)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedClipsWarning)  # reported below instead
-        res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=pipeline_sr(model),
-                         on_error=on_error, progress=progress, lazy=_streams_files(model))
+        res = load_clips(paths, df["label"].to_numpy(), sr=sr, on_error=on_error,
+                         progress=progress, lazy=lazy)
     for _, row in res.skipped.iterrows():
         print(f"embedclf: skipped {row['source']}: {row['reason']}", file=sys.stderr)
     return res, df.iloc[res.kept].reset_index(drop=True)

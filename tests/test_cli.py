@@ -131,3 +131,14 @@ def test_evaluate_uses_the_datasets_folds_and_groups(capsys, tmp_path):
     rep = json.loads(out)
     assert code == 0, err
     assert [f["fold"] for f in rep["per_fold"]] == ["1", "2", "3", "4"] and rep["n_clips"] == 20
+
+
+def test_large_datasets_are_not_held_in_memory(capsys, tmp_path, event_files, monkeypatch):
+    import embedclf.cli as cli
+
+    root, _ = event_files
+    monkeypatch.setattr(cli, "PRELOAD_LIMIT_BYTES", 1000)  # everything counts as large
+    code, out, err = run(capsys, "evaluate", "--dataset", "folder", "--root", root, "--set",
+                         "mel__sr=16000", "--n-splits", 3, "--json", "--quiet")
+    assert code == 0 and "reading files as needed" in err
+    assert json.loads(out)["n_clips"] == 30
