@@ -288,41 +288,38 @@ def _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_ba
     # Power spectra gather here so the projection runs on larger blocks
     # (a BLAS call per 64 frames costs more in overhead than arithmetic).
     sq = np.empty((_PROJECT_FRAMES, width), dtype=np.float32)
-    state = {"fill": 0, "sfill": 0, "pos": 0}
 
-    def project():
-        n = state["sfill"]
-        _project(sq[:n], groups, out[state["pos"] : state["pos"] + n])
-        state["pos"] += n
-        state["sfill"] = 0
+    def windowed_chunks():
+        """Fill ``fft.inp`` with windowed frames of all waves; yield the count each time."""
+        fill = 0
+        for w in waves:
+            f = padder.frames(w, n_fft, hop, center, pad_mode)  # valid until the next wave
+            start = 0
+            while start < f.shape[0]:
+                take = min(f.shape[0] - start, _CHUNK_FRAMES - fill)
+                np.multiply(f[start : start + take], win32, out=fft.inp[fill : fill + take])
+                fill += take
+                start += take
+                if fill == _CHUNK_FRAMES:
+                    yield fill
+                    fill = 0
+        if fill:
+            yield fill
 
-    def transform_chunk():
-        n, at = state["fill"], state["sfill"]
+    pos = gathered = 0
+    for n in windowed_chunks():
         spec = fft()[:n]
         if power == 2.0:
-            np.square(spec.view(np.float32), out=sq[at : at + n])
+            np.square(spec.view(np.float32), out=sq[gathered : gathered + n])
         else:
-            sq[at : at + n] = np.abs(spec) ** power
-        state["fill"] = 0
-        state["sfill"] += n
-        if state["sfill"] + _CHUNK_FRAMES > _PROJECT_FRAMES:
-            project()
-
-    for w in waves:
-        f = padder.frames(w, n_fft, hop, center, pad_mode)
-        start = 0
-        while start < f.shape[0]:
-            fill = state["fill"]
-            take = min(f.shape[0] - start, _CHUNK_FRAMES - fill)
-            np.multiply(f[start : start + take], win32, out=fft.inp[fill : fill + take])
-            state["fill"] = fill + take
-            start += take
-            if state["fill"] == _CHUNK_FRAMES:
-                transform_chunk()
-    if state["fill"]:
-        transform_chunk()
-    if state["sfill"]:
-        project()
+            sq[gathered : gathered + n] = np.abs(spec) ** power
+        gathered += n
+        if gathered + _CHUNK_FRAMES > _PROJECT_FRAMES:
+            _project(sq[:gathered], groups, out[pos : pos + gathered])
+            pos += gathered
+            gathered = 0
+    if gathered:
+        _project(sq[:gathered], groups, out[pos : pos + gathered])
     return np.split(out, np.cumsum(counts)[:-1])
 
 
