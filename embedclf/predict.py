@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .audio import load_clips
+from .features.windows import window_starts
 from .pipelines import pipeline_sr
 
 __all__ = ["predict_table"]
@@ -80,9 +81,8 @@ def predict_table(model, X, *, sr=None, on_error="raise", window=None, hop=None,
         win_n, hop_n = int(round(window * sr)), int(round(hop * sr))
         for k, i in enumerate(res.kept):
             y = res.clips[k]
-            starts = list(range(0, max(len(y) - win_n, 0) + 1, hop_n))
-            if starts[-1] + win_n < len(y):  # the tail: a last, shorter window
-                starts.append(starts[-1] + hop_n)
+            # full windows, then one shorter window for the tail (never one past the end)
+            starts = window_starts(len(y), win_n, hop_n, pad="last")
             segments = [y[s : s + win_n] for s in starts]
             labels, proba, classes = _probabilities(model, segments)
             for j, s in enumerate(starts):

@@ -142,3 +142,14 @@ def test_large_datasets_are_not_held_in_memory(capsys, tmp_path, event_files, mo
                          "mel__sr=16000", "--n-splits", 3, "--json", "--quiet")
     assert code == 0 and "reading files as needed" in err
     assert json.loads(out)["n_clips"] == 30
+
+
+def test_window_hop_longer_than_window_never_predicts_past_the_end(tmp_path, event_files):
+    from embedclf.predict import predict_table
+    from embedclf.pipelines import make_pipeline
+
+    _, df = event_files
+    model = make_pipeline("logmel-linear", mel__sr=16000).fit(df["path"].tolist(),
+                                                              df["label"].to_numpy())
+    table = predict_table(model, df["path"][:1].tolist(), window=0.2, hop=0.5)
+    assert table["start"].tolist() == [0.0, 0.5]  # a 1 s clip: no window starting at 1.0 s
