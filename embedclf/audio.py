@@ -13,6 +13,7 @@ Everything downstream (``LogMel``, embeddings, models) receives clips through
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "iter_clips",
     "load_clips",
     "LoadResult",
+    "content_key",
 ]
 
 # More channels than this in a 2-D clip almost always means channels-first data.
@@ -479,11 +481,58 @@ def warn_skipped(skipped, where):
         )
 
 
-def _check_clip(clip, source):
-    """Decode a clip fully (streamed) to check it, keeping no samples."""
+def content_key(clip, sr=None, source="clip"):
+    """Hash of a clip's decoded samples (not its path or file bytes), with their rate.
+
+    Files are decoded in blocks at their own rate (every block checked, as by
+    :func:`stream_audio`) and the key is remembered per file state, so
+    checking a file and later looking up its cached embeddings decode it once.
+
+    Parameters
+    ----------
+    clip : path or waveform
+    sr : int, optional
+        Rate of an in-memory waveform (files use their own).
+    source : str, default="clip"
+        Name for error messages about an in-memory waveform.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    AudioError
+        The clip cannot be decoded or holds bad samples.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> from embedclf.audio import content_key
+    >>> y = np.linspace(-0.5, 0.5, 800).astype("float32")
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); sf.write(p, y, 8000, subtype="FLOAT")
+    >>> content_key(p) == content_key(y, 8000)
+    True
+    """
+    from .files import memo_by_file
+
+    def digest(blocks, rate):
+        h = hashlib.blake2b(digest_size=20)
+        h.update(f"rate={rate};".encode())
+        for block in blocks:
+            h.update(np.ascontiguousarray(block, dtype=np.float32).tobytes())
+        return h.hexdigest()
+
     if _is_path(clip):
-        for _ in stream_audio(clip):
-            pass
+        rate = audio_info(clip).samplerate  # the specific AudioError for a bad file
+        return memo_by_file(clip, "content", lambda p: digest(stream_audio(p), rate))
+    return digest([to_mono(clip, source)], sr)
+
+
+def _check_clip(clip, source):
+    """Decode a clip fully (streamed) to check it, keeping only its content key."""
+    if _is_path(clip):
+        content_key(clip)  # embedding pipelines look the same key up later: one decode
     else:
         to_mono(clip, source)
     return clip

@@ -74,7 +74,7 @@ def _dump(obj):
 def _save_model(model, path):
     import joblib
 
-    from .evaluation import atomic_write
+    from .files import atomic_write
 
     atomic_write(path, lambda tmp: joblib.dump(model, tmp))
 
@@ -204,7 +204,7 @@ def cmd_train(args):
 
 
 def cmd_predict(args):
-    from .evaluation import atomic_write
+    from .files import atomic_write
     from .predict import predict_table
 
     from .audio import SkippedClipsWarning
@@ -294,7 +294,7 @@ def cmd_embed(args):
     import pandas as pd
 
     from .audio import SkippedClipsWarning
-    from .evaluation import atomic_write
+    from .files import atomic_write
 
     module, name = EMBEDDERS[args.model]
     params = {"on_error": args.on_error, "progress": not args.quiet, "cache": args.cache,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,42 +19,9 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
+from .files import atomic_write  # re-exported: reports and callers write atomically
+
 __all__ = ["cross_validate_folds", "FoldReport", "fold_splits", "atomic_write"]
-
-
-def atomic_write(path, write):
-    """Write a file atomically: ``write(tmp_path)``, then rename over ``path``.
-
-    A crash leaves either the old file or none, never a partial one.
-
-    Parameters
-    ----------
-    path : str or path-like
-    write : callable
-        Called with a temporary path in the same folder.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> from embedclf.evaluation import atomic_write
-    >>> p = os.path.join(tempfile.mkdtemp(), "x.txt")
-    >>> atomic_write(p, lambda tmp: open(tmp, "w").write("hi"))
-    >>> open(p).read()
-    'hi'
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    base, ext = os.path.splitext(os.path.basename(path))
-    tmp = os.path.join(folder, f".{base}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp{ext}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:  # on disk before it takes the final name
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def fold_splits(n, *, y=None, folds=None, groups=None, split=None, n_splits=5, random_state=0):

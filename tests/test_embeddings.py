@@ -233,3 +233,20 @@ def test_junk_file_with_cache_is_skipped_not_crashing(tmp_path, clips):
         out = est.embed([str(junk), clips[0]])
     assert [e.source for e in out] == ["clip 1"]
     assert "not a readable audio file" in est.skipped_["reason"][0]
+
+
+def test_checking_files_primes_the_content_keys(tmp_path, clips, monkeypatch):
+    """The CLI checks files before an embedding pipeline reads them: one hashing decode each."""
+    from embedclf.audio import load_clips
+
+    paths = []
+    for k, y in enumerate(clips):
+        paths.append(str(tmp_path / f"{k}.wav"))
+        sf.write(paths[-1], y, 8000, subtype="FLOAT")
+    decodes = []
+    real = audio_mod.stream_audio
+    monkeypatch.setattr(audio_mod, "stream_audio", lambda *a, **kw: decodes.append(a) or real(*a, **kw))
+    load_clips(paths, sr=8000, lazy=True)
+    assert len(decodes) == len(paths)
+    ToyEmbedding(cache=str(tmp_path / "c")).fit(paths).transform(paths)
+    assert len(decodes) == len(paths)  # the cache keys came from the check, not a new decode

@@ -215,6 +215,6 @@ class BirdNETEmbedding(PretrainedEmbedding):
         return 1024
 
     def _cache_config(self):
-        from .embeddings import file_digest
+        from ..files import file_digest
 
         return {"model_sha256": file_digest(self._resolved_path())}

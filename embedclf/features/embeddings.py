@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -28,14 +27,11 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..audio import AudioError, ClipTransformer, _check_n_features, _check_X, _is_path, \
-    _skipped_frame, audio_info, resample, stream_audio, to_mono, warn_skipped
+    _skipped_frame, content_key, resample, stream_audio, to_mono, warn_skipped
+from ..files import atomic_write
 
 __all__ = ["PretrainedEmbedding", "Embedding", "EmbeddingCache", "frame_count"]
 
-# Content keys of files already hashed in this process, by (path, size, mtime):
-# cross-validation asks for the same files' keys once per fit.
-_KEY_MEMO = {}
-_KEY_LOCK = threading.Lock()
 
 
 @dataclass
@@ -127,48 +123,6 @@ class _Framer:
             self.next_start += self.hop
 
 
-def _stat_key(path):
-    """Identity of a file's current contents for memoising: a rewrite changes ctime,
-    even when size and mtime are restored (``cp -p``, ``rsync -t``)."""
-    st = os.stat(path)
-    return (path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-_DIGESTS = {}
-
-
-def file_digest(path):
-    """SHA-256 of a file (memoised per file state): model identity for cache keys.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> from embedclf.features.embeddings import file_digest
-    >>> p = os.path.join(tempfile.mkdtemp(), "m.bin"); _ = open(p, "wb").write(b"abc")
-    >>> file_digest(p)[:12]
-    'ba7816bf8f01'
-    """
-    memo = _stat_key(os.path.abspath(os.fspath(path)))
-    with _KEY_LOCK:
-        if memo in _DIGESTS:
-            return _DIGESTS[memo]
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    with _KEY_LOCK:
-        _DIGESTS[memo] = h.hexdigest()
-    return _DIGESTS[memo]
-
-
-def _content_key(samples_iter, rate):
-    h = hashlib.blake2b(digest_size=20)
-    h.update(f"rate={rate};".encode())
-    for block in samples_iter:
-        h.update(np.ascontiguousarray(block, dtype=np.float32).tobytes())
-    return h.hexdigest()
-
-
 class EmbeddingCache:
     """On-disk cache of per-clip embeddings, keyed by content and model config.
 
@@ -227,17 +181,11 @@ class EmbeddingCache:
             return None
 
     def put(self, key, values, times):
-        path = self._path(key)
-        tmp = f"{path}.{os.getpid()}.{id(values)}.tmp"
-        try:
-            with open(tmp, "wb") as fh:
+        def write(tmp):
+            with open(tmp, "wb") as fh:  # a handle: np.savez would append .npz to a name
                 np.savez(fh, values=values, times=times)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+
+        atomic_write(self._path(key), write)
 
 
 class PretrainedEmbedding(ClipTransformer):
@@ -354,18 +302,8 @@ class PretrainedEmbedding(ClipTransformer):
 
     def _key(self, clip, source):
         if _is_path(clip):
-            path = os.path.abspath(os.fspath(clip))
-            rate = audio_info(os.fspath(clip)).samplerate  # AudioError for bad files
-            memo = _stat_key(path)
-            with _KEY_LOCK:
-                key = _KEY_MEMO.get(memo)
-            if key is None:
-                # hash the decoded samples at the file's own rate, not the bytes or the path
-                key = _content_key(stream_audio(path), rate)
-                with _KEY_LOCK:
-                    _KEY_MEMO[memo] = key
-            return key
-        return _content_key([to_mono(clip, source)], self.sr)
+            return content_key(clip)
+        return content_key(clip, self.sr, source)
 
     def embed(self, X):
         """Embeddings with timestamps, one :class:`Embedding` per kept clip.

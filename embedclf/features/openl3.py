@@ -171,7 +171,7 @@ class OpenL3Embedding(PretrainedEmbedding):
         return int(self.embedding_size)
 
     def _cache_config(self):
-        from .embeddings import file_digest
+        from ..files import file_digest
 
         return {"input_repr": self.input_repr, "content_type": self.content_type,
                 "embedding_size": int(self.embedding_size), "fast": bool(self.fast),

@@ -314,7 +314,7 @@ def save_weights(model, path, layer_prefix="", frontend_layer=None):
     """
     import h5py
 
-    from ..evaluation import atomic_write
+    from ..files import atomic_write
 
     def write(tmp):
         with h5py.File(tmp, "w") as fh:
