@@ -365,8 +365,8 @@ def _check_X(X):
                 f"X has shape {X.shape}; expected a 2-D array of mono waveforms (one per row) "
                 "or a list of waveforms"
             )
-    if not hasattr(X, "__len__"):
-        X = list(X)
+    if not (hasattr(X, "__len__") and hasattr(X, "__getitem__")):
+        X = list(X)  # generators, dict views: indexable from here on
     return X
 
 
@@ -400,36 +400,25 @@ def iter_clips(X, sr, on_error="raise"):
     >>> [(i, s, y.shape) for i, s, y in iter_clips([np.zeros(10)], sr=8000)]
     [(0, 'clip 0', (10,))]
     """
+    def read(clip, source):
+        return load_audio(clip, sr=sr)[0] if _is_path(clip) else to_mono(clip, source)
+
+    return _each_clip(X, on_error, read)
+
+
+def _each_clip(X, on_error, read):
+    """Yield ``(index, source, read(clip, source))``, or the AudioError under "skip"."""
     X = _check_X(X)
-    if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
-        rows = (X[i] for i in range(X.shape[0]))
-    else:
-        rows = iter(X)
-    for i, clip in enumerate(rows):
+    for i in range(len(X)):  # rows of a 2-D array, or items of a sequence
+        clip = X[i]
         source = os.fspath(clip) if _is_path(clip) else f"clip {i}"
         try:
-            if _is_path(clip):
-                y, _ = load_audio(clip, sr=sr)
-            else:
-                y = to_mono(clip, source)
+            result = read(clip, source)
         except AudioError as err:
             if on_error == "raise":
                 raise
-            yield i, source, err
-            continue
-        yield i, source, y
-
-
-def _iter_checked(X, on_error):
-    rows = (X[i] for i in range(len(X)))
-    for i, clip in enumerate(rows):
-        source = os.fspath(clip) if _is_path(clip) else f"clip {i}"
-        try:
-            yield i, source, _check_clip(clip, source)
-        except AudioError as err:
-            if on_error == "raise":
-                raise
-            yield i, source, err
+            result = err
+        yield i, source, result
 
 
 @dataclass
@@ -579,10 +568,7 @@ def load_clips(X, y=None, *, sr, on_error="raise", progress=False, lazy=False):
         y = np.asarray(y)
         if len(y) != n:
             raise ValueError(f"X has {n} clips but y has {len(y)} labels")
-    if lazy:
-        it = _iter_checked(X, on_error)
-    else:
-        it = iter_clips(X, sr, on_error)
+    it = _each_clip(X, on_error, _check_clip) if lazy else iter_clips(X, sr, on_error)
     if progress:
         from tqdm.auto import tqdm
 
