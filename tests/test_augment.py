@@ -1,0 +1,143 @@
+"""Augmentation: each transform against librosa or exact arithmetic, seeding."""
+
+import numpy as np
+import pytest
+
+from embedclf.models.augment import (Augmenter, add_noise, make_noise, mixup, pitch_shift,
+                                     time_shift, time_stretch)
+
+SR = 16000
+
+
+def _tone(freq=440.0, seconds=1.0, sr=SR):
+    t = np.arange(int(sr * seconds)) / sr
+    return np.sin(2 * np.pi * freq * t).astype(np.float32)
+
+
+def _peak_hz(y, sr=SR):
+    spec = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    return np.argmax(spec) * sr / len(y)
+
+
+def test_time_shift_is_circular():
+    y = np.arange(6.0)
+    assert time_shift(y, -1).tolist() == [1, 2, 3, 4, 5, 0]
+    assert time_shift(np.zeros(0), 3).shape == (0,)
+
+
+@pytest.mark.parametrize("rate", [0.8, 1.25, 2.0])
+def test_time_stretch_matches_librosa(rate):
+    librosa = pytest.importorskip("librosa")
+    y = _tone() + 0.5 * _tone(1250.0)
+    ours = time_stretch(y, rate)
+    ref = librosa.effects.time_stretch(y, rate=rate)
+    assert len(ours) == len(ref) == int(round(len(y) / rate))
+    assert _peak_hz(ours) == pytest.approx(_peak_hz(y), abs=2)
+    # same magnitude spectrum (steady part, away from the edges)
+    a = np.abs(np.fft.rfft(ours[2048:-2048]))
+    b = np.abs(np.fft.rfft(ref[2048:-2048]))
+    assert np.corrcoef(a, b)[0, 1] > 0.99
+    assert np.sqrt(np.mean(ours**2)) == pytest.approx(np.sqrt(np.mean(ref**2)), rel=0.03)
+
+
+@pytest.mark.parametrize("steps", [-3, 5, 12])
+def test_pitch_shift_moves_the_peak_and_keeps_length(steps):
+    librosa = pytest.importorskip("librosa")
+    y = _tone()
+    ours = pitch_shift(y, SR, steps)
+    ref = librosa.effects.pitch_shift(y, sr=SR, n_steps=steps)
+    assert ours.shape == y.shape and ours.dtype == np.float32
+    assert _peak_hz(ours) == pytest.approx(440 * 2 ** (steps / 12), abs=2)
+    assert _peak_hz(ours) == pytest.approx(_peak_hz(ref), abs=1)
+
+
+def test_time_stretch_rejects_bad_rate_and_handles_short_clips():
+    with pytest.raises(ValueError, match="rate"):
+        time_stretch(_tone(), 0.0)
+    assert time_stretch(np.ones(100), 2.0).shape == (50,)
+    assert time_stretch(np.zeros(0), 1.5).shape == (0,)
+
+
+@pytest.mark.parametrize("snr", [0.0, 10.0, 25.0])
+def test_add_noise_hits_the_requested_snr(snr):
+    y = _tone()
+    mixed = add_noise(y, snr, random_state=0)
+    measured = 10 * np.log10(np.mean(y**2) / np.mean((mixed - y) ** 2))
+    assert measured == pytest.approx(snr, abs=1e-3)
+
+
+def test_add_noise_from_a_recording_loops_and_keeps_silence_silent():
+    rec = np.random.default_rng(0).standard_normal(1000).astype(np.float32)
+    y = _tone()
+    mixed = add_noise(y, 5.0, rec, random_state=1)
+    residual = mixed - y
+    scale = np.sqrt(np.mean(residual**2) / np.mean(rec**2))
+    # the added noise is the recording (looped, scaled): every sample is one of its values
+    assert np.allclose(np.sort(np.unique(np.round(residual / scale, 4)))[[0, -1]],
+                       np.round([rec.min(), rec.max()], 4), atol=1e-3)
+    assert np.array_equal(add_noise(np.zeros(100), 10.0), np.zeros(100))
+    with pytest.raises(ValueError, match="noise recording"):
+        add_noise(y, 5.0, np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("color, slope", [("white", 0.0), ("pink", -1.0), ("brown", -2.0)])
+def test_make_noise_has_the_colour_slope(color, slope):
+    n = make_noise(2**16, color, random_state=0)
+    power = np.abs(np.fft.rfft(n)) ** 2
+    f = np.arange(len(power))
+    band = (f > 50) & (f < 20000)
+    fitted = np.polyfit(np.log(f[band]), np.log(power[band]), 1)[0]
+    assert fitted == pytest.approx(slope, abs=0.1)
+    assert np.mean(n**2) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_mixup_blends_inputs_and_labels_alike():
+    X = np.random.default_rng(0).standard_normal((8, 3, 2)).astype(np.float32)
+    Y = np.eye(4, dtype=np.float32)[[0, 1, 2, 3, 0, 1, 2, 3]]
+    Xm, Ym = mixup(X, Y, 0.4, random_state=0)
+    assert Xm.shape == X.shape and np.allclose(Ym.sum(1), 1)
+    # recover each row's lambda from the labels and check the inputs used the same one
+    rng = np.random.default_rng(0)
+    lam = rng.beta(0.4, 0.4, size=8).astype(np.float32)
+    perm = rng.permutation(8)
+    assert np.allclose(Xm, lam[:, None, None] * X + (1 - lam[:, None, None]) * X[perm])
+    assert mixup(X, Y, 0.0)[0] is X
+
+
+def test_augmenter_is_seeded_and_keeps_lengths():
+    clips = [_tone(300), _tone(600, 0.5)]
+    aug = Augmenter(copies=3, p=1.0)
+    a = aug.augment(clips, SR, random_state=7)
+    b = aug.augment(clips, SR, random_state=7)
+    c = aug.augment(clips, SR, random_state=8)
+    assert len(a) == 6
+    assert [len(w) for w in a] == [SR] * 3 + [SR // 2] * 3
+    assert all(np.array_equal(x, z) for x, z in zip(a, b))
+    assert not all(np.array_equal(x, z) for x, z in zip(a, c))
+    assert not np.allclose(a[0], clips[0])
+
+
+def test_augmenter_with_p_zero_returns_copies_of_the_input():
+    clips = [_tone()]
+    out = Augmenter(copies=2, p=0.0).augment(clips, SR, 0)
+    assert all(np.array_equal(w, clips[0]) for w in out)
+
+
+def test_augmenter_draws_from_given_noise_recordings():
+    silence = np.zeros(SR, np.float32)
+    rec = np.full(100, 0.3, np.float32)
+    aug = Augmenter(copies=1, p=1.0, shift=0.0, stretch=None, pitch=None, noise=[rec])
+    out = aug.augment([_tone()], SR, 0)[0]
+    assert np.allclose(np.unique(np.round(out - _tone(), 3)).size, 1)  # constant offset added
+    assert np.array_equal(Augmenter(copies=1, p=1.0).augment([silence], SR, 0)[0] * 0, silence)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"stretch": (1.2, 0.8)}, "stretch"),
+    ({"stretch": (0.0, 1.0)}, "stretch"),
+    ({"snr_db": (1.0,)}, "snr_db"),
+    ({"p": 2.0}, "p"),
+])
+def test_augmenter_rejects_bad_parameters(params, match):
+    with pytest.raises(ValueError, match=match):
+        Augmenter(**params).augment([_tone()], SR, 0)
