@@ -18,6 +18,8 @@ _LAZY = {
     "AudioError": "embedclf.audio",
     "AudioLoader": "embedclf.audio",
     "BirdNETEmbedding": "embedclf.features.birdnet",
+    "Distiller": "embedclf.distill",
+    "KerasCNN": "embedclf.models",
     "LogMel": "embedclf.features.logmel",
     "MFCC": "embedclf.features.logmel",
     "OpenL3Embedding": "embedclf.features.openl3",

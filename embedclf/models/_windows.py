@@ -1,0 +1,51 @@
+"""Log-mel analysis windows as CNN input: shared by KerasCNN and the distiller."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..features.windows import split_windows
+
+
+def window_frames(frontend, window, hop):
+    """Window and hop of ``window``/``hop`` seconds in frames of ``frontend``."""
+    rate = frontend.sr / frontend.hop_length
+    return max(1, int(round(window * rate))), max(1, int(round(hop * rate)))
+
+
+def spectrogram_windows(frontend, waves, n_frames, hop_frames):
+    """Fitted-``frontend`` log-mel windows of every clip, as CNN input.
+
+    Clips shorter than one window give one window padded with the clip's
+    quietest value (silence); a trailing partial window is padded the same way.
+
+    Returns
+    -------
+    windows : ndarray of shape (n_windows, n_mels, n_frames, 1), float32
+    owner : ndarray of shape (n_windows,)
+        Index of the clip each window comes from.
+    starts : ndarray of shape (n_windows,)
+        First frame of each window in its clip.
+    """
+    specs = frontend.transform(list(waves))
+    parts, owner, starts = [], [], []
+    for i, S in enumerate(specs):
+        w, first = split_windows(S, n_frames, hop_frames, pad="last")
+        if not len(w):  # an empty clip: one window of silence
+            w, first = np.full((1, n_frames, S.shape[1]), -100.0, np.float32), np.zeros(1)
+        parts.append(w)
+        owner.append(np.full(len(w), i))
+        starts.append(np.asarray(first, dtype=int))
+    W = np.concatenate(parts).transpose(0, 2, 1)[..., None]
+    return (np.ascontiguousarray(W, dtype=np.float32), np.concatenate(owner),
+            np.concatenate(starts))
+
+
+def pool_windows(P, owner, n_clips, aggregate="mean"):
+    """Clip probabilities from window probabilities ``P`` (mean, or vote fractions)."""
+    if aggregate == "vote":
+        P = np.eye(P.shape[1], dtype=P.dtype)[P.argmax(1)]
+    out = np.zeros((n_clips, P.shape[1]), dtype=np.float64)
+    np.add.at(out, owner, P)
+    counts = np.bincount(owner, minlength=n_clips)[:, None]
+    return out / np.maximum(counts, 1)

@@ -1,0 +1,548 @@
+"""KerasCNN: a small spectrogram CNN as a scikit-learn classifier over clips."""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+
+from ..audio import _check_X, _record_n_features, _check_n_features, iter_clips, load_clips
+from .architectures import get_architecture
+from .augment import Augmenter, mixup
+from ._windows import pool_windows, spectrogram_windows, window_frames
+
+__all__ = ["KerasCNN", "default_frontend"]
+
+#: clips featurised per batch at prediction time (bounds memory)
+_PREDICT_CLIPS = 64
+#: windows per network call at prediction time
+_PREDICT_BATCH = 256
+
+
+def default_frontend(sr=22050):
+    """The log-mel frontend KerasCNN uses unless given another.
+
+    40 mel bands, 1024-sample FFT and hop (46 ms at 22.05 kHz), in dB. On one
+    ESC-10 fold it trained twice as fast as 60 bands at hop 512 with the same
+    accuracy (78.8% for both without augmentation).
+
+    Parameters
+    ----------
+    sr : int, default=22050
+
+    Returns
+    -------
+    LogMel
+
+    Examples
+    --------
+    >>> from embedclf.models.cnn import default_frontend
+    >>> default_frontend(16000).n_mels
+    40
+    """
+    from ..features.logmel import LogMel
+
+    return LogMel(sr=sr, n_fft=1024, hop_length=1024, n_mels=40)
+
+
+@contextmanager
+def seeded(seed):
+    """Seed Python, NumPy and TensorFlow for one fit, then give Python's and
+    NumPy's global generators back their state (a fit must not reseed the
+    caller's random numbers)."""
+    import keras
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    keras.utils.set_random_seed(int(seed))
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+def model_to_bytes(model):
+    """A Keras model as the bytes of its ``.keras`` file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        with open(path, "rb") as fh:
+            return fh.read()
+
+
+def model_from_bytes(data):
+    """The inverse of :func:`model_to_bytes`."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return keras.saving.load_model(path, compile=False)
+
+
+def _epoch_progress(epochs, desc):
+    """A Keras callback showing one tqdm step per epoch with the losses."""
+    import keras
+    from tqdm.auto import tqdm
+
+    class EpochProgress(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=epochs, desc=desc, unit="epoch")
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items()
+                                  if k in ("loss", "accuracy", "val_loss", "val_accuracy")})
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return EpochProgress()
+
+
+def _batches(X, Y, W, batch_size, alpha, rng):
+    """Batches for one epoch: shuffled, mixed up when ``alpha > 0``."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.order = rng.permutation(len(X))
+
+        def __len__(self):
+            return int(np.ceil(len(X) / batch_size))
+
+        def __getitem__(self, i):
+            idx = self.order[i * batch_size : (i + 1) * batch_size]
+            xb, yb = mixup(X[idx], Y[idx], alpha, rng) if alpha else (X[idx], Y[idx])
+            return (xb, yb) if W is None else (xb, yb, W[idx])
+
+        def on_epoch_end(self):
+            self.order = rng.permutation(len(X))
+
+    return Batches()
+
+
+class KerasCNN(ClassifierMixin, BaseEstimator):
+    """A small CNN on log-mel analysis windows, predicting clips.
+
+    Each clip becomes log-mel windows of ``window`` seconds every ``hop``
+    seconds; the network is trained on windows labelled with their clip's
+    label and predicts a clip by averaging its windows' probabilities
+    (``aggregate="mean"``) or by majority vote. Clips shorter than one
+    window are padded with silence (one window); a silent clip gives a
+    finite prediction.
+
+    Parameters
+    ----------
+    architecture : {"sbcnn", "ds_cnn", "strided_ds"} or callable, default="sbcnn"
+        A name from :mod:`embedclf.models.architectures`, or a callable
+        ``f(input_shape, n_classes, *, width, seed) -> keras.Model`` ending in
+        a softmax.
+    sr : int, default=22050
+        Sample rate clips are read (and resampled) at.
+    frontend : LogMel or None, default=None
+        The log-mel step (its ``sr`` is set to ``sr``); ``None`` means
+        :func:`default_frontend`.
+    window : float, default=1.0
+        Analysis window in seconds.
+    hop : float, default=0.5
+        Hop between windows in seconds (``window - hop`` is the overlap).
+    width : float, default=1.0
+        Multiplies the architecture's filter counts.
+    aggregate : {"mean", "vote"}, default="mean"
+    threshold : float or None, default=None
+        When set, ``predict`` returns ``unknown_label`` for clips whose top
+        aggregated probability is below it.
+    unknown_label : object, default="unknown"
+    epochs : int, default=40
+    batch_size : int, default=32
+    learning_rate : float, default=3e-3
+        Adam's learning rate.
+    early_stopping : bool, default=True
+        Hold out ``validation_fraction`` of the clips (whole clips, so no
+        window of a validation clip is trained on; stratified when every
+        class has two clips), stop when the validation loss has not
+        improved for ``patience`` epochs (never within the first ``patience``
+        epochs), and keep the best epoch's weights.
+    validation_fraction : float, default=0.1
+    patience : int, default=8
+    class_weight : "balanced", dict or None, default=None
+        Weights per class for the window loss.
+    augment : Augmenter or None, default=None
+        Waveform augmentation of the training clips (and mixup of windows);
+        only ever applied in ``fit``.
+    random_state : int, RandomState or None, default=None
+        Seeds initialisation, dropout, shuffling, the validation split and
+        augmentation: two fits with the same int give the same model on CPU.
+    verbose : int, default=0
+        0 silent; 1 a progress bar per epoch; 2 also Keras's own log lines.
+    callbacks : list of keras.callbacks.Callback or None, default=None
+        Passed to ``keras.Model.fit`` (e.g. ``TensorBoard``).
+    on_error : {"raise", "skip"}, default="raise"
+        Unreadable clips in ``fit``: stop naming the file, or leave the clip
+        and its label out (listed in ``skipped_``). Prediction always raises
+        on a bad clip, so outputs stay aligned with the input rows (use
+        :func:`embedclf.predict.predict_table` for a per-file report).
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    model_ : keras.Model
+        The trained network (pickled as the bytes of a ``.keras`` file).
+    frontend_ : LogMel
+        The fitted frontend.
+    feature_mean_, feature_std_ : ndarray of shape (n_mels,)
+        Per-band standardisation learnt from the training windows.
+    input_shape_ : tuple
+        ``(n_mels, n_frames, 1)``.
+    window_frames_ : tuple of int
+        Window length and hop in frames.
+    history_ : dict of str to list
+        Loss (and validation loss) per epoch.
+    n_epochs_ : int
+        Epochs run (fewer than ``epochs`` when stopped early).
+    n_windows_fit_ : int
+        Training windows, augmented copies included.
+    skipped_ : pandas.DataFrame
+        Clips left out by ``on_error="skip"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf import KerasCNN
+    >>> from embedclf.datasets import make_sound_events
+    >>> X, y, _ = make_sound_events(n_per_class=6, sr=8000, duration=1.0, random_state=0)
+    >>> cnn = KerasCNN(architecture="strided_ds", sr=8000, epochs=2, random_state=0)
+    >>> cnn.fit(X, y).predict_proba(X[:2]).shape
+    (2, 5)
+    """
+
+    _parameter_constraints = {
+        "architecture": [StrOptions({"sbcnn", "ds_cnn", "strided_ds"}), callable],
+        "sr": [Interval(Integral, 1, None, closed="left")],
+        "frontend": [None, object],
+        "window": [Interval(Real, 0, None, closed="neither")],
+        "hop": [Interval(Real, 0, None, closed="neither")],
+        "width": [Interval(Real, 0, None, closed="neither")],
+        "aggregate": [StrOptions({"mean", "vote"})],
+        "threshold": [Interval(Real, 0, 1, closed="both"), None],
+        "unknown_label": "no_validation",
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "augment": [Augmenter, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callbacks": [list, None],
+        "on_error": [StrOptions({"raise", "skip"})],
+    }
+
+    def __init__(self, *, architecture="sbcnn", sr=22050, frontend=None, window=1.0, hop=0.5,
+                 width=1.0, aggregate="mean", threshold=None, unknown_label="unknown",
+                 epochs=40, batch_size=32, learning_rate=3e-3, early_stopping=True,
+                 validation_fraction=0.1, patience=8, class_weight=None, augment=None,
+                 random_state=None, verbose=0, callbacks=None, on_error="raise"):
+        self.architecture = architecture
+        self.sr = sr
+        self.frontend = frontend
+        self.window = window
+        self.hop = hop
+        self.width = width
+        self.aggregate = aggregate
+        self.threshold = threshold
+        self.unknown_label = unknown_label
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.class_weight = class_weight
+        self.augment = augment
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.on_error = on_error
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y):
+        """Train on clips ``X`` with labels ``y``.
+
+        Parameters
+        ----------
+        X : sequence of clips
+            Paths, waveforms, or a 2-D array of mono waveforms.
+        y : array-like of shape (n_clips,)
+
+        Returns
+        -------
+        self : KerasCNN
+        """
+        self._validate_params()
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        _record_n_features(self, X)
+        if y is None:
+            raise ValueError("KerasCNN requires y to be passed, but the target y is None")
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)  # a column vector: accepted, with sklearn's warning
+        elif y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per clip), got shape {y.shape}")
+        check_classification_targets(y)
+        loaded = load_clips(X, y, sr=self.sr, on_error=self.on_error)
+        self.skipped_ = loaded.skipped
+        waves, y = loaded.clips, loaded.y
+        if not waves:
+            raise ValueError("no readable clips to fit on")
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        rs = check_random_state(self.random_state)
+        seed = int(rs.randint(2**31 - 1))
+        rng = np.random.default_rng(seed)
+
+        train, val = self._split(y_idx, rng)
+        train_waves = [waves[i] for i in train]
+        train_y = y_idx[train]
+        if self.augment is not None and self.augment.copies:
+            extra = self.augment.augment(train_waves, self.sr, rng)
+            train_y = np.concatenate([train_y, np.repeat(train_y, self.augment.copies)])
+            train_waves = train_waves + extra
+
+        Xw, owner, _ = self._fit_frontend(train_waves)
+        n_classes = len(self.classes_)
+        Yw = np.eye(n_classes, dtype=np.float32)[train_y[owner]]
+        validation = None
+        if len(val):
+            Xv, ov, _ = self._windows([waves[i] for i in val])
+            validation = (Xv, np.eye(n_classes, dtype=np.float32)[y_idx[val][ov]])
+        weights = self._window_weights(train_y[owner], n_classes)
+        self._train(Xw, Yw, weights, validation, seed, rng)
+        return self
+
+    def _fit_frontend(self, waves):
+        """Fit the frontend and the per-band standardisation on training clips.
+
+        Returns the standardised windows, their clip indices and start frames.
+        """
+        frontend = clone(self.frontend) if self.frontend is not None else default_frontend()
+        self.frontend_ = frontend.set_params(sr=self.sr).fit(waves[:1])
+        self.window_frames_ = window_frames(self.frontend_, self.window, self.hop)
+        W, owner, starts = spectrogram_windows(self.frontend_, waves, *self.window_frames_)
+        self.feature_mean_ = W.mean(axis=(0, 2, 3)).astype(np.float32)
+        self.feature_std_ = np.maximum(W.std(axis=(0, 2, 3)), 1.0).astype(np.float32)
+        self.input_shape_ = tuple(int(d) for d in W.shape[1:])
+        self.n_windows_fit_ = len(W)
+        return self._standardize(W), owner, starts
+
+    def _windows(self, waves):
+        """Standardised network input of clips (a fitted frontend), owners and starts."""
+        W, owner, starts = spectrogram_windows(self.frontend_, waves, *self.window_frames_)
+        return self._standardize(W), owner, starts
+
+    def _split(self, y_idx, rng):
+        """Clip indices for training and for early-stopping validation."""
+        n = len(y_idx)
+        idx = np.arange(n)
+        if not self.early_stopping:
+            return idx, idx[:0]
+        n_val = int(round(self.validation_fraction * n))
+        if n_val < 1 or n - n_val < 1:
+            return idx, idx[:0]
+        counts = np.bincount(y_idx)
+        if counts.min() >= 2 and n_val >= len(counts) and n - n_val >= len(counts):
+            from sklearn.model_selection import train_test_split
+
+            train, val = train_test_split(idx, test_size=n_val, stratify=y_idx,
+                                          random_state=int(rng.integers(2**31 - 1)))
+            return np.sort(train), np.sort(val)
+        perm = rng.permutation(n)
+        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+    def _window_weights(self, labels, n_classes):
+        if self.class_weight is None:
+            return None
+        if self.class_weight == "balanced":
+            counts = np.bincount(labels, minlength=n_classes).astype(float)
+            per_class = len(labels) / (n_classes * np.maximum(counts, 1))
+        else:
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names classes not in y: {sorted(map(str, unknown))}")
+            per_class = np.array([self.class_weight.get(c, 1.0) for c in self.classes_.tolist()])
+        return per_class[labels].astype(np.float32)
+
+    def _standardize(self, W):
+        return (W - self.feature_mean_[:, None, None]) / self.feature_std_[:, None, None]
+
+    def _build(self, seed):
+        build = get_architecture(self.architecture)
+        return build(self.input_shape_, len(self.classes_), width=self.width, seed=seed % 2**16)
+
+    def _train(self, Xw, Yw, weights, validation, seed, rng, loss=None):
+        """Train a new network on windows ``Xw`` and targets ``Yw``.
+
+        ``loss(targets, logits)``, when given, replaces the cross-entropy on
+        probabilities: the network is then trained through its logits (the
+        input of its final softmax), as distillation needs.
+        """
+        import keras
+
+        with seeded(seed):
+            model = self._build(seed)
+            trained = model
+            if loss is None:
+                model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
+                              loss="categorical_crossentropy", metrics=["accuracy"])
+            else:
+                if not isinstance(model.layers[-1], keras.layers.Softmax):
+                    raise ValueError("the architecture must end in a keras.layers.Softmax layer "
+                                     "to be trained through its logits")
+                trained = keras.Model(model.inputs, model.layers[-1].input)  # shares weights
+                trained.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss=loss)
+            callbacks = list(self.callbacks or [])
+            if self.early_stopping:
+                callbacks.append(keras.callbacks.EarlyStopping(
+                    monitor="val_loss" if validation is not None else "loss",
+                    patience=self.patience, restore_best_weights=True,
+                    # the first epochs' losses are noisy (batch-norm statistics settling)
+                    start_from_epoch=self.patience))
+            if self.verbose:
+                callbacks.append(_epoch_progress(self.epochs, "training KerasCNN"))
+            alpha = self.augment.mixup if self.augment is not None else 0.0
+            history = trained.fit(
+                _batches(Xw, Yw, weights, self.batch_size, alpha, rng),
+                epochs=self.epochs, validation_data=validation, callbacks=callbacks,
+                verbose=2 if self.verbose >= 2 else 0, shuffle=False,
+            )
+        self.model_ = model
+        self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self.n_epochs_ = len(self.history_.get("loss", []))
+
+    # -------------------------------------------------------------- predict
+    def _clip_windows(self, X):
+        """Yield ``(windows, owner, n_clips)`` for batches of clips (always raising on bad ones)."""
+        batch = []
+        for _, _, wave in iter_clips(X, self.sr, on_error="raise"):
+            batch.append(wave)
+            if len(batch) == _PREDICT_CLIPS:
+                yield (*self._windows(batch)[:2], len(batch))
+                batch = []
+        if batch:
+            yield (*self._windows(batch)[:2], len(batch))
+
+    def predict_windows(self, X):
+        """Probabilities of every analysis window.
+
+        Parameters
+        ----------
+        X : sequence of clips
+
+        Returns
+        -------
+        proba : ndarray of shape (n_windows, n_classes)
+        owner : ndarray of shape (n_windows,)
+            Index of the clip each window belongs to.
+
+        Examples
+        --------
+        >>> from embedclf import KerasCNN
+        >>> from embedclf.datasets import make_sound_events
+        >>> X, y, _ = make_sound_events(n_per_class=4, sr=8000, duration=2.0, random_state=0)
+        >>> cnn = KerasCNN(architecture="strided_ds", sr=8000, epochs=1, random_state=0)
+        >>> P, owner = cnn.fit(X, y).predict_windows(X[:1])
+        >>> P.shape, owner.tolist()
+        ((3, 5), [0, 0, 0])
+        """
+        check_is_fitted(self)
+        _check_n_features(self, X)
+        probs, owners, offset = [], [], 0
+        for W, owner, n in self._clip_windows(X):
+            probs.append(self._network_proba(W))
+            owners.append(owner + offset)
+            offset += n
+        if not probs:
+            return np.zeros((0, len(self.classes_))), np.zeros(0, dtype=int)
+        return np.concatenate(probs), np.concatenate(owners)
+
+    def _network_proba(self, W):
+        # eager calls: no tf.function retraced per batch shape and per fitted model
+        out = [self.model_(W[i : i + _PREDICT_BATCH], training=False).numpy().astype(np.float64)
+               for i in range(0, len(W), _PREDICT_BATCH)]
+        return np.concatenate(out)
+
+    def predict_proba(self, X):
+        """Clip probabilities: the mean (or vote share) over the clip's windows.
+
+        Parameters
+        ----------
+        X : sequence of clips
+
+        Returns
+        -------
+        ndarray of shape (n_clips, n_classes)
+        """
+        P, owner = self.predict_windows(X)
+        return pool_windows(P, owner, len(_check_X(X)), self.aggregate)
+
+    def predict(self, X):
+        """The most probable class of each clip (``unknown_label`` under ``threshold``).
+
+        Parameters
+        ----------
+        X : sequence of clips
+
+        Returns
+        -------
+        ndarray of shape (n_clips,)
+        """
+        P = self.predict_proba(X)
+        labels = self.classes_[P.argmax(axis=1)]
+        if self.threshold is None:
+            return labels
+        labels = labels.astype(object)
+        labels[P.max(axis=1) < self.threshold] = self.unknown_label
+        return labels
+
+    # ---------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never touch the live object
+        if "model_" in state:
+            state["model_"] = _KerasBytes(model_to_bytes(state["model_"]))
+        return state
+
+    def __setstate__(self, state):
+        model = state.get("model_")
+        if isinstance(model, _KerasBytes):
+            state["model_"] = model_from_bytes(model.data)
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        # sklearn's generic checks feed feature vectors (a few "samples" per clip); a
+        # spectrogram CNN cannot score well on those, so the accuracy bars do not apply
+        tags.classifier_tags.poor_score = True
+        return tags
+
+
+class _KerasBytes:
+    """A pickled Keras model: the bytes of its ``.keras`` file."""
+
+    def __init__(self, data):
+        self.data = data

@@ -1,0 +1,272 @@
+"""KerasCNN: training, window aggregation, augmentation, persistence, errors."""
+
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+
+pytest.importorskip("keras")
+
+from embedclf import AudioError, AudioLoader  # noqa: E402
+from embedclf.features.logmel import LogMel  # noqa: E402
+from embedclf.models import Augmenter, KerasCNN  # noqa: E402
+from embedclf.models import cnn as cnn_module  # noqa: E402
+
+SR = 8000
+
+
+def tiny(**kw):
+    params = dict(architecture="strided_ds", sr=SR, epochs=3, random_state=0,
+                  frontend=LogMel(n_fft=256, hop_length=128, n_mels=20), window=0.5, hop=0.25)
+    params.update(kw)
+    return KerasCNN(**params)
+
+
+@pytest.fixture(scope="module")
+def data():
+    from embedclf.datasets import make_sound_events
+
+    X, y, folds = make_sound_events(n_per_class=8, sr=SR, duration=1.0, random_state=0)
+    return X, y, folds
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    X, y, _ = data
+    return tiny(architecture="ds_cnn", epochs=20, learning_rate=3e-3).fit(X, y)
+
+
+def test_learns_the_synthetic_events(fitted, data):
+    X, y, _ = data
+    # 40 clips of 5 classes: well above chance (20%) after a few seconds of training
+    assert fitted.score(X, y) > 0.6
+    P = fitted.predict_proba(X)
+    assert P.shape == (40, 5) and np.allclose(P.sum(1), 1) and np.isfinite(P).all()
+    assert fitted.classes_.tolist() == sorted(set(y.tolist()))
+    assert fitted.input_shape_ == (20, 31, 1)
+    assert fitted.window_frames_ == (31, 16)
+
+
+def test_clip_probability_is_the_mean_of_its_windows(fitted, data):
+    X, _, _ = data
+    Pw, owner = fitted.predict_windows(X[:3])
+    assert owner.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # 1 s clip, 0.5 s windows, 0.25 s hop
+    assert np.allclose(fitted.predict_proba(X[:3]), Pw.reshape(3, 3, -1).mean(1))
+    voter = clone(fitted).set_params(aggregate="vote")
+    voter.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    votes = np.eye(5)[Pw.argmax(1)].reshape(3, 3, -1).mean(1)
+    assert np.allclose(voter.predict_proba(X[:3]), votes)
+
+
+def test_threshold_rejects_unsure_clips(fitted, data):
+    X, _, _ = data
+    P = fitted.predict_proba(X)
+    cut = float(np.median(P.max(1)))
+    model = clone(fitted).set_params(threshold=cut, unknown_label="?")
+    model.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    pred = model.predict(X)
+    assert ((pred == "?") == (P.max(1) < cut)).all()
+    assert set(pred[P.max(1) >= cut]) <= set(fitted.classes_)
+
+
+def test_same_random_state_same_model_different_seed_differs(data):
+    X, y, _ = data
+    a = tiny().fit(X, y).predict_proba(X)
+    b = tiny().fit(X, y).predict_proba(X)
+    c = tiny(random_state=1).fit(X, y).predict_proba(X)
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_fit_leaves_global_random_state_alone(data):
+    X, y, _ = data
+    np.random.seed(123)
+    expected = np.random.rand()
+    np.random.seed(123)
+    tiny(epochs=1).fit(X[:10], y[:10])
+    assert np.random.rand() == expected
+
+
+def test_augmentation_changes_training_inputs_never_predictions(data, monkeypatch):
+    X, y, _ = data
+    seen = []
+    real = cnn_module.spectrogram_windows
+
+    def spy(frontend, waves, *frames):
+        seen.append([np.asarray(w).copy() for w in waves])
+        return real(frontend, waves, *frames)
+
+    monkeypatch.setattr(cnn_module, "spectrogram_windows", spy)
+    model = tiny(augment=Augmenter(copies=2, p=1.0), early_stopping=False).fit(X, y)
+    train_inputs = seen[0]
+    assert len(train_inputs) == 3 * len(X) and model.n_windows_fit_ == 3 * 3 * len(X)
+    assert all(np.array_equal(a, b) for a, b in zip(train_inputs[: len(X)], X))
+    assert not any(np.allclose(a, X[i // 2]) for i, a in enumerate(train_inputs[len(X):]))
+
+    def no_augment(*args, **kw):
+        raise AssertionError("augmentation ran at prediction time")
+
+    monkeypatch.setattr(Augmenter, "augment", no_augment)
+    seen.clear()
+    first = model.predict_proba(X)
+    assert len(seen[0]) == len(X) and all(np.array_equal(a, b) for a, b in zip(seen[0], X))
+    assert np.array_equal(first, model.predict_proba(X))
+
+
+def test_mixup_trains_on_soft_labels(data, monkeypatch):
+    X, y, _ = data
+    labels = []
+    real = cnn_module.mixup
+
+    def spy(Xb, Yb, alpha, rng):
+        out = real(Xb, Yb, alpha, rng)
+        labels.append(out[1])
+        return out
+
+    monkeypatch.setattr(cnn_module, "mixup", spy)
+    tiny(epochs=1, augment=Augmenter(copies=0, mixup=0.4)).fit(X, y)
+    soft = np.concatenate(labels)
+    assert ((soft > 0.01) & (soft < 0.99)).any() and np.allclose(soft.sum(1), 1)
+
+
+@pytest.mark.parametrize("dump, load", [(pickle.dumps, pickle.loads),
+                                        ("joblib", "joblib")])
+def test_pickle_round_trip_gives_identical_predictions(fitted, data, dump, load, tmp_path):
+    X, _, _ = data
+    if dump == "joblib":
+        joblib.dump(fitted, tmp_path / "m.joblib")
+        back = joblib.load(tmp_path / "m.joblib")
+    else:
+        back = load(dump(fitted))
+    assert np.array_equal(back.predict_proba(X), fitted.predict_proba(X))
+    assert back.model_ is not fitted.model_
+    assert fitted.predict(X[:1]).shape == (1,)  # pickling left the original usable
+
+
+def test_pipeline_holding_a_cnn_round_trips(data, tmp_path):
+    X, y, _ = data
+    pipe = Pipeline([("load", AudioLoader(sr=SR)), ("cnn", tiny(epochs=1))]).fit(X, y)
+    joblib.dump(pipe, tmp_path / "p.joblib")
+    assert np.array_equal(joblib.load(tmp_path / "p.joblib").predict_proba(X),
+                          pipe.predict_proba(X))
+
+
+def test_clone_is_unfitted_with_same_params(fitted):
+    c = clone(fitted)
+    assert not hasattr(c, "model_")
+    assert c.get_params()["architecture"] == "ds_cnn"
+
+
+def test_grid_search_over_architectures_does_not_leak_state(data):
+    X, y, folds = data
+    grid = GridSearchCV(tiny(epochs=2), {"architecture": ["strided_ds", "ds_cnn"],
+                                         "width": [0.5]}, cv=2, n_jobs=1)
+    grid.fit(X, y)
+    assert len(grid.cv_results_["mean_test_score"]) == 2
+    # the refitted best model equals a fresh fit with the same parameters
+    fresh = tiny(epochs=2).set_params(**grid.best_params_).fit(X, y)
+    assert np.array_equal(fresh.predict_proba(X), grid.best_estimator_.predict_proba(X))
+
+
+def test_short_and_silent_clips_are_padded_not_nan(fitted):
+    short = np.random.default_rng(0).standard_normal(SR // 10).astype(np.float32)
+    silent = np.zeros(SR, np.float32)
+    empty_ish = np.zeros(1, np.float32)
+    P, owner = fitted.predict_windows([short, silent, empty_ish])
+    assert owner.tolist().count(0) == 1  # one padded window
+    assert np.isfinite(P).all()
+    assert np.isfinite(fitted.predict_proba([silent])).all()
+
+
+def test_fits_on_silent_and_short_training_clips(data):
+    X, y, _ = data
+    clips = [np.zeros(SR, np.float32), X[1][: SR // 20]] + list(X[2:])
+    model = tiny(epochs=1).fit(clips, y)
+    assert np.isfinite(model.history_["loss"]).all()
+
+
+def test_early_stopping_keeps_whole_clips_out_and_records_history(data):
+    X, y, _ = data
+    model = tiny(epochs=30, patience=1, learning_rate=1e-2, validation_fraction=0.25).fit(X, y)
+    assert "val_loss" in model.history_
+    assert model.n_epochs_ == len(model.history_["loss"]) <= 30
+    assert model.n_windows_fit_ == 3 * 30  # 10 of 40 clips held out, 3 windows each
+
+
+def test_callbacks_and_class_weights_pass_through(data):
+    import keras
+
+    X, y, _ = data
+
+    class Count(keras.callbacks.Callback):
+        epochs = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            Count.epochs += 1
+
+    tiny(epochs=2, early_stopping=False, callbacks=[Count()], class_weight="balanced").fit(X, y)
+    assert Count.epochs == 2
+    with pytest.raises(ValueError, match="class_weight names classes not in y"):
+        tiny(epochs=1, class_weight={"nope": 2.0}).fit(X, y)
+
+
+def test_verbose_shows_progress_per_epoch(data, capsys):
+    X, y, _ = data
+    tiny(epochs=2, verbose=1, early_stopping=False).fit(X[:10], y[:10])
+    err = capsys.readouterr().err
+    assert "training KerasCNN" in err and "2/2" in err
+
+
+def test_bad_files_follow_on_error_in_fit_and_raise_in_predict(data, tmp_path):
+    X, y, _ = data
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"not audio")
+    clips = list(X[:9]) + [str(bad)]
+    with pytest.raises(AudioError, match="broken.wav"):
+        tiny(epochs=1).fit(clips, y[:10])
+    with pytest.warns(UserWarning, match="skipped 1"):
+        model = tiny(epochs=1, on_error="skip").fit(clips, y[:10])
+    assert model.skipped_["source"].tolist() == [str(bad)]
+    with pytest.raises(AudioError, match="broken.wav"):
+        model.predict(clips)
+
+
+def test_wrong_shapes_give_clear_errors(data):
+    X, y, _ = data
+    with pytest.raises(ValueError, match="y must be 1-D"):
+        tiny(epochs=1).fit(X, np.zeros((len(X), 2)))
+    with pytest.raises(ValueError, match="labels"):
+        tiny(epochs=1).fit(X, y[:-1])
+    with pytest.raises(ValueError):
+        tiny(epochs=1).fit(np.zeros((4, 10, 2)), y[:4])
+    with pytest.raises(ValueError, match="unknown architecture|architecture"):
+        tiny(architecture="resnet").fit(X, y)
+
+
+def test_user_callable_architecture(data):
+    import keras
+
+    X, y, _ = data
+
+    def flat(input_shape, n_classes, *, width, seed):
+        inp = keras.Input(input_shape)
+        x = keras.layers.Flatten()(inp)
+        out = keras.layers.Dense(n_classes, activation="softmax")(x)
+        return keras.Model(inp, out)
+
+    model = tiny(architecture=flat, epochs=2).fit(X, y)
+    assert model.predict(X[:2]).shape == (2,)
+
+
+def test_two_d_array_fit_enforces_samples_per_clip(data):
+    X, y, _ = data
+    A = np.stack(X)
+    model = tiny(epochs=1).fit(A, y)
+    assert model.n_features_in_ == A.shape[1]
+    with pytest.raises(ValueError, match="expecting 8000 features"):
+        model.predict(A[:, :4000])
+    assert model.predict(list(A[:2, :4000])).shape == (2,)  # a list: any clip length
