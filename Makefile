@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[test,parquet,birdnet,openl3]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,parquet,birdnet,openl3,cnn,mcu]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,6 +22,8 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/logmel_speed.py
 	$(VENV)/bin/python benchmarks/accuracy.py
 	$(VENV)/bin/python benchmarks/fewshot.py
+	$(VENV)/bin/python benchmarks/cnn_train.py
+	$(VENV)/bin/python benchmarks/distill_tradeoff.py --widths 0.5,1.0,2.0 --folds 1
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

@@ -30,7 +30,13 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 
 
 def feature_cost(model, clips, sr):
-    """CPU ms per second of audio of the steps before the classifier (no cache)."""
+    """CPU ms per second of audio of the steps before the classifier (no cache).
+
+    None for models that are not feature pipelines (KerasCNN computes its own
+    log-mel windows; see benchmarks/cnn_train.py for its costs).
+    """
+    if not hasattr(model, "steps"):
+        return None
     steps = model[:-1] if model.steps[-2][0] != "scale" else model[:-2]
     steps = clone(steps)
     if "emb__cache" in steps.get_params():
@@ -62,7 +68,7 @@ def evaluate(dataset, df, pipeline, cache, emb_cache):
         "dataset": dataset, "pipeline": pipeline, "protocol": "5-fold" if "folds" in kw else
         "official split", "n_clips": len(res.y), "accuracy_mean": rep.accuracy_mean,
         "accuracy_std": rep.accuracy_std, "macro_f1_mean": rep.f1_mean,
-        "feature_cpu_ms_per_audio_s": round(cost, 2),
+        "feature_cpu_ms_per_audio_s": None if cost is None else round(cost, 2),
         "seconds": round(time.perf_counter() - t, 1),
     }
 
@@ -92,6 +98,13 @@ def main():
                   file=sys.stderr)
     table = pd.DataFrame(rows)
     os.makedirs(args.out, exist_ok=True)
+    old = os.path.join(args.out, "accuracy.csv")
+    if os.path.exists(old):  # keep rows of pipelines not re-run this time
+        prev = pd.read_csv(old)
+        keep = ~prev.set_index(["dataset", "pipeline"]).index.isin(
+            table.set_index(["dataset", "pipeline"]).index)
+        table = pd.concat([prev[keep], table]).sort_values("dataset", kind="stable")
+    rows = table.to_dict("records")
     atomic_write(os.path.join(args.out, "accuracy.csv"), lambda p: table.to_csv(p, index=False))
     md = ["| dataset | protocol | pipeline | accuracy (mean ± std) | macro-F1 | features: CPU ms per audio s |",
           "|---|---|---|---|---|---|"]
@@ -99,7 +112,8 @@ def main():
         std = f" ± {100 * r['accuracy_std']:.1f}" if r["protocol"] == "5-fold" else ""
         md.append(f"| {r['dataset']} | {r['protocol']} | `{r['pipeline']}` | "
                   f"{100 * r['accuracy_mean']:.1f}%{std} | {100 * r['macro_f1_mean']:.1f}% | "
-                  f"{r['feature_cpu_ms_per_audio_s']:.2f} |")
+                  + ("n/a |" if pd.isna(r["feature_cpu_ms_per_audio_s"])
+                     else f"{r['feature_cpu_ms_per_audio_s']:.2f} |"))
     atomic_write(os.path.join(args.out, "accuracy.md"), lambda p: open(p, "w").write("\n".join(md) + "\n"))
     print("\n".join(md))
     return 0

@@ -44,6 +44,16 @@ def _with_cache(model, cache):
     return model
 
 
+def _quiet(model, quiet):
+    """Silence per-epoch progress of trainable steps (KerasCNN) under ``--quiet``."""
+    if quiet:
+        params = model.get_params(deep=True)
+        keys = [k for k in params if k == "verbose" or k.endswith("__verbose")]
+        # Pipeline's own `verbose` is a bool, an estimator's an int level
+        model.set_params(**{k: False if isinstance(params[k], bool) else 0 for k in keys})
+    return model
+
+
 def _clean(obj):
     """JSON-safe: NaN/NA become null (``json`` would write the invalid token NaN)."""
     if isinstance(obj, dict):
@@ -189,6 +199,7 @@ def cmd_train(args):
     from .pipelines import make_pipeline
 
     model = _with_cache(make_pipeline(args.pipeline, **_parse_set(args.set)), args.cache)
+    model = _quiet(model, args.quiet)
     df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
     res, df = _load_labelled(df, model, args.on_error, not args.quiet)
     if len(set(res.y)) < 2:
@@ -229,6 +240,7 @@ def cmd_evaluate(args):
     from .pipelines import make_pipeline
 
     model = _with_cache(make_pipeline(args.pipeline, **_parse_set(args.set)), args.cache)
+    model = _quiet(model, args.quiet)
     df = _limit(_read_table(args.root, args.dataset), args.limit_per_class)
     res, df = _load_labelled(df, model, args.on_error, not args.quiet)
     cols = {c: df[c].to_numpy() for c in ("fold", "group", "split") if c in df}
@@ -256,6 +268,69 @@ EMBEDDERS = {
     "birdnet": ("embedclf.features.birdnet", "BirdNETEmbedding"),
     "openl3": ("embedclf.features.openl3", "OpenL3Embedding"),
 }
+
+
+def _held_out(df, test_fold, test_fraction, seed=0):
+    """Split an index into distillation and held-out clips (a fold, or a stratified fraction)."""
+    import numpy as np
+
+    if test_fold is not None:
+        if "fold" not in df:
+            raise CLIError("--test-fold needs a dataset with folds (e.g. --dataset esc10)")
+        test = (df["fold"] == test_fold).to_numpy()
+    else:
+        from sklearn.model_selection import train_test_split
+
+        idx = np.arange(len(df))
+        counts = df["label"].value_counts()
+        strat = df["label"] if counts.min() >= 2 else None
+        _, te = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=strat)
+        test = np.isin(idx, te)
+    if test.all() or not test.any():
+        raise CLIError("the held-out split is empty or takes every clip; change --test-fold "
+                       "or --test-fraction")
+    return ~test, test
+
+
+def cmd_distill(args):
+    from .distill import BudgetError, Distiller, export
+
+    teacher = _load_model(args.teacher)
+    df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
+    res, df = _load_labelled(df, teacher, args.on_error, not args.quiet)
+    train, test = _held_out(df, args.test_fold, args.test_fraction)
+    X = res.clips
+    X_train = [X[i] for i in train.nonzero()[0]]
+    X_test = [X[i] for i in test.nonzero()[0]]
+    params = dict(student=args.student, width=args.width, epochs=args.epochs,
+                  temperature=args.temperature, alpha=args.alpha, random_state=args.seed,
+                  verbose=0 if args.quiet else 1)
+    try:
+        dist = Distiller(teacher, **params).fit(X_train, res.y[train])
+    except (TypeError, ValueError) as err:  # e.g. no predict_proba, unfitted teacher
+        raise CLIError(str(err)) from None
+    try:
+        report = export(dist, args.out, X_train, X_test=X_test, y_test=res.y[test],
+                        max_flash_kb=args.max_flash_kb, max_ram_kb=args.max_ram_kb)
+        code, message = 0, None
+    except BudgetError as err:
+        with open(os.path.join(args.out, "report.json")) as fh:
+            report = json.load(fh)
+        code, message = 1, str(err)
+    if args.json:
+        print(_dump(report))
+    else:
+        print(f"student {report['architecture']} x{report['width']}: "
+              f"flash {report['flash_bytes'] / 1024:.1f} KB "
+              f"(model {report['model_bytes'] / 1024:.1f} KB), "
+              f"arena {report['arena_bytes'] / 1024:.1f} KB, "
+              f"{report['macs_per_second'] / 1e6:.2f} M MACs/s; "
+              f"accuracy int8 {100 * report['student_accuracy']:.1f}% vs teacher "
+              f"{100 * report['teacher_accuracy']:.1f}% on {report['n_test_clips']} held-out "
+              f"clips; int8 = float on {100 * report['int8_float_agreement']:.1f}% -> {args.out}/")
+    if message:
+        print(f"embedclf: error: {message}", file=sys.stderr)
+    return code
 
 
 def cmd_weights(args):
@@ -461,6 +536,28 @@ def build_parser():
     sp.add_argument("--cache", metavar="DIR", help="embedding cache folder (embedding pipelines)")
     common(sp)
     sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("distill", help="distil a saved model into a tiny int8 CNN for a "
+                                        "microcontroller (TFLite, C array, report)")
+    sp.add_argument("--teacher", required=True, help="model file written by `embedclf train`")
+    sp.add_argument("--data", required=True, help="dataset folder or CSV (labelled clips)")
+    sp.add_argument("--dataset", choices=datasets, help="layout of DATA (default: folder per class)")
+    sp.add_argument("--out", default="build/mcu", help="output folder (default build/mcu)")
+    sp.add_argument("--student", default="strided_ds", choices=["strided_ds", "ds_cnn", "sbcnn"])
+    sp.add_argument("--width", type=float, default=1.0, help="filter-count multiplier")
+    sp.add_argument("--epochs", type=int, default=40)
+    sp.add_argument("--temperature", type=float, default=2.0)
+    sp.add_argument("--alpha", type=float, default=0.5,
+                    help="weight of the teacher's soft targets vs the true labels")
+    sp.add_argument("--max-flash-kb", type=float, default=256)
+    sp.add_argument("--max-ram-kb", type=float, default=64)
+    sp.add_argument("--test-fold", type=int, help="hold out this fold (datasets with folds)")
+    sp.add_argument("--test-fraction", type=float, default=0.2,
+                    help="held-out share of the clips when no --test-fold (default 0.2)")
+    sp.add_argument("--limit-per-class", type=int)
+    sp.add_argument("--seed", type=int, default=0)
+    common(sp)
+    sp.set_defaults(func=cmd_distill)
 
     sp = sub.add_parser("weights", help="fetch or list pretrained weight files")
     sp.add_argument("action", choices=["fetch", "list"])

@@ -217,3 +217,31 @@ register_pipeline(
     "OpenL3 env/mel256 512-d embeddings (1 s windows, hop 0.5 s) -> mean/max -> random forest "
     "[needs TensorFlow and the official weights: embedclf weights fetch]",
 )
+
+
+def _cnn(architecture, augment=False):
+    def factory():
+        from .models import Augmenter, KerasCNN
+
+        return KerasCNN(architecture=architecture, random_state=0, verbose=1,
+                        augment=Augmenter(copies=2) if augment else None)
+
+    return factory
+
+
+register_pipeline(
+    "cnn", _cnn("sbcnn"),
+    "log-mel (40 bands) 1 s windows -> SB-CNN (3 conv blocks) -> mean window probabilities",
+)
+register_pipeline(
+    "cnn-aug", _cnn("sbcnn", augment=True),
+    "as `cnn`, trained with 2 augmented copies per clip (shift, stretch, pitch, noise)",
+)
+register_pipeline(
+    "cnn-ds", _cnn("ds_cnn"),
+    "log-mel (40 bands) 1 s windows -> depthwise-separable CNN (small)",
+)
+register_pipeline(
+    "cnn-strided", _cnn("strided_ds"),
+    "log-mel (40 bands) 1 s windows -> strided depthwise-separable CNN (tiny)",
+)

@@ -153,3 +153,49 @@ def test_window_hop_longer_than_window_never_predicts_past_the_end(tmp_path, eve
                                                               df["label"].to_numpy())
     table = predict_table(model, df["path"][:1].tolist(), window=0.2, hop=0.5)
     assert table["start"].tolist() == [0.0, 0.5]  # a 1 s clip: no window starting at 1.0 s
+
+
+def test_cnn_pipelines_train_predict_evaluate(capsys, tmp_path, event_files):
+    pytest.importorskip("keras")
+    root, df = event_files
+    model = tmp_path / "cnn.joblib"
+    fast = ["--set", "sr=16000", "--set", "epochs=2", "--set", "architecture=strided_ds"]
+    code, out, err = run(capsys, "train", root, "--pipeline", "cnn", *fast, "-o", model)
+    assert code == 0 and "trained cnn on 30 clips (5 classes)" in out
+    assert "training KerasCNN" in err and "2/2" in err  # progress per epoch
+    code, out, _ = run(capsys, "predict", model, *df["path"][:2], "--json", "--quiet")
+    rows = json.loads(out)
+    assert code == 0 and [r["source"] for r in rows] == df["path"][:2].tolist()
+    assert abs(sum(v for k, v in rows[0].items() if k.startswith("prob_")) - 1) < 1e-6
+    code, out, err = run(capsys, "evaluate", "--dataset", "folder", "--root", root, "--pipeline",
+                         "cnn-strided", "--set", "sr=16000", "--set", "epochs=1", "--n-splits", 2,
+                         "--json", "--quiet")
+    assert code == 0 and json.loads(out)["n_folds"] == 2 and "training KerasCNN" not in err
+    code, out, _ = run(capsys, "pipelines")
+    assert all(name in out for name in ("cnn", "cnn-aug", "cnn-ds", "cnn-strided"))
+
+
+def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, event_files):
+    pytest.importorskip("keras")
+    pytest.importorskip("tflite_micro")
+    root, _ = event_files
+    teacher = tmp_path / "teacher.joblib"
+    assert run(capsys, "train", root, "--set", "mel__sr=16000", "-o", teacher, "--quiet")[0] == 0
+    out = tmp_path / "mcu"
+    code, stdout, _ = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
+                          "--epochs", 2, "--json", "--quiet")
+    report = json.loads(stdout)  # nothing but the report on stdout (converter chatter captured)
+    assert code == 0
+    for key in ("flash_bytes", "arena_bytes", "macs_per_second", "student_accuracy",
+                "teacher_accuracy", "int8_float_agreement"):
+        assert key in report
+    assert report["n_test_clips"] == 6  # 20% of 30 clips, stratified
+    for name in ("model.tflite", "model_data.h", "model_data.c", "frontend.h", "report.json"):
+        assert (out / name).is_file()
+    code, stdout, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
+                            "--epochs", 1, "--max-flash-kb", 4, "--quiet")
+    assert code == 1 and "exceeds the budget: flash" in err and "report.json" in err
+    assert json.loads((out / "report.json").read_text())["budget"]["within_budget"] is False
+    code, _, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
+                       "--test-fold", 1, "--quiet")
+    assert code != 0 and "--test-fold needs a dataset with folds" in err
