@@ -1,0 +1,144 @@
+"""Distil a BirdNET teacher into int8 microcontroller students on ESC-10.
+
+For each student width and each held-out fold: fit the teacher
+(`birdnet-linear`) on the other folds, distil a `strided_ds` student on the
+same clips (soft targets per 1 s window), export it int8 and measure it on
+the held-out fold (accuracy of teacher, float student, int8 student; flash,
+tensor arena measured in TFLM, MACs per second of audio).
+
+Writes ``benchmarks/results/distill_tradeoff.csv``, ``.md`` (mean ± std over
+folds per width) and ``.png`` (accuracy against flash, arena and MACs).
+Rows already in the CSV for a (width, fold) are reused, so an interrupted
+run resumes.
+
+Usage: python benchmarks/distill_tradeoff.py [--widths 0.5,1,2] [--folds 1,2,3,4,5]
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from embedclf.datasets import load_esc10
+from embedclf.distill import Distiller, export
+from embedclf.evaluation import atomic_write
+from embedclf.pipelines import make_pipeline
+
+HERE = Path(__file__).resolve().parent
+DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
+
+
+def run_one(df, width, fold, cache, epochs, student):
+    train = (df["fold"] != fold).to_numpy()
+    X = df["path"].tolist()
+    y = df["label"].to_numpy()
+    Xtr = [x for x, t in zip(X, train) if t]
+    Xte = [x for x, t in zip(X, train) if not t]
+    teacher = make_pipeline("birdnet-linear").set_params(emb__cache=cache)
+    teacher.fit(Xtr, y[train])
+    t = time.perf_counter()
+    dist = Distiller(teacher, student=student, width=width, epochs=epochs, random_state=0)
+    dist.fit(Xtr, y[train])
+    seconds = time.perf_counter() - t
+    with tempfile.TemporaryDirectory() as out:
+        rep = export(dist, out, Xtr, X_test=Xte, y_test=y[~train])
+    return {"student": student, "width": width, "fold": fold, "params": rep["params"],
+            "flash_bytes": rep["flash_bytes"], "model_bytes": rep["model_bytes"],
+            "arena_bytes": rep["arena_bytes"], "macs_per_second": rep["macs_per_second"],
+            "teacher_accuracy": rep["teacher_accuracy"],
+            "student_float_accuracy": rep["student_float_accuracy"],
+            "student_accuracy": rep["student_accuracy"],
+            "int8_float_agreement": rep["int8_float_agreement"],
+            "teacher_student_agreement": rep["teacher_student_agreement"],
+            "epochs_run": dist.student_.n_epochs_, "distill_seconds": round(seconds, 1)}
+
+
+def summarise(table):
+    g = table.groupby(["student", "width"])
+    s = g.agg(folds=("fold", "count"), params=("params", "first"),
+              flash_bytes=("flash_bytes", "first"), arena_bytes=("arena_bytes", "first"),
+              macs_per_second=("macs_per_second", "first"),
+              teacher=("teacher_accuracy", "mean"), student=("student_accuracy", "mean"),
+              student_std=("student_accuracy", "std"), float_=("student_float_accuracy", "mean"),
+              agree=("int8_float_agreement", "mean")).reset_index()
+    s["kept"] = s["student"] / s["teacher"]
+    md = ["| student | width | folds | params | flash KB | arena KB | M MACs/s | teacher | "
+          "int8 student (mean ± std) | float student | int8 = float | student / teacher |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in s.to_dict("records"):
+        std = "" if pd.isna(r["student_std"]) else f" ± {100 * r['student_std']:.1f}"
+        md.append(f"| `{r['student']}` | {r['width']} | {r['folds']} | {r['params']:,} | "
+                  f"{r['flash_bytes'] / 1024:.1f} | {r['arena_bytes'] / 1024:.1f} | "
+                  f"{r['macs_per_second'] / 1e6:.2f} | {100 * r['teacher']:.1f}% | "
+                  f"{100 * r['student']:.1f}%{std} | {100 * r['float_']:.1f}% | "
+                  f"{100 * r['agree']:.1f}% | {100 * r['kept']:.0f}% |")
+    return s, md
+
+
+def plot(summary, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), sharey=True)
+    for ax, (col, label) in zip(axes, [("flash_bytes", "flash (KB)"),
+                                       ("arena_bytes", "tensor arena (KB)"),
+                                       ("macs_per_second", "M MACs per second of audio")]):
+        scale = 1e6 if col == "macs_per_second" else 1024
+        ax.plot(summary[col] / scale, 100 * summary["student"], "o-", label="int8 student")
+        ax.axhline(100 * summary["teacher"].mean(), color="gray", ls="--", label="teacher")
+        for r in summary.to_dict("records"):
+            ax.annotate(f"x{r['width']}", (r[col] / scale, 100 * r["student"]),
+                        textcoords="offset points", xytext=(4, -10), fontsize=8)
+        ax.set_xlabel(label)
+    axes[0].set_ylabel("ESC-10 accuracy (%)")
+    axes[0].legend(loc="lower right")
+    fig.suptitle("Distilled strided_ds students vs the BirdNET teacher (ESC-10)")
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110))
+    plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--widths", default="1.0")
+    ap.add_argument("--folds", default="1,2,3,4,5")
+    ap.add_argument("--student", default="strided_ds")
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
+    ap.add_argument("--out", default=str(HERE / "results"))
+    args = ap.parse_args()
+    if not (DATA / "esc10").is_dir():
+        print(f"no ESC-10 under {DATA}; nothing to measure", file=sys.stderr)
+        return 0
+    df = load_esc10(DATA / "esc10")
+    csv = os.path.join(args.out, "distill_tradeoff.csv")
+    table = pd.read_csv(csv) if os.path.exists(csv) else pd.DataFrame()
+    for width in [float(w) for w in args.widths.split(",")]:
+        for fold in [int(f) for f in args.folds.split(",")]:
+            if len(table) and ((table["width"] == width) & (table["fold"] == fold)
+                               & (table["student"] == args.student)).any():
+                continue
+            print(f"{args.student} x{width}, fold {fold} ...", file=sys.stderr)
+            row = run_one(df, width, fold, args.cache, args.epochs, args.student)
+            print(f"  teacher {row['teacher_accuracy']:.3f} student {row['student_accuracy']:.3f}"
+                  f" flash {row['flash_bytes']} arena {row['arena_bytes']}", file=sys.stderr)
+            table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+            os.makedirs(args.out, exist_ok=True)
+            atomic_write(csv, lambda p: table.to_csv(p, index=False))
+    summary, md = summarise(table)
+    atomic_write(os.path.join(args.out, "distill_tradeoff.md"),
+                 lambda p: open(p, "w").write("\n".join(md) + "\n"))
+    plot(summary, os.path.join(args.out, "distill_tradeoff.png"))
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

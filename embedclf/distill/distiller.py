@@ -1,0 +1,334 @@
+"""Distiller: train a tiny CNN student from any fitted teacher, window by window."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..audio import load_clips, resample
+from ..models.cnn import KerasCNN
+
+__all__ = ["Distiller", "mcu_frontend"]
+
+
+def mcu_frontend():
+    """The student's default frontend: what a Cortex-M4 computes in real time.
+
+    16 kHz, 512-point FFT (32 ms Hann window), 20 ms hop, 40 mel bands,
+    power in dB.
+
+    Returns
+    -------
+    LogMel
+
+    Examples
+    --------
+    >>> from embedclf.distill import mcu_frontend
+    >>> f = mcu_frontend()
+    >>> f.sr, f.n_fft, f.hop_length, f.n_mels
+    (16000, 512, 320, 40)
+    """
+    from ..features.logmel import LogMel
+
+    return LogMel(sr=16000, n_fft=512, hop_length=320, n_mels=40)
+
+
+def _teacher_sr(teacher):
+    from ..pipelines import pipeline_sr
+
+    return pipeline_sr(teacher)
+
+
+def check_teacher(teacher):
+    """Raise a clear error unless ``teacher`` is a fitted classifier with ``predict_proba``."""
+    if not hasattr(teacher, "predict_proba"):
+        raise TypeError(
+            f"the teacher ({type(teacher).__name__}) has no predict_proba: the distiller needs "
+            "class probabilities (use a classifier such as LogisticRegression or KerasCNN)")
+    try:
+        check_is_fitted(teacher)
+        classes = teacher.classes_
+    except (NotFittedError, AttributeError):
+        raise NotFittedError(
+            f"the teacher ({type(teacher).__name__}) is not fitted: fit it on labelled clips "
+            "first (e.g. `embedclf train`), then distil it") from None
+    if _teacher_sr(teacher) is None:
+        raise ValueError("cannot tell the teacher's sample rate: it needs an `sr` parameter "
+                         "(on itself or its first step)")
+    return np.asarray(classes)
+
+
+def distillation_loss(n_classes, temperature, alpha):
+    """Hinton et al. (2015) loss on ``[soft targets | one-hot labels | has-label]``.
+
+    ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(label, student)``;
+    clips without a label get the KL term alone (at full weight).
+    """
+    from keras import ops
+
+    k = n_classes
+
+    def loss(targets, logits):
+        soft, hard, has = targets[:, :k], targets[:, k : 2 * k], targets[:, 2 * k]
+        log_p_t = ops.log_softmax(logits / temperature, axis=-1)
+        kl = ops.sum(soft * (ops.log(ops.maximum(soft, 1e-8)) - log_p_t), axis=-1)
+        ce = -ops.sum(hard * ops.log_softmax(logits, axis=-1), axis=-1)
+        weight = ops.where(has > 0, alpha, 1.0)
+        return weight * temperature**2 * kl + has * (1 - alpha) * ce
+
+    return loss
+
+
+def soften(P, temperature):
+    """Teacher probabilities at temperature ``T``: ``softmax(log(P) / T)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.distill.distiller import soften
+    >>> soften(np.array([[0.9, 0.1]]), 2.0).round(3).tolist()
+    [[0.75, 0.25]]
+    """
+    logp = np.log(np.maximum(np.asarray(P, np.float64), 1e-12)) / temperature
+    logp -= logp.max(axis=1, keepdims=True)
+    e = np.exp(logp)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class Distiller(ClassifierMixin, BaseEstimator):
+    """Train a tiny int8-ready CNN (the student) to imitate a fitted teacher.
+
+    The teacher (any fitted classifier over clips with ``predict_proba``,
+    e.g. a BirdNET, OpenL3 or CNN pipeline) labels every *analysis window*
+    of the training clips with its probabilities; the student, a
+    :class:`~embedclf.models.KerasCNN` on a microcontroller-friendly log-mel
+    frontend, learns those soft targets (temperature-scaled KL divergence),
+    plus the true labels when given. Clips without labels still teach.
+    :func:`embedclf.distill.export` then writes the student for a
+    microcontroller.
+
+    Parameters
+    ----------
+    teacher : estimator
+        Fitted, with ``predict_proba`` and ``classes_``, taking clips; its
+        sample rate comes from its (or its first step's) ``sr``.
+    student : {"strided_ds", "ds_cnn", "sbcnn"} or callable, default="strided_ds"
+        The student architecture (see :mod:`embedclf.models.architectures`).
+    width : float, default=1.0
+        Filter-count multiplier: the knob for flash, RAM and MACs.
+    frontend : LogMel or None, default=None
+        The student's log-mel frontend; ``None`` means :func:`mcu_frontend`
+        (16 kHz, 40 mels, 20 ms hop). Its parameters are exported.
+    window, hop : float, default=1.0, 0.5
+        Analysis window and hop in seconds (the student's input and the
+        unit the teacher is asked about).
+    temperature : float, default=2.0
+    alpha : float, default=0.5
+        Weight of the distillation term against the label term.
+    epochs, batch_size, learning_rate, early_stopping, patience
+        Training of the student, as in :class:`~embedclf.models.KerasCNN`.
+    random_state : int or None, default=None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    student_ : KerasCNN
+        The fitted student (``student_.model_`` is the Keras network).
+    classes_ : ndarray
+        The teacher's classes.
+    teacher_sr_ : int
+        Rate clips are read at for the teacher; in-memory waveforms passed
+        to ``fit``/``predict`` must be at this rate (they are resampled for
+        the student). Paths work for both.
+    n_windows_fit_ : int
+    n_labelled_ : int
+        Training clips that had a label.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import Pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from embedclf import LogMel, WindowAggregator
+    >>> from embedclf.distill import Distiller
+    >>> from embedclf.datasets import make_sound_events
+    >>> X, y, _ = make_sound_events(n_per_class=6, sr=16000, duration=1.0, random_state=0)
+    >>> teacher = Pipeline([("mel", LogMel(sr=16000)), ("agg", WindowAggregator()),
+    ...                     ("clf", LogisticRegression(max_iter=1000))]).fit(X, y)
+    >>> d = Distiller(teacher, epochs=2, random_state=0).fit(X, y)
+    >>> d.predict_proba(X[:2]).shape
+    (2, 5)
+    """
+
+    _parameter_constraints = {
+        "teacher": [object],
+        "student": [StrOptions({"sbcnn", "ds_cnn", "strided_ds"}), callable],
+        "width": [Interval(Real, 0, None, closed="neither")],
+        "frontend": [None, object],
+        "window": [Interval(Real, 0, None, closed="neither")],
+        "hop": [Interval(Real, 0, None, closed="neither")],
+        "temperature": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, 1, closed="both")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "early_stopping": ["boolean"],
+        "patience": [Interval(Integral, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, teacher, *, student="strided_ds", width=1.0, frontend=None, window=1.0,
+                 hop=0.5, temperature=2.0, alpha=0.5, epochs=40, batch_size=32,
+                 learning_rate=3e-3, early_stopping=True, patience=8, random_state=None,
+                 verbose=0):
+        self.teacher = teacher
+        self.student = student
+        self.width = width
+        self.frontend = frontend
+        self.window = window
+        self.hop = hop
+        self.temperature = temperature
+        self.alpha = alpha
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _new_student(self):
+        frontend = self.frontend if self.frontend is not None else mcu_frontend()
+        return KerasCNN(architecture=self.student, sr=frontend.sr, frontend=frontend,
+                        window=self.window, hop=self.hop, width=self.width, epochs=self.epochs,
+                        batch_size=self.batch_size, learning_rate=self.learning_rate,
+                        early_stopping=self.early_stopping, patience=self.patience,
+                        random_state=self.random_state, verbose=self.verbose)
+
+    def _student_waves(self, waves):
+        return [resample(w, self.teacher_sr_, self.student_.sr) for w in waves]
+
+    def teacher_window_proba(self, waves, owner, starts):
+        """The teacher's probabilities for each student window (teacher-rate waveforms).
+
+        Each window's audio (the same span the student sees, padded with
+        silence past the clip's end) is passed to the teacher as a clip.
+        """
+        hop_s = self.student_.frontend_.hop_length / self.student_.sr
+        n = int(round(self.window * self.teacher_sr_))
+        pieces = []
+        for clip, start in zip(owner, starts):
+            a = int(round(start * hop_s * self.teacher_sr_))
+            piece = np.asarray(waves[clip][a : a + n], dtype=np.float32)
+            pieces.append(np.pad(piece, (0, n - len(piece))))
+        P = np.concatenate([self.teacher.predict_proba(pieces[i : i + 512])
+                            for i in range(0, len(pieces), 512)])
+        return np.asarray(P, dtype=np.float64)
+
+    def fit(self, X, y=None):
+        """Distil the teacher into the student on clips ``X`` (labels optional).
+
+        Parameters
+        ----------
+        X : sequence of clips
+            Paths, or waveforms at the teacher's sample rate.
+        y : array-like of shape (n_clips,) or None
+            True labels (from the teacher's classes); ``None`` entries, or
+            ``y=None``, mark unlabelled clips.
+
+        Returns
+        -------
+        self : Distiller
+        """
+        self._validate_params()
+        self.classes_ = check_teacher(self.teacher)
+        self.teacher_sr_ = int(_teacher_sr(self.teacher))
+        labels = None if y is None else np.asarray(y, dtype=object)
+        loaded = load_clips(X, labels, sr=self.teacher_sr_)
+        waves = loaded.clips
+        if not waves:
+            raise ValueError("no clips to distil on")
+        k = len(self.classes_)
+        hard = np.zeros((len(waves), k), np.float32)
+        has = np.zeros(len(waves), np.float32)
+        if labels is not None:
+            index = {c: i for i, c in enumerate(self.classes_.tolist())}
+            for i, label in enumerate(loaded.y):
+                if label is None or (isinstance(label, float) and np.isnan(label)):
+                    continue
+                if label not in index:
+                    raise ValueError(f"label {label!r} of clip {i} is not one of the teacher's "
+                                     f"classes {self.classes_.tolist()}")
+                hard[i, index[label]] = 1.0
+                has[i] = 1.0
+        self.n_labelled_ = int(has.sum())
+
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        rng = np.random.default_rng(seed)
+        self.student_ = student = self._new_student()
+        student._validate_params()
+        student.classes_ = self.classes_
+        train, val = student._split(np.zeros(len(waves), dtype=int), rng)
+        small = self._student_waves(waves)
+        Xw, owner, starts = student._fit_frontend([small[i] for i in train])
+        targets = self._targets([waves[i] for i in train], owner, starts, hard[train], has[train])
+        validation = None
+        if len(val):
+            Xv, ov, sv = student._windows([small[i] for i in val])
+            validation = (Xv, self._targets([waves[i] for i in val], ov, sv, hard[val], has[val]))
+        student._train(Xw, targets, None, validation, seed, rng,
+                       loss=distillation_loss(k, self.temperature, self.alpha))
+        self.n_windows_fit_ = student.n_windows_fit_
+        self.history_ = student.history_
+        return self
+
+    def _targets(self, waves, owner, starts, hard, has):
+        soft = soften(self.teacher_window_proba(waves, owner, starts), self.temperature)
+        return np.concatenate([soft, hard[owner], has[owner, None]], axis=1).astype(np.float32)
+
+    def _student_input(self, X):
+        """Clips for the student: paths as they are, waveforms resampled from the teacher's rate."""
+        from ..audio import _check_X, _is_path
+
+        X = _check_X(X)
+        return [x if _is_path(x) else resample(np.asarray(x, np.float32), self.teacher_sr_,
+                                               self.student_.sr) for x in X]
+
+    def predict_proba(self, X):
+        """The student's clip probabilities.
+
+        Parameters
+        ----------
+        X : sequence of clips
+            Paths, or waveforms at the teacher's sample rate.
+
+        Returns
+        -------
+        ndarray of shape (n_clips, n_classes)
+        """
+        check_is_fitted(self, "student_")
+        return self.student_.predict_proba(self._student_input(X))
+
+    def predict(self, X):
+        """The student's predicted class of each clip.
+
+        Parameters
+        ----------
+        X : sequence of clips
+
+        Returns
+        -------
+        ndarray of shape (n_clips,)
+        """
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags

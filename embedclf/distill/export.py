@@ -1,0 +1,479 @@
+"""Export a student for a microcontroller: int8 TFLite, C sources, measured footprint.
+
+The network is converted to a full-integer int8 ``.tflite`` (int8 input and
+output; batch norm folded, ReLU fused) and checked in the TensorFlow Lite
+Micro interpreter (the ``tflite-micro`` package), which also gives the
+tensor-arena size the model needs. The log-mel frontend's constants go to
+``frontend.h`` so the device computes exactly the features the student saw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+from ..files import atomic_write
+
+__all__ = ["export", "to_int8_tflite", "op_list", "measure_arena", "Int8Model", "BudgetError",
+           "UnsupportedOpError", "c_array_source"]
+
+class BudgetError(ValueError):
+    """The exported student exceeds the flash or RAM budget (the report is kept)."""
+
+
+class UnsupportedOpError(ValueError):
+    """The model uses an op TensorFlow Lite Micro cannot run."""
+
+
+def _tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    return tf
+
+
+def to_int8_tflite(model, representative):
+    """Full-integer int8 conversion of a Keras model (int8 input and output).
+
+    Parameters
+    ----------
+    model : keras.Model
+    representative : ndarray of shape (n, *input_shape)
+        Typical inputs, for calibrating the activation ranges (a few hundred
+        windows).
+
+    Returns
+    -------
+    bytes
+        The ``.tflite`` flatbuffer.
+    """
+    tf = _tf()
+    spec = [tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)]
+    # a concrete function without the Keras object: the fast path that works with Keras 3
+    fn = tf.function(lambda x: model(x, training=False), input_signature=spec)
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
+    rep = np.asarray(representative, np.float32)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([rep[i : i + 1]] for i in range(len(rep)))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    # the converter prints to the process's stdout, which would corrupt --json output
+    with _captured_fd(1), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Statistics for quantized inputs")
+        return bytes(conv.convert())
+
+
+def op_list(model_bytes):
+    """Names of the operators in a ``.tflite`` file, in execution order.
+
+    Parameters
+    ----------
+    model_bytes : bytes
+
+    Returns
+    -------
+    list of str
+    """
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
+    m = fb.Model.GetRootAsModel(model_bytes, 0)
+    out = []
+    for s in range(m.SubgraphsLength()):
+        g = m.Subgraphs(s)
+        for i in range(g.OperatorsLength()):
+            code = m.OperatorCodes(g.Operators(i).OpcodeIndex())
+            op = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            out.append(code.CustomCode().decode() if op == fb.BuiltinOperator.CUSTOM
+                       else names[op])
+    return out
+
+
+@contextlib.contextmanager
+def _captured_fd(fd=2):
+    """Capture what C code prints to a file descriptor (TFLM errors, converter chatter)."""
+    (sys.stdout if fd == 1 else sys.stderr).flush()
+    saved = os.dup(fd)
+    box = {"text": ""}
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), fd)
+        try:
+            yield box
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            tmp.seek(0)
+            box["text"] = tmp.read().decode(errors="replace")
+
+
+def _tflm_run(model_bytes, x_int8, arena_size):
+    """Outputs of the TFLM interpreter, or (None, its error text)."""
+    from tflite_micro.python.tflite_micro import runtime as tflm
+
+    with _captured_fd(2) as box:
+        try:
+            it = tflm.Interpreter.from_bytes(model_bytes, arena_size=int(arena_size))
+            outs = []
+            for x in x_int8:
+                it.set_input(x[None], 0)
+                it.invoke()
+                outs.append(np.array(it.get_output(0)[0]))
+            return np.stack(outs), ""
+        except RuntimeError:
+            pass
+    return None, box["text"]
+
+
+def tflm_outputs(model_bytes, x_int8, arena_size):
+    """Run int8 inputs through the TFLM interpreter with ``arena_size`` bytes.
+
+    Parameters
+    ----------
+    model_bytes : bytes
+    x_int8 : ndarray of shape (n, *input_shape), int8
+    arena_size : int
+
+    Returns
+    -------
+    ndarray of shape (n, n_classes), int8
+    """
+    out, err = _tflm_run(model_bytes, x_int8, arena_size)
+    if out is None:
+        missing = [line for line in err.splitlines() if "find op" in line]
+        if missing:
+            raise UnsupportedOpError(f"TensorFlow Lite Micro cannot run this model: "
+                                     f"{missing[0].strip()}")
+        raise RuntimeError(f"TFLM failed with a {arena_size}-byte arena: {err.strip()[-300:]}")
+    return out
+
+
+def measure_arena(model_bytes, x_int8, limit=4 << 20):
+    """Smallest tensor arena (bytes) with which TFLM allocates and runs the model.
+
+    A binary search over ``arena_size``: it measures what the interpreter
+    needs (activations, the persistent tensor metadata and scratch buffers)
+    on this 64-bit host build with reference kernels. A 32-bit build needs
+    a little less for metadata; optimised kernels (CMSIS-NN) can add scratch.
+
+    Parameters
+    ----------
+    model_bytes : bytes
+    x_int8 : ndarray of shape (1, *input_shape), int8
+        One input, run to make sure ``invoke`` succeeds too.
+    limit : int, default=4 MiB
+
+    Returns
+    -------
+    int
+    """
+    tflm_outputs(model_bytes, x_int8[:1], limit)  # raises for unsupported ops
+    lo, hi = 0, int(limit)  # lo fails, hi works
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        ok = _tflm_run(model_bytes, x_int8[:1], mid)[0] is not None
+        lo, hi = (lo, mid) if ok else (mid, hi)
+    return hi
+
+
+class Int8Model:
+    """An int8 ``.tflite`` run by LiteRT with reference kernels (TFLM's arithmetic).
+
+    Parameters
+    ----------
+    model_bytes : bytes
+    """
+
+    def __init__(self, model_bytes):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        self.interpreter = Interpreter(
+            model_content=model_bytes,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+
+    @property
+    def input_quantization(self):
+        """``(scale, zero_point)`` of the int8 input."""
+        return tuple(self.input["quantization"])
+
+    @property
+    def output_quantization(self):
+        """``(scale, zero_point)`` of the int8 output."""
+        return tuple(self.output["quantization"])
+
+    def quantize(self, X):
+        """Float network inputs to int8."""
+        scale, zp = self.input_quantization
+        return np.clip(np.round(np.asarray(X) / scale) + zp, -128, 127).astype(np.int8)
+
+    def dequantize(self, Q):
+        """int8 outputs to float probabilities."""
+        scale, zp = self.output_quantization
+        return (np.asarray(Q, np.float32) - zp) * scale
+
+    def run_int8(self, Q):
+        """int8 outputs for int8 inputs, one window at a time."""
+        outs = []
+        for q in Q:
+            self.interpreter.set_tensor(self.input["index"], q[None])
+            self.interpreter.invoke()
+            outs.append(self.interpreter.get_tensor(self.output["index"])[0].copy())
+        return np.stack(outs) if outs else np.zeros((0, self.output["shape"][-1]), np.int8)
+
+    def predict_windows(self, X):
+        """Float probabilities of float (standardised) windows, through int8."""
+        return self.dequantize(self.run_int8(self.quantize(X)))
+
+
+def c_array_source(model_bytes, name="g_model_data"):
+    """``model_data.h`` and ``model_data.c`` holding the model as an aligned byte array.
+
+    Parameters
+    ----------
+    model_bytes : bytes
+    name : str, default="g_model_data"
+
+    Returns
+    -------
+    header, source : str
+
+    Examples
+    --------
+    >>> from embedclf.distill.export import c_array_source
+    >>> h, c = c_array_source(b"\\x01\\xff")
+    >>> "0x01, 0xff" in c, "g_model_data_len = 2" in c
+    (True, True)
+    """
+    header = (
+        "/* Generated by embedclf: int8 TFLite model for TensorFlow Lite Micro. */\n"
+        "#ifndef EMBEDCLF_MODEL_DATA_H_\n#define EMBEDCLF_MODEL_DATA_H_\n\n"
+        f"extern const unsigned char {name}[];\n"
+        f"extern const unsigned int {name}_len;\n\n#endif\n"
+    )
+    rows = [", ".join(f"0x{b:02x}" for b in model_bytes[i : i + 12])
+            for i in range(0, len(model_bytes), 12)]
+    source = (
+        '/* Generated by embedclf. */\n#include "model_data.h"\n\n'
+        "/* 16-byte aligned: TFLM reads tensors in place from flash */\n"
+        f"alignas(16) const unsigned char {name}[] = {{\n  " + ",\n  ".join(rows) + "\n};\n"
+        f"const unsigned int {name}_len = {len(model_bytes)};\n"
+    )
+    return header, source
+
+
+def _c_floats(values, per_line=8):
+    vals = [f"{float(v):.9g}f" for v in np.ravel(values)]
+    return ",\n  ".join(", ".join(vals[i : i + per_line]) for i in range(0, len(vals), per_line))
+
+
+def frontend_header(student, input_q, output_q):
+    """``frontend.h``: every constant the device needs to compute the student's input.
+
+    The mel filterbank is stored sparsely (first FFT bin and weights of each
+    band), which is also how a device applies it.
+    """
+    fe = student.frontend_
+    n_frames, hop_frames = student.window_frames_
+    basis = np.asarray(fe.mel_basis_, np.float64)
+    starts, counts, weights = [], [], []
+    for band in basis:
+        nz = np.flatnonzero(band)
+        first = int(nz[0]) if len(nz) else 0
+        last = int(nz[-1]) + 1 if len(nz) else 0
+        starts.append(first)
+        counts.append(last - first)
+        weights.extend(band[first:last])
+    labels = ", ".join(json.dumps(str(c)) for c in student.classes_)
+    ref = fe.ref if isinstance(fe.ref, (int, float)) else 1.0
+    lines = [
+        "/* Generated by embedclf: the student's log-mel frontend, exactly as trained.",
+        " * Per frame: y = window * samples[hop*t : hop*t + n_fft] (centred: n_fft/2 zeros",
+        " * before the first sample); P = |rfft(y)|^power; mel[b] = sum_k weights * P[start+k];",
+        " * dB = 10*log10(max(mel, AMIN) / REF), clipped to TOP_DB below the clip's maximum",
+        " * (on a device: below the window's maximum); x = (dB - MEAN[b]) / STD[b];",
+        " * int8 input = round(x / INPUT_SCALE) + INPUT_ZERO_POINT, saturated.",
+        " * Output: int8 probabilities p = (q - OUTPUT_ZERO_POINT) * OUTPUT_SCALE per window;",
+        " * a clip's prediction averages its windows. */",
+        "#ifndef EMBEDCLF_FRONTEND_H_", "#define EMBEDCLF_FRONTEND_H_", "",
+        f"#define EMBEDCLF_SAMPLE_RATE {fe.sr}",
+        f"#define EMBEDCLF_N_FFT {fe.n_fft}",
+        f"#define EMBEDCLF_HOP_LENGTH {fe.hop_length}",
+        f"#define EMBEDCLF_CENTER {int(fe.center)}",
+        f"#define EMBEDCLF_POWER {float(fe.power):.9g}f",
+        f"#define EMBEDCLF_N_MELS {basis.shape[0]}",
+        f"#define EMBEDCLF_N_MEL_WEIGHTS {len(weights)}",
+        f"#define EMBEDCLF_AMIN {float(fe.amin):.9g}f",
+        f"#define EMBEDCLF_REF {float(ref):.9g}f",
+        f"#define EMBEDCLF_TOP_DB {float(fe.top_db if fe.top_db is not None else 0):.9g}f",
+        f"#define EMBEDCLF_WINDOW_FRAMES {n_frames}",
+        f"#define EMBEDCLF_HOP_FRAMES {hop_frames}",
+        f"#define EMBEDCLF_INPUT_SCALE {float(input_q[0]):.9g}f",
+        f"#define EMBEDCLF_INPUT_ZERO_POINT {int(input_q[1])}",
+        f"#define EMBEDCLF_OUTPUT_SCALE {float(output_q[0]):.9g}f",
+        f"#define EMBEDCLF_OUTPUT_ZERO_POINT {int(output_q[1])}",
+        f"#define EMBEDCLF_N_CLASSES {len(student.classes_)}", "",
+        f"static const char *const kLabels[EMBEDCLF_N_CLASSES] = {{{labels}}};",
+        "static const float kWindow[EMBEDCLF_N_FFT] = {\n  " + _c_floats(fe.window_) + "\n};",
+        "static const unsigned short kMelStart[EMBEDCLF_N_MELS] = {"
+        + ", ".join(map(str, starts)) + "};",
+        "static const unsigned short kMelCount[EMBEDCLF_N_MELS] = {"
+        + ", ".join(map(str, counts)) + "};",
+        "static const float kMelWeights[EMBEDCLF_N_MEL_WEIGHTS] = {\n  " + _c_floats(weights)
+        + "\n};",
+        "static const float kMean[EMBEDCLF_N_MELS] = {\n  " + _c_floats(student.feature_mean_)
+        + "\n};",
+        "static const float kStd[EMBEDCLF_N_MELS] = {\n  " + _c_floats(student.feature_std_)
+        + "\n};", "", "#endif", "",
+    ]
+    table_bytes = 4 * (len(fe.window_) + len(weights) + 2 * basis.shape[0]) + 4 * basis.shape[0]
+    return "\n".join(lines), int(table_bytes)
+
+
+def _as_student(est):
+    """(KerasCNN student, function mapping clips to the student's input, teacher or None)."""
+    from ..models.cnn import KerasCNN
+    from .distiller import Distiller
+
+    if isinstance(est, Distiller):
+        if not hasattr(est, "student_"):
+            raise ValueError("the Distiller is not fitted: call fit first")
+        return est.student_, est._student_input, est.teacher
+    if isinstance(est, KerasCNN):
+        if not hasattr(est, "model_"):
+            raise ValueError("the KerasCNN is not fitted: call fit first")
+        return est, (lambda X: X), None
+    raise TypeError(f"export needs a fitted Distiller or KerasCNN, got {type(est).__name__}")
+
+
+def _windows_of(student, clips):
+    from ..audio import iter_clips
+
+    waves = [w for _, _, w in iter_clips(clips, student.sr)]
+    return student._windows(waves)[:2], len(waves)
+
+
+def export(student, out_dir, representative, *, X_test=None, y_test=None, teacher=None,
+           max_flash_kb=None, max_ram_kb=None, n_representative=300, random_state=0):
+    """Write a student for a microcontroller and measure it.
+
+    Files written to ``out_dir`` (each atomically): ``model.tflite`` (int8
+    in and out), ``model_data.h``/``model_data.c`` (the same bytes as an
+    aligned C array), ``frontend.h`` (sample rate, FFT, hop, window, sparse
+    mel filterbank, log and standardisation constants, quantisation
+    parameters, labels) and ``report.json``.
+
+    Parameters
+    ----------
+    student : Distiller or KerasCNN
+        Fitted.
+    out_dir : str or path
+    representative : sequence of clips
+        Calibration clips for the int8 ranges (training clips are fine).
+    X_test, y_test : sequence of clips and labels, optional
+        Held-out clips: int8-vs-float agreement always; accuracies when
+        ``y_test`` is given. Clips are paths or, for a Distiller, waveforms
+        at the teacher's rate.
+    teacher : estimator, optional
+        Defaults to the Distiller's teacher; its accuracy and its agreement
+        with the student are reported.
+    max_flash_kb, max_ram_kb : float, optional
+        Budget. When exceeded, :class:`BudgetError` is raised after the
+        report is written.
+    n_representative : int, default=300
+        Windows drawn from ``representative`` for calibration.
+    random_state : int, default=0
+
+    Returns
+    -------
+    dict
+        The report (also in ``report.json``), with ``flash_bytes``,
+        ``arena_bytes``, ``macs_per_window``, ``macs_per_second``, ``ops``,
+        ``int8_float_agreement``, ``student_accuracy``,
+        ``student_float_accuracy``, ``teacher_accuracy`` and
+        ``teacher_student_agreement``.
+    """
+    from ..models.architectures import count_macs, count_params
+    from ..models._windows import pool_windows
+
+    cnn, to_input, own_teacher = _as_student(student)
+    teacher = own_teacher if teacher is None else teacher
+    os.makedirs(out_dir, exist_ok=True)
+    (W, _), _ = _windows_of(cnn, to_input(representative))
+    rng = np.random.default_rng(random_state)
+    rep = W[np.sort(rng.choice(len(W), min(n_representative, len(W)), replace=False))]
+    model_bytes = to_int8_tflite(cnn.model_, rep)
+    ops = op_list(model_bytes)
+    int8 = Int8Model(model_bytes)
+    # running it in TFLM is the support check: an op TFLM lacks fails here, by name
+    arena = measure_arena(model_bytes, int8.quantize(rep[:1]))
+    header, source = c_array_source(model_bytes)
+    fe_header, fe_bytes = frontend_header(cnn, int8.input_quantization, int8.output_quantization)
+    macs = count_macs(cnn.model_)
+    windows_per_s = 1.0 / cnn.hop
+    report = {
+        "architecture": cnn.architecture if isinstance(cnn.architecture, str) else "custom",
+        "width": cnn.width, "params": count_params(cnn.model_),
+        "input_shape": list(cnn.input_shape_),
+        "model_bytes": len(model_bytes), "frontend_table_bytes": fe_bytes,
+        "flash_bytes": len(model_bytes) + fe_bytes,
+        "arena_bytes": arena,
+        "macs_per_window": macs, "windows_per_second": windows_per_s,
+        "macs_per_second": int(round(macs * windows_per_s)),
+        "ops": sorted(set(ops)),
+        "sample_rate": cnn.sr, "n_mels": cnn.frontend_.n_mels,
+        "window_seconds": cnn.window, "hop_seconds": cnn.hop,
+        "classes": [str(c) for c in cnn.classes_],
+        "arena_note": "measured in the TFLM Python interpreter (64-bit host, reference kernels)",
+    }
+    if X_test is not None:
+        (Wt, owner), n = _windows_of(cnn, to_input(X_test))
+        p_float = pool_windows(cnn._network_proba(Wt), owner, n)
+        p_int8 = pool_windows(int8.predict_windows(Wt).astype(np.float64), owner, n)
+        pred_float = cnn.classes_[p_float.argmax(1)]
+        pred_int8 = cnn.classes_[p_int8.argmax(1)]
+        report["n_test_clips"] = int(n)
+        report["int8_float_agreement"] = float(np.mean(pred_float == pred_int8))
+        if teacher is not None:
+            pred_teacher = np.asarray(teacher.predict(X_test))
+            report["teacher_student_agreement"] = float(np.mean(pred_teacher == pred_int8))
+        if y_test is not None:
+            y_test = np.asarray(y_test)
+            report["student_accuracy"] = float(np.mean(pred_int8 == y_test))
+            report["student_float_accuracy"] = float(np.mean(pred_float == y_test))
+            if teacher is not None:
+                report["teacher_accuracy"] = float(np.mean(pred_teacher == y_test))
+    over = []
+    if max_flash_kb is not None and report["flash_bytes"] > max_flash_kb * 1024:
+        over.append(f"flash {report['flash_bytes']} B > {max_flash_kb} KB")
+    if max_ram_kb is not None and arena > max_ram_kb * 1024:
+        over.append(f"tensor arena {arena} B > {max_ram_kb} KB")
+    report["budget"] = {"max_flash_kb": max_flash_kb, "max_ram_kb": max_ram_kb,
+                        "within_budget": not over, "exceeded": over}
+
+    def put(name, data):
+        def write(tmp):
+            with open(tmp, "wb" if isinstance(data, bytes) else "w") as fh:
+                fh.write(data)
+
+        atomic_write(os.path.join(out_dir, name), write)
+
+    put("model.tflite", model_bytes)
+    put("model_data.h", header)
+    put("model_data.c", source)
+    put("frontend.h", fe_header)
+    put("report.json", json.dumps(report, indent=2) + "\n")
+    if over:
+        raise BudgetError(
+            "the student exceeds the budget: " + "; ".join(over) + f". The report is in "
+            f"{os.path.join(out_dir, 'report.json')}; try a smaller --width or --student "
+            "strided_ds")
+    return report

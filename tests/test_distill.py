@@ -1,0 +1,227 @@
+"""Distiller and MCU export: soft targets per window, int8 files checked in LiteRT and TFLM."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+pytest.importorskip("keras")
+pytest.importorskip("tflite_micro")
+
+from embedclf import LogMel, WindowAggregator  # noqa: E402
+from embedclf.distill import BudgetError, Distiller, UnsupportedOpError, export  # noqa: E402
+from embedclf.distill.distiller import soften  # noqa: E402
+from embedclf.distill.export import Int8Model, measure_arena, op_list, tflm_outputs  # noqa: E402
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def data():
+    from embedclf.datasets import make_sound_events
+
+    X, y, folds = make_sound_events(n_per_class=10, sr=SR, duration=1.5, random_state=2)
+    train, test = np.where(folds != 1)[0], np.where(folds == 1)[0]
+    return [X[i] for i in train], y[train], [X[i] for i in test], y[test]
+
+
+@pytest.fixture(scope="module")
+def teacher(data):
+    X, y, _, _ = data
+    return Pipeline([("mel", LogMel(sr=SR)), ("agg", WindowAggregator(stats=("mean", "std", "max"))),
+                     ("clf", LogisticRegression(max_iter=2000))]).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def distilled(data, teacher):
+    X, y, _, _ = data
+    return Distiller(teacher, epochs=40, learning_rate=1e-2, random_state=0).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def exported(distilled, data, tmp_path_factory):
+    X, _, Xt, yt = data
+    out = tmp_path_factory.mktemp("mcu")
+    return out, export(distilled, out, X, X_test=Xt, y_test=yt)
+
+
+def test_student_learns_from_the_teacher(distilled, data, teacher):
+    X, y, Xt, yt = data
+    assert distilled.classes_.tolist() == teacher.classes_.tolist()
+    assert distilled.n_labelled_ == len(X)
+    assert distilled.student_.frontend_.sr == 16000 and distilled.student_.frontend_.n_mels == 40
+    # the tiny student is well above chance (20%) after 40 epochs on 40 clips
+    assert distilled.score(X, y) > 0.5
+    P = distilled.predict_proba(Xt)
+    assert P.shape == (len(Xt), 5) and np.allclose(P.sum(1), 1)
+
+
+def test_teacher_is_asked_about_every_window(distilled, data):
+    X, _, _, _ = data
+    seen = []
+
+    class Recorder:
+        classes_ = distilled.classes_
+
+        def predict_proba(self, clips):
+            seen.extend(len(c) for c in clips)
+            return np.full((len(clips), 5), 0.2)
+
+    d = Distiller(Recorder())
+    d.__dict__.update(student_=distilled.student_, teacher_sr_=SR)
+    _, owner, starts = distilled.student_._windows([X[0]])
+    d.teacher_window_proba([X[0]], owner, starts)
+    # 1.5 s clip (76 frames of 20 ms), 1 s windows every 0.5 s: two full windows and
+    # a last one padded with silence, each 1 s of teacher audio
+    assert seen == [SR, SR, SR] and starts.tolist() == [0, 25, 50]
+
+
+def test_soften_is_a_tempered_softmax():
+    P = np.array([[0.7, 0.2, 0.1]])
+    assert np.allclose(soften(P, 1.0), P)
+    flat = soften(P, 1e6)
+    assert np.allclose(flat, 1 / 3, atol=1e-4)
+    expected = P ** 0.5 / (P ** 0.5).sum()
+    assert np.allclose(soften(P, 2.0), expected)
+
+
+def test_unlabelled_clips_still_teach(data, teacher):
+    X, y, _, _ = data
+    d = Distiller(teacher, epochs=2, random_state=0).fit(X, None)
+    assert d.n_labelled_ == 0 and np.isfinite(d.history_["loss"]).all()
+    partial = np.array(list(y[:10]) + [None] * (len(y) - 10), dtype=object)
+    assert Distiller(teacher, epochs=1, random_state=0).fit(X, partial).n_labelled_ == 10
+    with pytest.raises(ValueError, match="not one of the teacher's classes"):
+        Distiller(teacher, epochs=1).fit(X, ["cat"] * len(X))
+
+
+def test_export_writes_files_that_run_the_same_in_litert_and_tflm(exported, distilled, data):
+    out, report = exported
+    model = (out / "model.tflite").read_bytes()
+    # the C array holds exactly the .tflite bytes
+    source = (out / "model_data.c").read_text()
+    body = source.split("{", 1)[1].split("}", 1)[0]
+    assert bytes(int(h, 16) for h in re.findall(r"0x([0-9a-f]{2})", body)) == model
+    assert f"g_model_data_len = {len(model)};" in source
+    assert "alignas(16)" in source
+    # full integer: int8 in, int8 out
+    int8 = Int8Model(model)
+    assert int8.input["dtype"] == np.int8 and int8.output["dtype"] == np.int8
+    _, _, Xt, _ = data
+    W, _, _ = distilled.student_._windows(Xt)
+    Q = int8.quantize(W)
+    lite = int8.run_int8(Q)
+    micro = tflm_outputs(model, Q, report["arena_bytes"])
+    assert np.array_equal(lite, micro)
+    assert set(op_list(model)) == set(report["ops"]) <= {
+        "CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX"}
+
+
+def test_report_arena_is_what_tflm_needs(exported, distilled, data):
+    out, report = exported
+    model = (out / "model.tflite").read_bytes()
+    X, _, _, _ = data
+    Q = Int8Model(model).quantize(distilled.student_._windows(X[:1])[0])
+    arena = report["arena_bytes"]
+    tflm_outputs(model, Q, arena)  # enough
+    with pytest.raises(RuntimeError, match="arena"):
+        tflm_outputs(model, Q, arena - 1)  # one byte less is not
+    assert measure_arena(model, Q) == arena
+    assert 1000 < arena < 64 * 1024
+
+
+def test_report_numbers(exported):
+    out, report = exported
+    saved = json.loads((out / "report.json").read_text())
+    assert saved == report
+    for key in ("flash_bytes", "arena_bytes", "macs_per_second", "student_accuracy",
+                "teacher_accuracy", "int8_float_agreement"):
+        assert key in report
+    assert report["flash_bytes"] == report["model_bytes"] + report["frontend_table_bytes"]
+    assert report["model_bytes"] == (out / "model.tflite").stat().st_size
+    assert report["macs_per_second"] == report["macs_per_window"] * 2  # 0.5 s hop
+    assert report["int8_float_agreement"] >= 0.9
+    assert report["teacher_accuracy"] > 0.8
+    assert report["budget"]["within_budget"] is True
+
+
+def test_frontend_header_reproduces_the_int8_input(exported, distilled, data):
+    """A device computing features from frontend.h alone feeds the model the same bytes."""
+    out, _ = exported
+    text = (out / "frontend.h").read_text()
+
+    def define(name):
+        return float(re.search(rf"#define EMBEDCLF_{name} (\S+?)f?\n", text).group(1))
+
+    def array(name):
+        block = re.search(rf"{name}\[[A-Z_]+\] = \{{(.*?)\}};", text, re.S).group(1)
+        return np.array([float(v.rstrip("f")) for v in re.findall(r"[-\d.e+]+f?", block)])
+
+    n_fft, hop = int(define("N_FFT")), int(define("HOP_LENGTH"))
+    win, start, count = array("kWindow"), array("kMelStart").astype(int), array("kMelCount")
+    weights, mean, std = array("kMelWeights"), array("kMean"), array("kStd")
+    _, _, Xt, _ = data
+    clip = Xt[0]
+    padded = np.pad(clip, n_fft // 2)
+    n_frames = 1 + (len(padded) - n_fft) // hop
+    frames = np.stack([padded[t * hop : t * hop + n_fft] * win for t in range(n_frames)])
+    P = np.abs(np.fft.rfft(frames, axis=1)) ** define("POWER")
+    mel = np.zeros((n_frames, len(start)))
+    offset = 0
+    for b, (s, c) in enumerate(zip(start, count.astype(int))):
+        mel[:, b] = P[:, s : s + c] @ weights[offset : offset + c]
+        offset += c
+    dB = 10 * np.log10(np.maximum(mel, define("AMIN")) / define("REF"))
+    dB = np.maximum(dB, dB.max() - define("TOP_DB"))
+    n_win = int(define("WINDOW_FRAMES"))
+    x = ((dB[:n_win] - mean) / std).T[..., None]
+    q = np.clip(np.round(x / define("INPUT_SCALE")) + define("INPUT_ZERO_POINT"), -128, 127)
+    W, _, _ = distilled.student_._windows([clip])
+    expected = Int8Model((out / "model.tflite").read_bytes()).quantize(W[:1])[0]
+    assert np.abs(q - expected).max() <= 1  # float rounding at a quantisation step
+    assert np.mean(q == expected) > 0.99
+    assert re.search(r'kLabels\[EMBEDCLF_N_CLASSES\] = \{"beep", "buzz"', text)
+
+
+def test_budget_overrun_raises_and_keeps_the_report(distilled, data, tmp_path):
+    X, _, _, _ = data
+    with pytest.raises(BudgetError, match="flash .* > 1 KB.*report.json"):
+        export(distilled, tmp_path, X[:5], max_flash_kb=1, max_ram_kb=64)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["budget"]["within_budget"] is False
+    assert "flash" in report["budget"]["exceeded"][0]
+
+
+def test_bad_teachers_get_clear_errors(data):
+    X, y, _, _ = data
+    no_proba = Pipeline([("mel", LogMel(sr=SR)), ("agg", WindowAggregator())])
+    with pytest.raises(TypeError, match="no predict_proba"):
+        Distiller(no_proba).fit(X, y)
+    unfitted = Pipeline([("mel", LogMel(sr=SR)), ("agg", WindowAggregator()),
+                         ("clf", LogisticRegression())])
+    with pytest.raises(NotFittedError, match="not fitted"):
+        Distiller(unfitted).fit(X, y)
+    with pytest.raises(TypeError, match="fitted Distiller or KerasCNN"):
+        export(unfitted, "unused", X)
+
+
+def test_an_op_tflm_lacks_is_named(data, teacher, tmp_path):
+    import keras
+
+    X, y, _, _ = data
+
+    def with_gelu(input_shape, n_classes, *, width, seed):
+        inp = keras.Input(input_shape)
+        x = keras.layers.Conv2D(4, 3, strides=4)(inp)
+        x = keras.layers.Activation("gelu")(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        x = keras.layers.Dense(n_classes)(x)
+        return keras.Model(inp, keras.layers.Softmax()(x))
+
+    d = Distiller(teacher, student=with_gelu, epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(UnsupportedOpError, match="GELU"):
+        export(d, tmp_path, X[:5])
