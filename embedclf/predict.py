@@ -16,7 +16,11 @@ def _probabilities(model, clips):
     if hasattr(model, "predict_proba"):
         proba = np.asarray(model.predict_proba(clips))
         classes = list(model.classes_)
-        labels = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
+        final = model.steps[-1][1] if hasattr(model, "steps") else model
+        if hasattr(final, "labels_from_proba"):  # e.g. KerasCNN's rejection threshold
+            labels = np.asarray(final.labels_from_proba(proba), dtype=object)
+        else:
+            labels = np.asarray(classes, dtype=object)[proba.argmax(axis=1)]
         return labels, proba, classes
     return np.asarray(model.predict(clips), dtype=object), None, []
 

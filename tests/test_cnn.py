@@ -73,6 +73,34 @@ def test_threshold_rejects_unsure_clips(fitted, data):
     assert set(pred[P.max(1) >= cut]) <= set(fitted.classes_)
 
 
+def test_threshold_with_integer_labels_and_in_predict_table(fitted, data):
+    from embedclf.predict import predict_table
+
+    X, y, _ = data
+    codes = np.unique(y, return_inverse=True)[1]
+    with pytest.raises(ValueError, match="unknown_label='unknown' must be of the labels' type"):
+        tiny(epochs=1, threshold=0.5).fit(X, codes)
+    model = tiny(epochs=1, threshold=0.99, unknown_label=-1).fit(X, codes)
+    pred = model.predict(X)
+    assert pred.dtype.kind == "i" and -1 in pred
+    assert 0 <= model.score(X, codes) <= 1
+    table = predict_table(model, X[:6])
+    assert table["label"].tolist() == pred[:6].tolist()
+
+
+def test_generators_are_read_once_not_dropped(fitted, data):
+    X, _, _ = data
+    assert fitted.predict_proba(x for x in X[:3]).shape == (3, 5)
+    assert fitted.predict(x for x in X[:3]).shape == (3,)
+    assert np.array_equal(fitted.predict(iter(X[:3])), fitted.predict(X[:3]))
+
+
+def test_predict_agrees_with_predict_proba(fitted, data):
+    X, _, _ = data
+    P = fitted.predict_proba(X)
+    assert np.array_equal(fitted.predict(X), fitted.classes_[P.argmax(1)])
+
+
 def test_same_random_state_same_model_different_seed_differs(data):
     X, y, _ = data
     a = tiny().fit(X, y).predict_proba(X)
@@ -83,12 +111,22 @@ def test_same_random_state_same_model_different_seed_differs(data):
 
 
 def test_fit_leaves_global_random_state_alone(data):
+    import random
+
+    import tensorflow as tf
+
     X, y, _ = data
     np.random.seed(123)
-    expected = np.random.rand()
+    random.seed(5)
+    tf.random.set_seed(7)
+    expected = (np.random.rand(), random.random(), float(tf.random.uniform([])))
     np.random.seed(123)
+    random.seed(5)
+    tf.random.set_seed(7)
     tiny(epochs=1).fit(X[:10], y[:10])
-    assert np.random.rand() == expected
+    assert (np.random.rand(), random.random()) == expected[:2]
+    assert tf.compat.v1.random.get_seed(None)[0] == 7  # the caller's TF seed is back
+    tf.random.set_seed(None)
 
 
 def test_augmentation_changes_training_inputs_never_predictions(data, monkeypatch):
@@ -270,3 +308,17 @@ def test_two_d_array_fit_enforces_samples_per_clip(data):
     with pytest.raises(ValueError, match="expecting 8000 features"):
         model.predict(A[:, :4000])
     assert model.predict(list(A[:2, :4000])).shape == (2,)  # a list: any clip length
+
+
+def test_window_top_db_clips_each_window_against_its_own_maximum(data):
+    from embedclf.models._windows import spectrogram_windows
+
+    X, _, _ = data
+    fe = LogMel(sr=SR, n_fft=256, hop_length=128, n_mels=20, top_db=None).fit(X[:1])
+    quiet_then_loud = np.concatenate([X[0] * 1e-4, X[1]])
+    raw, _, _ = spectrogram_windows(fe, [quiet_then_loud], 31, 31)
+    clipped, _, _ = spectrogram_windows(fe, [quiet_then_loud], 31, 31, top_db=30.0)
+    for r, c in zip(raw, clipped):
+        assert c.max() == r.max() and np.isclose(c.min(), max(r.min(), r.max() - 30.0))
+    assert raw[0].max() < raw[-1].max() - 30  # a quiet first window keeps its own detail
+    assert (clipped[0] > raw[-1].max() - 30).mean() < 0.5

@@ -68,16 +68,20 @@ def test_teacher_is_asked_about_every_window(distilled, data):
         classes_ = distilled.classes_
 
         def predict_proba(self, clips):
-            seen.extend(len(c) for c in clips)
+            seen.extend(np.asarray(c).copy() for c in clips)
             return np.full((len(clips), 5), 0.2)
 
     d = Distiller(Recorder())
-    d.__dict__.update(student_=distilled.student_, teacher_sr_=SR)
+    d.__dict__.update(student_=distilled.student_, teacher_sr_=SR, classes_=distilled.classes_)
     _, owner, starts = distilled.student_._windows([X[0]])
     d.teacher_window_proba([X[0]], owner, starts)
     # 1.5 s clip (76 frames of 20 ms), 1 s windows every 0.5 s: two full windows and
-    # a last one padded with silence, each 1 s of teacher audio
-    assert seen == [SR, SR, SR] and starts.tolist() == [0, 25, 50]
+    # a last one padded with silence, each the 1 s of audio the student window covers
+    assert starts.tolist() == [0, 25, 50]
+    assert [len(p) for p in seen] == [SR, SR, SR]
+    assert np.array_equal(seen[0], X[0][:SR])
+    assert np.array_equal(seen[1], X[0][SR // 2 : SR // 2 + SR])
+    assert np.array_equal(seen[2][: SR // 2], X[0][SR:]) and not seen[2][SR // 2 :].any()
 
 
 def test_soften_is_a_tempered_softmax():
@@ -165,7 +169,7 @@ def test_frontend_header_reproduces_the_int8_input(exported, distilled, data):
     win, start, count = array("kWindow"), array("kMelStart").astype(int), array("kMelCount")
     weights, mean, std = array("kMelWeights"), array("kMean"), array("kStd")
     _, _, Xt, _ = data
-    clip = Xt[0]
+    clip = np.concatenate([Xt[0], np.zeros(2 * SR, np.float32)])  # an event, then silence
     padded = np.pad(clip, n_fft // 2)
     n_frames = 1 + (len(padded) - n_fft) // hop
     frames = np.stack([padded[t * hop : t * hop + n_fft] * win for t in range(n_frames)])
@@ -176,24 +180,56 @@ def test_frontend_header_reproduces_the_int8_input(exported, distilled, data):
         mel[:, b] = P[:, s : s + c] @ weights[offset : offset + c]
         offset += c
     dB = 10 * np.log10(np.maximum(mel, define("AMIN")) / define("REF"))
-    dB = np.maximum(dB, dB.max() - define("TOP_DB"))
     n_win = int(define("WINDOW_FRAMES"))
-    x = ((dB[:n_win] - mean) / std).T[..., None]
-    q = np.clip(np.round(x / define("INPUT_SCALE")) + define("INPUT_ZERO_POINT"), -128, 127)
-    W, _, _ = distilled.student_._windows([clip])
-    expected = Int8Model((out / "model.tflite").read_bytes()).quantize(W[:1])[0]
-    assert np.abs(q - expected).max() <= 1  # float rounding at a quantisation step
-    assert np.mean(q == expected) > 0.99
+    W, _, starts = distilled.student_._windows([clip])
+    k = np.flatnonzero(starts + n_win <= n_frames)[-1]  # the last full window: silence
+    assert starts[k] * hop >= len(Xt[0]) + n_fft  # well inside the silent part
+    int8 = Int8Model((out / "model.tflite").read_bytes())
+    for j in (0, k):  # the event's first window, and one of pure silence
+        win_db = dB[starts[j] : starts[j] + n_win]
+        if define("WINDOW_TOP_DB") > 0:
+            win_db = np.maximum(win_db, win_db.max() - define("WINDOW_TOP_DB"))
+        x = ((win_db - mean) / std).T[..., None]
+        q = np.clip(np.round(x / define("INPUT_SCALE")) + define("INPUT_ZERO_POINT"), -128, 127)
+        expected = int8.quantize(W[j : j + 1])[0]
+        assert np.abs(q - expected).max() <= 1  # float rounding at a quantisation step
+        assert np.mean(q == expected) > 0.99
     assert re.search(r'kLabels\[EMBEDCLF_N_CLASSES\] = \{"beep", "buzz"', text)
 
 
-def test_budget_overrun_raises_and_keeps_the_report(distilled, data, tmp_path):
+def test_budget_overrun_raises_keeps_the_report_and_the_earlier_export(distilled, data,
+                                                                       tmp_path):
     X, _, _, _ = data
+    export(distilled, tmp_path, X[:5])
+    good = (tmp_path / "model.tflite").read_bytes()
     with pytest.raises(BudgetError, match="flash .* > 1 KB.*report.json"):
-        export(distilled, tmp_path, X[:5], max_flash_kb=1, max_ram_kb=64)
+        export(distilled, tmp_path, X[:5], max_flash_kb=1, max_ram_kb=64, n_representative=7)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["budget"]["within_budget"] is False
     assert "flash" in report["budget"]["exceeded"][0]
+    assert (tmp_path / "model.tflite").read_bytes() == good
+
+
+def test_frontends_a_device_cannot_reproduce_are_refused(data, tmp_path):
+    from embedclf.models import KerasCNN
+
+    X, y, _, _ = data
+    cnn = KerasCNN(architecture="strided_ds", sr=SR, epochs=1, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="top_db=80.0 clips relative to the whole clip"):
+        export(cnn, tmp_path, X[:5])
+    assert not (tmp_path / "model.tflite").exists()
+
+
+def test_cross_validation_with_a_frozen_teacher(data, teacher):
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import cross_val_score
+
+    X, y, _, _ = data
+    scores = cross_val_score(Distiller(FrozenEstimator(teacher), epochs=1, random_state=0),
+                             X, y, cv=2)
+    assert scores.shape == (2,) and np.isfinite(scores).all()
+    with pytest.raises(NotFittedError, match="FrozenEstimator"):
+        cross_val_score(Distiller(teacher, epochs=1), X, y, cv=2, error_score="raise")
 
 
 def test_bad_teachers_get_clear_errors(data):
@@ -225,3 +261,32 @@ def test_an_op_tflm_lacks_is_named(data, teacher, tmp_path):
     d = Distiller(teacher, student=with_gelu, epochs=1, random_state=0).fit(X, y)
     with pytest.raises(UnsupportedOpError, match="GELU"):
         export(d, tmp_path, X[:5])
+
+
+def test_augmented_copies_are_labelled_by_the_teacher(data, teacher):
+    from sklearn.base import BaseEstimator
+
+    from embedclf.models import Augmenter
+
+    X, y, _, _ = data
+    asked = []
+
+    class Counting(BaseEstimator):
+        def __init__(self, sr=SR):
+            self.sr = sr
+            self.classes_ = teacher.classes_
+
+        def fit(self, X, y):
+            return self
+
+        def predict_proba(self, clips):
+            asked.extend(np.asarray(c).copy() for c in clips)
+            return teacher.predict_proba(clips)
+
+    d = Distiller(Counting(), epochs=1, early_stopping=False, random_state=0,
+                  augment=Augmenter(copies=1, p=1.0)).fit(X, y)
+    # 40 clips of 1.5 s -> 3 windows each, plus one augmented copy of each
+    assert d.n_windows_fit_ == len(asked) == 2 * 3 * len(X)
+    originals = asked[: 3 * len(X)]
+    copies = asked[3 * len(X):]
+    assert not any(np.allclose(a, b) for a, b in zip(originals, copies))

@@ -9,19 +9,27 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..audio import load_clips, resample
+from ..audio import (_check_n_features, _check_X, _record_n_features, iter_clips, load_clips,
+                     resample)
+from ..models.augment import Augmenter
 from ..models.cnn import KerasCNN
 
 __all__ = ["Distiller", "mcu_frontend"]
+
+#: windows of teacher audio built and predicted at a time
+_TEACHER_BATCH = 256
 
 
 def mcu_frontend():
     """The student's default frontend: what a Cortex-M4 computes in real time.
 
     16 kHz, 512-point FFT (32 ms Hann window), 20 ms hop, 40 mel bands,
-    power in dB.
+    power in dB with a fixed floor (``amin``) and no clipping relative to the
+    clip's loudest frame (``top_db=None``): a device that sees one window at
+    a time computes exactly the same numbers.
 
     Returns
     -------
@@ -36,12 +44,18 @@ def mcu_frontend():
     """
     from ..features.logmel import LogMel
 
-    return LogMel(sr=16000, n_fft=512, hop_length=320, n_mels=40)
+    return LogMel(sr=16000, n_fft=512, hop_length=320, n_mels=40, top_db=None)
 
 
 def _teacher_sr(teacher):
     from ..pipelines import pipeline_sr
 
+    try:
+        from sklearn.frozen import FrozenEstimator
+    except ImportError:  # scikit-learn < 1.6
+        FrozenEstimator = ()
+    if isinstance(teacher, FrozenEstimator):
+        teacher = teacher.estimator
     return pipeline_sr(teacher)
 
 
@@ -57,7 +71,9 @@ def check_teacher(teacher):
     except (NotFittedError, AttributeError):
         raise NotFittedError(
             f"the teacher ({type(teacher).__name__}) is not fitted: fit it on labelled clips "
-            "first (e.g. `embedclf train`), then distil it") from None
+            "first (e.g. `embedclf train`), then distil it. Under clone() (cross-validation, "
+            "grid search) wrap it as sklearn.frozen.FrozenEstimator(teacher) so it stays "
+            "fitted") from None
     if _teacher_sr(teacher) is None:
         raise ValueError("cannot tell the teacher's sample rate: it needs an `sr` parameter "
                          "(on itself or its first step)")
@@ -117,7 +133,9 @@ class Distiller(ClassifierMixin, BaseEstimator):
     ----------
     teacher : estimator
         Fitted, with ``predict_proba`` and ``classes_``, taking clips; its
-        sample rate comes from its (or its first step's) ``sr``.
+        sample rate comes from its (or its first step's) ``sr``. ``clone``
+        (used by cross-validation) unfits estimators, so to cross-validate a
+        Distiller pass ``sklearn.frozen.FrozenEstimator(teacher)``.
     student : {"strided_ds", "ds_cnn", "sbcnn"} or callable, default="strided_ds"
         The student architecture (see :mod:`embedclf.models.architectures`).
     width : float, default=1.0
@@ -128,9 +146,16 @@ class Distiller(ClassifierMixin, BaseEstimator):
     window, hop : float, default=1.0, 0.5
         Analysis window and hop in seconds (the student's input and the
         unit the teacher is asked about).
+    window_top_db : float or None, default=80.0
+        Clip each window to this many dB below its own maximum (exported;
+        see :class:`~embedclf.models.KerasCNN`).
     temperature : float, default=2.0
     alpha : float, default=0.5
         Weight of the distillation term against the label term.
+    augment : Augmenter or None, default=None
+        Augmented copies of the training clips, labelled by the teacher
+        window by window (and with their clip's true label): the student
+        sees more of what the teacher knows. Only used in ``fit``.
     epochs, batch_size, learning_rate, early_stopping, patience
         Training of the student, as in :class:`~embedclf.models.KerasCNN`.
     random_state : int or None, default=None
@@ -172,6 +197,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "frontend": [None, object],
         "window": [Interval(Real, 0, None, closed="neither")],
         "hop": [Interval(Real, 0, None, closed="neither")],
+        "window_top_db": [Interval(Real, 0, None, closed="left"), None],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, 1, closed="both")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -179,20 +205,22 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 0, None, closed="left")],
+        "augment": [Augmenter, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
     def __init__(self, teacher, *, student="strided_ds", width=1.0, frontend=None, window=1.0,
-                 hop=0.5, temperature=2.0, alpha=0.5, epochs=40, batch_size=32,
-                 learning_rate=3e-3, early_stopping=True, patience=8, random_state=None,
-                 verbose=0):
+                 hop=0.5, window_top_db=80.0, temperature=2.0, alpha=0.5, epochs=40, batch_size=32,
+                 learning_rate=3e-3, early_stopping=True, patience=8, augment=None,
+                 random_state=None, verbose=0):
         self.teacher = teacher
         self.student = student
         self.width = width
         self.frontend = frontend
         self.window = window
         self.hop = hop
+        self.window_top_db = window_top_db
         self.temperature = temperature
         self.alpha = alpha
         self.epochs = epochs
@@ -200,19 +228,25 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.early_stopping = early_stopping
         self.patience = patience
+        self.augment = augment
         self.random_state = random_state
         self.verbose = verbose
 
     def _new_student(self):
         frontend = self.frontend if self.frontend is not None else mcu_frontend()
         return KerasCNN(architecture=self.student, sr=frontend.sr, frontend=frontend,
-                        window=self.window, hop=self.hop, width=self.width, epochs=self.epochs,
+                        window=self.window, hop=self.hop, width=self.width,
+                        window_top_db=self.window_top_db, epochs=self.epochs,
                         batch_size=self.batch_size, learning_rate=self.learning_rate,
                         early_stopping=self.early_stopping, patience=self.patience,
                         random_state=self.random_state, verbose=self.verbose)
 
     def _student_waves(self, waves):
         return [resample(w, self.teacher_sr_, self.student_.sr) for w in waves]
+
+    def _teacher_waves(self, X):
+        """Clips decoded (paths) or checked (arrays) at the teacher's rate, raising on bad ones."""
+        return [w for _, _, w in iter_clips(X, self.teacher_sr_)]
 
     def teacher_window_proba(self, waves, owner, starts):
         """The teacher's probabilities for each student window (teacher-rate waveforms).
@@ -221,15 +255,17 @@ class Distiller(ClassifierMixin, BaseEstimator):
         silence past the clip's end) is passed to the teacher as a clip.
         """
         hop_s = self.student_.frontend_.hop_length / self.student_.sr
-        n = int(round(self.window * self.teacher_sr_))
-        pieces = []
-        for clip, start in zip(owner, starts):
-            a = int(round(start * hop_s * self.teacher_sr_))
-            piece = np.asarray(waves[clip][a : a + n], dtype=np.float32)
-            pieces.append(np.pad(piece, (0, n - len(piece))))
-        P = np.concatenate([self.teacher.predict_proba(pieces[i : i + 512])
-                            for i in range(0, len(pieces), 512)])
-        return np.asarray(P, dtype=np.float64)
+        frames = self.student_.window_frames_[0]
+        n = int(round(frames * hop_s * self.teacher_sr_))  # the student window's span
+        out = []
+        for b in range(0, len(owner), _TEACHER_BATCH):  # bounded memory: one batch of audio
+            pieces = []
+            for clip, start in zip(owner[b : b + _TEACHER_BATCH], starts[b : b + _TEACHER_BATCH]):
+                a = int(round(start * hop_s * self.teacher_sr_))
+                piece = np.asarray(waves[clip][a : a + n], dtype=np.float32)
+                pieces.append(np.pad(piece, (0, n - len(piece))))
+            out.append(np.asarray(self.teacher.predict_proba(pieces), dtype=np.float64))
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
 
     def fit(self, X, y=None):
         """Distil the teacher into the student on clips ``X`` (labels optional).
@@ -247,9 +283,11 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self : Distiller
         """
         self._validate_params()
+        X = _check_X(X)  # a generator is read once, here
+        _record_n_features(self, X)
+        labels = None if y is None else self._check_labels(y)
         self.classes_ = check_teacher(self.teacher)
         self.teacher_sr_ = int(_teacher_sr(self.teacher))
-        labels = None if y is None else np.asarray(y, dtype=object)
         loaded = load_clips(X, labels, sr=self.teacher_sr_)
         waves = loaded.clips
         if not waves:
@@ -275,9 +313,17 @@ class Distiller(ClassifierMixin, BaseEstimator):
         student._validate_params()
         student.classes_ = self.classes_
         train, val = student._split(np.zeros(len(waves), dtype=int), rng)
+        big = [waves[i] for i in train]
+        hard_train, has_train = hard[train], has[train]
+        if self.augment is not None and self.augment.copies:
+            # copies keep their clip's label; the teacher labels each of their windows
+            big = big + self.augment.augment(big, self.teacher_sr_, rng)
+            hard_train = np.concatenate([hard_train, np.repeat(hard_train, self.augment.copies, 0)])
+            has_train = np.concatenate([has_train, np.repeat(has_train, self.augment.copies)])
         small = self._student_waves(waves)
-        Xw, owner, starts = student._fit_frontend([small[i] for i in train])
-        targets = self._targets([waves[i] for i in train], owner, starts, hard[train], has[train])
+        small_train = [small[i] for i in train] + self._student_waves(big[len(train):])
+        Xw, owner, starts = student._fit_frontend(small_train)
+        targets = self._targets(big, owner, starts, hard_train, has_train)
         validation = None
         if len(val):
             Xv, ov, sv = student._windows([small[i] for i in val])
@@ -288,17 +334,27 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self.history_ = student.history_
         return self
 
+    @staticmethod
+    def _check_labels(y):
+        """Labels as an object array; ``None`` (or NaN) marks an unlabelled clip."""
+        y = np.asarray(y, dtype=object)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        elif y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per clip), got shape {y.shape}")
+        given = np.array([not (v is None or (isinstance(v, float) and np.isnan(v))) for v in y],
+                         dtype=bool)
+        if given.any():
+            check_classification_targets(np.asarray(y[given].tolist()))
+        return y
+
     def _targets(self, waves, owner, starts, hard, has):
         soft = soften(self.teacher_window_proba(waves, owner, starts), self.temperature)
         return np.concatenate([soft, hard[owner], has[owner, None]], axis=1).astype(np.float32)
 
     def _student_input(self, X):
-        """Clips for the student: paths as they are, waveforms resampled from the teacher's rate."""
-        from ..audio import _check_X, _is_path
-
-        X = _check_X(X)
-        return [x if _is_path(x) else resample(np.asarray(x, np.float32), self.teacher_sr_,
-                                               self.student_.sr) for x in X]
+        """Clips for the student, read exactly as in ``fit``: at the teacher's rate, resampled."""
+        return self._student_waves(self._teacher_waves(X))
 
     def predict_proba(self, X):
         """The student's clip probabilities.
@@ -313,6 +369,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_clips, n_classes)
         """
         check_is_fitted(self, "student_")
+        X = _check_X(X)
+        _check_n_features(self, X)
         return self.student_.predict_proba(self._student_input(X))
 
     def predict(self, X):
@@ -326,7 +384,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_clips,)
         """
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        P = self.predict_proba(X)  # first: raises NotFittedError before fit
+        return self.classes_[P.argmax(axis=1)]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -13,11 +13,13 @@ def window_frames(frontend, window, hop):
     return max(1, int(round(window * rate))), max(1, int(round(hop * rate)))
 
 
-def spectrogram_windows(frontend, waves, n_frames, hop_frames):
+def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
     """Fitted-``frontend`` log-mel windows of every clip, as CNN input.
 
     Clips shorter than one window give one window padded with the clip's
     quietest value (silence); a trailing partial window is padded the same way.
+    ``top_db`` clips each window to that many dB below its own maximum (what a
+    device holding one window can do, unlike clipping against the whole clip).
 
     Returns
     -------
@@ -37,6 +39,8 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames):
         owner.append(np.full(len(w), i))
         starts.append(np.asarray(first, dtype=int))
     W = np.concatenate(parts).transpose(0, 2, 1)[..., None]
+    if top_db is not None:
+        W = np.maximum(W, W.max(axis=(1, 2, 3), keepdims=True) - np.float32(top_db))
     return (np.ascontiguousarray(W, dtype=np.float32), np.concatenate(owner),
             np.concatenate(starts))
 

@@ -86,8 +86,10 @@ def time_stretch(y, rate, n_fft=1024):
         raise ValueError(f"rate must be > 0, got {rate}")
     y = np.asarray(y, dtype=np.float64)
     length = int(round(len(y) / rate))
-    if len(y) < n_fft or rate == 1.0:
-        return _fix_length(_linear_resample(y, length), length)
+    if rate == 1.0 or len(y) == 0:
+        return _fix_length(y, length).astype(np.float32)
+    if len(y) < n_fft:  # pad so the vocoder has a frame; the stretched pad is cut off
+        y = np.pad(y, (0, n_fft - len(y)))
     hop = n_fft // 4
     D, win = _stft(y, n_fft, hop)
     steps = np.arange(0, len(D) - 1, rate)
@@ -111,12 +113,6 @@ def time_stretch(y, rate, n_fft=1024):
         norm[i * hop : i * hop + n_fft] += win**2
     signal /= np.maximum(norm, 1e-8)
     return _fix_length(signal[n_fft // 2 :], length).astype(np.float32)
-
-
-def _linear_resample(y, length):
-    if len(y) == 0 or length == 0:
-        return np.zeros(length)
-    return np.interp(np.linspace(0, len(y) - 1, length), np.arange(len(y)), y)
 
 
 def _fix_length(y, length):

@@ -56,18 +56,21 @@ def default_frontend(sr=22050):
 
 @contextmanager
 def seeded(seed):
-    """Seed Python, NumPy and TensorFlow for one fit, then give Python's and
-    NumPy's global generators back their state (a fit must not reseed the
-    caller's random numbers)."""
+    """Seed Python, NumPy and TensorFlow for one fit, then give the global
+    generators back their state (a fit must not reseed the caller's random
+    numbers): Python's and NumPy's exactly, TensorFlow's global seed as it was."""
     import keras
+    import tensorflow as tf
 
     py_state, np_state = random.getstate(), np.random.get_state()
+    tf_seed = tf.compat.v1.random.get_seed(None)[0]
     keras.utils.set_random_seed(int(seed))
     try:
         yield
     finally:
         random.setstate(py_state)
         np.random.set_state(np_state)
+        tf.random.set_seed(tf_seed)
 
 
 def model_to_bytes(model):
@@ -161,11 +164,17 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         Hop between windows in seconds (``window - hop`` is the overlap).
     width : float, default=1.0
         Multiplies the architecture's filter counts.
+    window_top_db : float or None, default=None
+        Clip each window's log-mel to this many dB below the window's own
+        maximum (level-robust like the frontend's ``top_db``, but computable
+        on a device that holds one window; the distiller's students use 80).
     aggregate : {"mean", "vote"}, default="mean"
     threshold : float or None, default=None
         When set, ``predict`` returns ``unknown_label`` for clips whose top
         aggregated probability is below it.
-    unknown_label : object, default="unknown"
+    unknown_label : str or number, default="unknown"
+        Must be of the labels' type (e.g. ``-1`` for integer labels) and
+        not a class itself.
     epochs : int, default=40
     batch_size : int, default=32
     learning_rate : float, default=3e-3
@@ -236,6 +245,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         "window": [Interval(Real, 0, None, closed="neither")],
         "hop": [Interval(Real, 0, None, closed="neither")],
         "width": [Interval(Real, 0, None, closed="neither")],
+        "window_top_db": [Interval(Real, 0, None, closed="left"), None],
         "aggregate": [StrOptions({"mean", "vote"})],
         "threshold": [Interval(Real, 0, 1, closed="both"), None],
         "unknown_label": "no_validation",
@@ -254,7 +264,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, *, architecture="sbcnn", sr=22050, frontend=None, window=1.0, hop=0.5,
-                 width=1.0, aggregate="mean", threshold=None, unknown_label="unknown",
+                 width=1.0, window_top_db=None, aggregate="mean", threshold=None, unknown_label="unknown",
                  epochs=40, batch_size=32, learning_rate=3e-3, early_stopping=True,
                  validation_fraction=0.1, patience=8, class_weight=None, augment=None,
                  random_state=None, verbose=0, callbacks=None, on_error="raise"):
@@ -264,6 +274,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         self.window = window
         self.hop = hop
         self.width = width
+        self.window_top_db = window_top_db
         self.aggregate = aggregate
         self.threshold = threshold
         self.unknown_label = unknown_label
@@ -296,6 +307,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        X = _check_X(X)  # a generator is read once, here
         _record_n_features(self, X)
         if y is None:
             raise ValueError("KerasCNN requires y to be passed, but the target y is None")
@@ -311,6 +323,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         if not waves:
             raise ValueError("no readable clips to fit on")
         self.classes_, y_idx = np.unique(y, return_inverse=True)
+        self._check_unknown_label()
         rs = check_random_state(self.random_state)
         seed = int(rs.randint(2**31 - 1))
         rng = np.random.default_rng(seed)
@@ -342,7 +355,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         frontend = clone(self.frontend) if self.frontend is not None else default_frontend()
         self.frontend_ = frontend.set_params(sr=self.sr).fit(waves[:1])
         self.window_frames_ = window_frames(self.frontend_, self.window, self.hop)
-        W, owner, starts = spectrogram_windows(self.frontend_, waves, *self.window_frames_)
+        W, owner, starts = spectrogram_windows(self.frontend_, waves, *self.window_frames_,
+                                               top_db=self.window_top_db)
         self.feature_mean_ = W.mean(axis=(0, 2, 3)).astype(np.float32)
         self.feature_std_ = np.maximum(W.std(axis=(0, 2, 3)), 1.0).astype(np.float32)
         self.input_shape_ = tuple(int(d) for d in W.shape[1:])
@@ -351,8 +365,22 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
 
     def _windows(self, waves):
         """Standardised network input of clips (a fitted frontend), owners and starts."""
-        W, owner, starts = spectrogram_windows(self.frontend_, waves, *self.window_frames_)
+        W, owner, starts = spectrogram_windows(self.frontend_, waves, *self.window_frames_,
+                                               top_db=self.window_top_db)
         return self._standardize(W), owner, starts
+
+    def _check_unknown_label(self):
+        if self.threshold is None:
+            return
+        numeric = np.issubdtype(self.classes_.dtype, np.number)
+        if numeric != isinstance(self.unknown_label, (int, float, np.number)) or (
+                isinstance(self.unknown_label, bool)):
+            raise ValueError(
+                f"unknown_label={self.unknown_label!r} must be of the labels' type "
+                f"({'numbers' if numeric else 'strings'}), or predictions would mix types; "
+                f"e.g. unknown_label={-1 if numeric else repr('unknown')}")
+        if self.unknown_label in set(self.classes_.tolist()):
+            raise ValueError(f"unknown_label={self.unknown_label!r} is also a class label")
 
     def _split(self, y_idx, rng):
         """Clip indices for training and for early-stopping validation."""
@@ -469,6 +497,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         ((3, 5), [0, 0, 0])
         """
         check_is_fitted(self)
+        X = _check_X(X)  # a generator is read once, here
         _check_n_features(self, X)
         probs, owners, offset = [], [], 0
         for W, owner, n in self._clip_windows(X):
@@ -496,8 +525,9 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_clips, n_classes)
         """
+        X = _check_X(X)
         P, owner = self.predict_windows(X)
-        return pool_windows(P, owner, len(_check_X(X)), self.aggregate)
+        return pool_windows(P, owner, len(X), self.aggregate)
 
     def predict(self, X):
         """The most probable class of each clip (``unknown_label`` under ``threshold``).
@@ -510,12 +540,28 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_clips,)
         """
-        P = self.predict_proba(X)
-        labels = self.classes_[P.argmax(axis=1)]
+        return self.labels_from_proba(self.predict_proba(X))
+
+    def labels_from_proba(self, P):
+        """Labels from clip probabilities, applying ``threshold``.
+
+        Parameters
+        ----------
+        P : ndarray of shape (n_clips, n_classes)
+
+        Returns
+        -------
+        ndarray of shape (n_clips,)
+        """
+        labels = self.classes_[np.asarray(P).argmax(axis=1)]
         if self.threshold is None:
             return labels
-        labels = labels.astype(object)
-        labels[P.max(axis=1) < self.threshold] = self.unknown_label
+        unsure = np.asarray(P).max(axis=1) < self.threshold
+        if np.issubdtype(labels.dtype, np.number):
+            labels = labels.copy()
+        else:
+            labels = labels.astype(object)
+        labels[unsure] = self.unknown_label
         return labels
 
     # ---------------------------------------------------------- persistence
