@@ -305,6 +305,10 @@ def cmd_distill(args):
     params = dict(student=args.student, width=args.width, epochs=args.epochs,
                   temperature=args.temperature, alpha=args.alpha, random_state=args.seed,
                   verbose=0 if args.quiet else 1)
+    if args.augment:
+        from .models import Augmenter
+
+        params["augment"] = Augmenter(copies=args.augment)
     if not args.keep_teacher:
         # the saved teacher was usually trained on these very clips: refit a copy without
         # the held-out ones, so teacher and student are compared on clips neither has seen
@@ -553,6 +557,8 @@ def build_parser():
     sp.add_argument("--student", default="strided_ds", choices=["strided_ds", "ds_cnn", "sbcnn"])
     sp.add_argument("--width", type=float, default=1.0, help="filter-count multiplier")
     sp.add_argument("--epochs", type=int, default=40)
+    sp.add_argument("--augment", type=int, default=0, metavar="COPIES",
+                    help="augmented copies per clip, labelled by the teacher (default 0)")
     sp.add_argument("--temperature", type=float, default=2.0)
     sp.add_argument("--alpha", type=float, default=0.5,
                     help="weight of the teacher's soft targets vs the true labels")

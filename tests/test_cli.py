@@ -183,13 +183,14 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
     assert run(capsys, "train", root, "--set", "mel__sr=16000", "-o", teacher, "--quiet")[0] == 0
     out = tmp_path / "mcu"
     code, stdout, _ = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
-                          "--epochs", 2, "--json", "--quiet")
+                          "--epochs", 2, "--augment", 1, "--json", "--quiet")
     report = json.loads(stdout)  # nothing but the report on stdout (converter chatter captured)
     assert code == 0
     for key in ("flash_bytes", "arena_bytes", "macs_per_second", "student_accuracy",
                 "teacher_accuracy", "int8_float_agreement"):
         assert key in report
     assert report["n_test_clips"] == 6  # 20% of 30 clips, stratified
+    assert report["teacher_refit_without_held_out"] is True
     for name in ("model.tflite", "model_data.h", "model_data.c", "frontend.h", "report.json"):
         assert (out / name).is_file()
     code, stdout, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
