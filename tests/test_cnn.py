@@ -134,9 +134,9 @@ def test_augmentation_changes_training_inputs_never_predictions(data, monkeypatc
     seen = []
     real = cnn_module.spectrogram_windows
 
-    def spy(frontend, waves, *frames):
+    def spy(frontend, waves, *frames, **kw):
         seen.append([np.asarray(w).copy() for w in waves])
-        return real(frontend, waves, *frames)
+        return real(frontend, waves, *frames, **kw)
 
     monkeypatch.setattr(cnn_module, "spectrogram_windows", spy)
     model = tiny(augment=Augmenter(copies=2, p=1.0), early_stopping=False).fit(X, y)
