@@ -282,9 +282,11 @@ def _held_out(df, test_fold, test_fraction, seed=0):
         from sklearn.model_selection import train_test_split
 
         idx = np.arange(len(df))
-        counts = df["label"].value_counts()
-        strat = df["label"] if counts.min() >= 2 else None
-        _, te = train_test_split(idx, test_size=test_fraction, random_state=seed, stratify=strat)
+        try:  # stratified when every class can be on both sides
+            _, te = train_test_split(idx, test_size=test_fraction, random_state=seed,
+                                     stratify=df["label"])
+        except ValueError:
+            _, te = train_test_split(idx, test_size=test_fraction, random_state=seed)
         test = np.isin(idx, te)
     if test.all() or not test.any():
         raise CLIError("the held-out split is empty or takes every clip; change --test-fold "
@@ -314,7 +316,12 @@ def cmd_distill(args):
         # the held-out ones, so teacher and student are compared on clips neither has seen
         from sklearn.base import clone
 
-        teacher = clone(teacher).fit(X_train, res.y[train])
+        saved_classes = [str(c) for c in teacher.classes_]
+        teacher = _quiet(clone(teacher), args.quiet).fit(X_train, res.y[train])
+        now = [str(c) for c in teacher.classes_]
+        if now != saved_classes:
+            print(f"embedclf: warning: the saved teacher knew classes {saved_classes}; "
+                  f"refitted on this data it knows {now}", file=sys.stderr)
     try:
         dist = Distiller(teacher, **params).fit(X_train, res.y[train])
     except (TypeError, ValueError) as err:  # e.g. no predict_proba, unfitted teacher
@@ -325,7 +332,9 @@ def cmd_distill(args):
                         extra={"teacher_refit_without_held_out": not args.keep_teacher})
         code, message = 0, None
     except BudgetError as err:
-        with open(os.path.join(args.out, "report.json")) as fh:
+        from .distill.export import OVER_BUDGET_REPORT
+
+        with open(os.path.join(args.out, OVER_BUDGET_REPORT)) as fh:
             report = json.load(fh)
         code, message = 1, str(err)
     if args.json:

@@ -195,8 +195,10 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
         assert (out / name).is_file()
     code, stdout, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
                             "--epochs", 1, "--max-flash-kb", 4, "--quiet")
-    assert code == 1 and "exceeds the budget: flash" in err and "report.json" in err
-    assert json.loads((out / "report.json").read_text())["budget"]["within_budget"] is False
+    assert code == 1 and "exceeds the budget: flash" in err and "report.over_budget.json" in err
+    rejected = json.loads((out / "report.over_budget.json").read_text())
+    assert rejected["budget"]["within_budget"] is False
+    assert json.loads((out / "report.json").read_text()) == report  # the good one is kept
     code, _, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
                        "--test-fold", 1, "--quiet")
     assert code != 0 and "--test-fold needs a dataset with folds" in err

@@ -86,6 +86,11 @@ def test_threshold_with_integer_labels_and_in_predict_table(fitted, data):
     assert 0 <= model.score(X, codes) <= 1
     table = predict_table(model, X[:6])
     assert table["label"].tolist() == pred[:6].tolist()
+    # set after fitting: still checked; a value ints cannot hold widens the dtype, never truncates
+    model.set_params(unknown_label=-1.5)
+    assert -1.5 in model.predict(X)
+    with pytest.raises(ValueError, match="also a class label"):
+        model.set_params(unknown_label=0).predict(X)
 
 
 def test_generators_are_read_once_not_dropped(fitted, data):

@@ -59,7 +59,7 @@ def _teacher_sr(teacher):
     return pipeline_sr(teacher)
 
 
-def check_teacher(teacher):
+def _check_teacher(teacher):
     """Raise a clear error unless ``teacher`` is a fitted classifier with ``predict_proba``."""
     if not hasattr(teacher, "predict_proba"):
         raise TypeError(
@@ -80,7 +80,7 @@ def check_teacher(teacher):
     return np.asarray(classes)
 
 
-def distillation_loss(n_classes, temperature, alpha):
+def _distillation_loss(n_classes, temperature, alpha):
     """Hinton et al. (2015) loss on ``[soft targets | one-hot labels | has-label]``.
 
     ``alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(label, student)``;
@@ -155,7 +155,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
     augment : Augmenter or None, default=None
         Augmented copies of the training clips, labelled by the teacher
         window by window (and with their clip's true label): the student
-        sees more of what the teacher knows. Only used in ``fit``.
+        sees more of what the teacher knows. Its ``mixup`` blends windows
+        together with their soft targets and labels. Only used in ``fit``.
     epochs, batch_size, learning_rate, early_stopping, patience
         Training of the student, as in :class:`~embedclf.models.KerasCNN`.
     random_state : int or None, default=None
@@ -197,7 +198,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "frontend": [None, object],
         "window": [Interval(Real, 0, None, closed="neither")],
         "hop": [Interval(Real, 0, None, closed="neither")],
-        "window_top_db": [Interval(Real, 0, None, closed="left"), None],
+        "window_top_db": [Interval(Real, 0, None, closed="neither"), None],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, 1, closed="both")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -234,7 +235,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
 
     def _new_student(self):
         frontend = self.frontend if self.frontend is not None else mcu_frontend()
-        return KerasCNN(architecture=self.student, sr=frontend.sr, frontend=frontend,
+        mixup = self.augment.mixup if self.augment is not None else 0.0
+        return KerasCNN(augment=Augmenter(copies=0, mixup=mixup) if mixup else None,architecture=self.student, sr=frontend.sr, frontend=frontend,
                         window=self.window, hop=self.hop, width=self.width,
                         window_top_db=self.window_top_db, epochs=self.epochs,
                         batch_size=self.batch_size, learning_rate=self.learning_rate,
@@ -286,7 +288,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         X = _check_X(X)  # a generator is read once, here
         _record_n_features(self, X)
         labels = None if y is None else self._check_labels(y)
-        self.classes_ = check_teacher(self.teacher)
+        self.classes_ = _check_teacher(self.teacher)
         self.teacher_sr_ = int(_teacher_sr(self.teacher))
         loaded = load_clips(X, labels, sr=self.teacher_sr_)
         waves = loaded.clips
@@ -297,8 +299,10 @@ class Distiller(ClassifierMixin, BaseEstimator):
         has = np.zeros(len(waves), np.float32)
         if labels is not None:
             index = {c: i for i, c in enumerate(self.classes_.tolist())}
+            import pandas as pd
+
             for i, label in enumerate(loaded.y):
-                if label is None or (isinstance(label, float) and np.isnan(label)):
+                if pd.isna(label):
                     continue
                 if label not in index:
                     raise ValueError(f"label {label!r} of clip {i} is not one of the teacher's "
@@ -329,7 +333,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
             Xv, ov, sv = student._windows([small[i] for i in val])
             validation = (Xv, self._targets([waves[i] for i in val], ov, sv, hard[val], has[val]))
         student._train(Xw, targets, None, validation, seed, rng,
-                       loss=distillation_loss(k, self.temperature, self.alpha))
+                       loss=_distillation_loss(k, self.temperature, self.alpha))
         self.n_windows_fit_ = student.n_windows_fit_
         self.history_ = student.history_
         return self
@@ -342,8 +346,9 @@ class Distiller(ClassifierMixin, BaseEstimator):
             y = column_or_1d(y, warn=True)
         elif y.ndim != 1:
             raise ValueError(f"y must be 1-D (one label per clip), got shape {y.shape}")
-        given = np.array([not (v is None or (isinstance(v, float) and np.isnan(v))) for v in y],
-                         dtype=bool)
+        import pandas as pd
+
+        given = ~pd.isna(y).astype(bool)  # None, NaN, pd.NA, NaT: unlabelled
         if given.any():
             check_classification_targets(np.asarray(y[given].tolist()))
         return y

@@ -16,6 +16,8 @@ import sys
 import tempfile
 import warnings
 
+from numbers import Real
+
 import numpy as np
 
 from ..files import atomic_write
@@ -23,12 +25,33 @@ from ..files import atomic_write
 __all__ = ["export", "to_int8_tflite", "op_list", "measure_arena", "Int8Model", "BudgetError",
            "UnsupportedOpError", "c_array_source"]
 
+#: where the report of a student over budget goes (report.json stays the last good one)
+OVER_BUDGET_REPORT = "report.over_budget.json"
+
+
 class BudgetError(ValueError):
-    """The exported student exceeds the flash or RAM budget (the report is kept)."""
+    """The exported student exceeds the flash or RAM budget.
+
+    Its report is written to ``report.over_budget.json``; files of an earlier
+    export in the same folder are left as they were.
+
+    Examples
+    --------
+    >>> from embedclf.distill import BudgetError
+    >>> issubclass(BudgetError, ValueError)
+    True
+    """
 
 
 class UnsupportedOpError(ValueError):
-    """The model uses an op TensorFlow Lite Micro cannot run."""
+    """The model uses an op TensorFlow Lite Micro cannot run.
+
+    Examples
+    --------
+    >>> from embedclf.distill import UnsupportedOpError
+    >>> issubclass(UnsupportedOpError, ValueError)
+    True
+    """
 
 
 def _tf():
@@ -52,6 +75,16 @@ def to_int8_tflite(model, representative):
     -------
     bytes
         The ``.tflite`` flatbuffer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.models.architectures import strided_ds
+    >>> from embedclf.distill.export import to_int8_tflite
+    >>> rep = np.random.default_rng(0).standard_normal((20, 16, 20, 1)).astype("float32")
+    >>> tflite = to_int8_tflite(strided_ds((16, 20, 1), 3), rep)
+    >>> tflite[4:8]
+    b'TFL3'
     """
     tf = _tf()
     spec = [tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)]
@@ -80,6 +113,15 @@ def op_list(model_bytes):
     Returns
     -------
     list of str
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.models.architectures import strided_ds
+    >>> from embedclf.distill.export import op_list, to_int8_tflite
+    >>> rep = np.random.default_rng(0).standard_normal((20, 16, 20, 1)).astype("float32")
+    >>> sorted(set(op_list(to_int8_tflite(strided_ds((16, 20, 1), 3), rep))))
+    ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'MEAN', 'SOFTMAX']
     """
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
 
@@ -143,6 +185,17 @@ def tflm_outputs(model_bytes, x_int8, arena_size):
     Returns
     -------
     ndarray of shape (n, n_classes), int8
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.models.architectures import strided_ds
+    >>> from embedclf.distill.export import Int8Model, tflm_outputs, to_int8_tflite
+    >>> rep = np.random.default_rng(0).standard_normal((20, 16, 20, 1)).astype("float32")
+    >>> tflite = to_int8_tflite(strided_ds((16, 20, 1), 3), rep)
+    >>> q = Int8Model(tflite).quantize(rep[:2])
+    >>> np.array_equal(tflm_outputs(tflite, q, 64 * 1024), Int8Model(tflite).run_int8(q))
+    True
     """
     out, err = _tflm_run(model_bytes, x_int8, arena_size)
     if out is None:
@@ -172,6 +225,16 @@ def measure_arena(model_bytes, x_int8, limit=4 << 20):
     Returns
     -------
     int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.models.architectures import strided_ds
+    >>> from embedclf.distill.export import Int8Model, measure_arena, to_int8_tflite
+    >>> rep = np.random.default_rng(0).standard_normal((20, 16, 20, 1)).astype("float32")
+    >>> tflite = to_int8_tflite(strided_ds((16, 20, 1), 3), rep)
+    >>> 1000 < measure_arena(tflite, Int8Model(tflite).quantize(rep[:1])) < 32 * 1024
+    True
     """
     tflm_outputs(model_bytes, x_int8[:1], limit)  # raises for unsupported ops
     lo, hi = 0, int(limit)  # lo fails, hi works
@@ -188,6 +251,17 @@ class Int8Model:
     Parameters
     ----------
     model_bytes : bytes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.models.architectures import strided_ds
+    >>> from embedclf.distill.export import Int8Model, to_int8_tflite
+    >>> rep = np.random.default_rng(0).standard_normal((20, 16, 20, 1)).astype("float32")
+    >>> m = Int8Model(to_int8_tflite(strided_ds((16, 20, 1), 3), rep))
+    >>> P = m.predict_windows(rep[:4])
+    >>> P.shape, bool(np.allclose(P.sum(1), 1, atol=0.03))
+    ((4, 3), True)
     """
 
     def __init__(self, model_bytes):
@@ -280,6 +354,16 @@ def check_mcu_frontend(fe):
 
     A device sees one window at a time, so nothing may depend on the whole
     clip (``top_db`` clipping, ``ref="max"``, clip normalisation).
+
+    Examples
+    --------
+    >>> from embedclf import LogMel
+    >>> from embedclf.distill import mcu_frontend
+    >>> from embedclf.distill.export import check_mcu_frontend
+    >>> check_mcu_frontend(mcu_frontend())
+    >>> check_mcu_frontend(LogMel(top_db=80.0))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ValueError: ... top_db=80.0 clips relative to the whole clip's maximum ...
     """
     from ..features.logmel import MFCC, LogMel
 
@@ -289,7 +373,7 @@ def check_mcu_frontend(fe):
     else:
         if fe.top_db is not None:
             problems.append(f"top_db={fe.top_db} clips relative to the whole clip's maximum")
-        if not isinstance(fe.ref, (int, float)):
+        if not isinstance(fe.ref, Real) or fe.ref <= 0:
             problems.append(f"ref={fe.ref!r} depends on the clip")
         if not fe.log:
             problems.append("log=False")
@@ -304,7 +388,7 @@ def check_mcu_frontend(fe):
             "(or a LogMel with top_db=None, a numeric ref, log=True, normalize=None)")
 
 
-def frontend_macs_per_frame(fe):
+def _frontend_macs_per_frame(fe):
     """Approximate multiply-accumulates of one log-mel frame on a device.
 
     Window (n_fft), a real FFT (about (n_fft/2)·log2(n_fft/2) complex
@@ -316,7 +400,7 @@ def frontend_macs_per_frame(fe):
     return int(fe.n_fft + fft + 2 * (half + 1) + np.count_nonzero(fe.mel_basis_))
 
 
-def frontend_header(student, input_q, output_q):
+def _frontend_header(student, input_q, output_q):
     """``frontend.h``: every constant the device needs to compute the student's input.
 
     The mel filterbank is stored sparsely (first FFT bin and weights of each
@@ -338,9 +422,11 @@ def frontend_header(student, input_q, output_q):
     ref = fe.ref if isinstance(fe.ref, (int, float)) else 1.0
     lines = [
         "/* Generated by embedclf: the student's log-mel frontend, exactly as trained.",
-        " * Per frame: y = window * samples[hop*t : hop*t + n_fft] (centred: n_fft/2 zeros",
-        " * before the first sample); P = |rfft(y)|^power; mel[b] = sum_k weights * P[start+k];",
-        " * dB = 10*log10(max(mel, AMIN) / REF); per window of WINDOW_FRAMES frames, when",
+        " * Per frame: y = window * samples[hop*t : hop*t + n_fft]"
+        + (" (EMBEDCLF_CENTER: the clip is padded with n_fft/2 zeros at both ends)" if fe.center
+           else "") + ";",
+        " * P = |rfft(y)|^power; mel[b] = sum_k weights * P[start+k];",
+        " * dB = 10*log10(max(mel, AMIN)) - 10*log10(max(REF, AMIN)); per window of WINDOW_FRAMES frames, when",
         " * WINDOW_TOP_DB > 0: dB = max(dB, window max - WINDOW_TOP_DB); x = (dB - MEAN[b]) / STD[b];",
         " * int8 input = round(x / INPUT_SCALE) + INPUT_ZERO_POINT, saturated.",
         " * Output: int8 probabilities p = (q - OUTPUT_ZERO_POINT) * OUTPUT_SCALE per window;",
@@ -430,8 +516,9 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
         Defaults to the Distiller's teacher; its accuracy and its agreement
         with the student are reported.
     max_flash_kb, max_ram_kb : float, optional
-        Budget. When exceeded, only ``report.json`` is written (files of an
-        earlier export stay as they were) and :class:`BudgetError` is raised.
+        Budget. When exceeded, the report goes to ``report.over_budget.json``,
+        the files of an earlier export (``report.json`` included) stay as
+        they were, and :class:`BudgetError` is raised.
     n_representative : int, default=300
         Windows drawn from ``representative`` for calibration.
     random_state : int, default=0
@@ -446,6 +533,22 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
         ``int8_float_agreement``, ``student_accuracy``,
         ``student_float_accuracy``, ``teacher_accuracy`` and
         ``teacher_student_agreement``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from embedclf.datasets import make_sound_events
+    >>> from embedclf.distill import export, mcu_frontend
+    >>> from embedclf.models import KerasCNN
+    >>> X, y, _ = make_sound_events(n_per_class=4, sr=16000, duration=1.0, random_state=0)
+    >>> cnn = KerasCNN(architecture="strided_ds", sr=16000, frontend=mcu_frontend(),
+    ...                window_top_db=80.0, epochs=1, random_state=0).fit(X, y)
+    >>> out = tempfile.mkdtemp()
+    >>> report = export(cnn, out, X, X_test=X, y_test=y)
+    >>> sorted(os.listdir(out))
+    ['frontend.h', 'model.tflite', 'model_data.c', 'model_data.h', 'report.json']
+    >>> report["arena_bytes"] < 32 * 1024, "int8_float_agreement" in report
+    (True, True)
     """
     from ..models.architectures import count_macs, count_params
     from ..models._windows import pool_windows
@@ -463,11 +566,11 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     # running it in TFLM is the support check: an op TFLM lacks fails here, by name
     arena = measure_arena(model_bytes, int8.quantize(rep[:1]))
     header, source = c_array_source(model_bytes)
-    fe_header, fe_bytes = frontend_header(cnn, int8.input_quantization, int8.output_quantization)
+    fe_header, fe_bytes = _frontend_header(cnn, int8.input_quantization, int8.output_quantization)
     macs = count_macs(cnn.model_)
     frame_s = cnn.frontend_.hop_length / cnn.sr
     windows_per_s = 1.0 / (cnn.window_frames_[1] * frame_s)  # the hop in whole frames
-    frontend_macs = int(round(frontend_macs_per_frame(cnn.frontend_) / frame_s))
+    frontend_macs = int(round(_frontend_macs_per_frame(cnn.frontend_) / frame_s))
     report = {
         "architecture": cnn.architecture if isinstance(cnn.architecture, str) else "custom",
         "width": cnn.width, "params": count_params(cnn.model_),
@@ -526,15 +629,15 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
 
         atomic_write(os.path.join(out_dir, name), write)
 
-    if not over:  # an over-budget student never replaces a previous good export
-        put("model.tflite", model_bytes)
-        put("model_data.h", header)
-        put("model_data.c", source)
-        put("frontend.h", fe_header)
-    put("report.json", json.dumps(report, indent=2) + "\n")
-    if over:
+    if over:  # an over-budget student never replaces an earlier good export, report included
+        path = os.path.join(out_dir, OVER_BUDGET_REPORT)
+        put(OVER_BUDGET_REPORT, json.dumps(report, indent=2) + "\n")
         raise BudgetError(
-            "the student exceeds the budget: " + "; ".join(over) + f". The report is in "
-            f"{os.path.join(out_dir, 'report.json')}; try a smaller --width or --student "
-            "strided_ds")
+            "the student exceeds the budget: " + "; ".join(over) + f". Its report is in "
+            f"{path}; try a smaller --width or --student strided_ds")
+    put("model.tflite", model_bytes)
+    put("model_data.h", header)
+    put("model_data.c", source)
+    put("frontend.h", fe_header)
+    put("report.json", json.dumps(report, indent=2) + "\n")
     return report

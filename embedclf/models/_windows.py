@@ -32,9 +32,7 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
     specs = frontend.transform(list(waves))
     parts, owner, starts = [], [], []
     for i, S in enumerate(specs):
-        w, first = split_windows(S, n_frames, hop_frames, pad="last")
-        if not len(w):  # an empty clip: one window of silence
-            w, first = np.full((1, n_frames, S.shape[1]), -100.0, np.float32), np.zeros(1)
+        w, first = split_windows(S, n_frames, hop_frames, pad="last")  # >= 1 window per clip
         parts.append(w)
         owner.append(np.full(len(w), i))
         starts.append(np.asarray(first, dtype=int))

@@ -57,10 +57,11 @@ def default_frontend(sr=22050):
 
 
 @contextmanager
-def seeded(seed):
+def _seeded(seed):
     """Seed Python, NumPy and TensorFlow for one fit, then give the global
-    generators back their state (a fit must not reseed the caller's random
-    numbers): Python's and NumPy's exactly, TensorFlow's global seed as it was."""
+    generators back: Python's and NumPy's state exactly, and TensorFlow's
+    global seed (TensorFlow offers no way to restore its op-seed counter, so
+    a seeded caller's next TF draws restart from that seed)."""
     import keras
     import tensorflow as tf
 
@@ -75,7 +76,7 @@ def seeded(seed):
         tf.random.set_seed(tf_seed)
 
 
-def model_to_bytes(model):
+def _model_to_bytes(model):
     """A Keras model as the bytes of its ``.keras`` file."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.keras")
@@ -84,8 +85,8 @@ def model_to_bytes(model):
             return fh.read()
 
 
-def model_from_bytes(data):
-    """The inverse of :func:`model_to_bytes`."""
+def _model_from_bytes(data):
+    """The inverse of :func:`_model_to_bytes`."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
@@ -247,7 +248,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         "window": [Interval(Real, 0, None, closed="neither")],
         "hop": [Interval(Real, 0, None, closed="neither")],
         "width": [Interval(Real, 0, None, closed="neither")],
-        "window_top_db": [Interval(Real, 0, None, closed="left"), None],
+        "window_top_db": [Interval(Real, 0, None, closed="neither"), None],
         "aggregate": [StrOptions({"mean", "vote"})],
         "threshold": [Interval(Real, 0, 1, closed="both"), None],
         "unknown_label": "no_validation",
@@ -381,6 +382,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
                 f"unknown_label={self.unknown_label!r} must be of the labels' type "
                 f"({'numbers' if numeric else 'strings'}), or predictions would mix types; "
                 f"e.g. unknown_label={-1 if numeric else repr('unknown')}")
+        if numeric and not np.isfinite(self.unknown_label):
+            raise ValueError(f"unknown_label={self.unknown_label!r} must be finite")
         if self.unknown_label in set(self.classes_.tolist()):
             raise ValueError(f"unknown_label={self.unknown_label!r} is also a class label")
 
@@ -435,7 +438,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         # Tracing the training graph costs seconds; for a few dozen steps (small data, tests,
         # grid searches on subsets) running eagerly is faster overall (measured about 3x).
         eager = int(np.ceil(len(Xw) / self.batch_size)) * self.epochs <= _EAGER_STEPS
-        with seeded(seed):
+        with _seeded(seed):
             model = self._build(seed)
             trained = model
             if loss is None:
@@ -563,9 +566,11 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         labels = self.classes_[np.asarray(P).argmax(axis=1)]
         if self.threshold is None:
             return labels
+        self._check_unknown_label()  # also after set_params on a fitted model
         unsure = np.asarray(P).max(axis=1) < self.threshold
         if np.issubdtype(labels.dtype, np.number):
-            labels = labels.copy()
+            # a dtype that holds both exactly (e.g. -1 with uint8 classes, or -1.5 with ints)
+            labels = labels.astype(np.result_type(labels.dtype, np.asarray(self.unknown_label)))
         else:
             labels = labels.astype(object)
         labels[unsure] = self.unknown_label
@@ -575,13 +580,13 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never touch the live object
         if "model_" in state:
-            state["model_"] = _KerasBytes(model_to_bytes(state["model_"]))
+            state["model_"] = _KerasBytes(_model_to_bytes(state["model_"]))
         return state
 
     def __setstate__(self, state):
         model = state.get("model_")
         if isinstance(model, _KerasBytes):
-            state["model_"] = model_from_bytes(model.data)
+            state["model_"] = _model_from_bytes(model.data)
         super().__setstate__(state)
 
     def __sklearn_tags__(self):
