@@ -102,7 +102,7 @@ def plot(summary, path):
                                        ("macs_per_second", "M MACs per second of audio")]):
         scale = 1e6 if col == "macs_per_second" else 1024
         ax.plot(summary[col] / scale, 100 * summary["student_acc"], "o", label="int8 student")
-        ax.axhline(100 * summary["teacher"].mean(), color="gray", ls="--", label="teacher")
+        ax.axhline(100 * summary["teacher"].mean(), color="gray", ls="--", label="teacher (mean)")
         for r in summary.to_dict("records"):
             ax.annotate(f"x{r['width']}" + (f"+aug{r['augment_copies']}" if r["augment_copies"]
                                              else ""),(r[col] / scale, 100 * r["student_acc"]),
