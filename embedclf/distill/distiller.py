@@ -10,12 +10,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
 from ..audio import (_check_n_features, _check_X, _record_n_features, iter_clips, load_clips,
                      resample)
 from ..models.augment import Augmenter
-from ..models.cnn import KerasCNN
+from ..models.cnn import KerasCNN, labels_1d
 
 __all__ = ["Distiller", "mcu_frontend"]
 
@@ -341,13 +341,9 @@ class Distiller(ClassifierMixin, BaseEstimator):
     @staticmethod
     def _check_labels(y):
         """Labels as an object array; ``None`` (or NaN) marks an unlabelled clip."""
-        y = np.asarray(y, dtype=object)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        elif y.ndim != 1:
-            raise ValueError(f"y must be 1-D (one label per clip), got shape {y.shape}")
         import pandas as pd
 
+        y = labels_1d(y, dtype=object)
         given = ~pd.isna(y).astype(bool)  # None, NaN, pd.NA, NaT: unlabelled
         if given.any():
             check_classification_targets(np.asarray(y[given].tolist()))

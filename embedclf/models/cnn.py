@@ -97,6 +97,23 @@ def _model_from_bytes(data):
         return keras.saving.load_model(path, compile=False)
 
 
+def labels_1d(y, dtype=None):
+    """One label per clip: a column vector is accepted with sklearn's warning, other shapes not.
+
+    Examples
+    --------
+    >>> from embedclf.models.cnn import labels_1d
+    >>> labels_1d(["a", "b"]).tolist()
+    ['a', 'b']
+    """
+    y = np.asarray(y, dtype=dtype)
+    if y.ndim == 2 and y.shape[1] == 1:
+        return column_or_1d(y, warn=True)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (one label per clip), got shape {y.shape}")
+    return y
+
+
 def _epoch_progress(epochs, desc):
     """A Keras callback showing one tqdm step per epoch with the losses."""
     import keras
@@ -314,11 +331,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         _record_n_features(self, X)
         if y is None:
             raise ValueError("KerasCNN requires y to be passed, but the target y is None")
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)  # a column vector: accepted, with sklearn's warning
-        elif y.ndim != 1:
-            raise ValueError(f"y must be 1-D (one label per clip), got shape {y.shape}")
+        y = labels_1d(y)
         check_classification_targets(y)
         loaded = load_clips(X, y, sr=self.sr, on_error=self.on_error)
         self.skipped_ = loaded.skipped
