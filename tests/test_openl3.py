@@ -143,14 +143,53 @@ def test_embedding_framing_batching_and_rates(weights_file):
     np.testing.assert_allclose(e.values[:3], by_hand, rtol=1e-4, atol=1e-5)
 
 
-def test_fast_mode_is_close_to_exact(weights_file):
-    y = (0.2 * np.random.default_rng(4).standard_normal(48000 * 2)).astype(np.float32)
+def test_inference_network_folds_batch_norm_without_changing_outputs(weights_file):
+    model = net.build_network("mel128", 512)
+    net.load_weights(model, weights_file)
+    folded = net.inference_network(model)
+    # no batch-norm layers left, the same weights count minus the 7 folded batch norms
+    assert not any("batch_norm" in type(layer).__name__.lower() for layer in folded.layers)
+    assert folded.count_params() == model.count_params() - 4 * (1 + 64 + 64 + 128 + 128 + 256
+                                                                 + 256 + 512)
+    rng = np.random.default_rng(5)
+    x = net.frontend((0.2 * rng.standard_normal((3, 48000))).astype(np.float32), "mel128")
+    np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-5 * np.abs(model.predict(x, verbose=0)).max())
+    with pytest.raises(ValueError, match="dtype must be"):
+        net.inference_network(model, "float16")
+
+
+@pytest.mark.parametrize("fast", [True, "int8", "bfloat16"])
+def test_fast_modes_are_close_to_exact(weights_file, fast):
+    rng = np.random.default_rng(4)
+    t = np.arange(48000 * 2) / 48000
+    y = (0.3 * np.sin(2 * np.pi * 600 * t * (1 + t)) + 0.02 * rng.standard_normal(len(t)))
+    y = y.astype(np.float32)
     kw = dict(content_type="env", input_repr="mel128", embedding_size=512, weights=weights_file)
     exact = OpenL3Embedding(**kw).fit([y]).transform([y])[0]
-    fast = OpenL3Embedding(fast=True, **kw).fit([y]).transform([y])[0]
-    cos = np.sum(exact * fast, 1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(fast, axis=1)
+    est = OpenL3Embedding(fast=fast, **kw).fit([y])
+    approx = est.transform([y])[0]
+    assert est._model().mode == ("bfloat16" if fast == "bfloat16" else "int8")
+    cos = np.sum(exact * approx, 1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(approx, axis=1)
     assert cos.min() > 0.99
-    assert not np.allclose(exact, fast, rtol=1e-5, atol=1e-5)  # bf16 really ran
+    assert not np.allclose(exact, approx, rtol=1e-5, atol=1e-5)  # the fast path really ran
+    # a window's embedding never depends on which windows share its batch
+    np.testing.assert_array_equal(est.set_params(batch_size=1).transform([y])[0], approx)
+    np.testing.assert_array_equal(est.transform([y[: 48000 + 4800 * 3]])[0][:4], approx[:4])
+
+
+def test_fast_mode_is_validated_and_keyed_in_the_cache(weights_file, tmp_path):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    y = np.zeros(48000, np.float32)
+    with pytest.raises(InvalidParameterError, match="fast"):
+        OpenL3Embedding(fast="float16", weights=weights_file).fit([y])
+    kw = dict(content_type="env", input_repr="mel128", embedding_size=512, weights=weights_file,
+              cache=str(tmp_path))
+    keys = {OpenL3Embedding(fast=f, **kw)._cache().dir for f in (False, "int8", "bfloat16")}
+    assert len(keys) == 3
+    assert OpenL3Embedding(fast=True, **kw)._cache().dir == \
+        OpenL3Embedding(fast="int8", **kw)._cache().dir
 
 
 def test_refit_after_set_params_rebuilds_the_network(weights_file):

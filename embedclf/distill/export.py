@@ -9,17 +9,15 @@ tensor-arena size the model needs. The log-mel frontend's constants go to
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sys
-import tempfile
 import warnings
 
 from numbers import Real
 
 import numpy as np
 
+from .._litert import captured_fd as _captured_fd
 from ..files import atomic_write
 
 __all__ = ["export", "to_int8_tflite", "op_list", "measure_arena", "Int8Model", "BudgetError",
@@ -136,23 +134,6 @@ def op_list(model_bytes):
             out.append(code.CustomCode().decode() if op == fb.BuiltinOperator.CUSTOM
                        else names[op])
     return out
-
-
-@contextlib.contextmanager
-def _captured_fd(fd=2):
-    """Capture what C code prints to a file descriptor (TFLM errors, converter chatter)."""
-    (sys.stdout if fd == 1 else sys.stderr).flush()
-    saved = os.dup(fd)
-    box = {"text": ""}
-    with tempfile.TemporaryFile() as tmp:
-        os.dup2(tmp.fileno(), fd)
-        try:
-            yield box
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            tmp.seek(0)
-            box["text"] = tmp.read().decode(errors="replace")
 
 
 def _tflm_run(model_bytes, x_int8, arena_size):

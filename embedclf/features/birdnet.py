@@ -15,6 +15,7 @@ from numbers import Integral
 
 import numpy as np
 
+from .._litert import interpreter_class
 from .embeddings import PretrainedEmbedding
 
 __all__ = ["BirdNETEmbedding", "birdnet_model_path"]
@@ -61,18 +62,7 @@ def birdnet_model_path():
 
 
 def _interpreter_class():
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:  # pragma: no cover - fallbacks for older installs
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            try:
-                from tensorflow.lite import Interpreter
-            except ImportError:
-                raise ImportError(f"BirdNETEmbedding needs the LiteRT interpreter "
-                                  f"(ai-edge-litert); {_INSTALL_HINT}") from None
-    return Interpreter
+    return interpreter_class(f"BirdNETEmbedding needs it: {_INSTALL_HINT}")
 
 
 def _with_pool_output(path):

@@ -21,27 +21,56 @@ __all__ = ["OpenL3Embedding"]
 
 # Windows per network call (zero-filled when short); see _OpenL3Runner.
 _NET_BATCH = 4
+#: what each ``fast`` value runs
+FAST_MODES = {False: "exact", True: "int8", "int8": "int8", "bfloat16": "bfloat16"}
+_LITERT_HINT = "the int8 fast mode needs it: pip install 'embedclf[openl3]'"
 
 
 class _OpenL3Runner:
-    """Network + frontend, compiled once for inference."""
+    """Network + frontend, compiled once for inference.
 
-    def __init__(self, input_repr, embedding_size, weights_path, fast):
+    ``mode`` is "exact" (the published network in float32), "bfloat16" (batch
+    norms folded, every layer in bfloat16 on TensorFlow/oneDNN) or "int8"
+    (batch norms folded, int8 weights and per-window dynamically quantized
+    activations on LiteRT/XNNPACK).
+    """
+
+    def __init__(self, input_repr, embedding_size, weights_path, mode):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
-        self.input_repr = input_repr
-        self.model = net.build_network(input_repr, embedding_size,
-                                       dtype="mixed_bfloat16" if fast else None)
-        net.load_weights(self.model, weights_path)
+        self.input_repr, self.mode = input_repr, mode
+        model = net.build_network(input_repr, embedding_size)
+        net.load_weights(model, weights_path)
+        if mode == "int8":
+            from .._litert import dynamic_range_tflite, interpreter_class
+
+            Interpreter = interpreter_class(_LITERT_HINT)
+            self._interpreter = Interpreter(model_content=dynamic_range_tflite(
+                net.inference_network(model)), num_threads=len(os.sched_getaffinity(0)))
+            self._interpreter.allocate_tensors()
+            self._io = (self._interpreter.get_input_details()[0]["index"],
+                        self._interpreter.get_output_details()[0]["index"])
+            return
+        if mode == "bfloat16":
+            model = net.inference_network(model, "bfloat16")
         # Always the same small batch shape: one trace, and results that do not depend
         # on which other windows share a call (oneDNN picks kernels by batch size).
         # Measured here, throughput per window is flat from batch 1 to 32.
         spec = tf.TensorSpec((_NET_BATCH, *net.input_shape(input_repr)), tf.float32)
-        self._call = tf.function(lambda x: self.model(x, training=False), input_signature=[spec])
+        self.model = model
+        self._call = tf.function(lambda x: model(x, training=False), input_signature=[spec])
 
     def __call__(self, windows):
         spec = net.frontend(windows, self.input_repr)
+        if self.mode == "int8":  # one window per call: its activations quantized on its own range
+            it, (i_in, i_out) = self._interpreter, self._io
+            out = np.empty((len(spec), it.get_output_details()[0]["shape"][-1]), np.float32)
+            for k in range(len(spec)):
+                it.set_tensor(i_in, spec[k : k + 1])
+                it.invoke()
+                out[k] = it.get_tensor(i_out)[0]
+            return out
         out = []
         for start in range(0, len(spec), _NET_BATCH):
             part = spec[start : start + _NET_BATCH]
@@ -82,10 +111,15 @@ class OpenL3Embedding(PretrainedEmbedding):
         default: ``EMBEDCLF_WEIGHTS``, the user cache, an installed ``openl3``
         (see :func:`embedclf.weights.find_openl3`). Missing weights raise an
         error naming the file and the fetch command.
-    fast : bool, default=False
-        Run the convolutions in bfloat16 (float32 accumulation): faster on
-        CPUs with AVX-512 BF16, with a small measured error against the exact
-        mode (see the README).
+    fast : {False, True, "int8", "bfloat16"}, default=False
+        Trade exactness for speed (measured in ``benchmarks/openl3_parity.py``;
+        see the README). ``True`` or ``"int8"``: batch norms folded into the
+        convolutions, int8 weights and per-window dynamically quantized
+        activations on LiteRT's XNNPACK (needs ``ai-edge-litert``), about 7x
+        the upstream code's speed on a 2-core AVX-512 VNNI CPU.
+        ``"bfloat16"``: every layer in bfloat16 on TensorFlow (AMX tiles where
+        the CPU has them), about 3.5x, closer to exact. ``False``: the
+        published network in float32.
     cache : str, path-like, joblib.Memory or None, default=None
         Embedding cache folder (content-keyed, atomic).
     progress : bool, default=False
@@ -116,7 +150,7 @@ class OpenL3Embedding(PretrainedEmbedding):
         "input_repr": [StrOptions(set(net.INPUT_REPRS))],
         "embedding_size": [StrOptions({"512", "6144"}), Integral],
         "weights": [str, os.PathLike, None],
-        "fast": ["boolean"],
+        "fast": ["boolean", StrOptions({"int8", "bfloat16"})],
     }
 
     def __init__(self, *, content_type="music", input_repr="mel256", embedding_size=6144,
@@ -162,7 +196,8 @@ class OpenL3Embedding(PretrainedEmbedding):
 
     def _load_model(self):
         path = self._weights_path()
-        return _OpenL3Runner(self.input_repr, int(self.embedding_size), path, self.fast)
+        return _OpenL3Runner(self.input_repr, int(self.embedding_size), path,
+                             FAST_MODES[self.fast])
 
     def _embed_windows(self, windows):
         return self._model()(windows)
@@ -174,5 +209,5 @@ class OpenL3Embedding(PretrainedEmbedding):
         from ..files import file_digest
 
         return {"input_repr": self.input_repr, "content_type": self.content_type,
-                "embedding_size": int(self.embedding_size), "fast": bool(self.fast),
+                "embedding_size": int(self.embedding_size), "fast": FAST_MODES[self.fast],
                 "weights_sha256": file_digest(self._weights_path())}
