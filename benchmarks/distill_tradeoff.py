@@ -12,7 +12,7 @@ Rows already in the CSV for a (width, fold) are reused, so an interrupted
 run resumes.
 
 Usage: python benchmarks/distill_tradeoff.py [--widths 0.5,1,2] [--folds 1,2,3,4,5]
-       [--augment 2]
+       [--augment 2] [--teacher-context window|SECONDS|clip]
 """
 
 import argparse
@@ -22,7 +22,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from embedclf.datasets import load_esc10
@@ -35,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
 
 
-def run_one(df, width, fold, cache, epochs, student, copies):
+def run_one(df, width, fold, cache, epochs, student, copies, context):
     train = (df["fold"] != fold).to_numpy()
     X = df["path"].tolist()
     y = df["label"].to_numpy()
@@ -46,12 +45,13 @@ def run_one(df, width, fold, cache, epochs, student, copies):
     t = time.perf_counter()
     augment = Augmenter(copies=copies) if copies else None
     dist = Distiller(teacher, student=student, width=width, epochs=epochs, augment=augment,
-                     random_state=0)
+                     teacher_context=context, random_state=0)
     dist.fit(Xtr, y[train])
     seconds = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as out:
         rep = export(dist, out, Xtr, X_test=Xte, y_test=y[~train])
-    return {"student": student, "width": width, "augment_copies": copies, "fold": fold,
+    return {"student": student, "width": width, "augment_copies": copies,
+            "teacher_context": context_name(context), "fold": fold,
             "params": rep["params"],
             "flash_bytes": rep["flash_bytes"], "model_bytes": rep["model_bytes"],
             "arena_bytes": rep["arena_bytes"], "macs_per_second": rep["macs_per_second"],
@@ -64,8 +64,16 @@ def run_one(df, width, fold, cache, epochs, student, copies):
             "epochs_run": dist.student_.n_epochs_, "distill_seconds": round(seconds, 1)}
 
 
+def context_name(context):
+    return "window" if context is None else str(context)
+
+
+def parse_context(text):
+    return None if text == "window" else text if text == "clip" else float(text)
+
+
 def summarise(table):
-    g = table.groupby(["student", "width", "augment_copies"])
+    g = table.groupby(["student", "width", "augment_copies", "teacher_context"])
     s = g.agg(folds=("fold", "count"), params=("params", "first"),
               flash_bytes=("flash_bytes", "first"), arena_bytes=("arena_bytes", "first"),
               macs_per_second=("macs_per_second", "first"),
@@ -74,13 +82,16 @@ def summarise(table):
               student_std=("student_accuracy", "std"), float_=("student_float_accuracy", "mean"),
               agree=("int8_float_agreement", "mean")).reset_index()
     s["kept"] = s["student_acc"] / s["teacher"]
-    md = ["| student | width | augmented copies | folds | params | flash KB | arena KB | "
-          "M MACs/s (network + frontend) | teacher | int8 student (mean ± std) | float student | "
-          "int8 = float | student / teacher |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    md = ["| student | width | augmented copies | teacher hears | folds | params | flash KB | "
+          "arena KB | M MACs/s (network + frontend) | teacher | int8 student (mean ± std) | "
+          "float student | int8 = float | student / teacher |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in s.to_dict("records"):
         std = "" if pd.isna(r["student_std"]) else f" ± {100 * r['student_std']:.1f}"
-        md.append(f"| `{r['student']}` | {r['width']} | {r['augment_copies']} | {r['folds']} | "
+        hears = {"window": "the window", "clip": "the clip"}.get(r["teacher_context"],
+                                                                 f"{r['teacher_context']} s")
+        md.append(f"| `{r['student']}` | {r['width']} | {r['augment_copies']} | {hears} | "
+                  f"{r['folds']} | "
                   f"{r['params']:,} | {r['flash_bytes'] / 1024:.1f} | "
                   f"{r['arena_bytes'] / 1024:.1f} | {r['macs_per_second'] / 1e6:.2f} + "
                   f"{(r['total_macs'] - r['macs_per_second']) / 1e6:.2f} | "
@@ -104,8 +115,9 @@ def plot(summary, path):
         ax.plot(summary[col] / scale, 100 * summary["student_acc"], "o", label="int8 student")
         ax.axhline(100 * summary["teacher"].mean(), color="gray", ls="--", label="teacher (mean)")
         for r in summary.to_dict("records"):
-            ax.annotate(f"x{r['width']}" + (f"+aug{r['augment_copies']}" if r["augment_copies"]
-                                             else ""),(r[col] / scale, 100 * r["student_acc"]),
+            tag = f"x{r['width']}" + (f"+aug{r['augment_copies']}" if r["augment_copies"] else "")
+            tag += "" if r["teacher_context"] == "window" else f" ctx {r['teacher_context']}"
+            ax.annotate(tag, (r[col] / scale, 100 * r["student_acc"]),
                         textcoords="offset points", xytext=(4, -10), fontsize=8)
         ax.set_xlabel(label)
     axes[0].set_ylabel("ESC-10 accuracy (%)")
@@ -124,6 +136,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--augment", type=int, default=0,
                     help="augmented copies per clip, labelled by the teacher (0 = none)")
+    ap.add_argument("--teacher-context", default="window",
+                    help="audio the teacher hears per student window: 'window', seconds, 'clip'")
     ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
@@ -133,14 +147,20 @@ def main():
     df = load_esc10(DATA / "esc10")
     csv = os.path.join(args.out, "distill_tradeoff.csv")
     table = pd.read_csv(csv) if os.path.exists(csv) else pd.DataFrame()
+    if len(table):  # rows from before teacher_context existed were taught on the window alone
+        table["teacher_context"] = table.get("teacher_context", "window")
+        table["teacher_context"] = table["teacher_context"].fillna("window").astype(str)
+    context = parse_context(args.teacher_context)
     for width in [float(w) for w in args.widths.split(",")]:
         for fold in [int(f) for f in args.folds.split(",")]:
             if len(table) and ((table["width"] == width) & (table["fold"] == fold)
                                & (table["student"] == args.student)
-                               & (table["augment_copies"] == args.augment)).any():
+                               & (table["augment_copies"] == args.augment)
+                               & (table["teacher_context"] == context_name(context))).any():
                 continue
             print(f"{args.student} x{width}, fold {fold} ...", file=sys.stderr)
-            row = run_one(df, width, fold, args.cache, args.epochs, args.student, args.augment)
+            row = run_one(df, width, fold, args.cache, args.epochs, args.student, args.augment,
+                          context)
             print(f"  teacher {row['teacher_accuracy']:.3f} student {row['student_accuracy']:.3f}"
                   f" flash {row['flash_bytes']} arena {row['arena_bytes']}", file=sys.stderr)
             table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)

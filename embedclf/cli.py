@@ -294,6 +294,18 @@ def _held_out(df, test_fold, test_fraction, seed=0):
     return ~test, test
 
 
+def _teacher_context(text):
+    if text == "clip":
+        return text
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0 or 'clip', got {text!r}")
+    return seconds
+
+
 def cmd_distill(args):
     from .distill import BudgetError, Distiller, export
 
@@ -306,7 +318,7 @@ def cmd_distill(args):
     X_test = [X[i] for i in test.nonzero()[0]]
     params = dict(student=args.student, width=args.width, epochs=args.epochs,
                   temperature=args.temperature, alpha=args.alpha, random_state=args.seed,
-                  verbose=0 if args.quiet else 1)
+                  teacher_context=args.teacher_context, verbose=0 if args.quiet else 1)
     if args.augment:
         from .models import Augmenter
 
@@ -568,6 +580,10 @@ def build_parser():
     sp.add_argument("--epochs", type=int, default=40)
     sp.add_argument("--augment", type=int, default=0, metavar="COPIES",
                     help="augmented copies per clip, labelled by the teacher (default 0)")
+    sp.add_argument("--teacher-context", type=_teacher_context, default=None,
+                    metavar="SECONDS|clip",
+                    help="audio the teacher hears per student window: seconds centred on the "
+                         "window, or 'clip' (default: the window itself)")
     sp.add_argument("--temperature", type=float, default=2.0)
     sp.add_argument("--alpha", type=float, default=0.5,
                     help="weight of the teacher's soft targets vs the true labels")

@@ -194,7 +194,7 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
     for name in ("model.tflite", "model_data.h", "model_data.c", "frontend.h", "report.json"):
         assert (out / name).is_file()
     code, stdout, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
-                            "--epochs", 1, "--max-flash-kb", 4, "--quiet")
+                            "--epochs", 1, "--max-flash-kb", 4, "--teacher-context", "2", "--quiet")
     assert code == 1 and "exceeds the budget: flash" in err and "report.over_budget.json" in err
     rejected = json.loads((out / "report.over_budget.json").read_text())
     assert rejected["budget"]["within_budget"] is False
@@ -202,3 +202,6 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
     code, _, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
                        "--test-fold", 1, "--quiet")
     assert code != 0 and "--test-fold needs a dataset with folds" in err
+    code, _, err = run(capsys, "distill", "--teacher", teacher, "--data", root,
+                       "--teacher-context", "0")
+    assert code == 2 and "expected seconds > 0 or 'clip', got '0'" in err

@@ -84,6 +84,39 @@ def test_teacher_is_asked_about_every_window(distilled, data):
     assert np.array_equal(seen[2][: SR // 2], X[0][SR:]) and not seen[2][SR // 2 :].any()
 
 
+def test_teacher_context_centres_longer_audio_on_each_window(distilled, data):
+    X, _, _, _ = data
+    seen = []
+
+    class Recorder:
+        classes_ = distilled.classes_
+
+        def predict_proba(self, clips):
+            seen.extend(np.asarray(c).copy() for c in clips)
+            # a distinct row per question, to check which row each window gets
+            return np.eye(5)[np.arange(len(seen) - len(clips), len(seen)) % 5]
+
+    d = Distiller(Recorder(), teacher_context=2.0)
+    d.__dict__.update(student_=distilled.student_, teacher_sr_=SR, classes_=distilled.classes_)
+    _, owner, starts = distilled.student_._windows([X[0]])
+    P = d.teacher_window_proba([X[0]], owner, starts)
+    # 1.5 s clip, windows at 0, 0.5, 1.0 s: 2 s centred on each (window +- 0.5 s), silence
+    # outside the clip on both sides
+    assert [len(p) for p in seen] == [2 * SR] * 3
+    half = SR // 2
+    assert not seen[0][:half].any() and np.array_equal(seen[0][half:], X[0][: 3 * half])
+    assert np.array_equal(seen[1][: 3 * half], X[0]) and not seen[1][3 * half :].any()
+    assert np.array_equal(seen[2][:SR], X[0][half:]) and not seen[2][SR:].any()
+    assert P.argmax(1).tolist() == [0, 1, 2]
+    # the whole clip: one question per clip, its answer for every window of that clip
+    seen.clear()
+    d.set_params(teacher_context="clip")
+    _, owner, starts = distilled.student_._windows([X[0], X[1]])
+    P = d.teacher_window_proba([X[0], X[1]], owner, starts)
+    assert len(seen) == 2 and np.array_equal(seen[0], X[0]) and np.array_equal(seen[1], X[1])
+    assert P.argmax(1).tolist() == owner.tolist()
+
+
 def test_mixup_reaches_the_student(data, teacher, monkeypatch):
     from embedclf.models import Augmenter
     from embedclf.models import cnn as cnn_module

@@ -149,6 +149,14 @@ class Distiller(ClassifierMixin, BaseEstimator):
     window_top_db : float or None, default=80.0
         Clip each window to this many dB below its own maximum (exported;
         see :class:`~embedclf.models.KerasCNN`).
+    teacher_context : float, "clip" or None, default=None
+        How much audio the teacher hears when it labels a student window:
+        ``None``, the window itself; a number of seconds, that much audio
+        centred on the window (silence beyond the clip's ends), so a teacher
+        built for longer windows (BirdNET: 3 s) judges each window in
+        context; ``"clip"``, the whole clip (every window of a clip gets the
+        same targets). The student still sees only its window. See
+        ``benchmarks/distill_tradeoff.py`` for what each gives on ESC-10.
     temperature : float, default=2.0
     alpha : float, default=0.5
         Weight of the distillation term against the label term.
@@ -199,6 +207,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "window": [Interval(Real, 0, None, closed="neither")],
         "hop": [Interval(Real, 0, None, closed="neither")],
         "window_top_db": [Interval(Real, 0, None, closed="neither"), None],
+        "teacher_context": [Interval(Real, 0, None, closed="neither"), StrOptions({"clip"}),
+                            None],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, 1, closed="both")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -212,9 +222,9 @@ class Distiller(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, teacher, *, student="strided_ds", width=1.0, frontend=None, window=1.0,
-                 hop=0.5, window_top_db=80.0, temperature=2.0, alpha=0.5, epochs=40, batch_size=32,
-                 learning_rate=3e-3, early_stopping=True, patience=8, augment=None,
-                 random_state=None, verbose=0):
+                 hop=0.5, window_top_db=80.0, teacher_context=None, temperature=2.0, alpha=0.5,
+                 epochs=40, batch_size=32, learning_rate=3e-3, early_stopping=True, patience=8,
+                 augment=None, random_state=None, verbose=0):
         self.teacher = teacher
         self.student = student
         self.width = width
@@ -222,6 +232,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self.window = window
         self.hop = hop
         self.window_top_db = window_top_db
+        self.teacher_context = teacher_context
         self.temperature = temperature
         self.alpha = alpha
         self.epochs = epochs
@@ -253,19 +264,34 @@ class Distiller(ClassifierMixin, BaseEstimator):
     def teacher_window_proba(self, waves, owner, starts):
         """The teacher's probabilities for each student window (teacher-rate waveforms).
 
-        Each window's audio (the same span the student sees, padded with
-        silence past the clip's end) is passed to the teacher as a clip.
+        With ``teacher_context=None`` each window's audio (the same span the
+        student sees, padded with silence past the clip's end) is passed to
+        the teacher as a clip. A number of seconds passes that much audio
+        centred on the window instead (silence beyond the clip's ends);
+        ``"clip"`` gives every window its whole clip's probabilities.
         """
         hop_s = self.student_.frontend_.hop_length / self.student_.sr
         frames = self.student_.window_frames_[0]
         n = int(round(frames * hop_s * self.teacher_sr_))  # the student window's span
+        owner, starts = np.asarray(owner, dtype=int), np.asarray(starts)
+        if isinstance(self.teacher_context, str):  # "clip": one question per clip
+            clips = np.unique(owner)
+            P = np.concatenate([np.asarray(self.teacher.predict_proba(
+                [waves[c] for c in clips[b : b + _TEACHER_BATCH]]), dtype=np.float64)
+                for b in range(0, len(clips), _TEACHER_BATCH)] or [np.zeros((0, len(self.classes_)))])
+            return P[np.searchsorted(clips, owner)]
+        span = n if self.teacher_context is None else int(round(self.teacher_context
+                                                                  * self.teacher_sr_))
         out = []
         for b in range(0, len(owner), _TEACHER_BATCH):  # bounded memory: one batch of audio
             pieces = []
             for clip, start in zip(owner[b : b + _TEACHER_BATCH], starts[b : b + _TEACHER_BATCH]):
-                a = int(round(start * hop_s * self.teacher_sr_))
-                piece = np.asarray(waves[clip][a : a + n], dtype=np.float32)
-                pieces.append(np.pad(piece, (0, n - len(piece))))
+                # centred on the student window; the window itself when span == n
+                a = int(round(start * hop_s * self.teacher_sr_)) + (n - span) // 2
+                wave = waves[clip]
+                piece = np.asarray(wave[max(a, 0) : max(a + span, 0)], dtype=np.float32)
+                left = min(max(-a, 0), span)
+                pieces.append(np.pad(piece, (left, span - left - len(piece))))
             out.append(np.asarray(self.teacher.predict_proba(pieces), dtype=np.float64))
         return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
 
