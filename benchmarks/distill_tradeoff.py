@@ -12,7 +12,7 @@ Rows already in the CSV for a (width, fold) are reused, so an interrupted
 run resumes.
 
 Usage: python benchmarks/distill_tradeoff.py [--widths 0.5,1,2] [--folds 1,2,3,4,5]
-       [--augment 2] [--teacher-context window|SECONDS|clip]
+       [--augment 2] [--teacher-context auto|window|SECONDS|clip]
 """
 
 import argparse
@@ -26,6 +26,7 @@ import pandas as pd
 
 from embedclf.datasets import load_esc10
 from embedclf.distill import Distiller, export
+from embedclf.distill.distiller import teacher_window_seconds
 from embedclf.evaluation import atomic_write
 from embedclf.models import Augmenter
 from embedclf.pipelines import make_pipeline
@@ -69,7 +70,7 @@ def context_name(context):
 
 
 def parse_context(text):
-    return None if text == "window" else text if text == "clip" else float(text)
+    return None if text == "window" else text if text in ("auto", "clip") else float(text)
 
 
 def summarise(table):
@@ -136,8 +137,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--augment", type=int, default=0,
                     help="augmented copies per clip, labelled by the teacher (0 = none)")
-    ap.add_argument("--teacher-context", default="window",
-                    help="audio the teacher hears per student window: 'window', seconds, 'clip'")
+    ap.add_argument("--teacher-context", default="auto",
+                    help="audio the teacher hears per student window: 'auto' (BirdNET: 3 s), "
+                         "'window', seconds, 'clip'")
     ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
@@ -151,6 +153,8 @@ def main():
         table["teacher_context"] = table.get("teacher_context", "window")
         table["teacher_context"] = table["teacher_context"].fillna("window").astype(str)
     context = parse_context(args.teacher_context)
+    if context == "auto":  # resolved as the Distiller does: BirdNET's 3 s, longer than 1 s
+        context = teacher_window_seconds(make_pipeline("birdnet-linear"))
     for width in [float(w) for w in args.widths.split(",")]:
         for fold in [int(f) for f in args.folds.split(",")]:
             if len(table) and ((table["width"] == width) & (table["fold"] == fold)

@@ -295,14 +295,17 @@ def _held_out(df, test_fold, test_fraction, seed=0):
 
 
 def _teacher_context(text):
-    if text == "clip":
+    if text in ("auto", "clip"):
         return text
+    if text == "window":
+        return None
     try:
         seconds = float(text)
     except ValueError:
         seconds = -1.0
     if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0 or 'clip', got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected seconds > 0, 'auto', 'window' or 'clip', got {text!r}")
     return seconds
 
 
@@ -580,10 +583,11 @@ def build_parser():
     sp.add_argument("--epochs", type=int, default=40)
     sp.add_argument("--augment", type=int, default=0, metavar="COPIES",
                     help="augmented copies per clip, labelled by the teacher (default 0)")
-    sp.add_argument("--teacher-context", type=_teacher_context, default=None,
-                    metavar="SECONDS|clip",
-                    help="audio the teacher hears per student window: seconds centred on the "
-                         "window, or 'clip' (default: the window itself)")
+    sp.add_argument("--teacher-context", type=_teacher_context, default="auto",
+                    metavar="auto|window|SECONDS|clip",
+                    help="audio the teacher hears per student window: seconds centred on it, "
+                         "the window, the clip, or (default) auto: the teacher's own analysis "
+                         "window when longer (BirdNET: 3 s)")
     sp.add_argument("--temperature", type=float, default=2.0)
     sp.add_argument("--alpha", type=float, default=0.5,
                     help="weight of the teacher's soft targets vs the true labels")

@@ -204,4 +204,4 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
     assert code != 0 and "--test-fold needs a dataset with folds" in err
     code, _, err = run(capsys, "distill", "--teacher", teacher, "--data", root,
                        "--teacher-context", "0")
-    assert code == 2 and "expected seconds > 0 or 'clip', got '0'" in err
+    assert code == 2 and "expected seconds > 0, 'auto', 'window' or 'clip', got '0'" in err

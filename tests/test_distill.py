@@ -117,6 +117,25 @@ def test_teacher_context_centres_longer_audio_on_each_window(distilled, data):
     assert P.argmax(1).tolist() == owner.tolist()
 
 
+def test_auto_context_is_the_teachers_own_window_when_longer(distilled):
+    from sklearn.frozen import FrozenEstimator
+
+    from embedclf.distill.distiller import teacher_window_seconds
+    from embedclf.pipelines import make_pipeline
+
+    birdnet = make_pipeline("birdnet-linear")
+    assert teacher_window_seconds(birdnet) == 3.0
+    assert teacher_window_seconds(FrozenEstimator(birdnet)) == 3.0
+    assert teacher_window_seconds(make_pipeline("cnn")) == 1.0  # KerasCNN's window
+    assert teacher_window_seconds(make_pipeline("logmel-linear")) is None
+    d = Distiller(birdnet)
+    d.__dict__.update(student_=distilled.student_)  # 1 s student windows
+    assert d._resolved_context() == 3.0
+    assert d.set_params(teacher=make_pipeline("cnn"))._resolved_context() is None  # not longer
+    assert d.set_params(teacher_context=0.5)._resolved_context() == 0.5
+    assert distilled.teacher_context_ is None  # its log-mel teacher declares no window
+
+
 def test_mixup_reaches_the_student(data, teacher, monkeypatch):
     from embedclf.models import Augmenter
     from embedclf.models import cnn as cnn_module

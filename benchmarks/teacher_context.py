@@ -1,0 +1,97 @@
+"""How good are a teacher's per-window targets? ESC-10, by how much audio the teacher hears.
+
+The distiller asks its teacher about every student window (1 s at 0.5 s hop). For each held-out
+fold, the teacher (``birdnet-linear``) is fitted on the other folds and asked about every window
+of the held-out clips, hearing the window alone, a longer span centred on it, or the whole clip
+(``Distiller(teacher_context=...)``, the very code the distiller runs). Two numbers per setting:
+how often a window's top class is its clip's label, and the accuracy of the clips when their
+windows' probabilities are averaged, which is what a student that imitated its targets
+perfectly would score. Writes ``benchmarks/results/teacher_context.{csv,md}``.
+
+Usage: python benchmarks/teacher_context.py [--folds 1,2,3,4,5] [--contexts window,2,3,clip]
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from embedclf.audio import load_clips, resample
+from embedclf.datasets import load_esc10
+from embedclf.distill import Distiller
+from embedclf.evaluation import atomic_write
+from embedclf.pipelines import make_pipeline
+
+HERE = Path(__file__).resolve().parent
+DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
+
+
+def parse_context(text):
+    return None if text == "window" else text if text == "clip" else float(text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folds", default="1,2,3,4,5")
+    ap.add_argument("--contexts", default="window,2,3,clip")
+    ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
+    ap.add_argument("--out", default=str(HERE / "results"))
+    args = ap.parse_args()
+    if not (DATA / "esc10").is_dir():
+        print(f"no ESC-10 under {DATA}; nothing to measure", file=sys.stderr)
+        return 0
+    df = load_esc10(DATA / "esc10")
+    rows = []
+    for fold in [int(f) for f in args.folds.split(",")]:
+        train = (df["fold"] != fold).to_numpy()
+        X, y = df["path"].tolist(), df["label"].to_numpy()
+        teacher = make_pipeline("birdnet-linear").set_params(emb__cache=args.cache)
+        teacher.fit([x for x, t in zip(X, train) if t], y[train])
+        test_y = y[~train]
+        waves = load_clips([x for x, t in zip(X, train) if not t], None, sr=48000).clips
+        dist = Distiller(teacher)
+        dist.__dict__.update(teacher_sr_=48000, classes_=teacher.classes_)
+        student = dist._new_student()  # only its window geometry is used
+        small = [resample(w, 48000, student.sr) for w in waves]
+        _, owner, starts = student._fit_frontend(small)
+        dist.student_ = student
+        for text in args.contexts.split(","):
+            P = dist.set_params(teacher_context=parse_context(text)).teacher_window_proba(
+                waves, owner, starts)
+            top = teacher.classes_[P.argmax(1)]
+            clip_p = np.stack([P[owner == i].mean(0) for i in range(len(waves))])
+            rows.append({"fold": fold, "teacher_hears": text, "windows": len(P),
+                         "window_accuracy": float(np.mean(top == test_y[owner])),
+                         "averaged_clip_accuracy": float(np.mean(
+                             teacher.classes_[clip_p.argmax(1)] == test_y)),
+                         "teacher_clip_accuracy": float(np.mean(
+                             teacher.predict([x for x, t in zip(X, train) if not t]) == test_y))
+                         if text == "window" else np.nan})
+            print(rows[-1], file=sys.stderr, flush=True)
+    table = pd.DataFrame(rows)
+    os.makedirs(args.out, exist_ok=True)
+    csv = os.path.join(args.out, "teacher_context.csv")
+    atomic_write(csv, lambda p: table.to_csv(p, index=False))
+    g = table.groupby("teacher_hears", sort=False)
+    md = [f"ESC-10, birdnet-linear teacher, folds {args.folds}; 1 s student windows at 0.5 s hop "
+          f"(mean ± std over folds). Teacher's own clip accuracy: "
+          f"{100 * table['teacher_clip_accuracy'].mean():.1f}%.", "",
+          "| teacher hears | window top class = clip label | windows averaged per clip |",
+          "|---|---|---|"]
+    for name, part in g:
+        label = {"window": "the 1 s window", "clip": "the whole clip"}.get(name, f"{name} s")
+        md.append(f"| {label} | {100 * part['window_accuracy'].mean():.1f}% ± "
+                  f"{100 * part['window_accuracy'].std(ddof=0):.1f} | "
+                  f"{100 * part['averaged_clip_accuracy'].mean():.1f}% ± "
+                  f"{100 * part['averaged_clip_accuracy'].std(ddof=0):.1f} |")
+    atomic_write(os.path.join(args.out, "teacher_context.md"),
+                 lambda p: open(p, "w").write("\n".join(md) + "\n"))
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
