@@ -26,7 +26,7 @@ import pandas as pd
 
 from embedclf.datasets import load_esc10
 from embedclf.distill import Distiller, export
-from embedclf.distill.distiller import teacher_window_seconds
+from embedclf.distill.distiller import parse_teacher_context, teacher_window_seconds
 from embedclf.evaluation import atomic_write
 from embedclf.models import Augmenter
 from embedclf.pipelines import make_pipeline
@@ -67,10 +67,6 @@ def run_one(df, width, fold, cache, epochs, student, copies, context):
 
 def context_name(context):
     return "window" if context is None else str(context)
-
-
-def parse_context(text):
-    return None if text == "window" else text if text in ("auto", "clip") else float(text)
 
 
 def summarise(table):
@@ -152,7 +148,7 @@ def main():
     if len(table):  # rows from before teacher_context existed were taught on the window alone
         table["teacher_context"] = table.get("teacher_context", "window")
         table["teacher_context"] = table["teacher_context"].fillna("window").astype(str)
-    context = parse_context(args.teacher_context)
+    context = parse_teacher_context(args.teacher_context)
     if context == "auto":  # resolved as the Distiller does: BirdNET's 3 s, longer than 1 s
         context = teacher_window_seconds(make_pipeline("birdnet-linear"))
     for width in [float(w) for w in args.widths.split(",")]:

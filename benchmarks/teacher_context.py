@@ -22,15 +22,12 @@ import pandas as pd
 from embedclf.audio import load_clips, resample
 from embedclf.datasets import load_esc10
 from embedclf.distill import Distiller
+from embedclf.distill.distiller import parse_teacher_context
 from embedclf.evaluation import atomic_write
 from embedclf.pipelines import make_pipeline
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
-
-
-def parse_context(text):
-    return None if text == "window" else text if text == "clip" else float(text)
 
 
 def main():
@@ -59,7 +56,7 @@ def main():
         _, owner, starts = student._fit_frontend(small)
         dist.student_ = student
         for text in args.contexts.split(","):
-            P = dist.set_params(teacher_context=parse_context(text)).teacher_window_proba(
+            P = dist.set_params(teacher_context=parse_teacher_context(text)).teacher_window_proba(
                 waves, owner, starts)
             top = teacher.classes_[P.argmax(1)]
             clip_p = np.stack([P[owner == i].mean(0) for i in range(len(waves))])

@@ -295,18 +295,12 @@ def _held_out(df, test_fold, test_fraction, seed=0):
 
 
 def _teacher_context(text):
-    if text in ("auto", "clip"):
-        return text
-    if text == "window":
-        return None
+    from .distill.distiller import parse_teacher_context
+
     try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(
-            f"expected seconds > 0, 'auto', 'window' or 'clip', got {text!r}")
-    return seconds
+        return parse_teacher_context(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def cmd_distill(args):

@@ -60,18 +60,24 @@ def test_student_learns_from_the_teacher(distilled, data, teacher):
     assert P.shape == (len(Xt), 5) and np.allclose(P.sum(1), 1)
 
 
-def test_teacher_is_asked_about_every_window(distilled, data):
-    X, _, _, _ = data
-    seen = []
+def recording_teacher(classes, seen):
+    """A teacher that keeps every clip it is asked about and answers a distinct row each."""
 
     class Recorder:
-        classes_ = distilled.classes_
+        classes_ = classes
 
         def predict_proba(self, clips):
             seen.extend(np.asarray(c).copy() for c in clips)
-            return np.full((len(clips), 5), 0.2)
+            return np.eye(len(classes))[np.arange(len(seen) - len(clips), len(seen))
+                                        % len(classes)]
 
-    d = Distiller(Recorder())
+    return Recorder()
+
+
+def test_teacher_is_asked_about_every_window(distilled, data):
+    X, _, _, _ = data
+    seen = []
+    d = Distiller(recording_teacher(distilled.classes_, seen))
     d.__dict__.update(student_=distilled.student_, teacher_sr_=SR, classes_=distilled.classes_)
     _, owner, starts = distilled.student_._windows([X[0]])
     d.teacher_window_proba([X[0]], owner, starts)
@@ -87,16 +93,7 @@ def test_teacher_is_asked_about_every_window(distilled, data):
 def test_teacher_context_centres_longer_audio_on_each_window(distilled, data):
     X, _, _, _ = data
     seen = []
-
-    class Recorder:
-        classes_ = distilled.classes_
-
-        def predict_proba(self, clips):
-            seen.extend(np.asarray(c).copy() for c in clips)
-            # a distinct row per question, to check which row each window gets
-            return np.eye(5)[np.arange(len(seen) - len(clips), len(seen)) % 5]
-
-    d = Distiller(Recorder(), teacher_context=2.0)
+    d = Distiller(recording_teacher(distilled.classes_, seen), teacher_context=2.0)
     d.__dict__.update(student_=distilled.student_, teacher_sr_=SR, classes_=distilled.classes_)
     _, owner, starts = distilled.student_._windows([X[0]])
     P = d.teacher_window_proba([X[0]], owner, starts)

@@ -17,7 +17,7 @@ from ..audio import (_check_n_features, _check_X, _record_n_features, iter_clips
 from ..models.augment import Augmenter
 from ..models.cnn import KerasCNN, labels_1d
 
-__all__ = ["Distiller", "mcu_frontend", "teacher_window_seconds"]
+__all__ = ["Distiller", "mcu_frontend", "parse_teacher_context", "teacher_window_seconds"]
 
 #: windows of teacher audio built and predicted at a time
 _TEACHER_BATCH = 256
@@ -89,6 +89,36 @@ def teacher_window_seconds(teacher):
     seconds = [float(p.window_seconds) for p in parts if isinstance(p, PretrainedEmbedding)]
     seconds += [float(p.window) for p in parts if isinstance(p, KerasCNN)]
     return max(seconds) if seconds else None
+
+
+def parse_teacher_context(text):
+    """A ``teacher_context`` from its text form (command lines, benchmark options).
+
+    ``"auto"`` and ``"clip"`` stay as they are, ``"window"`` is ``None``, anything
+    else must be a number of seconds above zero.
+
+    Raises
+    ------
+    ValueError
+        Naming the accepted forms.
+
+    Examples
+    --------
+    >>> from embedclf.distill.distiller import parse_teacher_context
+    >>> parse_teacher_context("3"), parse_teacher_context("window"), parse_teacher_context("clip")
+    (3.0, None, 'clip')
+    """
+    if text in ("auto", "clip"):
+        return text
+    if text == "window":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValueError(f"expected seconds > 0, 'auto', 'window' or 'clip', got {text!r}")
+    return seconds
 
 
 def _check_teacher(teacher):
