@@ -109,8 +109,13 @@ def plot(summary, path):
                                        ("arena_bytes", "tensor arena (KB)"),
                                        ("macs_per_second", "M MACs per second of audio")]):
         scale = 1e6 if col == "macs_per_second" else 1024
-        ax.plot(summary[col] / scale, 100 * summary["student_acc"], "o", label="int8 student")
-        ax.axhline(100 * summary["teacher"].mean(), color="gray", ls="--", label="teacher (mean)")
+        full = summary["folds"] == summary["folds"].max()
+        ax.plot(summary[col][full] / scale, 100 * summary["student_acc"][full], "o",
+                label=f"int8 student, {summary['folds'].max()} folds")
+        ax.plot(summary[col][~full] / scale, 100 * summary["student_acc"][~full], "o", mfc="none",
+                color="C0", label="int8 student, fewer folds")
+        ax.axhline(100 * summary["teacher"][full].mean(), color="gray", ls="--",
+                   label="teacher (mean over those folds)")
         for r in summary.to_dict("records"):
             tag = f"x{r['width']}" + (f"+aug{r['augment_copies']}" if r["augment_copies"] else "")
             tag += "" if r["teacher_context"] == "window" else f" ctx {r['teacher_context']}"
@@ -118,7 +123,7 @@ def plot(summary, path):
                         textcoords="offset points", xytext=(4, -10), fontsize=8)
         ax.set_xlabel(label)
     axes[0].set_ylabel("ESC-10 accuracy (%)")
-    axes[0].legend(loc="lower right")
+    axes[0].legend(loc="center left", fontsize=8)
     fig.suptitle("Distilled strided_ds students vs the BirdNET teacher (ESC-10)")
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110))
