@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 
-__all__ = ["interpreter_class", "captured_fd", "dynamic_range_tflite"]
+__all__ = ["interpreter_class", "captured_fd", "keras_to_tflite"]
 
 
 def interpreter_class(install_hint):
@@ -63,18 +63,22 @@ def captured_fd(fd=2):
             box["text"] = tmp.read().decode(errors="replace")
 
 
-def dynamic_range_tflite(model):
-    """A Keras model as a ``.tflite`` with int8 weights and dynamically quantized activations.
+def keras_to_tflite(model, configure=None, ignore_warnings=""):
+    """Convert a Keras model to ``.tflite`` bytes (batch 1, optimised, converter output silenced).
 
-    Weights are quantized per output channel when converting; activations are
-    quantized per call from their own range, so no calibration data is needed.
-    LiteRT's XNNPACK delegate then runs the convolutions as int8 GEMMs with
-    float32 inputs and outputs. The batch dimension is fixed at 1, so each
-    input is quantized on its own range.
+    With no ``configure``, the result has int8 weights (per output channel)
+    and dynamically quantized activations: each call quantizes them from
+    their own range, so no calibration data is needed, and LiteRT's XNNPACK
+    runs the convolutions as int8 GEMMs with float32 inputs and outputs. With
+    batch 1, every input is quantized on its own range.
 
     Parameters
     ----------
     model : keras.Model
+    configure : callable, optional
+        ``configure(converter, tf)`` sets further converter options (quantization).
+    ignore_warnings : str, default=""
+        Regex of converter warnings to drop (``""``: all of them).
 
     Returns
     -------
@@ -83,9 +87,9 @@ def dynamic_range_tflite(model):
     Examples
     --------
     >>> import keras
-    >>> from embedclf._litert import dynamic_range_tflite
+    >>> from embedclf._litert import keras_to_tflite
     >>> m = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3)])  # doctest: +SKIP
-    >>> dynamic_range_tflite(m)[4:8]                                             # doctest: +SKIP
+    >>> keras_to_tflite(m)[4:8]                                                  # doctest: +SKIP
     b'TFL3'
     """
     import warnings
@@ -95,10 +99,13 @@ def dynamic_range_tflite(model):
 
     spec = [tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)]
     # a concrete function without the Keras object: variables are frozen into constants
+    # (the fast path that works with Keras 3)
     fn = tf.function(lambda x: model(x, training=False), input_signature=spec)
     conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if configure is not None:
+        configure(conv, tf)
     # the converter prints to the process's stdout, which would corrupt --json output
     with captured_fd(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.filterwarnings("ignore", ignore_warnings)
         return bytes(conv.convert())

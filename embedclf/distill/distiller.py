@@ -47,16 +47,19 @@ def mcu_frontend():
     return LogMel(sr=16000, n_fft=512, hop_length=320, n_mels=40, top_db=None)
 
 
-def _teacher_sr(teacher):
-    from ..pipelines import pipeline_sr
-
+def _unfrozen(teacher):
+    """The estimator inside a ``FrozenEstimator``, else ``teacher`` itself."""
     try:
         from sklearn.frozen import FrozenEstimator
     except ImportError:  # scikit-learn < 1.6
-        FrozenEstimator = ()
-    if isinstance(teacher, FrozenEstimator):
-        teacher = teacher.estimator
-    return pipeline_sr(teacher)
+        return teacher
+    return teacher.estimator if isinstance(teacher, FrozenEstimator) else teacher
+
+
+def _teacher_sr(teacher):
+    from ..pipelines import pipeline_sr
+
+    return pipeline_sr(_unfrozen(teacher))
 
 
 def teacher_window_seconds(teacher):
@@ -77,12 +80,7 @@ def teacher_window_seconds(teacher):
     """
     from ..features.embeddings import PretrainedEmbedding
 
-    try:
-        from sklearn.frozen import FrozenEstimator
-    except ImportError:  # scikit-learn < 1.6
-        FrozenEstimator = ()
-    if isinstance(teacher, FrozenEstimator):
-        teacher = teacher.estimator
+    teacher = _unfrozen(teacher)
     parts = [teacher]
     if hasattr(teacher, "get_params"):
         parts += list(teacher.get_params(deep=True).values())

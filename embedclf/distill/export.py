@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 
 from numbers import Real
 
 import numpy as np
 
 from .._litert import captured_fd as _captured_fd
+from .._litert import keras_to_tflite
 from ..files import atomic_write
 
 __all__ = ["export", "to_int8_tflite", "op_list", "measure_arena", "Int8Model", "BudgetError",
@@ -52,13 +52,6 @@ class UnsupportedOpError(ValueError):
     """
 
 
-def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-
-    return tf
-
-
 def to_int8_tflite(model, representative):
     """Full-integer int8 conversion of a Keras model (int8 input and output).
 
@@ -84,21 +77,15 @@ def to_int8_tflite(model, representative):
     >>> tflite[4:8]
     b'TFL3'
     """
-    tf = _tf()
-    spec = [tf.TensorSpec((1, *model.input_shape[1:]), tf.float32)]
-    # a concrete function without the Keras object: the fast path that works with Keras 3
-    fn = tf.function(lambda x: model(x, training=False), input_signature=spec)
-    conv = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
     rep = np.asarray(representative, np.float32)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = lambda: ([rep[i : i + 1]] for i in range(len(rep)))
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    # the converter prints to the process's stdout, which would corrupt --json output
-    with _captured_fd(1), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Statistics for quantized inputs")
-        return bytes(conv.convert())
+
+    def full_integer(conv, tf):
+        conv.representative_dataset = lambda: ([rep[i : i + 1]] for i in range(len(rep)))
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+
+    return keras_to_tflite(model, full_integer, ignore_warnings="Statistics for quantized inputs")
 
 
 def op_list(model_bytes):
