@@ -4,15 +4,21 @@ For each student width and each held-out fold: fit the teacher
 (`birdnet-linear`) on the other folds, distil a `strided_ds` student on the
 same clips (soft targets per 1 s window), export it int8 and measure it on
 the held-out fold (accuracy of teacher, float student, int8 student; flash,
-tensor arena measured in TFLM, MACs per second of audio).
+tensor arena measured in TFLM, MACs per second of audio). The defaults are
+the recipe of `embedclf distill`: 2 teacher-labelled augmented copies per
+clip, mixup 0.3, SpecAugment masks of up to 15% of bands and frames, 80
+epochs of cosine-decayed learning rate.
 
 Writes ``benchmarks/results/distill_tradeoff.csv``, ``.md`` (mean ± std over
-folds per width) and ``.png`` (accuracy against flash, arena and MACs).
-Rows already in the CSV for a (width, fold) are reused, so an interrupted
-run resumes.
+folds per setting) and ``.png`` (accuracy against flash, arena and MACs).
+Rows already in the CSV for a setting and fold are reused, so an interrupted
+run resumes. Two runs can share the 2 cores (``--threads 1``) if each writes
+to its own ``--out``.
 
 Usage: python benchmarks/distill_tradeoff.py [--widths 0.5,1,2] [--folds 1,2,3,4,5]
-       [--augment 2] [--teacher-context auto|window|SECONDS|clip]
+       [--augment 2] [--mixup 0.3] [--freq-mask 0.15] [--time-mask 0.15] [--epochs 80]
+       [--lr-schedule cosine|constant] [--early-stopping]
+       [--teacher-context auto|window|SECONDS|clip]
 """
 
 import argparse
@@ -25,7 +31,7 @@ from pathlib import Path
 import pandas as pd
 
 from embedclf.datasets import load_esc10
-from embedclf.distill import Distiller, export
+from embedclf.distill import Distiller, export, mcu_frontend
 from embedclf.distill.distiller import parse_teacher_context, teacher_window_seconds
 from embedclf.evaluation import atomic_write
 from embedclf.models import Augmenter
@@ -35,7 +41,19 @@ HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
 
 
-def run_one(df, width, fold, cache, epochs, student, copies, context):
+#: what makes a row: a (row key, fold) already in the CSV is not run again
+KEYS = ["student", "width", "augment_copies", "teacher_context", "window", "hop",
+        "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule",
+        "early_stopping"]
+#: values for rows written before a key existed (the defaults of the time)
+OLD_DEFAULTS = {"teacher_context": "window", "window": 1.0, "hop": 0.5, "frame_hop_ms": 20.0,
+                "mixup": 0.0, "freq_mask": 0.0, "time_mask": 0.0, "epochs": 40,
+                "lr_schedule": "constant", "early_stopping": True}
+
+
+def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0, hop=0.5,
+            frame_hop_ms=20.0, mixup=0.0, freq_mask=0.0, time_mask=0.0, lr_schedule="cosine",
+            early_stopping=False):
     train = (df["fold"] != fold).to_numpy()
     X = df["path"].tolist()
     y = df["label"].to_numpy()
@@ -44,15 +62,21 @@ def run_one(df, width, fold, cache, epochs, student, copies, context):
     teacher = make_pipeline("birdnet-linear").set_params(emb__cache=cache)
     teacher.fit(Xtr, y[train])
     t = time.perf_counter()
-    augment = Augmenter(copies=copies) if copies else None
+    augment = Augmenter(copies=copies, mixup=mixup, freq_mask=freq_mask, time_mask=time_mask)
+    frontend = mcu_frontend()
+    frontend.set_params(hop_length=int(round(frontend.sr * frame_hop_ms / 1000)))
     dist = Distiller(teacher, student=student, width=width, epochs=epochs, augment=augment,
-                     teacher_context=context, random_state=0)
+                     teacher_context=context, window=window, hop=hop, frontend=frontend,
+                     lr_schedule=lr_schedule, early_stopping=early_stopping, random_state=0)
     dist.fit(Xtr, y[train])
     seconds = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as out:
         rep = export(dist, out, Xtr, X_test=Xte, y_test=y[~train])
     return {"student": student, "width": width, "augment_copies": copies,
-            "teacher_context": context_name(context), "fold": fold,
+            "teacher_context": context_name(context), "window": window, "hop": hop,
+            "frame_hop_ms": frame_hop_ms, "mixup": mixup, "freq_mask": freq_mask,
+            "time_mask": time_mask, "epochs": epochs, "lr_schedule": lr_schedule,
+            "early_stopping": early_stopping, "fold": fold,
             "params": rep["params"],
             "flash_bytes": rep["flash_bytes"], "model_bytes": rep["model_bytes"],
             "arena_bytes": rep["arena_bytes"], "macs_per_second": rep["macs_per_second"],
@@ -69,8 +93,20 @@ def context_name(context):
     return "window" if context is None else str(context)
 
 
+def recipe(r):
+    """A row's training in a few words: copies, window augmentation, schedule."""
+    parts = [f"{r['augment_copies']} copies"]
+    if r["mixup"]:
+        parts.append(f"mixup {r['mixup']:g}")
+    if r["freq_mask"] or r["time_mask"]:
+        parts.append(f"masks {r['freq_mask']:g}/{r['time_mask']:g}")
+    stop = "early stop" if r["early_stopping"] in (True, "True") else "all"
+    parts.append(f"{r['lr_schedule']} lr, {stop} of {int(r['epochs'])} epochs")
+    return ", ".join(parts)
+
+
 def summarise(table):
-    g = table.groupby(["student", "width", "augment_copies", "teacher_context"])
+    g = table.groupby(KEYS)
     s = g.agg(folds=("fold", "count"), params=("params", "first"),
               flash_bytes=("flash_bytes", "first"), arena_bytes=("arena_bytes", "first"),
               macs_per_second=("macs_per_second", "first"),
@@ -79,15 +115,17 @@ def summarise(table):
               student_std=("student_accuracy", "std"), float_=("student_float_accuracy", "mean"),
               agree=("int8_float_agreement", "mean")).reset_index()
     s["kept"] = s["student_acc"] / s["teacher"]
-    md = ["| student | width | augmented copies | teacher hears | folds | params | flash KB | "
+    md = ["| student | width | window / hop (s) | frame hop (ms) | training | "
+          "teacher hears | folds | params | flash KB | "
           "arena KB | M MACs/s (network + frontend) | teacher | int8 student (mean ± std) | "
           "float student | int8 = float | student / teacher |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in s.to_dict("records"):
         std = "" if pd.isna(r["student_std"]) else f" ± {100 * r['student_std']:.1f}"
         hears = {"window": "the window", "clip": "the clip"}.get(r["teacher_context"],
                                                                  f"{r['teacher_context']} s")
-        md.append(f"| `{r['student']}` | {r['width']} | {r['augment_copies']} | {hears} | "
+        md.append(f"| `{r['student']}` | {r['width']} | {r['window']:g} / {r['hop']:g} | "
+                  f"{r['frame_hop_ms']:g} | {recipe(r)} | {hears} | "
                   f"{r['folds']} | "
                   f"{r['params']:,} | {r['flash_bytes'] / 1024:.1f} | "
                   f"{r['arena_bytes'] / 1024:.1f} | {r['macs_per_second'] / 1e6:.2f} + "
@@ -118,6 +156,8 @@ def plot(summary, path):
                    label="teacher (mean over those folds)")
         for r in summary.to_dict("records"):
             tag = f"x{r['width']}" + (f"+aug{r['augment_copies']}" if r["augment_copies"] else "")
+            tag += " long" if r["lr_schedule"] == "cosine" else ""
+            tag += "" if r["window"] == 1.0 else f" {r['window']:g} s"
             tag += "" if r["teacher_context"] == "window" else f" ctx {r['teacher_context']}"
             ax.annotate(tag, (r[col] / scale, 100 * r["student_acc"]),
                         textcoords="offset points", xytext=(4, -10), fontsize=8)
@@ -132,42 +172,74 @@ def plot(summary, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--widths", default="1.0")
+    ap.add_argument("--widths", default="2.0")
     ap.add_argument("--folds", default="1,2,3,4,5")
     ap.add_argument("--student", default="strided_ds")
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--augment", type=int, default=0,
+    ap.add_argument("--epochs", type=int, default=80)
+    ap.add_argument("--lr-schedule", default="cosine", choices=["cosine", "constant"])
+    ap.add_argument("--early-stopping", action="store_true",
+                    help="stop on held-out clips' loss (the old recipe) instead of training "
+                         "all epochs")
+    ap.add_argument("--augment", type=int, default=2,
                     help="augmented copies per clip, labelled by the teacher (0 = none)")
     ap.add_argument("--teacher-context", default="auto",
                     help="audio the teacher hears per student window: 'auto' (BirdNET: 3 s), "
                          "'window', seconds, 'clip'")
+    ap.add_argument("--window", type=float, default=1.0, help="student window (s)")
+    ap.add_argument("--hop", type=float, default=0.5, help="student hop between windows (s)")
+    ap.add_argument("--frame-hop-ms", type=float, default=20.0,
+                    help="the student frontend's frame hop (ms)")
+    ap.add_argument("--mixup", type=float, default=0.3, help="mixup alpha of the augmenter")
+    ap.add_argument("--freq-mask", type=float, default=0.15,
+                    help="SpecAugment: largest share of mel bands masked per training window")
+    ap.add_argument("--time-mask", type=float, default=0.15,
+                    help="SpecAugment: largest share of frames masked per training window")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="TensorFlow threads (0: all cores); 1 lets two runs share 2 cores")
     ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
+    if args.threads:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     if not (DATA / "esc10").is_dir():
         print(f"no ESC-10 under {DATA}; nothing to measure", file=sys.stderr)
         return 0
     df = load_esc10(DATA / "esc10")
     csv = os.path.join(args.out, "distill_tradeoff.csv")
     table = pd.read_csv(csv) if os.path.exists(csv) else pd.DataFrame()
-    if len(table):  # rows from before teacher_context existed were taught on the window alone
-        table["teacher_context"] = table.get("teacher_context", "window")
-        table["teacher_context"] = table["teacher_context"].fillna("window").astype(str)
+    for key, value in OLD_DEFAULTS.items():  # rows from before a key existed
+        if len(table):
+            table[key] = table.get(key, value)
+            table[key] = table[key].fillna(value)
+    if len(table):
+        table["teacher_context"] = table["teacher_context"].astype(str)
     context = parse_teacher_context(args.teacher_context)
-    if context == "auto":  # resolved as the Distiller does: BirdNET's 3 s, longer than 1 s
-        context = teacher_window_seconds(make_pipeline("birdnet-linear"))
+    if context == "auto":  # resolved as the Distiller does: BirdNET's 3 s, when longer
+        own = teacher_window_seconds(make_pipeline("birdnet-linear"))
+        context = own if own > args.window else None
     for width in [float(w) for w in args.widths.split(",")]:
+        key = {"student": args.student, "width": width, "augment_copies": args.augment,
+               "teacher_context": context_name(context), "window": args.window,
+               "hop": args.hop, "frame_hop_ms": args.frame_hop_ms, "mixup": args.mixup,
+               "freq_mask": args.freq_mask, "time_mask": args.time_mask, "epochs": args.epochs,
+               "lr_schedule": args.lr_schedule, "early_stopping": args.early_stopping}
         for fold in [int(f) for f in args.folds.split(",")]:
-            if len(table) and ((table["width"] == width) & (table["fold"] == fold)
-                               & (table["student"] == args.student)
-                               & (table["augment_copies"] == args.augment)
-                               & (table["teacher_context"] == context_name(context))).any():
-                continue
+            if len(table):
+                same = table["fold"] == fold
+                for k, v in key.items():
+                    same &= table[k] == v
+                if same.any():
+                    continue
             print(f"{args.student} x{width}, fold {fold} ...", file=sys.stderr)
             row = run_one(df, width, fold, args.cache, args.epochs, args.student, args.augment,
-                          context)
+                          context, args.window, args.hop, args.frame_hop_ms, args.mixup,
+                          args.freq_mask, args.time_mask, args.lr_schedule, args.early_stopping)
             print(f"  teacher {row['teacher_accuracy']:.3f} student {row['student_accuracy']:.3f}"
-                  f" flash {row['flash_bytes']} arena {row['arena_bytes']}", file=sys.stderr)
+                  f" flash {row['flash_bytes']} arena {row['arena_bytes']}"
+                  f" MACs/s {row['macs_per_second']}", file=sys.stderr)
             table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
             os.makedirs(args.out, exist_ok=True)
             atomic_write(csv, lambda p: table.to_csv(p, index=False))

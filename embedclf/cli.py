@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import math
 import os
 import sys
 import warnings
@@ -303,6 +304,24 @@ def _teacher_context(text):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _number_in(low, high=float("inf")):
+    """An argparse type: a number from ``low`` to ``high``."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (low <= value <= high and math.isfinite(value)):
+            bound = f"from {low:g} to {high:g}" if high < float("inf") else f">= {low:g}"
+            raise argparse.ArgumentTypeError(f"expected a number {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+_share = _number_in(0, 1)
+
+
 def cmd_distill(args):
     from .distill import BudgetError, Distiller, export
 
@@ -314,12 +333,14 @@ def cmd_distill(args):
     X_train = [X[i] for i in train.nonzero()[0]]
     X_test = [X[i] for i in test.nonzero()[0]]
     params = dict(student=args.student, width=args.width, epochs=args.epochs,
+                  lr_schedule=args.lr_schedule, early_stopping=args.early_stopping,
                   temperature=args.temperature, alpha=args.alpha, random_state=args.seed,
                   teacher_context=args.teacher_context, verbose=0 if args.quiet else 1)
-    if args.augment:
+    if args.augment or args.mixup or args.freq_mask or args.time_mask:
         from .models import Augmenter
 
-        params["augment"] = Augmenter(copies=args.augment)
+        params["augment"] = Augmenter(copies=args.augment, mixup=args.mixup,
+                                      freq_mask=args.freq_mask, time_mask=args.time_mask)
     if not args.keep_teacher:
         # the saved teacher was usually trained on these very clips: refit a copy without
         # the held-out ones, so teacher and student are compared on clips neither has seen
@@ -574,9 +595,24 @@ def build_parser():
     sp.add_argument("--out", default="build/mcu", help="output folder (default build/mcu)")
     sp.add_argument("--student", default="strided_ds", choices=["strided_ds", "ds_cnn", "sbcnn"])
     sp.add_argument("--width", type=float, default=1.0, help="filter-count multiplier")
-    sp.add_argument("--epochs", type=int, default=40)
-    sp.add_argument("--augment", type=int, default=0, metavar="COPIES",
-                    help="augmented copies per clip, labelled by the teacher (default 0)")
+    # defaults: the recipe measured on ESC-10 (README, benchmarks/distill_tradeoff.py)
+    sp.add_argument("--epochs", type=int, default=80, help="training epochs (default 80)")
+    sp.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",
+                    help="learning rate over the epochs (default cosine decay)")
+    sp.add_argument("--early-stopping", action="store_true",
+                    help="stop when held-out clips stop improving, instead of running every "
+                         "epoch")
+    sp.add_argument("--augment", type=int, default=2, metavar="COPIES",
+                    help="augmented copies per clip, labelled by the teacher (default 2; "
+                         "each copy costs one more teacher pass)")
+    sp.add_argument("--mixup", type=_number_in(0), default=0.3, metavar="ALPHA",
+                    help="mixup of training windows and their targets (default 0.3; 0 = off)")
+    sp.add_argument("--freq-mask", type=_share, default=0.15, metavar="SHARE",
+                    help="SpecAugment: largest share of mel bands hidden per training window "
+                         "(default 0.15; 0 = off)")
+    sp.add_argument("--time-mask", type=_share, default=0.15, metavar="SHARE",
+                    help="SpecAugment: largest share of frames hidden per training window "
+                         "(default 0.15; 0 = off)")
     sp.add_argument("--teacher-context", type=_teacher_context, default="auto",
                     metavar="auto|window|SECONDS|clip",
                     help="audio the teacher hears per student window: seconds centred on it, "

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from embedclf.models.augment import (Augmenter, add_noise, make_noise, mixup, pitch_shift,
-                                     time_shift, time_stretch)
+                                     spec_mask, time_shift, time_stretch)
 
 SR = 16000
 
@@ -111,6 +111,32 @@ def test_mixup_blends_inputs_and_labels_alike():
     assert mixup(X, Y, 0.0)[0] is X
 
 
+def test_spec_mask_hides_one_run_of_bands_and_one_of_frames():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 40, 50, 1)).astype(np.float32) + 5.0  # nothing is 0 by chance
+    M = spec_mask(X, 0.2, 0.1, random_state=0)
+    assert M.shape == X.shape and M.dtype == X.dtype and (X != 0).all()  # input untouched
+    zero = M[..., 0] == 0
+    bands, frames = zero.all(axis=2), zero.all(axis=1)  # (window, band), (window, frame)
+    widths_b, widths_f = bands.sum(1), frames.sum(1)
+    assert widths_b.max() == 8 and widths_f.max() == 5 and widths_b.min() == 0
+    for row in [*bands, *frames]:  # one contiguous run of bands and one of frames per window
+        idx = np.flatnonzero(row)
+        assert len(idx) == 0 or idx[-1] - idx[0] + 1 == len(idx)
+    # outside the masked bands and frames every value is kept
+    keep = ~(bands[:, :, None] | frames[:, None, :])
+    assert np.array_equal(M[..., 0][keep], X[..., 0][keep])
+    assert np.array_equal(M, spec_mask(X, 0.2, 0.1, random_state=0))  # seeded
+    assert spec_mask(X, 0.0, 0.0) is X
+
+
+def test_augmenter_windows_only_keeps_the_batch_transforms():
+    a = Augmenter(copies=3, mixup=0.2, freq_mask=0.1, time_mask=0.05)
+    w = a.windows_only
+    assert (w.copies, w.mixup, w.freq_mask, w.time_mask) == (0, 0.2, 0.1, 0.05)
+    assert a.acts_on_windows and not Augmenter().acts_on_windows
+
+
 def test_augmenter_is_seeded_and_keeps_lengths():
     clips = [_tone(300), _tone(600, 0.5)]
     aug = Augmenter(copies=3, p=1.0)
@@ -146,7 +172,18 @@ def test_augmenter_draws_from_given_noise_recordings():
     ({"stretch": (0.0, 1.0)}, "stretch"),
     ({"snr_db": (1.0,)}, "snr_db"),
     ({"p": 2.0}, "p"),
+    ({"freq_mask": 1.5}, "freq_mask"),
 ])
 def test_augmenter_rejects_bad_parameters(params, match):
     with pytest.raises(ValueError, match=match):
         Augmenter(**params).augment([_tone()], SR, 0)
+
+
+def test_augmenters_pickled_before_the_masks_load_without_them():
+    import pickle
+
+    old = Augmenter(copies=1, mixup=0.2)
+    del old.freq_mask, old.time_mask  # what an older version pickled
+    new = pickle.loads(pickle.dumps(old))
+    assert (new.freq_mask, new.time_mask, new.mixup) == (0.0, 0.0, 0.2)
+    assert new.get_params()["freq_mask"] == 0.0

@@ -191,6 +191,11 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
         assert key in report
     assert report["n_test_clips"] == 6  # 20% of 30 clips, stratified
     assert report["teacher_refit_without_held_out"] is True
+    training = report["training"]  # the command's defaults: the measured recipe
+    assert (training["epochs"], training["lr_schedule"], training["early_stopping"]) == (
+        2, "cosine", False)
+    assert {k: training["augment"][k] for k in ("copies", "mixup", "freq_mask", "time_mask")} \
+        == {"copies": 1, "mixup": 0.3, "freq_mask": 0.15, "time_mask": 0.15}
     for name in ("model.tflite", "model_data.h", "model_data.c", "frontend.h", "report.json"):
         assert (out / name).is_file()
     code, stdout, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
@@ -206,3 +211,7 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
         run(capsys, "distill", "--teacher", teacher, "--data", root, "--teacher-context", "0")
     assert info.value.code == 2
     assert "expected seconds > 0, 'auto', 'window' or 'clip', got '0'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        run(capsys, "distill", "--teacher", teacher, "--data", root, "--freq-mask", "1.5")
+    assert info.value.code == 2
+    assert "expected a number from 0 to 1, got '1.5'" in capsys.readouterr().err

@@ -160,20 +160,23 @@ def test_augmentation_changes_training_inputs_never_predictions(data, monkeypatc
     assert np.array_equal(first, model.predict_proba(X))
 
 
-def test_mixup_trains_on_soft_labels(data, monkeypatch):
+def test_mixup_and_masks_reach_the_training_batches(data, monkeypatch):
     X, y, _ = data
-    labels = []
-    real = cnn_module.mixup
+    batches = []
+    real = Augmenter.augment_windows
 
-    def spy(Xb, Yb, alpha, rng):
-        out = real(Xb, Yb, alpha, rng)
-        labels.append(out[1])
+    def spy(self, Xb, Yb, rng):
+        out = real(self, Xb, Yb, rng)
+        batches.append(out)
         return out
 
-    monkeypatch.setattr(cnn_module, "mixup", spy)
-    tiny(epochs=1, augment=Augmenter(copies=0, mixup=0.4)).fit(X, y)
-    soft = np.concatenate(labels)
+    monkeypatch.setattr(Augmenter, "augment_windows", spy)
+    tiny(epochs=1, augment=Augmenter(copies=0, mixup=0.4, freq_mask=0.3, time_mask=0.3)).fit(X, y)
+    soft = np.concatenate([b[1] for b in batches])
     assert ((soft > 0.01) & (soft < 0.99)).any() and np.allclose(soft.sum(1), 1)
+    inputs = np.concatenate([b[0] for b in batches])[..., 0]
+    # SpecAugment: whole bands and whole frames at 0 (the standardised mean)
+    assert (inputs == 0).all(axis=2).any() and (inputs == 0).all(axis=1).any()
 
 
 @pytest.mark.parametrize("dump, load", [(pickle.dumps, pickle.loads),
@@ -196,6 +199,16 @@ def test_pipeline_holding_a_cnn_round_trips(data, tmp_path):
     joblib.dump(pipe, tmp_path / "p.joblib")
     assert np.array_equal(joblib.load(tmp_path / "p.joblib").predict_proba(X),
                           pipe.predict_proba(X))
+
+
+def test_models_pickled_before_lr_schedule_load_with_the_constant_rate(fitted, data):
+    state = fitted.__getstate__()
+    del state["lr_schedule"]
+    old = KerasCNN.__new__(KerasCNN)
+    old.__setstate__(state)
+    assert old.lr_schedule == "constant" and clone(old).get_params()["lr_schedule"] == "constant"
+    X, _, _ = data
+    assert np.array_equal(old.predict_proba(X[:3]), fitted.predict_proba(X[:3]))
 
 
 def test_clone_is_unfitted_with_same_params(fitted):
@@ -255,6 +268,27 @@ def test_callbacks_and_class_weights_pass_through(data):
     assert Count.epochs == 2
     with pytest.raises(ValueError, match="class_weight names classes not in y"):
         tiny(epochs=1, class_weight={"nope": 2.0}).fit(X, y)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_learning_rate_schedule(data, schedule):
+    import keras
+
+    X, y, _ = data
+    seen = []
+
+    class Rate(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    tiny(epochs=4, early_stopping=False, learning_rate=1e-2, lr_schedule=schedule,
+         callbacks=[Rate()]).fit(X, y)
+    if schedule == "constant":
+        assert seen == pytest.approx([1e-2] * 4)
+    else:  # a half cosine over all steps, down to 1% of the rate at the last one
+        assert seen[0] < 1e-2 and all(a > b for a, b in zip(seen, seen[1:]))
+        assert seen[1] == pytest.approx(1e-2 * (0.01 + 0.99 * 0.5), rel=1e-3)  # half way
+        assert seen[-1] == pytest.approx(1e-4, rel=1e-3)
 
 
 def test_verbose_shows_progress_per_epoch(data, capsys):

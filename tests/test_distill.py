@@ -133,21 +133,27 @@ def test_auto_context_is_the_teachers_own_window_when_longer(distilled):
     assert distilled.teacher_context_ is None  # its log-mel teacher declares no window
 
 
-def test_mixup_reaches_the_student(data, teacher, monkeypatch):
+def test_mixup_and_masks_reach_the_student(data, teacher, monkeypatch):
     from embedclf.models import Augmenter
-    from embedclf.models import cnn as cnn_module
 
     X, y, _, _ = data
-    mixed = []
-    real = cnn_module.mixup
+    seen = []
+    real = Augmenter.augment_windows
 
-    def spy(Xb, Yb, alpha, rng):
-        mixed.append(alpha)
-        return real(Xb, Yb, alpha, rng)
+    def spy(self, Xb, Yb, rng):
+        seen.append((self.copies, self.mixup, self.freq_mask, self.time_mask))
+        return real(self, Xb, Yb, rng)
 
-    monkeypatch.setattr(cnn_module, "mixup", spy)
-    Distiller(teacher, epochs=1, random_state=0, augment=Augmenter(copies=0, mixup=0.3)).fit(X, y)
-    assert mixed and set(mixed) == {0.3}
+    monkeypatch.setattr(Augmenter, "augment_windows", spy)
+    augment = Augmenter(copies=0, mixup=0.3, freq_mask=0.2, time_mask=0.1)
+    # the old recipe's path too: early stopping on held-out clips' soft targets
+    d = Distiller(teacher, epochs=2, patience=0, early_stopping=True, lr_schedule="constant",
+                  random_state=0, augment=augment).fit(X, y)
+    assert seen and set(seen) == {(0, 0.3, 0.2, 0.1)}
+    assert len(d.history_["val_loss"]) == d.student_.n_epochs_ >= 1
+    assert np.isfinite(d.history_["val_loss"]).all()
+    with pytest.raises(ValueError, match="freq_mask"):  # checked even without copies
+        Distiller(teacher, epochs=1, augment=Augmenter(copies=0, freq_mask=1.5)).fit(X, y)
 
 
 def test_soften_is_a_tempered_softmax():
@@ -212,7 +218,7 @@ def test_report_arena_is_what_tflm_needs(exported, distilled, data):
     assert 1000 < arena < 64 * 1024
 
 
-def test_report_numbers(exported):
+def test_report_numbers(exported, distilled):
     out, report = exported
     saved = json.loads((out / "report.json").read_text())
     assert saved == report
@@ -225,6 +231,30 @@ def test_report_numbers(exported):
     assert report["int8_float_agreement"] >= 0.9
     assert report["teacher_accuracy"] > 0.8
     assert report["budget"]["within_budget"] is True
+    # the recipe is recorded: the distiller's defaults (cosine decay over every epoch)
+    assert report["training"] == {
+        "epochs": 40, "epochs_run": 40, "learning_rate": 1e-2, "lr_schedule": "cosine",
+        "early_stopping": False, "n_windows": distilled.n_windows_fit_, "augment": None,
+        "temperature": 2.0, "alpha": 0.5, "teacher_context": None,
+        "n_labelled_clips": distilled.n_labelled_}
+
+
+def test_report_training_section_is_json_with_numpy_parameters(distilled):
+    import copy
+
+    from embedclf.distill.export import _training
+    from embedclf.models import Augmenter
+
+    d = copy.copy(distilled)  # the same fit, another augmenter (e.g. from a grid of numpy values)
+    d.augment = Augmenter(copies=np.int64(2), mixup=np.float32(0.25), stretch=(np.float64(0.9), 1.1),
+                          noise=[np.zeros(100, np.float32)] * 3)
+    d.temperature = np.float64(3.0)
+    section = json.loads(json.dumps(_training(d, d.student_)))
+    assert section["augment"]["copies"] == 2 and section["augment"]["mixup"] == 0.25
+    assert section["augment"]["stretch"] == [0.9, 1.1] and section["temperature"] == 3.0
+    assert section["augment"]["noise"] == "3 recordings"
+    d.augment = Augmenter(noise=["white", "pink"])  # colour names are kept as they are
+    assert _training(d, d.student_)["augment"]["noise"] == ["white", "pink"]
 
 
 def test_frontend_header_reproduces_the_int8_input(exported, distilled, data):

@@ -228,9 +228,16 @@ class Distiller(ClassifierMixin, BaseEstimator):
         Augmented copies of the training clips, labelled by the teacher
         window by window (and with their clip's true label): the student
         sees more of what the teacher knows. Its ``mixup`` blends windows
-        together with their soft targets and labels. Only used in ``fit``.
-    epochs, batch_size, learning_rate, early_stopping, patience
+        together with their soft targets and labels, and its SpecAugment
+        masks (``freq_mask``, ``time_mask``) hide bands and frames of the
+        student's windows (the teacher heard them whole). Only used in ``fit``.
+    epochs, batch_size, learning_rate, lr_schedule, early_stopping, patience
         Training of the student, as in :class:`~embedclf.models.KerasCNN`.
+        The defaults (80 epochs, cosine decay, no early stopping) are the
+        long, patient training that distillation rewards: with
+        ``augment=Augmenter(copies=2, mixup=0.3, freq_mask=0.15,
+        time_mask=0.15)`` it lifted a BirdNET-taught ``strided_ds`` x2 on
+        ESC-10 from 85.2% to the numbers in the README.
     random_state : int or None, default=None
     verbose : int, default=0
 
@@ -280,6 +287,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"constant", "cosine"})],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 0, None, closed="left")],
         "augment": [Augmenter, None],
@@ -289,8 +297,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
 
     def __init__(self, teacher, *, student="strided_ds", width=1.0, frontend=None, window=1.0,
                  hop=0.5, window_top_db=80.0, teacher_context="auto", temperature=2.0,
-                 alpha=0.5, epochs=40, batch_size=32, learning_rate=3e-3, early_stopping=True,
-                 patience=8, augment=None, random_state=None, verbose=0):
+                 alpha=0.5, epochs=80, batch_size=32, learning_rate=3e-3, lr_schedule="cosine",
+                 early_stopping=False, patience=8, augment=None, random_state=None, verbose=0):
         self.teacher = teacher
         self.student = student
         self.width = width
@@ -304,6 +312,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.early_stopping = early_stopping
         self.patience = patience
         self.augment = augment
@@ -312,14 +321,14 @@ class Distiller(ClassifierMixin, BaseEstimator):
 
     def _new_student(self):
         frontend = self.frontend if self.frontend is not None else mcu_frontend()
-        mixup = self.augment.mixup if self.augment is not None else 0.0
-        return KerasCNN(augment=Augmenter(copies=0, mixup=mixup) if mixup else None,
+        windows = self.augment is not None and self.augment.acts_on_windows
+        return KerasCNN(augment=self.augment.windows_only if windows else None,
                         architecture=self.student, sr=frontend.sr, frontend=frontend,
                         window=self.window, hop=self.hop, width=self.width,
                         window_top_db=self.window_top_db, epochs=self.epochs,
                         batch_size=self.batch_size, learning_rate=self.learning_rate,
-                        early_stopping=self.early_stopping, patience=self.patience,
-                        random_state=self.random_state, verbose=self.verbose)
+                        lr_schedule=self.lr_schedule, early_stopping=self.early_stopping,
+                        patience=self.patience, random_state=self.random_state, verbose=self.verbose)
 
     def _student_waves(self, waves):
         return [resample(w, self.teacher_sr_, self.student_.sr) for w in waves]
@@ -388,6 +397,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self : Distiller
         """
         self._validate_params()
+        if self.augment is not None:
+            self.augment._validate_params()  # also when only its window transforms are used
         X = _check_X(X)  # a generator is read once, here
         _record_n_features(self, X)
         labels = None if y is None else self._check_labels(y)

@@ -451,6 +451,36 @@ def _as_student(est):
     raise TypeError(f"export needs a fitted Distiller or KerasCNN, got {type(est).__name__}")
 
 
+def _plain(value):
+    """``value`` with numpy scalars and tuples made JSON-ready (recursively)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _training(est, cnn):
+    """How the student was trained, for the report: enough to reproduce the recipe."""
+    from .distiller import Distiller
+
+    aug = est.augment
+    params = {} if aug is None else aug.get_params()
+    if not isinstance(params.get("noise", ""), str) and any(
+            isinstance(n, np.ndarray) for n in params["noise"]):
+        params["noise"] = f"{len(params['noise'])} recordings"  # named, not dumped
+    out = {"epochs": cnn.epochs, "epochs_run": int(cnn.n_epochs_),
+           "learning_rate": cnn.learning_rate, "lr_schedule": cnn.lr_schedule,
+           "early_stopping": cnn.early_stopping, "n_windows": int(cnn.n_windows_fit_),
+           "augment": None if aug is None else params}
+    if isinstance(est, Distiller):
+        context = est.teacher_context_
+        out.update(temperature=est.temperature, alpha=est.alpha,
+                   teacher_context=context if context is None or isinstance(context, str)
+                   else float(context), n_labelled_clips=int(est.n_labelled_))
+    return _plain(out)
+
+
 def _windows_of(student, clips):
     from ..audio import iter_clips
 
@@ -554,6 +584,7 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
         "sample_rate": cnn.sr, "n_mels": cnn.frontend_.n_mels,
         "window_seconds": cnn.window, "hop_seconds": cnn.hop,
         "classes": [str(c) for c in cnn.classes_],
+        "training": _training(student, cnn),
         "notes": {
             "flash_bytes": "the .tflite model plus frontend.h's tables; the TFLM runtime and "
                            "kernels (code) come on top",

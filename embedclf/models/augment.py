@@ -1,4 +1,4 @@
-"""Audio data augmentation: time shift, time stretch, pitch shift, noise, mixup.
+"""Audio data augmentation: time shift, time stretch, pitch shift, noise, mixup, SpecAugment.
 
 Each transform is a plain function on a mono float waveform (usable on its
 own); :class:`Augmenter` draws random transforms from a seeded generator and
@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
 __all__ = ["time_shift", "time_stretch", "pitch_shift", "add_noise", "make_noise", "mixup",
-           "Augmenter"]
+           "spec_mask", "Augmenter"]
 
 
 def time_shift(y, shift):
@@ -265,6 +265,56 @@ def mixup(X, Y, alpha, random_state=None):
     return lx * X + (1 - lx) * X[perm], ly * Y + (1 - ly) * Y[perm]
 
 
+def spec_mask(X, freq, time, random_state=None, value=0.0):
+    """SpecAugment masking (Park et al. 2019): one band and one time span per window.
+
+    Each window gets a run of up to ``freq`` x n_mels consecutive mel bands
+    and a run of up to ``time`` x n_frames consecutive frames set to
+    ``value`` (0, the mean of standardised input), the widths drawn
+    uniformly from 0 up to those maxima.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, n_mels, n_frames, ...)
+    freq, time : float in [0, 1]
+        Largest masked share of the bands and of the frames (0 = no mask).
+    random_state : int, Generator or None
+    value : float, default=0.0
+
+    Returns
+    -------
+    ndarray
+        A masked copy (``X`` itself when both are 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.models.augment import spec_mask
+    >>> X = np.ones((4, 10, 20, 1), dtype="float32")     # 4 windows, 10 bands, 20 frames
+    >>> M = spec_mask(X, 0.3, 0.2, random_state=0)[..., 0] == 0
+    >>> M.all(axis=2).sum(axis=1).tolist()   # masked bands per window (at most 3)
+    [3, 2, 2, 1]
+    >>> M.all(axis=1).sum(axis=1).tolist()   # masked frames per window (at most 4)
+    [0, 4, 3, 4]
+    """
+    if not (freq or time) or len(X) == 0:
+        return X
+    rng = _rng(random_state)
+    X = np.array(X, copy=True)
+    n, bands, frames = X.shape[:3]
+    for share, size, axis in ((freq, bands, 1), (time, frames, 2)):
+        if not share:
+            continue
+        width = rng.integers(0, int(np.floor(share * size + 1e-9)) + 1, size=n)
+        first = rng.integers(0, np.maximum(size - width, 0) + 1)
+        pos = np.arange(size)
+        hit = (pos >= first[:, None]) & (pos < (first + width)[:, None])  # (n, size)
+        shape = [n] + [1] * (X.ndim - 1)
+        shape[axis] = size
+        X = np.where(hit.reshape(shape), np.asarray(value, X.dtype), X)
+    return X
+
+
 def _rng(random_state):
     if isinstance(random_state, np.random.Generator):
         return random_state
@@ -282,7 +332,9 @@ class Augmenter(BaseEstimator):
     ``p`` each: a circular time shift, a time stretch, a pitch shift and
     added noise. Stretched copies are cut or padded back to the clip's
     length so every copy has the analysis windows of the original.
-    ``mixup`` is applied later, to batches of analysis windows, by the model.
+    ``mixup`` and the SpecAugment masks (``freq_mask``, ``time_mask``) are
+    applied later, to batches of analysis windows, by the model, anew each
+    epoch.
 
     Parameters
     ----------
@@ -304,6 +356,10 @@ class Augmenter(BaseEstimator):
     mixup : float, default=0.0
         Beta concentration for mixup of training windows (0 = off); read by
         :class:`~embedclf.models.KerasCNN`.
+    freq_mask, time_mask : float, default=0.0
+        SpecAugment (see :func:`spec_mask`): the largest share of mel bands
+        and of frames masked in each training window (0 = off); read by
+        :class:`~embedclf.models.KerasCNN`.
 
     Examples
     --------
@@ -324,10 +380,12 @@ class Augmenter(BaseEstimator):
         "snr_db": [tuple, list, None],
         "noise": [StrOptions({"white", "pink", "brown"}), list, tuple],
         "mixup": [Interval(Real, 0, None, closed="left")],
+        "freq_mask": [Interval(Real, 0, 1, closed="both")],
+        "time_mask": [Interval(Real, 0, 1, closed="both")],
     }
 
     def __init__(self, *, copies=2, p=0.5, shift=0.5, stretch=(0.85, 1.15), pitch=2.0,
-                 snr_db=(10.0, 30.0), noise="pink", mixup=0.0):
+                 snr_db=(10.0, 30.0), noise="pink", mixup=0.0, freq_mask=0.0, time_mask=0.0):
         self.copies = copies
         self.p = p
         self.shift = shift
@@ -336,6 +394,50 @@ class Augmenter(BaseEstimator):
         self.snr_db = snr_db
         self.noise = noise
         self.mixup = mixup
+        self.freq_mask = freq_mask
+        self.time_mask = time_mask
+
+    def __setstate__(self, state):
+        # augmenters pickled before the SpecAugment masks existed
+        state = {"freq_mask": 0.0, "time_mask": 0.0, **state}
+        super().__setstate__(state)
+
+    def augment_windows(self, X, Y, random_state=None):
+        """Mixup then SpecAugment masks on a batch of windows and their targets.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, n_mels, n_frames, ...)
+        Y : ndarray of shape (n, n_targets)
+        random_state : int, Generator or None
+
+        Returns
+        -------
+        X, Y : ndarrays of the input shapes
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from embedclf.models.augment import Augmenter
+        >>> X, Y = np.ones((4, 8, 8, 1), "float32"), np.eye(4, dtype="float32")
+        >>> Xa, Ya = Augmenter(freq_mask=0.5).augment_windows(X, Y, 0)
+        >>> Xa.shape, bool((Xa == 0).any()), bool((Ya == Y).all())
+        ((4, 8, 8, 1), True, True)
+        """
+        rng = _rng(random_state)
+        X, Y = mixup(X, Y, self.mixup, rng)
+        return spec_mask(X, self.freq_mask, self.time_mask, rng), Y
+
+    @property
+    def windows_only(self):
+        """This augmenter without its waveform copies: what a model applies per batch."""
+        return Augmenter(copies=0, mixup=self.mixup, freq_mask=self.freq_mask,
+                         time_mask=self.time_mask)
+
+    @property
+    def acts_on_windows(self):
+        """Whether it changes training windows (mixup or masks)."""
+        return bool(self.mixup or self.freq_mask or self.time_mask)
 
     def augment_one(self, y, sr, random_state=None):
         """One randomly augmented copy of ``y`` (same length).
