@@ -100,8 +100,9 @@ def recipe(r):
         parts.append(f"mixup {r['mixup']:g}")
     if r["freq_mask"] or r["time_mask"]:
         parts.append(f"masks {r['freq_mask']:g}/{r['time_mask']:g}")
-    stop = "early stop" if r["early_stopping"] in (True, "True") else "all"
-    parts.append(f"{r['lr_schedule']} lr, {stop} of {int(r['epochs'])} epochs")
+    epochs = int(r["epochs"])
+    stop = f"early stop within {epochs}" if r["early_stopping"] in (True, "True") else f"{epochs}"
+    parts.append(f"{r['lr_schedule']} lr, {stop} epochs")
     return ", ".join(parts)
 
 
@@ -136,36 +137,57 @@ def summarise(table):
     return s, md
 
 
+def _tag(r):
+    tag = f"x{r['width']}" + (f"+aug{r['augment_copies']}" if r["augment_copies"] else "")
+    tag += " long" if r["lr_schedule"] == "cosine" else ""
+    tag += "" if r["window"] == 1.0 else f" {r['window']:g} s"
+    return tag + ("" if r["teacher_context"] == "window" else f" ctx {r['teacher_context']}")
+
+
+def _spread(ys, gap):
+    """Label heights near ``ys`` (sorted high to low), at least ``gap`` apart."""
+    out = []
+    for y in ys:
+        out.append(min(y, out[-1] - gap) if out else y)
+    return out
+
+
 def plot(summary, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5), sharey=True)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 5), sharey=True)
+    full = summary["folds"] == summary["folds"].max()
+    teacher = 100 * summary["teacher"][full].mean()
     for ax, (col, label) in zip(axes, [("flash_bytes", "flash (KB)"),
                                        ("arena_bytes", "tensor arena (KB)"),
                                        ("macs_per_second", "M MACs per second of audio")]):
         scale = 1e6 if col == "macs_per_second" else 1024
-        full = summary["folds"] == summary["folds"].max()
         ax.plot(summary[col][full] / scale, 100 * summary["student_acc"][full], "o",
                 label=f"int8 student, {summary['folds'].max()} folds")
         ax.plot(summary[col][~full] / scale, 100 * summary["student_acc"][~full], "o", mfc="none",
                 color="C0", label="int8 student, fewer folds")
-        ax.axhline(100 * summary["teacher"][full].mean(), color="gray", ls="--",
-                   label="teacher (mean over those folds)")
-        for r in summary.to_dict("records"):
-            tag = f"x{r['width']}" + (f"+aug{r['augment_copies']}" if r["augment_copies"] else "")
-            tag += " long" if r["lr_schedule"] == "cosine" else ""
-            tag += "" if r["window"] == 1.0 else f" {r['window']:g} s"
-            tag += "" if r["teacher_context"] == "window" else f" ctx {r['teacher_context']}"
-            ax.annotate(tag, (r[col] / scale, 100 * r["student_acc"]),
-                        textcoords="offset points", xytext=(4, -10), fontsize=8)
+        ax.axhline(teacher, color="gray", ls="--", label="teacher (mean over those folds)")
+        ax.axhline(0.95 * teacher, color="C3", ls=":", label="95% of the teacher (target)")
+        # many students share a footprint: stack their labels instead of overprinting them
+        x = (summary[col] / scale).round(2)
+        dx = 0.015 * (x.max() - x.min() or 1.0)
+        for _, group in summary.assign(_x=x).groupby("_x"):
+            rows = group.sort_values("student_acc", ascending=False).to_dict("records")
+            ys = _spread([100 * r["student_acc"] for r in rows], gap=1.1)
+            for r, y in zip(rows, ys):
+                ax.annotate(_tag(r), (r["_x"], 100 * r["student_acc"]), xytext=(r["_x"] + dx, y),
+                            textcoords="data", fontsize=7, va="center",
+                            xycoords="data", ha="left")
         ax.set_xlabel(label)
+        ax.margins(x=0.45)
     axes[0].set_ylabel("ESC-10 accuracy (%)")
-    axes[0].legend(loc="center left", fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
     fig.suptitle("Distilled strided_ds students vs the BirdNET teacher (ESC-10)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=110))
     plt.close(fig)
 

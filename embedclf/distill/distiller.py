@@ -237,7 +237,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         long, patient training that distillation rewards: with
         ``augment=Augmenter(copies=2, mixup=0.3, freq_mask=0.15,
         time_mask=0.15)`` it lifted a BirdNET-taught ``strided_ds`` x2 on
-        ESC-10 from 85.2% to the numbers in the README.
+        ESC-10 from 85.2% to 88.5% (int8, 5 folds; README).
     random_state : int or None, default=None
     verbose : int, default=0
 
