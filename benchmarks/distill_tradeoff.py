@@ -232,11 +232,10 @@ def main():
     df = load_esc10(DATA / "esc10")
     csv = os.path.join(args.out, "distill_tradeoff.csv")
     table = pd.read_csv(csv) if os.path.exists(csv) else pd.DataFrame()
-    for key, value in OLD_DEFAULTS.items():  # rows from before a key existed
-        if len(table):
+    if len(table):
+        for key, value in OLD_DEFAULTS.items():  # rows from before a key existed
             table[key] = table.get(key, value)
             table[key] = table[key].fillna(value)
-    if len(table):
         table["teacher_context"] = table["teacher_context"].astype(str)
     context = parse_teacher_context(args.teacher_context)
     if context == "auto":  # resolved as the Distiller does: BirdNET's 3 s, when longer

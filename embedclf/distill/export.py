@@ -474,10 +474,8 @@ def _training(est, cnn):
            "early_stopping": cnn.early_stopping, "n_windows": int(cnn.n_windows_fit_),
            "augment": None if aug is None else params}
     if isinstance(est, Distiller):
-        context = est.teacher_context_
         out.update(temperature=est.temperature, alpha=est.alpha,
-                   teacher_context=context if context is None or isinstance(context, str)
-                   else float(context), n_labelled_clips=int(est.n_labelled_))
+                   teacher_context=est.teacher_context_, n_labelled_clips=int(est.n_labelled_))
     return _plain(out)
 
 

@@ -300,7 +300,7 @@ def spec_mask(X, freq, time, random_state=None, value=0.0):
     if not (freq or time) or len(X) == 0:
         return X
     rng = _rng(random_state)
-    X = np.array(X, copy=True)
+    X = np.asarray(X)  # np.where below builds the masked copy; the input is never written
     n, bands, frames = X.shape[:3]
     for share, size, axis in ((freq, bands, 1), (time, frames, 2)):
         if not share:
