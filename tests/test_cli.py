@@ -215,3 +215,18 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
         run(capsys, "distill", "--teacher", teacher, "--data", root, "--freq-mask", "1.5")
     assert info.value.code == 2
     assert "expected a number from 0 to 1, got '1.5'" in capsys.readouterr().err
+
+
+def test_distill_defaults_are_the_measured_recipe():
+    # the command's defaults are what the README measured; the training ones must not drift
+    # from the Distiller's own defaults
+    from embedclf.cli import build_parser
+    from embedclf.distill import Distiller
+
+    args = build_parser().parse_args(["distill", "--teacher", "t.joblib", "--data", "d"])
+    own = Distiller(None).get_params()
+    for name in ("student", "epochs", "lr_schedule", "early_stopping", "temperature", "alpha"):
+        assert getattr(args, name) == own[name], name
+    assert (args.width, args.augment, args.mixup, args.freq_mask, args.time_mask) == (
+        2.0, 2, 0.3, 0.15, 0.15)
+    assert args.teacher_context == "auto" and not args.keep_teacher
