@@ -27,17 +27,21 @@ fold's accuracy by about ±2.5 points.
 """
 
 import argparse
+import hashlib
+import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from embedclf.datasets import load_esc10
 from embedclf.distill import Distiller, export, mcu_frontend
 from embedclf.distill.distiller import parse_teacher_context, teacher_window_seconds
+from embedclf.distill.export import Int8Model, _windows_of
 from embedclf.evaluation import atomic_write
 from embedclf.models import Augmenter
 from embedclf.pipelines import make_pipeline
@@ -59,7 +63,8 @@ OLD_DEFAULTS = {"teacher_context": "window", "window": 1.0, "hop": 0.5, "frame_h
 
 def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0, hop=0.5,
             frame_hop_ms=20.0, mixup=0.0, freq_mask=0.0, time_mask=0.0, lr_schedule="cosine",
-            early_stopping=False, temperature=2.0, alpha=0.5, seed=0):
+            early_stopping=False, temperature=2.0, alpha=0.5, seed=0, save_windows=None,
+            setting=None):
     train = (df["fold"] != fold).to_numpy()
     X = df["path"].tolist()
     y = df["label"].to_numpy()
@@ -79,6 +84,14 @@ def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0
     seconds = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as out:
         rep = export(dist, out, Xtr, X_test=Xte, y_test=y[~train])
+        if save_windows:  # the int8 student's window outputs, to compare clip poolings later
+            with open(os.path.join(out, "model.tflite"), "rb") as fh:
+                int8 = Int8Model(fh.read())
+            (W, owner), _ = _windows_of(dist.student_, Xte)
+            os.makedirs(os.path.dirname(save_windows), exist_ok=True)
+            np.savez(save_windows, proba=int8.predict_windows(W), owner=owner,
+                     y=y[~train].astype(str), classes=dist.classes_.astype(str),
+                     key=json.dumps(setting))
     return {"student": student, "width": width, "augment_copies": copies,
             "teacher_context": context_name(context), "window": window, "hop": hop,
             "frame_hop_ms": frame_hop_ms, "mixup": mixup, "freq_mask": freq_mask,
@@ -95,6 +108,12 @@ def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0
             "int8_float_agreement": rep["int8_float_agreement"],
             "teacher_student_agreement": rep["teacher_student_agreement"],
             "epochs_run": dist.student_.n_epochs_, "distill_seconds": round(seconds, 1)}
+
+
+def _tag_of(key):
+    """A short file name for one setting: student, width, seed and a hash of all keys."""
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{key['student']}-x{key['width']}-seed{key['seed']}-{digest}"
 
 
 def context_name(context):
@@ -239,6 +258,9 @@ def main():
                     help="the Distiller's random_state (a second seed measures seed noise)")
     ap.add_argument("--threads", type=int, default=0,
                     help="TensorFlow threads (0: all cores); 1 lets two runs share 2 cores")
+    ap.add_argument("--save-windows", metavar="DIR",
+                    help="also keep each run's int8 window probabilities of the test clips "
+                         "(npz) to compare clip poolings without retraining")
     ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
@@ -281,7 +303,10 @@ def main():
             row = run_one(df, width, fold, args.cache, args.epochs, args.student, args.augment,
                           context, args.window, args.hop, args.frame_hop_ms, args.mixup,
                           args.freq_mask, args.time_mask, args.lr_schedule, args.early_stopping,
-                          args.temperature, args.alpha, args.seed)
+                          args.temperature, args.alpha, args.seed,
+                          save_windows=args.save_windows and os.path.join(
+                              args.save_windows, f"{_tag_of(key)}_fold{fold}.npz"),
+                          setting=key)
             print(f"  teacher {row['teacher_accuracy']:.3f} student {row['student_accuracy']:.3f}"
                   f" flash {row['flash_bytes']} arena {row['arena_bytes']}"
                   f" MACs/s {row['macs_per_second']}", file=sys.stderr)
