@@ -325,6 +325,29 @@ def test_frontends_a_device_cannot_reproduce_are_refused(data, tmp_path):
     assert not (tmp_path / "model.tflite").exists()
 
 
+def test_export_scores_clips_pooled_as_the_estimator_pools(tmp_path):
+    from embedclf.datasets import make_sound_events
+    from embedclf.distill import mcu_frontend
+    from embedclf.models import KerasCNN
+
+    # 3 s clips: five windows each, so a vote and a mean can disagree
+    X, y, _ = make_sound_events(n_per_class=6, sr=SR, duration=3.0, random_state=2)
+    cnn = KerasCNN(architecture="strided_ds", sr=SR, frontend=mcu_frontend(), window_top_db=80.0,
+                   aggregate="vote", epochs=3, random_state=0).fit(X, y)
+    votes = cnn.predict(X)
+    means = cnn.set_params(aggregate="mean").predict(X)
+    assert (votes != means).any(), "no clip where the poolings differ: the test proves nothing"
+    cnn.set_params(aggregate="vote")
+    # scored against the vote answers, the float student must be exactly right
+    report = export(cnn, tmp_path, X, X_test=X, y_test=votes, n_representative=50)
+    assert report["clip_pooling"] == "vote" and report["student_float_accuracy"] == 1.0
+    assert "most frequent answer" in (tmp_path / "frontend.h").read_text()
+    report = export(cnn.set_params(aggregate="mean"), tmp_path, X, X_test=X, y_test=votes,
+                    n_representative=50)
+    assert report["student_float_accuracy"] == np.mean(means == votes) < 1.0
+    assert "averages its windows" in (tmp_path / "frontend.h").read_text()
+
+
 def test_cross_validation_with_a_frozen_teacher(data, teacher):
     from sklearn.frozen import FrozenEstimator
     from sklearn.model_selection import cross_val_score

@@ -398,7 +398,8 @@ def _frontend_header(student, input_q, output_q):
         " * WINDOW_TOP_DB > 0: dB = max(dB, window max - WINDOW_TOP_DB); x = (dB - MEAN[b]) / STD[b];",
         " * int8 input = round(x / INPUT_SCALE) + INPUT_ZERO_POINT, saturated.",
         " * Output: int8 probabilities p = (q - OUTPUT_ZERO_POINT) * OUTPUT_SCALE per window;",
-        " * a clip's prediction averages its windows. */",
+        " * a clip's prediction " + ("averages its windows" if student.aggregate == "mean" else
+                                     "is its windows' most frequent answer") + ". */",
         "/* Include this header in one .c file only: the tables below are static. */",
         "#ifndef EMBEDCLF_FRONTEND_H_", "#define EMBEDCLF_FRONTEND_H_", "",
         f"#define EMBEDCLF_SAMPLE_RATE {fe.sr}",
@@ -580,7 +581,7 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
         "total_macs_per_second": int(round(macs * windows_per_s)) + frontend_macs,
         "ops": sorted(set(ops)),
         "sample_rate": cnn.sr, "n_mels": cnn.frontend_.n_mels,
-        "window_seconds": cnn.window, "hop_seconds": cnn.hop,
+        "window_seconds": cnn.window, "hop_seconds": cnn.hop, "clip_pooling": cnn.aggregate,
         "classes": [str(c) for c in cnn.classes_],
         "training": _training(student, cnn),
         "notes": {
@@ -595,8 +596,10 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     }
     if X_test is not None:
         (Wt, owner), n = _windows_of(cnn, to_input(X_test))
-        p_float = pool_windows(cnn._network_proba(Wt), owner, n)
-        p_int8 = pool_windows(int8.predict_windows(Wt).astype(np.float64), owner, n)
+        # pooled as the estimator pools, so the report scores what predict() would
+        p_float = pool_windows(cnn._network_proba(Wt), owner, n, cnn.aggregate)
+        p_int8 = pool_windows(int8.predict_windows(Wt).astype(np.float64), owner, n,
+                              cnn.aggregate)
         pred_float = cnn.classes_[p_float.argmax(1)]
         pred_int8 = cnn.classes_[p_int8.argmax(1)]
         report["n_test_clips"] = int(n)

@@ -1,0 +1,121 @@
+"""Compare ways of pooling a student's window outputs into a clip's answer.
+
+Reads the int8 window probabilities that ``distill_tradeoff.py --save-windows
+DIR`` keeps for each run (setting, fold), and scores the same windows pooled
+several ways, so the comparison is paired: the same networks, only the pooling
+differs. Poolings (``mean`` and ``vote`` are ``KerasCNN``'s ``aggregate``
+options; the others are candidates measured here):
+
+- ``mean``: average the windows' probabilities (the student's default);
+- ``logmean``: average their log-probabilities (a geometric mean, each
+  window's probability floored at half an int8 output step so one confident
+  zero does not veto a class);
+- ``vote``: the most frequent window answer;
+- ``max``: the class with the highest probability in any window.
+
+Writes ``clip_pooling.csv`` (one row per run and pooling) and ``clip_pooling.md``
+(accuracy per setting and pooling, mean over runs, and each pooling's wins and
+losses against ``mean`` in clips) to ``--out``.
+
+Usage: python benchmarks/clip_pooling.py DIR [DIR ...] [--out benchmarks/results]
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+
+from embedclf.evaluation import atomic_write
+from embedclf.models._windows import pool_windows
+
+POOLINGS = ["mean", "logmean", "vote", "max"]
+#: half an int8 softmax output step (1/256): a window's confident zero does not veto a class
+LOG_FLOOR = 1 / 512
+
+
+def pooled(proba, owner, n_clips, how):
+    """Clip scores (n_clips, n_classes) from window probabilities; argmax is the answer."""
+    proba = proba.astype(np.float64)
+    if how == "max":
+        out = np.full((n_clips, proba.shape[1]), -np.inf)
+        np.maximum.at(out, owner, proba)
+        return out
+    if how == "logmean":  # the argmax of a geometric mean needs no renormalising
+        return pool_windows(np.log(np.maximum(proba, LOG_FLOOR)), owner, n_clips)
+    return pool_windows(proba, owner, n_clips, how)
+
+
+def load_runs(dirs):
+    """One record per saved run: its setting, fold, window outputs and labels."""
+    runs = []
+    for d in dirs:
+        for path in sorted(glob.glob(os.path.join(d, "*_fold*.npz"))):
+            z = np.load(path)
+            key = json.loads(str(z["key"]))
+            fold = int(path.rsplit("_fold", 1)[1].split(".")[0])
+            runs.append({"key": key, "fold": fold, "proba": z["proba"], "owner": z["owner"],
+                         "y": z["y"], "classes": z["classes"]})
+    return runs
+
+
+def setting_name(key):
+    return (f"{key['student']} x{key['width']}, {key['epochs']} epochs, T {key['temperature']}, "
+            f"alpha {key['alpha']}")
+
+
+def score(runs):
+    rows = []
+    for r in runs:
+        preds = {}
+        for how in POOLINGS:
+            P = pooled(r["proba"], r["owner"], len(r["y"]), how)
+            preds[how] = r["classes"][P.argmax(1)] == r["y"]
+        for how in POOLINGS:
+            rows.append({"setting": setting_name(r["key"]), "seed": r["key"]["seed"],
+                         "fold": r["fold"], "pooling": how, "clips": len(r["y"]),
+                         "correct": int(preds[how].sum()),
+                         "accuracy": float(preds[how].mean()),
+                         "wins_vs_mean": int((preds[how] & ~preds["mean"]).sum()),
+                         "losses_vs_mean": int((~preds[how] & preds["mean"]).sum())})
+    return pd.DataFrame(rows)
+
+
+def summarise(table):
+    s = (table.groupby(["setting", "pooling"], sort=False)
+         .agg(runs=("fold", "size"), clips=("clips", "sum"), correct=("correct", "sum"),
+              wins=("wins_vs_mean", "sum"), losses=("losses_vs_mean", "sum"))
+         .reset_index())
+    md = ["| setting | pooling | runs | clips | accuracy | clips won / lost against mean |",
+          "|---|---|---|---|---|---|"]
+    for _, r in s.iterrows():
+        md.append(f"| {r['setting']} | `{r['pooling']}` | {r['runs']} | {r['clips']} | "
+                  f"{100 * r['correct'] / r['clips']:.2f}% | {r['wins']} / {r['losses']} |")
+    return s, md
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dirs", nargs="+", help="folders written by distill_tradeoff --save-windows")
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
+    args = ap.parse_args()
+    runs = load_runs(args.dirs)
+    if not runs:
+        print(f"no saved window outputs in {args.dirs}", file=sys.stderr)
+        return 1
+    table = score(runs)
+    _, md = summarise(table)
+    os.makedirs(args.out, exist_ok=True)
+    atomic_write(os.path.join(args.out, "clip_pooling.csv"),
+                 lambda p: table.to_csv(p, index=False))
+    atomic_write(os.path.join(args.out, "clip_pooling.md"),
+                 lambda p: open(p, "w").write("\n".join(md) + "\n"))
+    print("\n".join(md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
