@@ -598,7 +598,7 @@ def build_parser():
     sp.add_argument("--width", type=float, default=2.0,
                     help="filter-count multiplier (default 2: the measured ESC-10 student, "
                          "30 KB flash, 25 KB arena)")
-    sp.add_argument("--epochs", type=int, default=80, help="training epochs (default 80)")
+    sp.add_argument("--epochs", type=int, default=120, help="training epochs (default 120)")
     sp.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",
                     help="learning rate over the epochs (default cosine decay)")
     sp.add_argument("--early-stopping", action="store_true",
@@ -620,7 +620,8 @@ def build_parser():
                     help="audio the teacher hears per student window: seconds centred on it, "
                          "the window, the clip, or (default) auto: the teacher's own analysis "
                          "window when longer (BirdNET: 3 s)")
-    sp.add_argument("--temperature", type=float, default=2.0)
+    sp.add_argument("--temperature", type=float, default=4.0,
+                    help="softening of the teacher's and the student's outputs (default 4)")
     sp.add_argument("--alpha", type=float, default=0.5,
                     help="weight of the teacher's soft targets vs the true labels")
     sp.add_argument("--max-flash-kb", type=float, default=256)

@@ -235,7 +235,7 @@ def test_report_numbers(exported, distilled):
     assert report["training"] == {
         "epochs": 40, "epochs_run": 40, "learning_rate": 1e-2, "lr_schedule": "cosine",
         "early_stopping": False, "n_windows": distilled.n_windows_fit_, "augment": None,
-        "temperature": 2.0, "alpha": 0.5, "teacher_context": None,
+        "temperature": 4.0, "alpha": 0.5, "teacher_context": None,
         "n_labelled_clips": distilled.n_labelled_}
 
 
