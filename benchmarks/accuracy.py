@@ -22,7 +22,7 @@ from sklearn.base import clone
 
 from embedclf.audio import load_clips
 from embedclf.datasets import load_esc10, load_fsdd
-from embedclf.evaluation import atomic_write, cross_validate_folds
+from embedclf.evaluation import atomic_write, atomic_write_data, cross_validate_folds
 from embedclf.pipelines import make_pipeline, pipeline_sr
 
 HERE = Path(__file__).resolve().parent
@@ -114,7 +114,7 @@ def main():
                   f"{100 * r['accuracy_mean']:.1f}%{std} | {100 * r['macro_f1_mean']:.1f}% | "
                   + ("n/a |" if pd.isna(r["feature_cpu_ms_per_audio_s"])
                      else f"{r['feature_cpu_ms_per_audio_s']:.2f} |"))
-    atomic_write(os.path.join(args.out, "accuracy.md"), lambda p: open(p, "w").write("\n".join(md) + "\n"))
+    atomic_write_data(os.path.join(args.out, "accuracy.md"), "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

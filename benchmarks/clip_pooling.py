@@ -29,7 +29,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from embedclf.evaluation import atomic_write
+from embedclf.evaluation import atomic_write, atomic_write_data
 from embedclf.models._windows import pool_windows
 
 POOLINGS = ["mean", "logmean", "vote", "max"]
@@ -111,8 +111,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     atomic_write(os.path.join(args.out, "clip_pooling.csv"),
                  lambda p: table.to_csv(p, index=False))
-    atomic_write(os.path.join(args.out, "clip_pooling.md"),
-                 lambda p: open(p, "w").write("\n".join(md) + "\n"))
+    atomic_write_data(os.path.join(args.out, "clip_pooling.md"), "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embedclf.evaluation import atomic_write
+from embedclf.evaluation import atomic_write, atomic_write_data
 from embedclf.models.architectures import ARCHITECTURES, count_macs, count_params
 
 HERE = Path(__file__).resolve().parent
@@ -88,8 +88,7 @@ def main():
                   f"{r['train_windows_per_s']:.0f} | {r['train_speed_vs_sbcnn']:.2f} | "
                   f"{r['latency_ms_batch1']:.2f} | {r['latency1_vs_sbcnn']:.2f} | "
                   f"{r['latency_ms_per_window_batch256']:.3f} |")
-    atomic_write(os.path.join(args.out, "cnn_train.md"),
-                 lambda p: open(p, "w").write("\n".join(md) + "\n"))
+    atomic_write_data(os.path.join(args.out, "cnn_train.md"), "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

@@ -42,7 +42,7 @@ from embedclf.datasets import load_esc10
 from embedclf.distill import Distiller, export, mcu_frontend
 from embedclf.distill.distiller import parse_teacher_context, teacher_window_seconds
 from embedclf.distill.export import Int8Model, _windows_of
-from embedclf.evaluation import atomic_write
+from embedclf.evaluation import atomic_write, atomic_write_data
 from embedclf.models import Augmenter
 from embedclf.pipelines import make_pipeline
 
@@ -87,9 +87,8 @@ def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0
         if save_windows:  # the int8 student's window outputs, to compare clip poolings later
             with open(os.path.join(out, "model.tflite"), "rb") as fh:
                 int8 = Int8Model(fh.read())
-            # read as export reads them (at the teacher's rate, then resampled), so mean
-            # pooling of these windows reproduces the report's student_accuracy
-            (W, owner), _ = _windows_of(dist.student_, dist._student_input(Xte))
+            # the windows export scored, so their mean pooling gives student_accuracy
+            (W, owner), _ = _windows_of(dist, Xte)
             os.makedirs(os.path.dirname(save_windows), exist_ok=True)
             np.savez(save_windows, proba=int8.predict_windows(W), owner=owner,
                      y=y[~train].astype(str), classes=dist.classes_.astype(str),
@@ -316,8 +315,7 @@ def main():
             os.makedirs(args.out, exist_ok=True)
             atomic_write(csv, lambda p: table.to_csv(p, index=False))
     summary, md = summarise(table)
-    atomic_write(os.path.join(args.out, "distill_tradeoff.md"),
-                 lambda p: open(p, "w").write("\n".join(md) + "\n"))
+    atomic_write_data(os.path.join(args.out, "distill_tradeoff.md"), "\n".join(md) + "\n")
     plot(summary, os.path.join(args.out, "distill_tradeoff.png"))
     print("\n".join(md))
     return 0

@@ -23,7 +23,7 @@ from sklearn.preprocessing import StandardScaler
 
 from embedclf.audio import load_clips
 from embedclf.datasets import load_esc10
-from embedclf.evaluation import atomic_write
+from embedclf.evaluation import atomic_write, atomic_write_data
 from embedclf.pipelines import make_pipeline
 
 HERE = Path(__file__).resolve().parent
@@ -80,7 +80,7 @@ def main():
         index="shots", columns="features", values="cell")
     md = "| clips per class | " + " | ".join(wide.columns) + " |\n|---|" + "---|" * len(wide.columns)
     md += "".join(f"\n| {k} | " + " | ".join(wide.loc[k]) + " |" for k in wide.index)
-    atomic_write(os.path.join(args.out, "fewshot.md"), lambda p: open(p, "w").write(md + "\n"))
+    atomic_write_data(os.path.join(args.out, "fewshot.md"), md + "\n")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from embedclf import LogMel
-from embedclf.evaluation import atomic_write
+from embedclf.evaluation import atomic_write, atomic_write_data
 
 HERE = Path(__file__).resolve().parent
 PARAMS = {"n_fft": 1024, "hop_length": 512, "n_mels": 64}
@@ -109,8 +109,7 @@ def main():
     md += [f"| {r.method} | {r.wall_ms_per_audio_s:.3f} | {r.cpu_ms_per_audio_s:.3f} | "
            f"{r.speedup_wall:.2f}x | {r.speedup_cpu:.2f}x |" for r in table.itertuples()]
     md.append(f"\nmax relative error vs librosa: {max_rel:.1e}")
-    atomic_write(os.path.join(args.out, "logmel_speed.md"),
-                 lambda p: open(p, "w").write("\n".join(md) + "\n"))
+    atomic_write_data(os.path.join(args.out, "logmel_speed.md"), "\n".join(md) + "\n")
     return 0
 
 

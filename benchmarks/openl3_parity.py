@@ -32,7 +32,7 @@ import pandas as pd
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from embedclf import OpenL3Embedding  # noqa: E402
-from embedclf.evaluation import atomic_write  # noqa: E402
+from embedclf.evaluation import atomic_write, atomic_write_data  # noqa: E402
 from embedclf.features import openl3_net as net  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -261,8 +261,7 @@ def main():
         if args.only in (None, part):
             with tempfile.TemporaryDirectory() as tmp:
                 md = {"parity": parity, "speed": speed}[part](args, np.random.default_rng(0), tmp)
-            atomic_write(os.path.join(args.out, f"openl3_{part}.md"),
-                         lambda p: open(p, "w").write("\n".join(md) + "\n"))
+            atomic_write_data(os.path.join(args.out, f"openl3_{part}.md"), "\n".join(md) + "\n")
             print("\n".join(md), flush=True)
     return 0
 

@@ -23,7 +23,7 @@ from embedclf.audio import load_clips, resample
 from embedclf.datasets import load_esc10
 from embedclf.distill import Distiller
 from embedclf.distill.distiller import parse_teacher_context
-from embedclf.evaluation import atomic_write
+from embedclf.evaluation import atomic_write, atomic_write_data
 from embedclf.pipelines import make_pipeline
 
 HERE = Path(__file__).resolve().parent
@@ -84,8 +84,7 @@ def main():
                   f"{100 * part['window_accuracy'].std(ddof=0):.1f} | "
                   f"{100 * part['averaged_clip_accuracy'].mean():.1f}% ± "
                   f"{100 * part['averaged_clip_accuracy'].std(ddof=0):.1f} |")
-    atomic_write(os.path.join(args.out, "teacher_context.md"),
-                 lambda p: open(p, "w").write("\n".join(md) + "\n"))
+    atomic_write_data(os.path.join(args.out, "teacher_context.md"), "\n".join(md) + "\n")
     print("\n".join(md))
     return 0
 

@@ -19,9 +19,10 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
-from .files import atomic_write  # re-exported: reports and callers write atomically
+# re-exported: reports and callers write atomically
+from .files import atomic_write, atomic_write_data
 
-__all__ = ["cross_validate_folds", "FoldReport", "fold_splits", "atomic_write"]
+__all__ = ["cross_validate_folds", "FoldReport", "fold_splits", "atomic_write", "atomic_write_data"]
 
 
 def fold_splits(n, *, y=None, folds=None, groups=None, split=None, n_splits=5, random_state=0):
@@ -243,8 +244,8 @@ class FoldReport:
         paths = {k: os.path.join(out_dir, f) for k, f in [
             ("json", "report.json"), ("folds", "folds.csv"), ("predictions", "predictions.csv"),
             ("confusion_csv", "confusion.csv"), ("confusion_png", "confusion.png")]}
-        atomic_write(paths["json"], lambda p: _write_text(p, json.dumps(self.summary(), indent=2,
-                                                                            default=_json_default)))
+        atomic_write_data(paths["json"], json.dumps(self.summary(), indent=2,
+                                                    default=_json_default))
         atomic_write(paths["folds"], lambda p: self.per_fold.to_csv(p, index=False))
         atomic_write(paths["predictions"], lambda p: self.predictions.to_csv(p, index=False))
         atomic_write(paths["confusion_csv"], lambda p: self.confusion.to_csv(p))
@@ -252,11 +253,6 @@ class FoldReport:
         atomic_write(paths["confusion_png"], lambda p: ax.figure.savefig(p, dpi=120, format="png"))
         plt.close(ax.figure)
         return paths
-
-
-def _write_text(path, text):
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 def _json_default(o):

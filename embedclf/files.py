@@ -11,7 +11,7 @@ import os
 import threading
 import uuid
 
-__all__ = ["atomic_write", "file_state", "memo_by_file", "file_digest"]
+__all__ = ["atomic_write", "atomic_write_data", "file_state", "memo_by_file", "file_digest"]
 
 
 def atomic_write(path, write):
@@ -49,6 +49,32 @@ def atomic_write(path, write):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def atomic_write_data(path, data):
+    """Write ``data`` to ``path`` atomically: bytes as they are, a str as UTF-8.
+
+    Parameters
+    ----------
+    path : str or path-like
+    data : bytes or str
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from embedclf.files import atomic_write_data
+    >>> p = os.path.join(tempfile.mkdtemp(), "table.md")
+    >>> atomic_write_data(p, "| accuracy |\\n| 89.4% ± 2.3 |\\n")
+    >>> open(p, encoding="utf-8").read().splitlines()[1]
+    '| 89.4% ± 2.3 |'
+    """
+    binary = isinstance(data, bytes)
+
+    def write(tmp):
+        with open(tmp, "wb" if binary else "w", encoding=None if binary else "utf-8") as fh:
+            fh.write(data)
+
+    atomic_write(path, write)
 
 
 def file_state(path):

@@ -18,7 +18,7 @@ import numpy as np
 
 from .._litert import captured_fd as _captured_fd
 from .._litert import keras_to_tflite
-from ..files import atomic_write
+from ..files import atomic_write_data
 
 __all__ = ["export", "to_int8_tflite", "op_list", "measure_arena", "Int8Model", "BudgetError",
            "UnsupportedOpError", "c_array_source"]
@@ -480,11 +480,14 @@ def _training(est, cnn):
     return _plain(out)
 
 
-def _windows_of(student, clips):
+def _windows_of(est, clips):
+    """((windows, owner), n_clips): ``clips`` as the student's input, read as ``est`` reads
+    them in ``fit`` (a Distiller: at its teacher's rate, then resampled)."""
     from ..audio import iter_clips
 
-    waves = [w for _, _, w in iter_clips(clips, student.sr)]
-    return student._windows(waves)[:2], len(waves)
+    cnn, to_input, _ = _as_student(est)
+    waves = [w for _, _, w in iter_clips(to_input(clips), cnn.sr)]
+    return cnn._windows(waves)[:2], len(waves)
 
 
 def export(student, out_dir, representative, *, X_test=None, y_test=None, teacher=None,
@@ -550,11 +553,11 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     from ..models.architectures import count_macs, count_params
     from ..models._windows import pool_windows
 
-    cnn, to_input, own_teacher = _as_student(student)
+    cnn, _, own_teacher = _as_student(student)
     check_mcu_frontend(cnn.frontend_)  # before any work: can a device compute the input?
     teacher = own_teacher if teacher is None else teacher
     os.makedirs(out_dir, exist_ok=True)
-    (W, _), _ = _windows_of(cnn, to_input(representative))
+    (W, _), _ = _windows_of(student, representative)
     rng = np.random.default_rng(random_state)
     rep = W[np.sort(rng.choice(len(W), min(n_representative, len(W)), replace=False))]
     model_bytes = to_int8_tflite(cnn.model_, rep)
@@ -595,7 +598,7 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
         },
     }
     if X_test is not None:
-        (Wt, owner), n = _windows_of(cnn, to_input(X_test))
+        (Wt, owner), n = _windows_of(student, X_test)
         # pooled as the estimator pools, so the report scores what predict() would
         p_float = pool_windows(cnn._network_proba(Wt), owner, n, cnn.aggregate)
         p_int8 = pool_windows(int8.predict_windows(Wt).astype(np.float64), owner, n,
@@ -623,11 +626,7 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
                         "within_budget": not over, "exceeded": over}
 
     def put(name, data):
-        def write(tmp):
-            with open(tmp, "wb" if isinstance(data, bytes) else "w") as fh:
-                fh.write(data)
-
-        atomic_write(os.path.join(out_dir, name), write)
+        atomic_write_data(os.path.join(out_dir, name), data)
 
     if over:  # an over-budget student never replaces an earlier good export, report included
         path = os.path.join(out_dir, OVER_BUDGET_REPORT)
