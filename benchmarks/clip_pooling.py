@@ -3,8 +3,8 @@
 Reads the int8 window probabilities that ``distill_tradeoff.py --save-windows
 DIR`` keeps for each run (setting, fold), and scores the same windows pooled
 several ways, so the comparison is paired: the same networks, only the pooling
-differs. Poolings (``mean`` and ``vote`` are ``KerasCNN``'s ``aggregate``
-options; the others are candidates measured here):
+differs. Poolings (``mean``, ``logmean`` and ``vote`` are ``KerasCNN``'s and
+the ``Distiller``'s ``aggregate`` options; ``max`` is a candidate measured here):
 
 - ``mean``: average the windows' probabilities (the student's default);
 - ``logmean``: average their log-probabilities (a geometric mean, each
@@ -33,8 +33,6 @@ from embedclf.evaluation import atomic_write, atomic_write_data
 from embedclf.models._windows import pool_windows
 
 POOLINGS = ["mean", "logmean", "vote", "max"]
-#: half an int8 softmax output step (1/256): a window's confident zero does not veto a class
-LOG_FLOOR = 1 / 512
 
 
 def pooled(proba, owner, n_clips, how):
@@ -44,8 +42,6 @@ def pooled(proba, owner, n_clips, how):
         out = np.full((n_clips, proba.shape[1]), -np.inf)
         np.maximum.at(out, owner, proba)
         return out
-    if how == "logmean":  # the argmax of a geometric mean needs no renormalising
-        return pool_windows(np.log(np.maximum(proba, LOG_FLOOR)), owner, n_clips)
     return pool_windows(proba, owner, n_clips, how)
 
 

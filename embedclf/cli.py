@@ -335,7 +335,8 @@ def cmd_distill(args):
     params = dict(student=args.student, width=args.width, epochs=args.epochs,
                   lr_schedule=args.lr_schedule, early_stopping=args.early_stopping,
                   temperature=args.temperature, alpha=args.alpha, random_state=args.seed,
-                  teacher_context=args.teacher_context, verbose=0 if args.quiet else 1)
+                  teacher_context=args.teacher_context, aggregate=args.clip_pooling,
+                  verbose=0 if args.quiet else 1)
     if args.augment or args.mixup or args.freq_mask or args.time_mask:
         from .models import Augmenter
 
@@ -624,6 +625,9 @@ def build_parser():
                     help="softening of the teacher's and the student's outputs (default 4)")
     sp.add_argument("--alpha", type=float, default=0.5,
                     help="weight of the teacher's soft targets vs the true labels")
+    sp.add_argument("--clip-pooling", choices=["mean", "logmean", "vote"], default="mean",
+                    help="how the device combines a clip's windows: mean probability "
+                         "(default), mean log-probability, or a vote")
     sp.add_argument("--max-flash-kb", type=float, default=256)
     sp.add_argument("--max-ram-kb", type=float, default=64)
     sp.add_argument("--test-fold", type=int, help="hold out this fold (datasets with folds)")

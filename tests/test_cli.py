@@ -199,10 +199,12 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
     for name in ("model.tflite", "model_data.h", "model_data.c", "frontend.h", "report.json"):
         assert (out / name).is_file()
     code, stdout, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
-                            "--epochs", 1, "--max-flash-kb", 4, "--teacher-context", "2", "--quiet")
+                            "--epochs", 1, "--max-flash-kb", 4, "--teacher-context", "2",
+                            "--clip-pooling", "logmean", "--quiet")
     assert code == 1 and "exceeds the budget: flash" in err and "report.over_budget.json" in err
     rejected = json.loads((out / "report.over_budget.json").read_text())
     assert rejected["budget"]["within_budget"] is False
+    assert rejected["clip_pooling"] == "logmean" and report["clip_pooling"] == "mean"
     assert json.loads((out / "report.json").read_text()) == report  # the good one is kept
     code, _, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
                        "--test-fold", 1, "--quiet")
@@ -227,6 +229,7 @@ def test_distill_defaults_are_the_measured_recipe():
     own = Distiller(None).get_params()
     for name in ("student", "epochs", "lr_schedule", "early_stopping", "temperature", "alpha"):
         assert getattr(args, name) == own[name], name
+    assert args.clip_pooling == own["aggregate"]
     assert (args.width, args.augment, args.mixup, args.freq_mask, args.time_mask) == (
         2.0, 2, 0.3, 0.15, 0.15)
     assert args.teacher_context == "auto" and not args.keep_teacher

@@ -60,6 +60,27 @@ def test_clip_probability_is_the_mean_of_its_windows(fitted, data):
     voter.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
     votes = np.eye(5)[Pw.argmax(1)].reshape(3, 3, -1).mean(1)
     assert np.allclose(voter.predict_proba(X[:3]), votes)
+    # logmean: the renormalised geometric mean, windows floored at 1/512 (scipy as reference)
+    from scipy.stats import gmean
+
+    geo = voter.set_params(aggregate="logmean")
+    g = gmean(np.maximum(Pw, 1 / 512).reshape(3, 3, -1), axis=1)
+    assert np.allclose(geo.predict_proba(X[:3]), g / g.sum(1, keepdims=True))
+    assert (geo.predict(X[:3]) == geo.classes_[g.argmax(1)]).all()
+
+
+def test_logmean_pooling_lets_one_window_rule_a_class_out():
+    from embedclf.models._windows import pool_windows
+
+    P = np.array([[0.8, 0.2, 0.0], [0.0, 0.4, 0.6], [0.5, 0.5, 0.0]])
+    owner = np.array([0, 0, 1])
+    mean, geo = pool_windows(P, owner, 2), pool_windows(P, owner, 2, "logmean")
+    assert mean[0].argmax() == 0 and geo[0].argmax() == 1
+    assert np.allclose(geo.sum(1), 1) and np.isfinite(geo).all()
+    # one window: its probabilities, the zero raised to the floor, renormalised
+    assert np.allclose(geo[1], np.array([0.5, 0.5, 1 / 512]) / (1 + 1 / 512))
+    with pytest.raises(ValueError, match="logmean"):
+        pool_windows(P, owner, 2, "median")
 
 
 def test_threshold_rejects_unsure_clips(fitted, data):

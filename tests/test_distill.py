@@ -60,6 +60,25 @@ def test_student_learns_from_the_teacher(distilled, data, teacher):
     assert P.shape == (len(Xt), 5) and np.allclose(P.sum(1), 1)
 
 
+def test_aggregate_sets_how_the_student_pools_windows(data, teacher, distilled):
+    import pickle
+
+    from embedclf.models._windows import pool_windows
+
+    X, y, Xt, _ = data
+    d = Distiller(teacher, epochs=1, aggregate="logmean", random_state=0).fit(X, y)
+    assert d.student_.aggregate == "logmean"
+    P, owner = d.student_.predict_windows(d._student_input(Xt))
+    assert np.allclose(d.predict_proba(Xt), pool_windows(P, owner, len(Xt), "logmean"))
+    # a Distiller pickled before ``aggregate`` existed loads with the old behaviour
+    old = distilled.__getstate__()
+    del old["aggregate"]
+    restored = Distiller.__new__(Distiller)
+    restored.__setstate__(old)
+    assert restored.get_params()["aggregate"] == "mean"
+    assert pickle.loads(pickle.dumps(d)).get_params()["aggregate"] == "logmean"
+
+
 def recording_teacher(classes, seen):
     """A teacher that keeps every clip it is asked about and answers a distinct row each."""
 
@@ -345,7 +364,12 @@ def test_export_scores_clips_pooled_as_the_estimator_pools(tmp_path):
     report = export(cnn.set_params(aggregate="mean"), tmp_path, X, X_test=X, y_test=votes,
                     n_representative=50)
     assert report["student_float_accuracy"] == np.mean(means == votes) < 1.0
-    assert "averages its windows" in (tmp_path / "frontend.h").read_text()
+    assert "highest mean p over its windows" in (tmp_path / "frontend.h").read_text()
+    geo = cnn.set_params(aggregate="logmean").predict(X)
+    report = export(cnn, tmp_path, X, X_test=X, y_test=votes, n_representative=50)
+    assert report["clip_pooling"] == "logmean"
+    assert report["student_float_accuracy"] == np.mean(geo == votes)
+    assert "mean log(max(p, 1/512))" in (tmp_path / "frontend.h").read_text()
 
 
 def test_cross_validation_with_a_frozen_teacher(data, teacher):

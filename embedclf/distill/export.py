@@ -368,6 +368,14 @@ def _frontend_macs_per_frame(fe):
     return int(fe.n_fft + fft + 2 * (half + 1) + np.count_nonzero(fe.mel_basis_))
 
 
+#: How ``frontend.h`` tells a device to pool a clip's windows, per ``aggregate``.
+_POOLING_IN_C = {
+    "mean": "is the class with the highest mean p over its windows",
+    "logmean": "is the class with the highest mean log(max(p, 1/512)) over its windows",
+    "vote": "is its windows' most frequent answer",
+}
+
+
 def _frontend_header(student, input_q, output_q):
     """``frontend.h``: every constant the device needs to compute the student's input.
 
@@ -398,8 +406,7 @@ def _frontend_header(student, input_q, output_q):
         " * WINDOW_TOP_DB > 0: dB = max(dB, window max - WINDOW_TOP_DB); x = (dB - MEAN[b]) / STD[b];",
         " * int8 input = round(x / INPUT_SCALE) + INPUT_ZERO_POINT, saturated.",
         " * Output: int8 probabilities p = (q - OUTPUT_ZERO_POINT) * OUTPUT_SCALE per window;",
-        " * a clip's prediction " + ("averages its windows" if student.aggregate == "mean" else
-                                     "is its windows' most frequent answer") + ". */",
+        " * a clip's prediction " + _POOLING_IN_C[student.aggregate] + ". */",
         "/* Include this header in one .c file only: the tables below are static. */",
         "#ifndef EMBEDCLF_FRONTEND_H_", "#define EMBEDCLF_FRONTEND_H_", "",
         f"#define EMBEDCLF_SAMPLE_RATE {fe.sr}",

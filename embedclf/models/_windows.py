@@ -43,11 +43,45 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
             np.concatenate(starts))
 
 
+#: Clip poolings of window probabilities (``KerasCNN(aggregate=...)``).
+POOLINGS = ("mean", "logmean", "vote")
+#: ``"logmean"`` floors each window probability here first: half an int8 softmax output step
+#: (1/256), so one window's confident zero cannot veto a class, and the float and int8 models pool
+#: alike.
+LOG_FLOOR = 1 / 512
+
+
 def pool_windows(P, owner, n_clips, aggregate="mean"):
-    """Clip probabilities from window probabilities ``P`` (mean, or vote fractions)."""
+    """Clip probabilities from window probabilities ``P``.
+
+    ``"mean"`` averages the windows' probabilities; ``"logmean"`` averages
+    their logarithms (floored at :data:`LOG_FLOOR`) and renormalises, a
+    geometric mean that treats windows as independent evidence; ``"vote"``
+    gives each class its share of the windows' top answers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.models._windows import pool_windows
+    >>> P = np.array([[0.8, 0.2, 0.0], [0.0, 0.4, 0.6]])  # one clip's two windows
+    >>> owner = np.array([0, 0])
+    >>> pool_windows(P, owner, 1).round(2)  # class 0: one window sure, the other rules it out
+    array([[0.4, 0.3, 0.3]])
+    >>> pool_windows(P, owner, 1, "logmean").round(2)  # class 1: the only one both allow
+    array([[0.11, 0.79, 0.1 ]])
+    """
+    if aggregate not in POOLINGS:
+        raise ValueError(f"aggregate must be one of {POOLINGS}, got {aggregate!r}")
+    P = np.asarray(P, dtype=np.float64)
     if aggregate == "vote":
-        P = np.eye(P.shape[1], dtype=P.dtype)[P.argmax(1)]
+        P = np.eye(P.shape[1])[P.argmax(1)]
+    elif aggregate == "logmean":
+        P = np.log(np.maximum(P, LOG_FLOOR))
     out = np.zeros((n_clips, P.shape[1]), dtype=np.float64)
     np.add.at(out, owner, P)
     counts = np.bincount(owner, minlength=n_clips)[:, None]
-    return out / np.maximum(counts, 1)
+    out /= np.maximum(counts, 1)
+    if aggregate == "logmean":  # back to probabilities that sum to 1 (a clip without windows: uniform)
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+        out /= out.sum(axis=1, keepdims=True)
+    return out

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from ..audio import _check_X, _record_n_features, _check_n_features, iter_clips, load_clips
 from .architectures import get_architecture
 from .augment import Augmenter
-from ._windows import pool_windows, spectrogram_windows, window_frames
+from ._windows import POOLINGS, pool_windows, spectrogram_windows, window_frames
 
 __all__ = ["KerasCNN", "default_frontend"]
 
@@ -165,7 +165,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     Each clip becomes log-mel windows of ``window`` seconds every ``hop``
     seconds; the network is trained on windows labelled with their clip's
     label and predicts a clip by averaging its windows' probabilities
-    (``aggregate="mean"``) or by majority vote. Clips shorter than one
+    (``aggregate="mean"``), their log-probabilities or by majority vote. Clips shorter than one
     window are padded with silence (one window); a silent clip gives a
     finite prediction.
 
@@ -190,7 +190,11 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         Clip each window's log-mel to this many dB below the window's own
         maximum (level-robust like the frontend's ``top_db``, but computable
         on a device that holds one window; the distiller's students use 80).
-    aggregate : {"mean", "vote"}, default="mean"
+    aggregate : {"mean", "logmean", "vote"}, default="mean"
+        How a clip's window probabilities become its probabilities: their
+        mean; ``"logmean"``, their geometric mean renormalised (each window
+        floored at 1/512, so one window can make a class unlikely but not
+        impossible); ``"vote"``, each class's share of the windows' answers.
     threshold : float or None, default=None
         When set, ``predict`` returns ``unknown_label`` for clips whose top
         aggregated probability is below it.
@@ -274,7 +278,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         "hop": [Interval(Real, 0, None, closed="neither")],
         "width": [Interval(Real, 0, None, closed="neither")],
         "window_top_db": [Interval(Real, 0, None, closed="neither"), None],
-        "aggregate": [StrOptions({"mean", "vote"})],
+        "aggregate": [StrOptions(set(POOLINGS))],
         "threshold": [Interval(Real, 0, 1, closed="both"), None],
         "unknown_label": "no_validation",
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -555,7 +559,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         return np.concatenate(out)
 
     def predict_proba(self, X):
-        """Clip probabilities: the mean (or vote share) over the clip's windows.
+        """Clip probabilities: the clip's windows pooled as ``aggregate`` says.
 
         Parameters
         ----------
