@@ -230,6 +230,11 @@ def test_distill_defaults_are_the_measured_recipe():
     for name in ("student", "epochs", "lr_schedule", "early_stopping", "temperature", "alpha"):
         assert getattr(args, name) == own[name], name
     assert args.clip_pooling == own["aggregate"]
+    from embedclf.models._windows import POOLINGS
+
+    pooling = next(a for a in build_parser()._subparsers._group_actions[0].choices["distill"]
+                   ._actions if a.dest == "clip_pooling")
+    assert tuple(pooling.choices) == POOLINGS  # the parser lists them without importing sklearn
     assert (args.width, args.augment, args.mixup, args.freq_mask, args.time_mask) == (
         2.0, 2, 0.3, 0.15, 0.15)
     assert args.teacher_context == "auto" and not args.keep_teacher

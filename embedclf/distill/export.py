@@ -19,6 +19,7 @@ import numpy as np
 from .._litert import captured_fd as _captured_fd
 from .._litert import keras_to_tflite
 from ..files import atomic_write_data
+from ..models._windows import LOG_FLOOR
 
 __all__ = ["export", "to_int8_tflite", "op_list", "measure_arena", "Int8Model", "BudgetError",
            "UnsupportedOpError", "c_array_source"]
@@ -371,7 +372,8 @@ def _frontend_macs_per_frame(fe):
 #: How ``frontend.h`` tells a device to pool a clip's windows, per ``aggregate``.
 _POOLING_IN_C = {
     "mean": "is the class with the highest mean p over its windows",
-    "logmean": "is the class with the highest mean log(max(p, 1/512)) over its windows",
+    "logmean": f"is the class with the highest mean log(max(p, 1/{round(1 / LOG_FLOOR)})) over its "
+               "windows",
     "vote": "is its windows' most frequent answer",
 }
 
