@@ -16,7 +16,7 @@ run resumes. Two runs can share the 2 cores (``--threads 1``) if each writes
 to its own ``--out``.
 
 Usage: python benchmarks/distill_tradeoff.py [--widths 0.5,1,2] [--folds 1,2,3,4,5]
-       [--augment 2] [--mixup 0.3] [--freq-mask 0.15] [--time-mask 0.15] [--epochs 80]
+       [--augment 2] [--mix-copies 0] [--mixup 0.3] [--freq-mask 0.15] [--time-mask 0.15] [--epochs 80]
        [--lr-schedule cosine|constant] [--early-stopping]
        [--teacher-context auto|window|SECONDS|clip] [--temperature 2] [--alpha 0.5]
        [--seed 0] [--window 1] [--hop 0.5] [--frame-hop-ms 20] [--threads N] [--out DIR]
@@ -51,11 +51,12 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 
 
 #: what makes a row: a (row key, fold) already in the CSV is not run again
-KEYS = ["student", "width", "augment_copies", "teacher_context", "window", "hop",
+KEYS = ["student", "width", "augment_copies", "mix_copies", "teacher_context", "window", "hop",
         "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule",
         "early_stopping", "temperature", "alpha", "seed"]
 #: values for rows written before a key existed (the defaults of the time)
-OLD_DEFAULTS = {"teacher_context": "window", "window": 1.0, "hop": 0.5, "frame_hop_ms": 20.0,
+OLD_DEFAULTS = {"mix_copies": 0, "teacher_context": "window", "window": 1.0, "hop": 0.5,
+                "frame_hop_ms": 20.0,
                 "mixup": 0.0, "freq_mask": 0.0, "time_mask": 0.0, "epochs": 40,
                 "lr_schedule": "constant", "early_stopping": True, "temperature": 2.0,
                 "alpha": 0.5, "seed": 0}
@@ -64,7 +65,7 @@ OLD_DEFAULTS = {"teacher_context": "window", "window": 1.0, "hop": 0.5, "frame_h
 def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0, hop=0.5,
             frame_hop_ms=20.0, mixup=0.0, freq_mask=0.0, time_mask=0.0, lr_schedule="cosine",
             early_stopping=False, temperature=2.0, alpha=0.5, seed=0, save_windows=None,
-            setting=None):
+            setting=None, mix_copies=0):
     train = (df["fold"] != fold).to_numpy()
     X = df["path"].tolist()
     y = df["label"].to_numpy()
@@ -79,7 +80,8 @@ def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0
     dist = Distiller(teacher, student=student, width=width, epochs=epochs, augment=augment,
                      teacher_context=context, window=window, hop=hop, frontend=frontend,
                      lr_schedule=lr_schedule, early_stopping=early_stopping,
-                     temperature=temperature, alpha=alpha, random_state=seed)
+                     temperature=temperature, alpha=alpha, mix_copies=mix_copies,
+                     random_state=seed)
     dist.fit(Xtr, y[train])
     seconds = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as out:
@@ -94,6 +96,7 @@ def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0
                      y=y[~train].astype(str), classes=dist.classes_.astype(str),
                      key=json.dumps(setting))
     return {"student": student, "width": width, "augment_copies": copies,
+            "mix_copies": mix_copies,
             "teacher_context": context_name(context), "window": window, "hop": hop,
             "frame_hop_ms": frame_hop_ms, "mixup": mixup, "freq_mask": freq_mask,
             "time_mask": time_mask, "epochs": epochs, "lr_schedule": lr_schedule,
@@ -124,6 +127,8 @@ def context_name(context):
 def recipe(r):
     """A row's training in a few words: copies, window augmentation, schedule."""
     parts = [f"{r['augment_copies']} copies"]
+    if r["mix_copies"]:
+        parts.append(f"{r['mix_copies']:g} mixtures")
     if r["mixup"]:
         parts.append(f"mixup {r['mixup']:g}")
     if r["freq_mask"] or r["time_mask"]:
@@ -239,6 +244,9 @@ def main():
                          "all epochs")
     ap.add_argument("--augment", type=int, default=2,
                     help="augmented copies per clip, labelled by the teacher (0 = none)")
+    ap.add_argument("--mix-copies", type=int, default=0,
+                    help="unlabelled mixtures of two training clips per clip, labelled by the "
+                         "teacher alone")
     ap.add_argument("--teacher-context", default="auto",
                     help="audio the teacher hears per student window: 'auto' (BirdNET: 3 s), "
                          "'window', seconds, 'clip'")
@@ -288,6 +296,7 @@ def main():
         context = own if own > args.window else None
     for width in [float(w) for w in args.widths.split(",")]:
         key = {"student": args.student, "width": width, "augment_copies": args.augment,
+               "mix_copies": args.mix_copies,
                "teacher_context": context_name(context), "window": args.window,
                "hop": args.hop, "frame_hop_ms": args.frame_hop_ms, "mixup": args.mixup,
                "freq_mask": args.freq_mask, "time_mask": args.time_mask, "epochs": args.epochs,
@@ -307,7 +316,7 @@ def main():
                           args.temperature, args.alpha, args.seed,
                           save_windows=args.save_windows and os.path.join(
                               args.save_windows, f"{_tag_of(key)}_fold{fold}.npz"),
-                          setting=key)
+                          setting=key, mix_copies=args.mix_copies)
             print(f"  teacher {row['teacher_accuracy']:.3f} student {row['student_accuracy']:.3f}"
                   f" flash {row['flash_bytes']} arena {row['arena_bytes']}"
                   f" MACs/s {row['macs_per_second']}", file=sys.stderr)

@@ -336,6 +336,7 @@ def cmd_distill(args):
                   lr_schedule=args.lr_schedule, early_stopping=args.early_stopping,
                   temperature=args.temperature, alpha=args.alpha, random_state=args.seed,
                   teacher_context=args.teacher_context, aggregate=args.clip_pooling,
+                  mix_copies=args.mix_copies,
                   verbose=0 if args.quiet else 1)
     if args.augment or args.mixup or args.freq_mask or args.time_mask:
         from .models import Augmenter
@@ -608,6 +609,9 @@ def build_parser():
     sp.add_argument("--augment", type=int, default=2, metavar="COPIES",
                     help="augmented copies per clip, labelled by the teacher (default 2; "
                          "each copy costs one more teacher pass)")
+    sp.add_argument("--mix-copies", type=int, default=0, metavar="COPIES",
+                    help="unlabelled mixtures of two training clips per clip, labelled by the "
+                         "teacher alone (default 0; each costs one more teacher pass)")
     sp.add_argument("--mixup", type=_number_in(0), default=0.3, metavar="ALPHA",
                     help="mixup of training windows and their targets (default 0.3; 0 = off)")
     sp.add_argument("--freq-mask", type=_share, default=0.15, metavar="SHARE",

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from embedclf.models.augment import (Augmenter, add_noise, make_noise, mixup, pitch_shift,
-                                     spec_mask, time_shift, time_stretch)
+from embedclf.models.augment import (Augmenter, add_noise, make_noise, mix_clips, mixup,
+                                     pitch_shift, spec_mask, time_shift, time_stretch)
 
 SR = 16000
 
@@ -187,3 +187,59 @@ def test_augmenters_pickled_before_the_masks_load_without_them():
     new = pickle.loads(pickle.dumps(old))
     assert (new.freq_mask, new.time_mask, new.mixup) == (0.0, 0.0, 0.2)
     assert new.get_params()["freq_mask"] == 0.0
+
+
+def test_mix_clips_adds_another_clip_at_a_drawn_share_keeping_loudness():
+    t = np.arange(16000) / 16000
+    a = np.sin(2 * np.pi * 440 * t).astype(np.float32)
+    b = (0.01 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)   # much quieter
+    out = mix_clips([a, b], copies=3, random_state=0, share=(0.5, 0.5))
+    assert len(out) == 6 and all(o.shape == a.shape and o.dtype == np.float32 for o in out)
+    # two clips: each one's partner is the other, brought to its loudness, equal power shares
+    rms = lambda x: np.sqrt(np.mean(np.asarray(x, np.float64) ** 2))  # noqa: E731
+    for o in out[:3]:
+        np.testing.assert_allclose(o, np.sqrt(0.5) * a + np.sqrt(0.5) * b * rms(a) / rms(b),
+                                   atol=1e-5)
+    for o in out[3:]:
+        np.testing.assert_allclose(rms(o), rms(b), rtol=0.02)   # loudness of clip 1 kept
+    # the drawn share is within its range, and seeded
+    shares = []
+    for o in mix_clips([a, b], copies=20, random_state=1, share=(0.1, 0.3))[:20]:
+        w = 1 - (np.dot(o, a) / np.dot(a, a)) ** 2   # a's weight is sqrt(1 - w); a, b orthogonal
+        shares.append(w)
+    assert 0.09 < min(shares) and max(shares) < 0.31 and np.ptp(shares) > 0.1
+    again = mix_clips([a, b], copies=20, random_state=1, share=(0.1, 0.3))
+    assert all(np.array_equal(x, y) for x, y in zip(again, mix_clips([a, b], 20, 1, (0.1, 0.3))))
+
+
+def test_mix_clips_never_mixes_a_clip_with_itself_and_fits_partners_to_length():
+    tones = [_tone(f, n / SR) for f, n in [(300, 1600), (500, 1600), (700, 800), (900, 3200)]]
+    copies = 12
+    out = mix_clips(tones, copies=copies, random_state=0, share=(0.5, 0.5))
+    for i, a in enumerate(tones):
+        partners, offsets = set(), set()
+        for o in out[i * copies : (i + 1) * copies]:
+            assert len(o) == len(a)
+            rest = o / np.sqrt(0.5) - a          # the partner, brought to a's loudness
+            match = [j for j, b in enumerate(tones) if j != i and np.abs(
+                np.fft.rfft(rest))[int(len(rest) * (300 + 200 * j) / SR)] > 0.1 * len(rest)]
+            assert len(match) == 1               # exactly one other clip, never clip i itself
+            assert abs(np.dot(rest, a)) < 0.05 * np.dot(a, a)
+            partners.add(match[0])
+            if match[0] == 2 and len(a) > 800:   # the short clip is placed, zero-padded
+                inside = np.flatnonzero(np.abs(rest) > 1e-3)
+                offsets.add(int(inside[0]))
+                assert inside[-1] - inside[0] < 800
+        assert len(partners) >= 2
+        if i in (0, 1, 3):
+            assert len(offsets) >= 1
+    assert len({off for off in [int(np.flatnonzero(np.abs(o / np.sqrt(0.5) - tones[3])
+                                                   > 1e-3)[0]) for o in out[3 * copies:]]}) > 1
+
+
+def test_mix_clips_rejects_one_clip_and_bad_shares():
+    with pytest.raises(ValueError, match="at least 2 clips"):
+        mix_clips([np.ones(10)], copies=1)
+    assert mix_clips([np.ones(10)], copies=0) == []
+    with pytest.raises(ValueError, match="share"):
+        mix_clips([np.ones(10), np.ones(10)], copies=1, share=(0.8, 0.2))

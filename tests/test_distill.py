@@ -415,15 +415,11 @@ def test_an_op_tflm_lacks_is_named(data, teacher, tmp_path):
         export(d, tmp_path, X[:5])
 
 
-def test_augmented_copies_are_labelled_by_the_teacher(data, teacher):
+def asking_teacher(teacher, asked):
+    """``teacher``, keeping a copy of every clip it is asked about in ``asked``."""
     from sklearn.base import BaseEstimator
 
-    from embedclf.models import Augmenter
-
-    X, y, _, _ = data
-    asked = []
-
-    class Counting(BaseEstimator):
+    class Asking(BaseEstimator):
         def __init__(self, sr=SR):
             self.sr = sr
             self.classes_ = teacher.classes_
@@ -435,10 +431,71 @@ def test_augmented_copies_are_labelled_by_the_teacher(data, teacher):
             asked.extend(np.asarray(c).copy() for c in clips)
             return teacher.predict_proba(clips)
 
-    d = Distiller(Counting(), epochs=1, early_stopping=False, random_state=0,
+    return Asking()
+
+
+def test_augmented_copies_are_labelled_by_the_teacher(data, teacher):
+    from embedclf.models import Augmenter
+
+    X, y, _, _ = data
+    asked = []
+    d = Distiller(asking_teacher(teacher, asked), epochs=1, early_stopping=False, random_state=0,
                   augment=Augmenter(copies=1, p=1.0)).fit(X, y)
     # 40 clips of 1.5 s -> 3 windows each, plus one augmented copy of each
     assert d.n_windows_fit_ == len(asked) == 2 * 3 * len(X)
     originals = asked[: 3 * len(X)]
     copies = asked[3 * len(X):]
     assert not any(np.allclose(a, b) for a, b in zip(originals, copies))
+
+
+def test_mixtures_are_heard_by_the_teacher_and_taught_without_labels(data, teacher, monkeypatch):
+    from embedclf.models import Augmenter
+    from embedclf.models.cnn import KerasCNN
+
+    X, y, _, _ = data
+    trained = []
+    real = KerasCNN._train
+
+    def spy(self, Xw, targets, *args, **kwargs):
+        trained.append(targets.copy())
+        return real(self, Xw, targets, *args, **kwargs)
+
+    monkeypatch.setattr(KerasCNN, "_train", spy)
+    augment = Augmenter(copies=1, p=1.0)
+    asked = []
+    plain = Distiller(teacher, epochs=1, augment=augment, random_state=0).fit(X, y)
+    mixed = Distiller(asking_teacher(teacher, asked), epochs=1, augment=augment, mix_copies=2,
+                      random_state=0).fit(X, y)
+    # 40 clips of 1.5 s -> 3 windows each: originals, one augmented copy, two mixtures
+    assert plain.n_windows_fit_ == 2 * 3 * len(X) and mixed.n_windows_fit_ == 4 * 3 * len(X)
+    before, after = trained
+    k = len(teacher.classes_)
+    n = len(before)
+    # the originals and augmented copies are exactly as without mixtures ...
+    np.testing.assert_array_equal(after[:n], before)
+    # ... the mixtures carry the teacher's (softened) answers and no label
+    soft, hard, has = after[n:, :k], after[n:, k : 2 * k], after[n:, 2 * k]
+    assert np.allclose(soft.sum(1), 1) and not hard.any() and not has.any()
+    assert (before[:, 2 * k] == 1).all()
+    # ... they are the teacher's answers to what it heard: clip i's mixtures are clip i plus
+    # another sound at its loudness, with a power share of at most 75%
+    heard = asked[n:]
+    np.testing.assert_allclose(soft, soften(teacher.predict_proba(heard), 4.0), atol=1e-6)
+    for m in range(2 * len(X)):
+        first, last = heard[3 * m], heard[3 * m + 2]   # windows at 0 s and 1 s cover the clip
+        mixture, clip = np.concatenate([first, last[: SR // 2]]), X[m // 2]
+        cos = np.dot(mixture, clip) / (np.linalg.norm(mixture) * np.linalg.norm(clip))
+        assert 0.4 < cos < 0.99
+    with pytest.raises(ValueError, match="at least 2 clips"):
+        Distiller(teacher, epochs=1, mix_copies=1).fit(X[:1], y[:1])
+
+
+def test_distillers_pickled_before_mix_copies_load_without_them(distilled):
+    import pickle
+
+    state = distilled.__getstate__()
+    state.pop("mix_copies")
+    old = Distiller.__new__(Distiller)
+    old.__setstate__(state)
+    assert old.mix_copies == 0
+    assert pickle.loads(pickle.dumps(old)).get_params()["mix_copies"] == 0

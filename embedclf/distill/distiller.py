@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..audio import (_check_n_features, _check_X, _record_n_features, iter_clips, load_clips,
                      resample)
 from ..models._windows import POOLINGS
-from ..models.augment import Augmenter
+from ..models.augment import Augmenter, mix_clips
 from ..models.cnn import KerasCNN, labels_1d
 
 __all__ = ["Distiller", "mcu_frontend", "parse_teacher_context", "teacher_window_seconds"]
@@ -237,6 +237,15 @@ class Distiller(ClassifierMixin, BaseEstimator):
         together with their soft targets and labels, and its SpecAugment
         masks (``freq_mask``, ``time_mask``) hide bands and frames of the
         student's windows (the teacher heard them whole). Only used in ``fit``.
+    mix_copies : int, default=0
+        Unlabelled mixtures per training clip: each clip with another random
+        training clip at a random share (:func:`~embedclf.models.augment.mix_clips`).
+        The teacher hears every mixture and labels its windows; the student
+        learns those targets alone (no true label). Unlike window ``mixup``,
+        whose targets are a straight line between two answers, the targets
+        are the teacher's own answers to the overlapping sounds ("consistent
+        teaching", Beyer et al. 2022). Each copy costs the teacher as much
+        work as an augmented one.
     epochs, batch_size, learning_rate, lr_schedule, early_stopping, patience
         Training of the student, as in :class:`~embedclf.models.KerasCNN`.
         The defaults (120 epochs, cosine decay, no early stopping) are the
@@ -304,6 +313,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 0, None, closed="left")],
         "augment": [Augmenter, None],
+        "mix_copies": [Interval(Integral, 0, None, closed="left")],
         "aggregate": [StrOptions(set(POOLINGS))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -312,8 +322,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
     def __init__(self, teacher, *, student="strided_ds", width=1.0, frontend=None, window=1.0,
                  hop=0.5, window_top_db=80.0, teacher_context="auto", temperature=4.0,
                  alpha=0.5, epochs=120, batch_size=32, learning_rate=3e-3, lr_schedule="cosine",
-                 early_stopping=False, patience=8, augment=None, aggregate="mean",
-                 random_state=None, verbose=0):
+                 early_stopping=False, patience=8, augment=None, mix_copies=0,
+                 aggregate="mean", random_state=None, verbose=0):
         self.teacher = teacher
         self.student = student
         self.width = width
@@ -331,6 +341,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.patience = patience
         self.augment = augment
+        self.mix_copies = mix_copies
         self.aggregate = aggregate
         self.random_state = random_state
         self.verbose = verbose
@@ -455,6 +466,12 @@ class Distiller(ClassifierMixin, BaseEstimator):
             big = big + self.augment.augment(big, self.teacher_sr_, rng)
             hard_train = np.concatenate([hard_train, np.repeat(hard_train, self.augment.copies, 0)])
             has_train = np.concatenate([has_train, np.repeat(has_train, self.augment.copies)])
+        if self.mix_copies:
+            # drawn after the augmented copies, so those stay as they were without mixtures
+            n_mix = self.mix_copies * len(train)
+            big = big + mix_clips([waves[i] for i in train], self.mix_copies, rng)
+            hard_train = np.concatenate([hard_train, np.zeros((n_mix, k), np.float32)])
+            has_train = np.concatenate([has_train, np.zeros(n_mix, np.float32)])
         small = self._student_waves(waves)
         small_train = [small[i] for i in train] + self._student_waves(big[len(train):])
         Xw, owner, starts = student._fit_frontend(small_train)
@@ -522,7 +539,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
 
     def __setstate__(self, state):
         state = dict(state)
-        state.setdefault("aggregate", "mean")  # Distillers pickled before it existed
+        state.setdefault("aggregate", "mean")  # Distillers pickled before these existed
+        state.setdefault("mix_copies", 0)
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

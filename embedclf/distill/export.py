@@ -485,7 +485,8 @@ def _training(est, cnn):
            "augment": None if aug is None else params}
     if isinstance(est, Distiller):
         out.update(temperature=est.temperature, alpha=est.alpha,
-                   teacher_context=est.teacher_context_, n_labelled_clips=int(est.n_labelled_))
+                   teacher_context=est.teacher_context_, mix_copies=est.mix_copies,
+                   n_labelled_clips=int(est.n_labelled_))
     return _plain(out)
 
 
