@@ -6,8 +6,9 @@ same clips (soft targets per 1 s window), export it int8 and measure it on
 the held-out fold (accuracy of teacher, float student, int8 student; flash,
 tensor arena measured in TFLM, MACs per second of audio). The defaults are
 the recipe of `embedclf distill`: 2 teacher-labelled augmented copies per
-clip, mixup 0.3, SpecAugment masks of up to 15% of bands and frames, 80
-epochs of cosine-decayed learning rate.
+clip, mixup 0.3, SpecAugment masks of up to 15% of bands and frames, 120
+epochs of cosine-decayed learning rate, temperature 4 (older rows keep the
+values they were run with: every knob is part of a row's key).
 
 Writes ``benchmarks/results/distill_tradeoff.csv``, ``.md`` (mean ± std over
 folds per setting) and ``.png`` (accuracy against flash, arena and MACs).
@@ -16,9 +17,10 @@ run resumes. Two runs can share the 2 cores (``--threads 1``) if each writes
 to its own ``--out``.
 
 Usage: python benchmarks/distill_tradeoff.py [--widths 0.5,1,2] [--folds 1,2,3,4,5]
-       [--augment 2] [--mix-copies 0] [--mixup 0.3] [--freq-mask 0.15] [--time-mask 0.15] [--epochs 80]
+       [--augment 2] [--mix-copies 0] [--mixup 0.3] [--freq-mask 0.15] [--time-mask 0.15]
+       [--epochs 120]
        [--lr-schedule cosine|constant] [--early-stopping]
-       [--teacher-context auto|window|SECONDS|clip] [--temperature 2] [--alpha 0.5]
+       [--teacher-context auto|window|SECONDS|clip] [--temperature 4] [--alpha 0.5]
        [--seed 0] [--window 1] [--hop 0.5] [--frame-hop-ms 20] [--threads N] [--out DIR]
 
 Rows of one setting with different ``--seed`` pool together in the table
@@ -237,7 +239,7 @@ def main():
     ap.add_argument("--widths", default="2.0")
     ap.add_argument("--folds", default="1,2,3,4,5")
     ap.add_argument("--student", default="strided_ds")
-    ap.add_argument("--epochs", type=int, default=80)
+    ap.add_argument("--epochs", type=int, default=120)
     ap.add_argument("--lr-schedule", default="cosine", choices=["cosine", "constant"])
     ap.add_argument("--early-stopping", action="store_true",
                     help="stop on held-out clips' loss (the old recipe) instead of training "
@@ -259,7 +261,7 @@ def main():
                     help="SpecAugment: largest share of mel bands masked per training window")
     ap.add_argument("--time-mask", type=float, default=0.15,
                     help="SpecAugment: largest share of frames masked per training window")
-    ap.add_argument("--temperature", type=float, default=2.0,
+    ap.add_argument("--temperature", type=float, default=4.0,
                     help="distillation temperature")
     ap.add_argument("--alpha", type=float, default=0.5,
                     help="weight of the teacher's soft targets against the labels")

@@ -226,7 +226,9 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         only ever applied in ``fit``.
     random_state : int, RandomState or None, default=None
         Seeds initialisation, dropout, shuffling, the validation split and
-        augmentation: two fits with the same int give the same model on CPU.
+        augmentation: two fits with the same int give the same model on CPU
+        with the same number of TensorFlow threads (``tf.config.threading``;
+        another count sums in another order, so the models drift apart).
     verbose : int, default=0
         0 silent; 1 a progress bar per epoch; 2 also Keras's own log lines.
     callbacks : list of keras.callbacks.Callback or None, default=None
