@@ -19,7 +19,7 @@ to its own ``--out``.
 Usage: python benchmarks/distill_tradeoff.py [--widths 0.5,1,2] [--folds 1,2,3,4,5]
        [--augment 2] [--mix-copies 0] [--mixup 0.3] [--freq-mask 0.15] [--time-mask 0.15]
        [--epochs 120]
-       [--lr-schedule cosine|constant] [--early-stopping]
+       [--lr-schedule cosine|constant] [--weight-decay 0] [--early-stopping]
        [--teacher-context auto|window|SECONDS|clip] [--temperature 4] [--alpha 0.5]
        [--seed 0] [--window 1] [--hop 0.5] [--frame-hop-ms 20] [--threads N] [--out DIR]
 
@@ -54,10 +54,10 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 
 #: what makes a row: a (row key, fold) already in the CSV is not run again
 KEYS = ["student", "width", "augment_copies", "mix_copies", "teacher_context", "window", "hop",
-        "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule",
+        "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule", "weight_decay",
         "early_stopping", "temperature", "alpha", "seed"]
 #: values for rows written before a key existed (the defaults of the time)
-OLD_DEFAULTS = {"mix_copies": 0, "teacher_context": "window", "window": 1.0, "hop": 0.5,
+OLD_DEFAULTS = {"mix_copies": 0, "weight_decay": 0.0, "teacher_context": "window", "window": 1.0, "hop": 0.5,
                 "frame_hop_ms": 20.0,
                 "mixup": 0.0, "freq_mask": 0.0, "time_mask": 0.0, "epochs": 40,
                 "lr_schedule": "constant", "early_stopping": True, "temperature": 2.0,
@@ -67,7 +67,7 @@ OLD_DEFAULTS = {"mix_copies": 0, "teacher_context": "window", "window": 1.0, "ho
 def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0, hop=0.5,
             frame_hop_ms=20.0, mixup=0.0, freq_mask=0.0, time_mask=0.0, lr_schedule="cosine",
             early_stopping=False, temperature=2.0, alpha=0.5, seed=0, save_windows=None,
-            setting=None, mix_copies=0):
+            setting=None, mix_copies=0, weight_decay=0.0):
     train = (df["fold"] != fold).to_numpy()
     X = df["path"].tolist()
     y = df["label"].to_numpy()
@@ -83,6 +83,7 @@ def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0
                      teacher_context=context, window=window, hop=hop, frontend=frontend,
                      lr_schedule=lr_schedule, early_stopping=early_stopping,
                      temperature=temperature, alpha=alpha, mix_copies=mix_copies,
+                     weight_decay=weight_decay,
                      random_state=seed)
     dist.fit(Xtr, y[train])
     seconds = time.perf_counter() - t
@@ -102,6 +103,7 @@ def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0
             "teacher_context": context_name(context), "window": window, "hop": hop,
             "frame_hop_ms": frame_hop_ms, "mixup": mixup, "freq_mask": freq_mask,
             "time_mask": time_mask, "epochs": epochs, "lr_schedule": lr_schedule,
+            "weight_decay": weight_decay,
             "early_stopping": early_stopping, "temperature": temperature, "alpha": alpha,
             "seed": seed, "fold": fold,
             "params": rep["params"],
@@ -138,6 +140,8 @@ def recipe(r):
     epochs = int(r["epochs"])
     stop = f"early stop within {epochs}" if r["early_stopping"] in (True, "True") else f"{epochs}"
     parts.append(f"{r['lr_schedule']} lr, {stop} epochs")
+    if r["weight_decay"]:
+        parts.append(f"weight decay {r['weight_decay']:g}")
     if (r["temperature"], r["alpha"]) != (2.0, 0.5):
         parts.append(f"T {r['temperature']:g}, alpha {r['alpha']:g}")
     if r.get("seeds", 1) > 1:
@@ -241,6 +245,8 @@ def main():
     ap.add_argument("--student", default="strided_ds")
     ap.add_argument("--epochs", type=int, default=120)
     ap.add_argument("--lr-schedule", default="cosine", choices=["cosine", "constant"])
+    ap.add_argument("--weight-decay", type=float, default=0.0,
+                    help="decoupled weight decay of the student's kernels (AdamW; 0 = Adam)")
     ap.add_argument("--early-stopping", action="store_true",
                     help="stop on held-out clips' loss (the old recipe) instead of training "
                          "all epochs")
@@ -268,7 +274,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0,
                     help="the Distiller's random_state (a second seed measures seed noise)")
     ap.add_argument("--threads", type=int, default=0,
-                    help="TensorFlow threads (0: all cores); 1 lets two runs share 2 cores")
+                    help="TensorFlow threads (0: all cores); 1 lets two runs share 2 cores. "
+                         "Recorded per row: another count trains a different model")
     ap.add_argument("--save-windows", metavar="DIR",
                     help="also keep each run's int8 window probabilities of the test clips "
                          "(npz) to compare clip poolings without retraining")
@@ -302,7 +309,8 @@ def main():
                "teacher_context": context_name(context), "window": args.window,
                "hop": args.hop, "frame_hop_ms": args.frame_hop_ms, "mixup": args.mixup,
                "freq_mask": args.freq_mask, "time_mask": args.time_mask, "epochs": args.epochs,
-               "lr_schedule": args.lr_schedule, "early_stopping": args.early_stopping,
+               "lr_schedule": args.lr_schedule, "weight_decay": args.weight_decay,
+               "early_stopping": args.early_stopping,
                "temperature": args.temperature, "alpha": args.alpha, "seed": args.seed}
         for fold in [int(f) for f in args.folds.split(",")]:
             if len(table):
@@ -318,10 +326,13 @@ def main():
                           args.temperature, args.alpha, args.seed,
                           save_windows=args.save_windows and os.path.join(
                               args.save_windows, f"{_tag_of(key)}_fold{fold}.npz"),
-                          setting=key, mix_copies=args.mix_copies)
+                          setting=key, mix_copies=args.mix_copies,
+                          weight_decay=args.weight_decay)
             print(f"  teacher {row['teacher_accuracy']:.3f} student {row['student_accuracy']:.3f}"
                   f" flash {row['flash_bytes']} arena {row['arena_bytes']}"
                   f" MACs/s {row['macs_per_second']}", file=sys.stderr)
+            # not a key, but a run is only repeatable at the same thread count: keep it
+            row["threads"] = args.threads
             table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
             os.makedirs(args.out, exist_ok=True)
             atomic_write(csv, lambda p: table.to_csv(p, index=False))

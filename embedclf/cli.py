@@ -333,7 +333,8 @@ def cmd_distill(args):
     X_train = [X[i] for i in train.nonzero()[0]]
     X_test = [X[i] for i in test.nonzero()[0]]
     params = dict(student=args.student, width=args.width, epochs=args.epochs,
-                  lr_schedule=args.lr_schedule, early_stopping=args.early_stopping,
+                  lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
+                  early_stopping=args.early_stopping,
                   temperature=args.temperature, alpha=args.alpha, random_state=args.seed,
                   teacher_context=args.teacher_context, aggregate=args.clip_pooling,
                   mix_copies=args.mix_copies,
@@ -603,6 +604,9 @@ def build_parser():
     sp.add_argument("--epochs", type=int, default=120, help="training epochs (default 120)")
     sp.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",
                     help="learning rate over the epochs (default cosine decay)")
+    sp.add_argument("--weight-decay", type=_number_in(0), default=0.0, metavar="DECAY",
+                    help="decoupled weight decay of the student's kernels (AdamW; default 0: "
+                         "Adam)")
     sp.add_argument("--early-stopping", action="store_true",
                     help="stop when held-out clips stop improving, instead of running every "
                          "epoch")

@@ -229,7 +229,7 @@ def test_distill_defaults_are_the_measured_recipe():
     args = build_parser().parse_args(["distill", "--teacher", "t.joblib", "--data", "d"])
     own = Distiller(None).get_params()
     for name in ("student", "epochs", "lr_schedule", "early_stopping", "temperature", "alpha",
-                 "mix_copies"):
+                 "mix_copies", "weight_decay"):
         assert getattr(args, name) == own[name], name
     assert args.clip_pooling == own["aggregate"]
     from embedclf.models._windows import POOLINGS

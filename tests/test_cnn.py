@@ -224,10 +224,11 @@ def test_pipeline_holding_a_cnn_round_trips(data, tmp_path):
 
 def test_models_pickled_before_lr_schedule_load_with_the_constant_rate(fitted, data):
     state = fitted.__getstate__()
-    del state["lr_schedule"]
+    del state["lr_schedule"], state["weight_decay"]
     old = KerasCNN.__new__(KerasCNN)
     old.__setstate__(state)
     assert old.lr_schedule == "constant" and clone(old).get_params()["lr_schedule"] == "constant"
+    assert old.weight_decay == 0.0
     X, _, _ = data
     assert np.array_equal(old.predict_proba(X[:3]), fitted.predict_proba(X[:3]))
 
@@ -310,6 +311,38 @@ def test_learning_rate_schedule(data, schedule):
         assert seen[0] < 1e-2 and all(a > b for a, b in zip(seen, seen[1:]))
         assert seen[1] == pytest.approx(1e-2 * (0.01 + 0.99 * 0.5), rel=1e-3)  # half way
         assert seen[-1] == pytest.approx(1e-4, rel=1e-3)
+
+
+def test_weight_decay_shrinks_kernels_only(data):
+    import keras
+
+    X, y, _ = data
+    seen = {}
+
+    class Look(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            opt = self.model.optimizer
+            seen["optimizer"] = type(opt).__name__
+            if seen["optimizer"] == "AdamW":
+                seen["decayed"] = {v.path.split("/")[-1]: opt._use_weight_decay(v)
+                                   for v in self.model.trainable_variables}
+
+    def kernels(model):
+        return np.sqrt(sum(float(np.sum(v.numpy() ** 2)) for v in model.trainable_variables
+                           if v.path.endswith("kernel")))
+
+    plain = tiny(epochs=3, early_stopping=False, learning_rate=1e-2, callbacks=[Look()]).fit(X, y)
+    assert seen["optimizer"] == "Adam"  # no decay: the optimizer every earlier model used
+    decayed = tiny(epochs=3, early_stopping=False, learning_rate=1e-2, weight_decay=20.0,
+                   callbacks=[Look()]).fit(X, y)
+    assert seen["optimizer"] == "AdamW"
+    names = seen["decayed"]
+    assert {n for n, on in names.items() if on} == {n for n in names if n.endswith("kernel")}
+    assert {"bias", "gamma", "beta"} <= {n for n, on in names.items() if not on}
+    # 20 x 1e-2 per step over 3 epochs pulls the kernels well below the undecayed ones
+    assert kernels(decayed.model_) < 0.8 * kernels(plain.model_)
+    with pytest.raises(ValueError, match="weight_decay"):
+        tiny(weight_decay=-1.0).fit(X, y)
 
 
 def test_verbose_shows_progress_per_epoch(data, capsys):

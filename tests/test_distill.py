@@ -490,12 +490,17 @@ def test_mixtures_are_heard_by_the_teacher_and_taught_without_labels(data, teach
         Distiller(teacher, epochs=1, mix_copies=1).fit(X[:1], y[:1])
 
 
-def test_distillers_pickled_before_mix_copies_load_without_them(distilled):
+def test_distillers_pickled_before_mix_copies_and_weight_decay_load_without_them(distilled):
     import pickle
 
     state = distilled.__getstate__()
-    state.pop("mix_copies")
+    state.pop("mix_copies"), state.pop("weight_decay")
     old = Distiller.__new__(Distiller)
     old.__setstate__(state)
-    assert old.mix_copies == 0
+    assert (old.mix_copies, old.weight_decay) == (0, 0.0)
     assert pickle.loads(pickle.dumps(old)).get_params()["mix_copies"] == 0
+
+
+def test_weight_decay_reaches_the_student(distilled):
+    assert Distiller(None, weight_decay=0.05)._new_student().weight_decay == 0.05
+    assert distilled.student_.weight_decay == 0.0

@@ -246,7 +246,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         are the teacher's own answers to the overlapping sounds ("consistent
         teaching", Beyer et al. 2022). Each copy costs the teacher as much
         work as an augmented one.
-    epochs, batch_size, learning_rate, lr_schedule, early_stopping, patience
+    epochs, batch_size, learning_rate, lr_schedule, weight_decay, early_stopping, patience
         Training of the student, as in :class:`~embedclf.models.KerasCNN`.
         The defaults (120 epochs, cosine decay, no early stopping) are the
         long, patient training that distillation rewards: with
@@ -310,6 +310,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "lr_schedule": [StrOptions({"constant", "cosine"})],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "patience": [Interval(Integral, 0, None, closed="left")],
         "augment": [Augmenter, None],
@@ -322,7 +323,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
     def __init__(self, teacher, *, student="strided_ds", width=1.0, frontend=None, window=1.0,
                  hop=0.5, window_top_db=80.0, teacher_context="auto", temperature=4.0,
                  alpha=0.5, epochs=120, batch_size=32, learning_rate=3e-3, lr_schedule="cosine",
-                 early_stopping=False, patience=8, augment=None, mix_copies=0,
+                 weight_decay=0.0, early_stopping=False, patience=8, augment=None, mix_copies=0,
                  aggregate="mean", random_state=None, verbose=0):
         self.teacher = teacher
         self.student = student
@@ -338,6 +339,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
         self.early_stopping = early_stopping
         self.patience = patience
         self.augment = augment
@@ -355,7 +357,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
                         window_top_db=self.window_top_db, aggregate=self.aggregate,
                         epochs=self.epochs,
                         batch_size=self.batch_size, learning_rate=self.learning_rate,
-                        lr_schedule=self.lr_schedule, early_stopping=self.early_stopping,
+                        lr_schedule=self.lr_schedule, weight_decay=self.weight_decay,
+                        early_stopping=self.early_stopping,
                         patience=self.patience, random_state=self.random_state, verbose=self.verbose)
 
     def _student_waves(self, waves):
@@ -541,6 +544,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         state = dict(state)
         state.setdefault("aggregate", "mean")  # Distillers pickled before these existed
         state.setdefault("mix_copies", 0)
+        state.setdefault("weight_decay", 0.0)
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

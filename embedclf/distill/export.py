@@ -481,6 +481,7 @@ def _training(est, cnn):
         params["noise"] = f"{len(params['noise'])} recordings"  # named, not dumped
     out = {"epochs": cnn.epochs, "epochs_run": int(cnn.n_epochs_),
            "learning_rate": cnn.learning_rate, "lr_schedule": cnn.lr_schedule,
+           "weight_decay": cnn.weight_decay,
            "early_stopping": cnn.early_stopping, "n_windows": int(cnn.n_windows_fit_),
            "augment": None if aug is None else params}
     if isinstance(est, Distiller):

@@ -210,6 +210,10 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         ``epochs`` to 1% of ``learning_rate`` (Loshchilov & Hutter 2017);
         it pays off in long runs without early stopping (with strong
         augmentation, the distiller's students gained several points).
+    weight_decay : float, default=0.0
+        Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): each step
+        shrinks the kernels by ``weight_decay`` times the learning rate; biases
+        and batch-norm scales and offsets are left alone. 0 trains with Adam.
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the clips (whole clips, so no
         window of a validation clip is trained on; stratified when every
@@ -287,6 +291,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "lr_schedule": [StrOptions({"constant", "cosine"})],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "patience": [Interval(Integral, 0, None, closed="left")],
@@ -301,7 +306,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     def __init__(self, *, architecture="sbcnn", sr=22050, frontend=None, window=1.0, hop=0.5,
                  width=1.0, window_top_db=None, aggregate="mean", threshold=None, unknown_label="unknown",
                  epochs=40, batch_size=32, learning_rate=3e-3, lr_schedule="constant",
-                 early_stopping=True, validation_fraction=0.1, patience=8, class_weight=None, augment=None,
+                 weight_decay=0.0, early_stopping=True, validation_fraction=0.1, patience=8,
+                 class_weight=None, augment=None,
                  random_state=None, verbose=0, callbacks=None, on_error="raise"):
         self.architecture = architecture
         self.sr = sr
@@ -317,6 +323,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.patience = patience
@@ -457,6 +464,16 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         build = get_architecture(self.architecture)
         return build(self.input_shape_, len(self.classes_), width=self.width, seed=seed % 2**16)
 
+    def _optimizer(self, lr):
+        """Adam, or AdamW decaying only kernels when ``weight_decay`` is set."""
+        import keras
+
+        if not self.weight_decay:
+            return keras.optimizers.Adam(lr)
+        opt = keras.optimizers.AdamW(lr, weight_decay=self.weight_decay)
+        opt.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+        return opt
+
     def _train(self, Xw, Yw, weights, validation, seed, rng, loss=None):
         """Train a new network on windows ``Xw`` and targets ``Yw``.
 
@@ -477,7 +494,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
             if self.lr_schedule == "cosine":
                 lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.01)
             if loss is None:
-                model.compile(optimizer=keras.optimizers.Adam(lr),
+                model.compile(optimizer=self._optimizer(lr),
                               loss="categorical_crossentropy", metrics=["accuracy"],
                               run_eagerly=eager)
             else:
@@ -485,7 +502,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
                     raise ValueError("the architecture must end in a keras.layers.Softmax layer "
                                      "to be trained through its logits")
                 trained = keras.Model(model.inputs, model.layers[-1].input)  # shares weights
-                trained.compile(optimizer=keras.optimizers.Adam(lr), loss=loss,
+                trained.compile(optimizer=self._optimizer(lr), loss=loss,
                                 run_eagerly=eager)
             callbacks = list(self.callbacks or [])
             if self.early_stopping:
@@ -620,7 +637,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        state.setdefault("lr_schedule", "constant")  # models pickled before it existed
+        state.setdefault("lr_schedule", "constant")  # models pickled before these existed
+        state.setdefault("weight_decay", 0.0)
         model = state.get("model_")
         if isinstance(model, _KerasBytes):
             state["model_"] = _model_from_bytes(model.data)
