@@ -223,7 +223,7 @@ def test_pipeline_holding_a_cnn_round_trips(data, tmp_path):
 
 
 def test_models_pickled_before_lr_schedule_load_with_the_constant_rate(fitted, data):
-    state = fitted.__getstate__()
+    state = dict(fitted.__getstate__())  # a copy: on Python 3.11 it is the __dict__ itself
     del state["lr_schedule"], state["weight_decay"]
     old = KerasCNN.__new__(KerasCNN)
     old.__setstate__(state)

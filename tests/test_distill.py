@@ -71,7 +71,7 @@ def test_aggregate_sets_how_the_student_pools_windows(data, teacher, distilled):
     P, owner = d.student_.predict_windows(d._student_input(Xt))
     assert np.allclose(d.predict_proba(Xt), pool_windows(P, owner, len(Xt), "logmean"))
     # a Distiller pickled before ``aggregate`` existed loads with the old behaviour
-    old = distilled.__getstate__()
+    old = dict(distilled.__getstate__())  # a copy: it can be the fixture's __dict__
     del old["aggregate"]
     restored = Distiller.__new__(Distiller)
     restored.__setstate__(old)
@@ -253,9 +253,9 @@ def test_report_numbers(exported, distilled):
     # the recipe is recorded: the distiller's defaults (cosine decay over every epoch)
     assert report["training"] == {
         "epochs": 40, "epochs_run": 40, "learning_rate": 1e-2, "lr_schedule": "cosine",
-        "early_stopping": False, "n_windows": distilled.n_windows_fit_, "augment": None,
-        "temperature": 4.0, "alpha": 0.5, "teacher_context": None,
-        "n_labelled_clips": distilled.n_labelled_}
+        "weight_decay": 0.0, "early_stopping": False, "n_windows": distilled.n_windows_fit_,
+        "augment": None, "temperature": 4.0, "alpha": 0.5, "teacher_context": None,
+        "mix_copies": 0, "n_labelled_clips": distilled.n_labelled_}
 
 
 def test_report_training_section_is_json_with_numpy_parameters(distilled):
@@ -493,7 +493,7 @@ def test_mixtures_are_heard_by_the_teacher_and_taught_without_labels(data, teach
 def test_distillers_pickled_before_mix_copies_and_weight_decay_load_without_them(distilled):
     import pickle
 
-    state = distilled.__getstate__()
+    state = dict(distilled.__getstate__())
     state.pop("mix_copies"), state.pop("weight_decay")
     old = Distiller.__new__(Distiller)
     old.__setstate__(state)
