@@ -185,6 +185,9 @@ def summarise(table):
 def _tag(r):
     tag = f"x{r['width']}" + (f"+aug{r['augment_copies']}" if r["augment_copies"] else "")
     tag += f" long {int(r['epochs'])}" if r["lr_schedule"] == "cosine" else ""
+    tag += f" T{r['temperature']:g}" if r["temperature"] != 2.0 else ""
+    tag += f" wd {r['weight_decay']:g}" if r["weight_decay"] else ""
+    tag += f" +{r['mix_copies']:g} mixes" if r["mix_copies"] else ""
     tag += f" {r['seeds']} seeds" if r["seeds"] > 1 else ""
     tag += "" if r["window"] == 1.0 else f" {r['window']:g} s"
     return tag + ("" if r["teacher_context"] == "window" else f" ctx {r['teacher_context']}")

@@ -245,9 +245,12 @@ class Distiller(ClassifierMixin, BaseEstimator):
         whose targets are a straight line between two answers, the targets
         are the teacher's own answers to the overlapping sounds ("consistent
         teaching", Beyer et al. 2022). Each copy costs the teacher as much
-        work as an augmented one.
+        work as an augmented one. On ESC-10 (BirdNET teacher) two mixtures
+        scored 86.6% against 89.1% without (4 paired runs), so 0 is the default.
     epochs, batch_size, learning_rate, lr_schedule, weight_decay, early_stopping, patience
-        Training of the student, as in :class:`~embedclf.models.KerasCNN`.
+        Training of the student, as in :class:`~embedclf.models.KerasCNN`
+        (``weight_decay=0.05`` on ESC-10: 88.6% against 88.9% without, over
+        ten paired runs, so 0 is the default).
         The defaults (120 epochs, cosine decay, no early stopping) are the
         long, patient training that distillation rewards: with
         ``augment=Augmenter(copies=2, mixup=0.3, freq_mask=0.15,
