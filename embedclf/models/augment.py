@@ -222,8 +222,7 @@ def add_noise(y, snr_db, noise="white", random_state=None):
         looped = np.tile(noise, reps)
         start = rng.integers(0, len(noise))
         part = looped[start : start + n]
-    signal_power = float(np.mean(y.astype(np.float64) ** 2)) if n else 0.0
-    noise_power = float(np.mean(part.astype(np.float64) ** 2)) if n else 0.0
+    signal_power, noise_power = _power(y), _power(part)
     if signal_power == 0.0 or noise_power == 0.0:
         return y.copy()
     scale = np.sqrt(signal_power / (noise_power * 10 ** (snr_db / 10.0)))
@@ -366,7 +365,7 @@ def mix_clips(waves, copies, random_state=None, share=(0.25, 0.75)):
     out = []
     for i, a in enumerate(waves):
         n = len(a)
-        level = np.sqrt(np.mean(a.astype(np.float64) ** 2)) if n else 0.0
+        level = np.sqrt(_power(a))
         for _ in range(copies):
             j = int(rng.integers(len(waves) - 1))
             b = waves[j + (j >= i)]  # any clip but i
@@ -377,13 +376,18 @@ def mix_clips(waves, copies, random_state=None, share=(0.25, 0.75)):
                 start = int(rng.integers(n - len(b) + 1))
                 b = np.pad(b, (start, n - len(b) - start))
             w = rng.uniform(*share)
-            b_level = np.sqrt(np.mean(b.astype(np.float64) ** 2)) if n else 0.0
+            b_level = np.sqrt(_power(b))
             if level == 0.0 or b_level == 0.0:
                 out.append((a + b).astype(np.float32))
                 continue
             mix = np.sqrt(1 - w) * a + np.sqrt(w) * (level / b_level) * b
             out.append(mix.astype(np.float32))
     return out
+
+
+def _power(y):
+    """Mean square of a waveform, in float64; 0 for an empty one."""
+    return float(np.mean(np.asarray(y, np.float64) ** 2)) if len(y) else 0.0
 
 
 def _rng(random_state):
