@@ -57,9 +57,9 @@ KEYS = ["student", "width", "augment_copies", "mix_copies", "teacher_context", "
         "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule", "weight_decay",
         "early_stopping", "temperature", "alpha", "seed"]
 #: values for rows written before a key existed (the defaults of the time)
-OLD_DEFAULTS = {"mix_copies": 0, "weight_decay": 0.0, "teacher_context": "window", "window": 1.0, "hop": 0.5,
-                "frame_hop_ms": 20.0,
-                "mixup": 0.0, "freq_mask": 0.0, "time_mask": 0.0, "epochs": 40,
+OLD_DEFAULTS = {"mix_copies": 0, "weight_decay": 0.0, "teacher_context": "window", "window": 1.0,
+                "hop": 0.5, "frame_hop_ms": 20.0, "mixup": 0.0, "freq_mask": 0.0, "time_mask": 0.0,
+                "epochs": 40,
                 "lr_schedule": "constant", "early_stopping": True, "temperature": 2.0,
                 "alpha": 0.5, "seed": 0}
 
@@ -83,8 +83,7 @@ def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0
                      teacher_context=context, window=window, hop=hop, frontend=frontend,
                      lr_schedule=lr_schedule, early_stopping=early_stopping,
                      temperature=temperature, alpha=alpha, mix_copies=mix_copies,
-                     weight_decay=weight_decay,
-                     random_state=seed)
+                     weight_decay=weight_decay, random_state=seed)
     dist.fit(Xtr, y[train])
     seconds = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as out:

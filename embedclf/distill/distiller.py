@@ -361,8 +361,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
                         epochs=self.epochs,
                         batch_size=self.batch_size, learning_rate=self.learning_rate,
                         lr_schedule=self.lr_schedule, weight_decay=self.weight_decay,
-                        early_stopping=self.early_stopping,
-                        patience=self.patience, random_state=self.random_state, verbose=self.verbose)
+                        early_stopping=self.early_stopping, patience=self.patience,
+                        random_state=self.random_state, verbose=self.verbose)
 
     def _student_waves(self, waves):
         return [resample(w, self.teacher_sr_, self.student_.sr) for w in waves]
