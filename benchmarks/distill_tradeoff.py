@@ -64,10 +64,12 @@ OLD_DEFAULTS = {"mix_copies": 0, "weight_decay": 0.0, "teacher_context": "window
                 "alpha": 0.5, "seed": 0}
 
 
-def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0, hop=0.5,
-            frame_hop_ms=20.0, mixup=0.0, freq_mask=0.0, time_mask=0.0, lr_schedule="cosine",
-            early_stopping=False, temperature=2.0, alpha=0.5, seed=0, save_windows=None,
-            setting=None, mix_copies=0, weight_decay=0.0):
+def run_one(df, key, context, fold, cache, save_windows=None):
+    """Teach, export and measure one setting (``key``, a row key) on one held-out fold.
+
+    ``context`` is the teacher context the Distiller takes (``key`` holds its
+    name). Returns the row: the key, the fold and what was measured.
+    """
     train = (df["fold"] != fold).to_numpy()
     X = df["path"].tolist()
     y = df["label"].to_numpy()
@@ -76,14 +78,16 @@ def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0
     teacher = make_pipeline("birdnet-linear").set_params(emb__cache=cache)
     teacher.fit(Xtr, y[train])
     t = time.perf_counter()
-    augment = Augmenter(copies=copies, mixup=mixup, freq_mask=freq_mask, time_mask=time_mask)
+    augment = Augmenter(copies=key["augment_copies"], mixup=key["mixup"],
+                        freq_mask=key["freq_mask"], time_mask=key["time_mask"])
     frontend = mcu_frontend()
-    frontend.set_params(hop_length=int(round(frontend.sr * frame_hop_ms / 1000)))
-    dist = Distiller(teacher, student=student, width=width, epochs=epochs, augment=augment,
-                     teacher_context=context, window=window, hop=hop, frontend=frontend,
-                     lr_schedule=lr_schedule, early_stopping=early_stopping,
-                     temperature=temperature, alpha=alpha, mix_copies=mix_copies,
-                     weight_decay=weight_decay, random_state=seed)
+    frontend.set_params(hop_length=int(round(frontend.sr * key["frame_hop_ms"] / 1000)))
+    dist = Distiller(teacher, student=key["student"], width=key["width"], epochs=key["epochs"],
+                     augment=augment, teacher_context=context, window=key["window"],
+                     hop=key["hop"], frontend=frontend, lr_schedule=key["lr_schedule"],
+                     early_stopping=key["early_stopping"], temperature=key["temperature"],
+                     alpha=key["alpha"], mix_copies=key["mix_copies"],
+                     weight_decay=key["weight_decay"], random_state=key["seed"])
     dist.fit(Xtr, y[train])
     seconds = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as out:
@@ -96,24 +100,11 @@ def run_one(df, width, fold, cache, epochs, student, copies, context, window=1.0
             os.makedirs(os.path.dirname(save_windows), exist_ok=True)
             np.savez(save_windows, proba=int8.predict_windows(W), owner=owner,
                      y=y[~train].astype(str), classes=dist.classes_.astype(str),
-                     key=json.dumps(setting))
-    return {"student": student, "width": width, "augment_copies": copies,
-            "mix_copies": mix_copies,
-            "teacher_context": context_name(context), "window": window, "hop": hop,
-            "frame_hop_ms": frame_hop_ms, "mixup": mixup, "freq_mask": freq_mask,
-            "time_mask": time_mask, "epochs": epochs, "lr_schedule": lr_schedule,
-            "weight_decay": weight_decay,
-            "early_stopping": early_stopping, "temperature": temperature, "alpha": alpha,
-            "seed": seed, "fold": fold,
-            "params": rep["params"],
-            "flash_bytes": rep["flash_bytes"], "model_bytes": rep["model_bytes"],
-            "arena_bytes": rep["arena_bytes"], "macs_per_second": rep["macs_per_second"],
-            "total_macs_per_second": rep["total_macs_per_second"],
-            "teacher_accuracy": rep["teacher_accuracy"],
-            "student_float_accuracy": rep["student_float_accuracy"],
-            "student_accuracy": rep["student_accuracy"],
-            "int8_float_agreement": rep["int8_float_agreement"],
-            "teacher_student_agreement": rep["teacher_student_agreement"],
+                     key=json.dumps(key))
+    measured = ["params", "flash_bytes", "model_bytes", "arena_bytes", "macs_per_second",
+                "total_macs_per_second", "teacher_accuracy", "student_float_accuracy",
+                "student_accuracy", "int8_float_agreement", "teacher_student_agreement"]
+    return {**key, "fold": fold, **{m: rep[m] for m in measured},
             "epochs_run": dist.student_.n_epochs_, "distill_seconds": round(seconds, 1)}
 
 
@@ -322,14 +313,9 @@ def main():
                 if same.any():
                     continue
             print(f"{args.student} x{width}, fold {fold} ...", file=sys.stderr)
-            row = run_one(df, width, fold, args.cache, args.epochs, args.student, args.augment,
-                          context, args.window, args.hop, args.frame_hop_ms, args.mixup,
-                          args.freq_mask, args.time_mask, args.lr_schedule, args.early_stopping,
-                          args.temperature, args.alpha, args.seed,
+            row = run_one(df, key, context, fold, args.cache,
                           save_windows=args.save_windows and os.path.join(
-                              args.save_windows, f"{_tag_of(key)}_fold{fold}.npz"),
-                          setting=key, mix_copies=args.mix_copies,
-                          weight_decay=args.weight_decay)
+                              args.save_windows, f"{_tag_of(key)}_fold{fold}.npz"))
             print(f"  teacher {row['teacher_accuracy']:.3f} student {row['student_accuracy']:.3f}"
                   f" flash {row['flash_bytes']} arena {row['arena_bytes']}"
                   f" MACs/s {row['macs_per_second']}", file=sys.stderr)
