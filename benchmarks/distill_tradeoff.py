@@ -21,7 +21,8 @@ Usage: python benchmarks/distill_tradeoff.py [--widths 0.5,1,2] [--folds 1,2,3,4
        [--epochs 120]
        [--lr-schedule cosine|constant] [--weight-decay 0] [--early-stopping]
        [--teacher-context auto|window|SECONDS|clip] [--temperature 4] [--alpha 0.5]
-       [--seed 0] [--window 1] [--hop 0.5] [--frame-hop-ms 20] [--threads N] [--out DIR]
+       [--seed 0] [--window 1] [--hop 0.5] [--fit-hop HOP] [--frame-hop-ms 20] [--threads N]
+       [--out DIR]
 
 Rows of one setting with different ``--seed`` pool together in the table
 (mean ± std over every fold and seed), because one seed per fold moves a
@@ -54,7 +55,7 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 
 #: what makes a row: a (row key, fold) already in the CSV is not run again
 KEYS = ["student", "width", "augment_copies", "mix_copies", "teacher_context", "window", "hop",
-        "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule", "weight_decay",
+        "fit_hop", "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule", "weight_decay",
         "early_stopping", "temperature", "alpha", "seed"]
 #: values for rows written before a key existed (the defaults of the time)
 OLD_DEFAULTS = {"mix_copies": 0, "weight_decay": 0.0, "teacher_context": "window", "window": 1.0,
@@ -62,6 +63,19 @@ OLD_DEFAULTS = {"mix_copies": 0, "weight_decay": 0.0, "teacher_context": "window
                 "epochs": 40,
                 "lr_schedule": "constant", "early_stopping": True, "temperature": 2.0,
                 "alpha": 0.5, "seed": 0}
+
+
+def fill_old_rows(table):
+    """Rows written before a key existed get the value they were run with."""
+    table = table.copy()
+    table["fit_hop"] = table.get("fit_hop", table["hop"])  # trained at the hop they ran at
+    table["fit_hop"] = table["fit_hop"].fillna(table["hop"])
+    for key, value in OLD_DEFAULTS.items():
+        table[key] = table.get(key, value)
+        table[key] = table[key].fillna(value)
+    table["teacher_context"] = table["teacher_context"].astype(str)
+    table["seed"] = table["seed"].astype(int)  # filled NaNs made it float
+    return table
 
 
 def run_one(df, key, context, fold, cache, save_windows=None):
@@ -84,7 +98,7 @@ def run_one(df, key, context, fold, cache, save_windows=None):
     frontend.set_params(hop_length=int(round(frontend.sr * key["frame_hop_ms"] / 1000)))
     dist = Distiller(teacher, student=key["student"], width=key["width"], epochs=key["epochs"],
                      augment=augment, teacher_context=context, window=key["window"],
-                     hop=key["hop"], frontend=frontend, lr_schedule=key["lr_schedule"],
+                     hop=key["hop"], fit_hop=key["fit_hop"], frontend=frontend, lr_schedule=key["lr_schedule"],
                      early_stopping=key["early_stopping"], temperature=key["temperature"],
                      alpha=key["alpha"], mix_copies=key["mix_copies"],
                      weight_decay=key["weight_decay"], random_state=key["seed"])
@@ -160,7 +174,8 @@ def summarise(table):
         std = "" if pd.isna(r["student_std"]) else f" ± {100 * r['student_std']:.1f}"
         hears = {"window": "the window", "clip": "the clip"}.get(r["teacher_context"],
                                                                  f"{r['teacher_context']} s")
-        md.append(f"| `{r['student']}` | {r['width']} | {r['window']:g} / {r['hop']:g} | "
+        fit = "" if r["fit_hop"] == r["hop"] else f" (fit {r['fit_hop']:g})"
+        md.append(f"| `{r['student']}` | {r['width']} | {r['window']:g} / {r['hop']:g}{fit} | "
                   f"{r['frame_hop_ms']:g} | {recipe(r)} | {hears} | "
                   f"{r['folds']} | "
                   f"{r['params']:,} | {r['flash_bytes'] / 1024:.1f} | "
@@ -180,6 +195,7 @@ def _tag(r):
     tag += f" +{r['mix_copies']:g} mixes" if r["mix_copies"] else ""
     tag += f" {r['seeds']} seeds" if r["seeds"] > 1 else ""
     tag += "" if r["window"] == 1.0 else f" {r['window']:g} s"
+    tag += "" if r["hop"] == 0.5 else f" hop {r['hop']:g}"
     return tag + ("" if r["teacher_context"] == "window" else f" ctx {r['teacher_context']}")
 
 
@@ -252,7 +268,10 @@ def main():
                     help="audio the teacher hears per student window: 'auto' (BirdNET: 3 s), "
                          "'window', seconds, 'clip'")
     ap.add_argument("--window", type=float, default=1.0, help="student window (s)")
-    ap.add_argument("--hop", type=float, default=0.5, help="student hop between windows (s)")
+    ap.add_argument("--hop", type=float, default=0.5,
+                    help="student hop between windows on the device (s): MACs/s scale with 1/hop")
+    ap.add_argument("--fit-hop", type=float,
+                    help="hop between the training windows the teacher labels (s; default: --hop)")
     ap.add_argument("--frame-hop-ms", type=float, default=20.0,
                     help="the student frontend's frame hop (ms)")
     ap.add_argument("--mixup", type=float, default=0.3, help="mixup alpha of the augmenter")
@@ -287,11 +306,7 @@ def main():
     csv = os.path.join(args.out, "distill_tradeoff.csv")
     table = pd.read_csv(csv) if os.path.exists(csv) else pd.DataFrame()
     if len(table):
-        for key, value in OLD_DEFAULTS.items():  # rows from before a key existed
-            table[key] = table.get(key, value)
-            table[key] = table[key].fillna(value)
-        table["teacher_context"] = table["teacher_context"].astype(str)
-        table["seed"] = table["seed"].astype(int)  # filled NaNs made it float
+        table = fill_old_rows(table)
     context = parse_teacher_context(args.teacher_context)
     if context == "auto":  # resolved as the Distiller does: BirdNET's 3 s, when longer
         own = teacher_window_seconds(make_pipeline("birdnet-linear"))
@@ -300,7 +315,8 @@ def main():
         key = {"student": args.student, "width": width, "augment_copies": args.augment,
                "mix_copies": args.mix_copies,
                "teacher_context": context_name(context), "window": args.window,
-               "hop": args.hop, "frame_hop_ms": args.frame_hop_ms, "mixup": args.mixup,
+               "hop": args.hop, "fit_hop": args.hop if args.fit_hop is None else args.fit_hop,
+               "frame_hop_ms": args.frame_hop_ms, "mixup": args.mixup,
                "freq_mask": args.freq_mask, "time_mask": args.time_mask, "epochs": args.epochs,
                "lr_schedule": args.lr_schedule, "weight_decay": args.weight_decay,
                "early_stopping": args.early_stopping,

@@ -332,7 +332,8 @@ def cmd_distill(args):
     X = res.clips
     X_train = [X[i] for i in train.nonzero()[0]]
     X_test = [X[i] for i in test.nonzero()[0]]
-    params = dict(student=args.student, width=args.width, epochs=args.epochs,
+    params = dict(student=args.student, width=args.width, window=args.window, hop=args.hop,
+                  fit_hop=args.fit_hop, epochs=args.epochs,
                   lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
                   early_stopping=args.early_stopping,
                   temperature=args.temperature, alpha=args.alpha, random_state=args.seed,
@@ -601,6 +602,14 @@ def build_parser():
     sp.add_argument("--width", type=float, default=2.0,
                     help="filter-count multiplier (default 2: the measured ESC-10 student, "
                          "30 KB flash, 25 KB arena)")
+    sp.add_argument("--window", type=_number_in(1e-3), default=1.0, metavar="SECONDS",
+                    help="the student's analysis window (default 1)")
+    sp.add_argument("--hop", type=_number_in(1e-3), default=0.5, metavar="SECONDS",
+                    help="how often the device runs the student (default 0.5); MACs per "
+                         "second of audio scale with 1/HOP")
+    sp.add_argument("--fit-hop", type=_number_in(1e-3), metavar="SECONDS",
+                    help="hop between the training windows the teacher labels (default: HOP); "
+                         "shorter trains on more shifted views than the device runs")
     sp.add_argument("--epochs", type=int, default=120, help="training epochs (default 120)")
     sp.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",
                     help="learning rate over the epochs (default cosine decay)")

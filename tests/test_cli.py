@@ -200,12 +200,16 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
         assert (out / name).is_file()
     code, stdout, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
                             "--epochs", 1, "--max-flash-kb", 4, "--teacher-context", "2",
-                            "--clip-pooling", "logmean", "--mix-copies", 1, "--quiet")
+                            "--clip-pooling", "logmean", "--mix-copies", 1, "--hop", 1,
+                            "--fit-hop", 0.25, "--quiet")
     assert code == 1 and "exceeds the budget: flash" in err and "report.over_budget.json" in err
     rejected = json.loads((out / "report.over_budget.json").read_text())
     assert rejected["budget"]["within_budget"] is False
     assert rejected["clip_pooling"] == "logmean" and report["clip_pooling"] == "mean"
     assert rejected["training"]["mix_copies"] == 1 and training["mix_copies"] == 0
+    assert (rejected["hop_seconds"], rejected["training"]["fit_hop_seconds"]) == (1.0, 0.25)
+    assert (report["hop_seconds"], training["fit_hop_seconds"]) == (0.5, 0.5)
+    assert rejected["macs_per_second"] == rejected["macs_per_window"]
     assert json.loads((out / "report.json").read_text()) == report  # the good one is kept
     code, _, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
                        "--test-fold", 1, "--quiet")
@@ -229,7 +233,7 @@ def test_distill_defaults_are_the_measured_recipe():
     args = build_parser().parse_args(["distill", "--teacher", "t.joblib", "--data", "d"])
     own = Distiller(None).get_params()
     for name in ("student", "epochs", "lr_schedule", "early_stopping", "temperature", "alpha",
-                 "mix_copies", "weight_decay"):
+                 "mix_copies", "weight_decay", "window", "hop", "fit_hop"):
         assert getattr(args, name) == own[name], name
     assert args.clip_pooling == own["aggregate"]
     from embedclf.models._windows import POOLINGS

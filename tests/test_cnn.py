@@ -224,11 +224,11 @@ def test_pipeline_holding_a_cnn_round_trips(data, tmp_path):
 
 def test_models_pickled_before_lr_schedule_load_with_the_constant_rate(fitted, data):
     state = dict(fitted.__getstate__())  # a copy: on Python 3.11 it is the __dict__ itself
-    del state["lr_schedule"], state["weight_decay"]
+    del state["lr_schedule"], state["weight_decay"], state["fit_hop"]
     old = KerasCNN.__new__(KerasCNN)
     old.__setstate__(state)
     assert old.lr_schedule == "constant" and clone(old).get_params()["lr_schedule"] == "constant"
-    assert old.weight_decay == 0.0
+    assert old.weight_decay == 0.0 and old.fit_hop is None
     X, _, _ = data
     assert np.array_equal(old.predict_proba(X[:3]), fitted.predict_proba(X[:3]))
 
@@ -415,3 +415,30 @@ def test_window_top_db_clips_each_window_against_its_own_maximum(data):
         assert c.max() == r.max() and np.isclose(c.min(), max(r.min(), r.max() - 30.0))
     assert raw[0].max() < raw[-1].max() - 30  # a quiet first window keeps its own detail
     assert (clipped[0] > raw[-1].max() - 30).mean() < 0.5
+
+
+def test_fit_hop_trains_on_denser_windows_than_it_predicts(data, monkeypatch):
+    X, y, _ = data
+    seen = {}
+    real_train = KerasCNN._train
+
+    def spy(self, Xw, *args, **kw):
+        seen["windows"] = Xw.copy()
+        return real_train(self, Xw, *args, **kw)
+
+    monkeypatch.setattr(KerasCNN, "_train", spy)
+    dense = tiny(epochs=1, early_stopping=False, hop=0.5, fit_hop=0.125).fit(X[:4], y[:4])
+    # 1 s clips are 63 frames of 16 ms and windows 0.5 s (31 frames). Training every
+    # 0.125 s (8 frames) starts windows at frames 0, 8, 16, 24 and 32; predicting every 0.5 s
+    # (31 frames) at 0, 31 and 62 (the last one padded with silence)
+    assert dense.n_windows_fit_ == 4 * 5 and len(seen["windows"]) == 4 * 5
+    assert dense.window_frames_ == (31, 31)
+    _, owner = dense.predict_windows(X[:2])
+    assert owner.tolist() == [0, 0, 0, 1, 1, 1]
+    first, _, _ = dense._windows(X[:1])
+    assert np.array_equal(seen["windows"][0], first[0])  # both start at frame 0
+    assert not np.array_equal(seen["windows"][1], first[1])  # frame 8, not 31
+    sparse = tiny(epochs=1, early_stopping=False, hop=0.5).fit(X[:4], y[:4])
+    assert sparse.n_windows_fit_ == 4 * 3 and sparse.fit_hop is None
+    with pytest.raises(ValueError, match="fit_hop"):
+        tiny(fit_hop=0.0).fit(X[:4], y[:4])

@@ -253,7 +253,8 @@ def test_report_numbers(exported, distilled):
     # the recipe is recorded: the distiller's defaults (cosine decay over every epoch)
     assert report["training"] == {
         "epochs": 40, "epochs_run": 40, "learning_rate": 1e-2, "lr_schedule": "cosine",
-        "weight_decay": 0.0, "early_stopping": False, "n_windows": distilled.n_windows_fit_,
+        "weight_decay": 0.0, "fit_hop_seconds": 0.5, "early_stopping": False,
+        "n_windows": distilled.n_windows_fit_,
         "augment": None, "temperature": 4.0, "alpha": 0.5, "teacher_context": None,
         "mix_copies": 0, "n_labelled_clips": distilled.n_labelled_}
 
@@ -494,13 +495,33 @@ def test_distillers_pickled_before_mix_copies_and_weight_decay_load_without_them
     import pickle
 
     state = dict(distilled.__getstate__())
-    state.pop("mix_copies"), state.pop("weight_decay")
+    state.pop("mix_copies"), state.pop("weight_decay"), state.pop("fit_hop")
     old = Distiller.__new__(Distiller)
     old.__setstate__(state)
-    assert (old.mix_copies, old.weight_decay) == (0, 0.0)
+    assert (old.mix_copies, old.weight_decay, old.fit_hop) == (0, 0.0, None)
     assert pickle.loads(pickle.dumps(old)).get_params()["mix_copies"] == 0
 
 
 def test_weight_decay_reaches_the_student(distilled):
     assert Distiller(None, weight_decay=0.05)._new_student().weight_decay == 0.05
     assert distilled.student_.weight_decay == 0.0
+
+
+def test_fit_hop_teaches_on_more_windows_than_the_device_runs(data, teacher, tmp_path):
+    X, y, Xt, yt = data
+    asked = []
+    d = Distiller(asking_teacher(teacher, asked), epochs=1, hop=1.0, fit_hop=0.5,
+                  random_state=0).fit(X, y)
+    # 1.5 s clips (76 frames of 20 ms): the teacher labels windows every 0.5 s (frames 0, 25
+    # and 50, the last padded), the device runs one every 1 s (frames 0 and 50)
+    assert d.n_windows_fit_ == 3 * len(X) == len(asked)
+    assert d.student_.window_frames_ == (50, 50) and d.student_.fit_hop == 0.5
+    _, owner = d.student_.predict_windows(d._student_input(Xt[:1]))
+    assert owner.tolist() == [0, 0]
+    d.teacher = teacher  # the export also scores the teacher, which the recorder cannot
+    report = export(d, tmp_path, X, X_test=Xt, y_test=yt, n_representative=20)
+    # the compute per second of audio follows the device's hop, not the training one
+    assert report["windows_per_second"] == 1.0
+    assert report["macs_per_second"] == report["macs_per_window"]
+    assert (report["hop_seconds"], report["training"]["fit_hop_seconds"]) == (1.0, 0.5)
+    assert Distiller(None, fit_hop=0.25)._new_student().fit_hop == 0.25

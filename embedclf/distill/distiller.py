@@ -206,7 +206,13 @@ class Distiller(ClassifierMixin, BaseEstimator):
         (16 kHz, 40 mels, 20 ms hop). Its parameters are exported.
     window, hop : float, default=1.0, 0.5
         Analysis window and hop in seconds (the student's input and the
-        unit the teacher is asked about).
+        unit the teacher is asked about). ``hop`` is how often the device
+        runs the student, so its compute per second of audio (the report's
+        ``macs_per_second``) scales with ``1 / hop``.
+    fit_hop : float or None, default=None
+        Hop between the training windows the teacher labels; ``None`` means
+        ``hop``. A shorter one teaches on more shifted views than the device
+        runs (see :class:`~embedclf.models.KerasCNN`).
     window_top_db : float or None, default=80.0
         Clip each window to this many dB below its own maximum (exported;
         see :class:`~embedclf.models.KerasCNN`).
@@ -304,6 +310,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "frontend": [None, object],
         "window": [Interval(Real, 0, None, closed="neither")],
         "hop": [Interval(Real, 0, None, closed="neither")],
+        "fit_hop": [Interval(Real, 0, None, closed="neither"), None],
         "window_top_db": [Interval(Real, 0, None, closed="neither"), None],
         "teacher_context": [Interval(Real, 0, None, closed="neither"),
                             StrOptions({"auto", "clip"}), None],
@@ -324,7 +331,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, teacher, *, student="strided_ds", width=1.0, frontend=None, window=1.0,
-                 hop=0.5, window_top_db=80.0, teacher_context="auto", temperature=4.0,
+                 hop=0.5, fit_hop=None, window_top_db=80.0, teacher_context="auto", temperature=4.0,
                  alpha=0.5, epochs=120, batch_size=32, learning_rate=3e-3, lr_schedule="cosine",
                  weight_decay=0.0, early_stopping=False, patience=8, augment=None, mix_copies=0,
                  aggregate="mean", random_state=None, verbose=0):
@@ -334,6 +341,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self.frontend = frontend
         self.window = window
         self.hop = hop
+        self.fit_hop = fit_hop
         self.window_top_db = window_top_db
         self.teacher_context = teacher_context
         self.temperature = temperature
@@ -356,7 +364,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
         windows = self.augment is not None and self.augment.acts_on_windows
         return KerasCNN(augment=self.augment.windows_only if windows else None,
                         architecture=self.student, sr=frontend.sr, frontend=frontend,
-                        window=self.window, hop=self.hop, width=self.width,
+                        window=self.window, hop=self.hop, fit_hop=self.fit_hop,
+                        width=self.width,
                         window_top_db=self.window_top_db, aggregate=self.aggregate,
                         epochs=self.epochs,
                         batch_size=self.batch_size, learning_rate=self.learning_rate,
@@ -548,6 +557,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         state.setdefault("aggregate", "mean")  # Distillers pickled before these existed
         state.setdefault("mix_copies", 0)
         state.setdefault("weight_decay", 0.0)
+        state.setdefault("fit_hop", None)
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

@@ -482,6 +482,8 @@ def _training(est, cnn):
     out = {"epochs": cnn.epochs, "epochs_run": int(cnn.n_epochs_),
            "learning_rate": cnn.learning_rate, "lr_schedule": cnn.lr_schedule,
            "weight_decay": cnn.weight_decay,
+           # the training windows' hop (the device runs at hop_seconds)
+           "fit_hop_seconds": cnn.hop if cnn.fit_hop is None else cnn.fit_hop,
            "early_stopping": cnn.early_stopping, "n_windows": int(cnn.n_windows_fit_),
            "augment": None if aug is None else params}
     if isinstance(est, Distiller):

@@ -183,7 +183,14 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     window : float, default=1.0
         Analysis window in seconds.
     hop : float, default=0.5
-        Hop between windows in seconds (``window - hop`` is the overlap).
+        Hop between windows in seconds (``window - hop`` is the overlap) when
+        predicting: the rate a device runs the network at, so the compute per
+        second of audio scales with ``1 / hop``.
+    fit_hop : float or None, default=None
+        Hop between training windows; ``None`` means ``hop``. A shorter one
+        trains on more shifted views of each clip than the device will run
+        (e.g. ``fit_hop=0.5, hop=1.0``: twice the training windows, half the
+        compute per second).
     width : float, default=1.0
         Multiplies the architecture's filter counts.
     window_top_db : float or None, default=None
@@ -255,7 +262,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     input_shape_ : tuple
         ``(n_mels, n_frames, 1)``.
     window_frames_ : tuple of int
-        Window length and hop in frames.
+        Window length and (prediction) hop in frames.
     history_ : dict of str to list
         Loss (and validation loss) per epoch.
     n_epochs_ : int
@@ -282,6 +289,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         "frontend": [None, object],
         "window": [Interval(Real, 0, None, closed="neither")],
         "hop": [Interval(Real, 0, None, closed="neither")],
+        "fit_hop": [Interval(Real, 0, None, closed="neither"), None],
         "width": [Interval(Real, 0, None, closed="neither")],
         "window_top_db": [Interval(Real, 0, None, closed="neither"), None],
         "aggregate": [StrOptions(set(POOLINGS))],
@@ -304,7 +312,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, *, architecture="sbcnn", sr=22050, frontend=None, window=1.0, hop=0.5,
-                 width=1.0, window_top_db=None, aggregate="mean", threshold=None, unknown_label="unknown",
+                 fit_hop=None, width=1.0, window_top_db=None, aggregate="mean", threshold=None, unknown_label="unknown",
                  epochs=40, batch_size=32, learning_rate=3e-3, lr_schedule="constant",
                  weight_decay=0.0, early_stopping=True, validation_fraction=0.1, patience=8,
                  class_weight=None, augment=None,
@@ -314,6 +322,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         self.frontend = frontend
         self.window = window
         self.hop = hop
+        self.fit_hop = fit_hop
         self.width = width
         self.window_top_db = window_top_db
         self.aggregate = aggregate
@@ -396,8 +405,10 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         frontend = clone(self.frontend) if self.frontend is not None else default_frontend()
         self.frontend_ = frontend.set_params(sr=self.sr).fit(waves[:1])
         self.window_frames_ = window_frames(self.frontend_, self.window, self.hop)
-        W, owner, starts = spectrogram_windows(self.frontend_, waves, *self.window_frames_,
-                                               top_db=self.window_top_db)
+        hop = self.hop if self.fit_hop is None else self.fit_hop
+        W, owner, starts = spectrogram_windows(
+            self.frontend_, waves, *window_frames(self.frontend_, self.window, hop),
+            top_db=self.window_top_db)
         self.feature_mean_ = W.mean(axis=(0, 2, 3)).astype(np.float32)
         self.feature_std_ = np.maximum(W.std(axis=(0, 2, 3)), 1.0).astype(np.float32)
         self.input_shape_ = tuple(int(d) for d in W.shape[1:])
@@ -639,6 +650,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     def __setstate__(self, state):
         state.setdefault("lr_schedule", "constant")  # models pickled before these existed
         state.setdefault("weight_decay", 0.0)
+        state.setdefault("fit_hop", None)
         model = state.get("model_")
         if isinstance(model, _KerasBytes):
             state["model_"] = _model_from_bytes(model.data)
