@@ -15,7 +15,8 @@ the ``Distiller``'s ``aggregate`` options; ``max`` is a candidate measured here)
 
 Writes ``clip_pooling.csv`` (one row per run and pooling) and ``clip_pooling.md``
 (accuracy per setting and pooling, mean over runs, and each pooling's wins and
-losses against ``mean`` in clips) to ``--out``.
+losses against ``mean`` in clips; then ``mean`` against ``logmean`` seed by
+seed) to ``--out``.
 
 Usage: python benchmarks/clip_pooling.py DIR [DIR ...] [--out benchmarks/results]
 """
@@ -59,8 +60,17 @@ def load_runs(dirs):
 
 
 def setting_name(key):
-    return (f"{key['student']} x{key['width']}, {key['epochs']} epochs, T {key['temperature']}, "
+    name = (f"{key['student']} x{key['width']}, {key['epochs']} epochs, T {key['temperature']}, "
             f"alpha {key['alpha']}")
+    # knobs added later: named only when set, so earlier runs keep their setting's name
+    hop = key.get("hop", 0.5)
+    if hop != 0.5 or key.get("fit_hop", hop) != hop:
+        name += f", hop {hop:g}" + (f" (fit {key['fit_hop']:g})" if key["fit_hop"] != hop else "")
+    if key.get("mix_copies"):
+        name += f", {key['mix_copies']} mixtures"
+    if key.get("weight_decay"):
+        name += f", weight decay {key['weight_decay']:g}"
+    return name
 
 
 def score(runs):
@@ -93,6 +103,22 @@ def summarise(table):
     return s, md
 
 
+def by_seed(table, against="logmean"):
+    """Per setting and seed: accuracy pooled by ``mean`` and by ``against``, clips won / lost."""
+    t = table[table["pooling"].isin(["mean", against])]
+    s = (t.groupby(["setting", "seed", "pooling"], sort=False)
+         .agg(runs=("fold", "size"), clips=("clips", "sum"), correct=("correct", "sum"),
+              wins=("wins_vs_mean", "sum"), losses=("losses_vs_mean", "sum"))
+         .reset_index())
+    md = [f"| setting | seed | runs | `mean` | `{against}` | clips won / lost against mean |",
+          "|---|---|---|---|---|---|"]
+    for (setting, seed), g in s.groupby(["setting", "seed"], sort=False):
+        m, o = (g[g["pooling"] == how].iloc[0] for how in ("mean", against))
+        md.append(f"| {setting} | {seed} | {m['runs']} | {100 * m['correct'] / m['clips']:.2f}% | "
+                  f"{100 * o['correct'] / o['clips']:.2f}% | {o['wins']} / {o['losses']} |")
+    return md
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="+", help="folders written by distill_tradeoff --save-windows")
@@ -104,6 +130,7 @@ def main():
         return 1
     table = score(runs)
     _, md = summarise(table)
+    md += ["", "Per seed:", ""] + by_seed(table)
     os.makedirs(args.out, exist_ok=True)
     atomic_write(os.path.join(args.out, "clip_pooling.csv"),
                  lambda p: table.to_csv(p, index=False))

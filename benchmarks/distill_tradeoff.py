@@ -7,8 +7,10 @@ the held-out fold (accuracy of teacher, float student, int8 student; flash,
 tensor arena measured in TFLM, MACs per second of audio). The defaults are
 the recipe of `embedclf distill`: 2 teacher-labelled augmented copies per
 clip, mixup 0.3, SpecAugment masks of up to 15% of bands and frames, 120
-epochs of cosine-decayed learning rate, temperature 4 (older rows keep the
-values they were run with: every knob is part of a row's key).
+epochs of cosine-decayed learning rate, temperature 4, clips pooled by the
+mean log-probability of their windows (older rows keep the values they were
+run with: every knob is part of a row's key; rows from before the pooling
+was a key pooled by the mean).
 
 Writes ``benchmarks/results/distill_tradeoff.csv``, ``.md`` (mean ± std over
 folds per setting) and ``.png`` (accuracy against flash, arena and MACs).
@@ -21,6 +23,7 @@ Usage: python benchmarks/distill_tradeoff.py [--widths 0.5,1,2] [--folds 1,2,3,4
        [--epochs 120]
        [--lr-schedule cosine|constant] [--weight-decay 0] [--early-stopping]
        [--teacher-context auto|window|SECONDS|clip] [--temperature 4] [--alpha 0.5]
+       [--clip-pooling logmean|mean|vote]
        [--seed 0] [--window 1] [--hop 0.5] [--fit-hop HOP] [--frame-hop-ms 20] [--threads N]
        [--out DIR]
 
@@ -56,13 +59,13 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 #: what makes a row: a (row key, fold) already in the CSV is not run again
 KEYS = ["student", "width", "augment_copies", "mix_copies", "teacher_context", "window", "hop",
         "fit_hop", "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule", "weight_decay",
-        "early_stopping", "temperature", "alpha", "seed"]
+        "early_stopping", "temperature", "alpha", "clip_pooling", "seed"]
 #: values for rows written before a key existed (the defaults of the time)
 OLD_DEFAULTS = {"mix_copies": 0, "weight_decay": 0.0, "teacher_context": "window", "window": 1.0,
                 "hop": 0.5, "frame_hop_ms": 20.0, "mixup": 0.0, "freq_mask": 0.0, "time_mask": 0.0,
                 "epochs": 40,
                 "lr_schedule": "constant", "early_stopping": True, "temperature": 2.0,
-                "alpha": 0.5, "seed": 0}
+                "alpha": 0.5, "clip_pooling": "mean", "seed": 0}
 
 
 def fill_old_rows(table):
@@ -101,7 +104,8 @@ def run_one(df, key, context, fold, cache, save_windows=None):
                      hop=key["hop"], fit_hop=key["fit_hop"], frontend=frontend, lr_schedule=key["lr_schedule"],
                      early_stopping=key["early_stopping"], temperature=key["temperature"],
                      alpha=key["alpha"], mix_copies=key["mix_copies"],
-                     weight_decay=key["weight_decay"], random_state=key["seed"])
+                     weight_decay=key["weight_decay"], aggregate=key["clip_pooling"],
+                     random_state=key["seed"])
     dist.fit(Xtr, y[train])
     seconds = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as out:
@@ -148,6 +152,8 @@ def recipe(r):
         parts.append(f"weight decay {r['weight_decay']:g}")
     if (r["temperature"], r["alpha"]) != (2.0, 0.5):
         parts.append(f"T {r['temperature']:g}, alpha {r['alpha']:g}")
+    if r["clip_pooling"] != "mean":
+        parts.append(f"{r['clip_pooling']} pooling")
     if r.get("seeds", 1) > 1:
         parts.append(f"{r['seeds']} seeds")
     return ", ".join(parts)
@@ -193,6 +199,7 @@ def _tag(r):
     tag += f" T{r['temperature']:g}" if r["temperature"] != 2.0 else ""
     tag += f" wd {r['weight_decay']:g}" if r["weight_decay"] else ""
     tag += f" +{r['mix_copies']:g} mixes" if r["mix_copies"] else ""
+    tag += f" {r['clip_pooling']}" if r["clip_pooling"] != "mean" else ""
     tag += f" {r['seeds']} seeds" if r["seeds"] > 1 else ""
     tag += "" if r["window"] == 1.0 else f" {r['window']:g} s"
     tag += "" if r["hop"] == 0.5 else f" hop {r['hop']:g}"
@@ -283,6 +290,8 @@ def main():
                     help="distillation temperature")
     ap.add_argument("--alpha", type=float, default=0.5,
                     help="weight of the teacher's soft targets against the labels")
+    ap.add_argument("--clip-pooling", choices=["logmean", "mean", "vote"], default="logmean",
+                    help="how the student pools a clip's windows (the Distiller's aggregate)")
     ap.add_argument("--seed", type=int, default=0,
                     help="the Distiller's random_state (a second seed measures seed noise)")
     ap.add_argument("--threads", type=int, default=0,
@@ -320,7 +329,8 @@ def main():
                "freq_mask": args.freq_mask, "time_mask": args.time_mask, "epochs": args.epochs,
                "lr_schedule": args.lr_schedule, "weight_decay": args.weight_decay,
                "early_stopping": args.early_stopping,
-               "temperature": args.temperature, "alpha": args.alpha, "seed": args.seed}
+               "temperature": args.temperature, "alpha": args.alpha,
+               "clip_pooling": args.clip_pooling, "seed": args.seed}
         for fold in [int(f) for f in args.folds.split(",")]:
             if len(table):
                 same = table["fold"] == fold

@@ -642,9 +642,9 @@ def build_parser():
                     help="softening of the teacher's and the student's outputs (default 4)")
     sp.add_argument("--alpha", type=float, default=0.5,
                     help="weight of the teacher's soft targets vs the true labels")
-    sp.add_argument("--clip-pooling", choices=["mean", "logmean", "vote"], default="mean",
-                    help="how the device combines a clip's windows: mean probability "
-                         "(default), mean log-probability, or a vote")
+    sp.add_argument("--clip-pooling", choices=["mean", "logmean", "vote"], default="logmean",
+                    help="how the device combines a clip's windows: mean log-probability "
+                         "(default), mean probability, or a vote")
     sp.add_argument("--max-flash-kb", type=float, default=256)
     sp.add_argument("--max-ram-kb", type=float, default=64)
     sp.add_argument("--test-fold", type=int, help="hold out this fold (datasets with folds)")

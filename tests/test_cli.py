@@ -200,12 +200,12 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
         assert (out / name).is_file()
     code, stdout, err = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
                             "--epochs", 1, "--max-flash-kb", 4, "--teacher-context", "2",
-                            "--clip-pooling", "logmean", "--mix-copies", 1, "--hop", 1,
+                            "--clip-pooling", "mean", "--mix-copies", 1, "--hop", 1,
                             "--fit-hop", 0.25, "--quiet")
     assert code == 1 and "exceeds the budget: flash" in err and "report.over_budget.json" in err
     rejected = json.loads((out / "report.over_budget.json").read_text())
     assert rejected["budget"]["within_budget"] is False
-    assert rejected["clip_pooling"] == "logmean" and report["clip_pooling"] == "mean"
+    assert rejected["clip_pooling"] == "mean" and report["clip_pooling"] == "logmean"
     assert rejected["training"]["mix_copies"] == 1 and training["mix_copies"] == 0
     assert (rejected["hop_seconds"], rejected["training"]["fit_hop_seconds"]) == (1.0, 0.25)
     assert (report["hop_seconds"], training["fit_hop_seconds"]) == (0.5, 0.5)

@@ -66,17 +66,20 @@ def test_aggregate_sets_how_the_student_pools_windows(data, teacher, distilled):
     from embedclf.models._windows import pool_windows
 
     X, y, Xt, _ = data
-    d = Distiller(teacher, epochs=1, aggregate="logmean", random_state=0).fit(X, y)
-    assert d.student_.aggregate == "logmean"
+    assert distilled.aggregate == distilled.student_.aggregate == "logmean"  # the default
+    P, owner = distilled.student_.predict_windows(distilled._student_input(Xt))
+    assert np.allclose(distilled.predict_proba(Xt), pool_windows(P, owner, len(Xt), "logmean"))
+    d = Distiller(teacher, epochs=1, aggregate="mean", random_state=0).fit(X, y)
+    assert d.student_.aggregate == "mean"
     P, owner = d.student_.predict_windows(d._student_input(Xt))
-    assert np.allclose(d.predict_proba(Xt), pool_windows(P, owner, len(Xt), "logmean"))
+    assert np.allclose(d.predict_proba(Xt), pool_windows(P, owner, len(Xt), "mean"))
     # a Distiller pickled before ``aggregate`` existed loads with the old behaviour
     old = dict(distilled.__getstate__())  # a copy: it can be the fixture's __dict__
     del old["aggregate"]
     restored = Distiller.__new__(Distiller)
     restored.__setstate__(old)
     assert restored.get_params()["aggregate"] == "mean"
-    assert pickle.loads(pickle.dumps(d)).get_params()["aggregate"] == "logmean"
+    assert pickle.loads(pickle.dumps(d)).get_params()["aggregate"] == "mean"
 
 
 def recording_teacher(classes, seen):
