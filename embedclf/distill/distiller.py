@@ -188,7 +188,10 @@ class Distiller(ClassifierMixin, BaseEstimator):
     frontend, learns those soft targets (temperature-scaled KL divergence),
     plus the true labels when given. Clips without labels still teach.
     :func:`embedclf.distill.export` then writes the student for a
-    microcontroller.
+    microcontroller. With the defaults (and ``augment=Augmenter(copies=2,
+    mixup=0.3, freq_mask=0.15, time_mask=0.15)``) a BirdNET-taught
+    ``strided_ds`` x2 (30 KB flash, 25 KB arena) kept 95.6% of its teacher's
+    accuracy on ESC-10 (89.9% int8, 5 folds, seven seeds; README).
 
     Parameters
     ----------
@@ -232,8 +235,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
         Softens the teacher's window probabilities (``softmax(log(P) / T)``)
         and the student's logits alike, so the student also learns how the
         teacher ranks the wrong classes. On ESC-10 (BirdNET teacher, 120
-        epochs) 4 kept 94.6% of the teacher's accuracy over five seeds, 2
-        kept 94.7% over two (README).
+        epochs, windows pooled by the mean) 4 kept 94.6% of the teacher's
+        accuracy over five seeds, 2 kept 94.7% over two (README).
     alpha : float, default=0.5
         Weight of the distillation term against the label term.
     augment : Augmenter or None, default=None
