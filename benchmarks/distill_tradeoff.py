@@ -58,8 +58,8 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 
 #: what makes a row: a (row key, fold) already in the CSV is not run again
 KEYS = ["student", "width", "augment_copies", "mix_copies", "teacher_context", "window", "hop",
-        "fit_hop", "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule", "weight_decay",
-        "early_stopping", "temperature", "alpha", "clip_pooling", "seed"]
+        "fit_hop", "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule",
+        "weight_decay", "early_stopping", "temperature", "alpha", "clip_pooling", "seed"]
 #: values for rows written before a key existed (the defaults of the time)
 OLD_DEFAULTS = {"mix_copies": 0, "weight_decay": 0.0, "teacher_context": "window", "window": 1.0,
                 "hop": 0.5, "frame_hop_ms": 20.0, "mixup": 0.0, "freq_mask": 0.0, "time_mask": 0.0,
@@ -101,7 +101,8 @@ def run_one(df, key, context, fold, cache, save_windows=None):
     frontend.set_params(hop_length=int(round(frontend.sr * key["frame_hop_ms"] / 1000)))
     dist = Distiller(teacher, student=key["student"], width=key["width"], epochs=key["epochs"],
                      augment=augment, teacher_context=context, window=key["window"],
-                     hop=key["hop"], fit_hop=key["fit_hop"], frontend=frontend, lr_schedule=key["lr_schedule"],
+                     hop=key["hop"], fit_hop=key["fit_hop"], frontend=frontend,
+                     lr_schedule=key["lr_schedule"],
                      early_stopping=key["early_stopping"], temperature=key["temperature"],
                      alpha=key["alpha"], mix_copies=key["mix_copies"],
                      weight_decay=key["weight_decay"], aggregate=key["clip_pooling"],

@@ -482,8 +482,7 @@ def _training(est, cnn):
     out = {"epochs": cnn.epochs, "epochs_run": int(cnn.n_epochs_),
            "learning_rate": cnn.learning_rate, "lr_schedule": cnn.lr_schedule,
            "weight_decay": cnn.weight_decay,
-           # the training windows' hop (the device runs at hop_seconds)
-           "fit_hop_seconds": cnn.hop if cnn.fit_hop is None else cnn.fit_hop,
+           "fit_hop_seconds": cnn._fit_hop(),  # the device runs at hop_seconds
            "early_stopping": cnn.early_stopping, "n_windows": int(cnn.n_windows_fit_),
            "augment": None if aug is None else params}
     if isinstance(est, Distiller):

@@ -312,7 +312,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, *, architecture="sbcnn", sr=22050, frontend=None, window=1.0, hop=0.5,
-                 fit_hop=None, width=1.0, window_top_db=None, aggregate="mean", threshold=None, unknown_label="unknown",
+                 fit_hop=None, width=1.0, window_top_db=None, aggregate="mean", threshold=None,
+                 unknown_label="unknown",
                  epochs=40, batch_size=32, learning_rate=3e-3, lr_schedule="constant",
                  weight_decay=0.0, early_stopping=True, validation_fraction=0.1, patience=8,
                  class_weight=None, augment=None,
@@ -405,15 +406,18 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         frontend = clone(self.frontend) if self.frontend is not None else default_frontend()
         self.frontend_ = frontend.set_params(sr=self.sr).fit(waves[:1])
         self.window_frames_ = window_frames(self.frontend_, self.window, self.hop)
-        hop = self.hop if self.fit_hop is None else self.fit_hop
         W, owner, starts = spectrogram_windows(
-            self.frontend_, waves, *window_frames(self.frontend_, self.window, hop),
+            self.frontend_, waves, *window_frames(self.frontend_, self.window, self._fit_hop()),
             top_db=self.window_top_db)
         self.feature_mean_ = W.mean(axis=(0, 2, 3)).astype(np.float32)
         self.feature_std_ = np.maximum(W.std(axis=(0, 2, 3)), 1.0).astype(np.float32)
         self.input_shape_ = tuple(int(d) for d in W.shape[1:])
         self.n_windows_fit_ = len(W)
         return self._standardize(W), owner, starts
+
+    def _fit_hop(self):
+        """The training windows' hop in seconds (``fit_hop``, or ``hop`` when it is None)."""
+        return self.hop if self.fit_hop is None else self.fit_hop
 
     def _windows(self, waves):
         """Standardised network input of clips (a fitted frontend), owners and starts."""
