@@ -155,6 +155,7 @@ def test_logmel_skip_policy_matches_loader(tmp_path, write_wav):
     assert any(issubclass(w.category, SkippedClipsWarning) for w in rec)
 
 
+@pytest.mark.numeric
 def test_paths_and_waveforms_give_same_features(write_wav, tone):
     y, sr = tone
     path = write_wav("t.wav", y, sr=sr, subtype="FLOAT")

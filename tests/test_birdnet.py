@@ -41,6 +41,7 @@ def test_pool_output_equals_preserved_intermediate_tensor(clips):
         np.testing.assert_allclose(ours[k], ref.get_tensor(pool)[0], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.numeric
 def test_shapes_rates_and_batching(clips):
     est = BirdNETEmbedding(sr=16000, batch_size=1).fit(clips)
     low = [c[::3].copy() for c in clips]  # 16 kHz versions

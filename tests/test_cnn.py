@@ -127,6 +127,7 @@ def test_predict_agrees_with_predict_proba(fitted, data):
     assert np.array_equal(fitted.predict(X), fitted.classes_[P.argmax(1)])
 
 
+@pytest.mark.numeric
 def test_same_random_state_same_model_different_seed_differs(data):
     X, y, _ = data
     a = tiny().fit(X, y).predict_proba(X)

@@ -82,6 +82,7 @@ def test_windows_and_timestamps(clips, center):
         assert e.values.dtype == np.float32
 
 
+@pytest.mark.numeric
 def test_batch_size_does_not_change_results(clips):
     ref = ToyEmbedding(batch_size=1).fit(clips).transform(clips)
     for bs in (3, 7, 100):
@@ -89,6 +90,7 @@ def test_batch_size_does_not_change_results(clips):
         assert all(np.array_equal(a, b) for a, b in zip(ref, out))
 
 
+@pytest.mark.numeric
 def test_streamed_file_equals_in_memory(tmp_path, clips, monkeypatch):
     monkeypatch.setattr(audio_mod, "BLOCK_SECONDS", 0.07)  # many blocks per file
     paths = []

@@ -264,9 +264,15 @@ def _mel_power(waves, n_fft, hop, win, center, pad_mode, power, mel_basis):
     """Mel-projected |STFT|**power of each wave, frames of all waves batched.
 
     Frames stream through a fixed-size, cache-resident chunk: window, FFT,
-    square, then one matrix product with the filterbank. For ``power=2`` the
+    square, then matrix products with the filterbank. For ``power=2`` the
     squared real and imaginary parts are projected together by a filterbank
     with each weight repeated twice, saving a pass over the spectrum.
+
+    A wave's result never depends on the other waves: BLAS rounds a row
+    differently by its position and block shape on some CPUs (OpenBLAS's
+    Haswell/Zen kernels), so projections run over blocks that start at each
+    wave's own first frame, never across two waves. The FFT's rows are
+    independent transforms and may share a chunk.
     """
     with _FFT.acquire(_CHUNK_FRAMES, n_fft) as fft:
         return _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_basis)
@@ -287,7 +293,10 @@ def _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_ba
         width = n_bins
     # Power spectra gather here so the projection runs on larger blocks
     # (a BLAS call per 64 frames costs more in overhead than arithmetic).
-    sq = np.empty((_PROJECT_FRAMES, width), dtype=np.float32)
+    # Room for a block being gathered and the next; leftover rows (less than
+    # one block) move to the front when it fills.
+    sq = np.empty((2 * _PROJECT_FRAMES + _CHUNK_FRAMES, width), dtype=np.float32)
+    starts = np.cumsum([0, *counts])  # each wave's first row
 
     def windowed_chunks():
         """Fill ``fft.inp`` with windowed frames of all waves; yield the count each time."""
@@ -306,21 +315,31 @@ def _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_ba
         if fill:
             yield fill
 
-    pos = gathered = 0
+    done = base = wave = 0  # rows projected; global row held in sq[0]; wave of row ``done``
+    avail = 0  # global rows squared so far
     for n in windowed_chunks():
+        if avail + n - base > len(sq):  # keep only the rows not projected yet
+            sq[: avail - done] = sq[done - base : avail - base]
+            base = done
         spec = fft()[:n]
+        rows = sq[avail - base : avail - base + n]
         if power == 2.0:
-            np.square(spec.view(np.float32), out=sq[gathered : gathered + n])
+            np.square(spec.view(np.float32), out=rows)
         else:
-            sq[gathered : gathered + n] = np.abs(spec) ** power
-        gathered += n
-        if gathered + _CHUNK_FRAMES > _PROJECT_FRAMES:
-            _project(sq[:gathered], groups, out[pos : pos + gathered])
-            pos += gathered
-            gathered = 0
-    if gathered:
-        _project(sq[:gathered], groups, out[pos : pos + gathered])
-    return np.split(out, np.cumsum(counts)[:-1])
+            rows[:] = np.abs(spec) ** power
+        avail += n
+        # Project every block that is complete: _PROJECT_FRAMES rows counted
+        # from its wave's first frame, or the rest of that wave.
+        while done < avail:
+            while starts[wave + 1] <= done:  # skip to the wave of row ``done`` (skips empty ones)
+                wave += 1
+            stop = min(starts[wave + 1],
+                       done + _PROJECT_FRAMES - (done - starts[wave]) % _PROJECT_FRAMES)
+            if stop > avail:
+                break
+            _project(sq[done - base : stop - base], groups, out[done:stop])
+            done = stop
+    return np.split(out, starts[1:-1])
 
 
 _EXECUTOR = None

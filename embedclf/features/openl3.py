@@ -60,6 +60,14 @@ class _OpenL3Runner:
         spec = tf.TensorSpec((_NET_BATCH, *net.input_shape(input_repr)), tf.float32)
         self.model = model
         self._call = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        if mode == "bfloat16":  # oneDNN has no bfloat16 convolution on CPUs before AVX-512
+            try:
+                self._call(np.zeros(spec.shape, np.float32))
+            except tf.errors.OpError as exc:
+                raise RuntimeError(
+                    "OpenL3Embedding(fast='bfloat16') is not supported on this CPU: "
+                    "TensorFlow/oneDNN has no bfloat16 convolution for it (it needs AVX-512 "
+                    "or AMX). Use fast=True (int8) or fast=False.") from exc
 
     def __call__(self, windows):
         spec = net.frontend(windows, self.input_repr)
@@ -119,8 +127,9 @@ class OpenL3Embedding(PretrainedEmbedding):
         the upstream code's speed on a 2-core AVX-512 VNNI CPU (4.8x wall
         clock, 5.1x CPU time), cosine similarity 0.9998 to exact.
         ``"bfloat16"``: every layer in bfloat16 on TensorFlow (AMX tiles where
-        the CPU has them), about 3.5x, cosine 0.99999. ``False``: the
-        published network in float32.
+        the CPU has them), about 3.5x, cosine 0.99999; CPUs without AVX-512
+        have no bfloat16 convolutions, and there the first use raises a
+        ``RuntimeError`` saying so. ``False``: the published network in float32.
     cache : str, path-like, joblib.Memory or None, default=None
         Embedding cache folder (content-keyed, atomic).
     progress : bool, default=False
