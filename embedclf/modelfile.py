@@ -126,11 +126,12 @@ def save_model(model, path):
     if found is not None:
         where, func = found
         name = getattr(func, "__qualname__", None) or repr(func)
+        named = (" (e.g. architecture='strided_ds')"
+                 if where.rsplit(".", 1)[-1] in ("architecture", "student") else "")
         raise ModelFileError(
             f"cannot save this {type(model).__name__} safely: {where} is the Python function "
-            f"{name}, and a safe model file stores no code; use a named option instead (e.g. "
-            "architecture='strided_ds'), or pickle it yourself and load it with "
-            "trust_pickle=True")
+            f"{name}, and a safe model file stores no code; use a named option instead{named}, "
+            "or pickle it yourself and load it with trust_pickle=True")
     import skops.io as sio
 
     from .files import atomic_write_data

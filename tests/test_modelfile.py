@@ -273,3 +273,14 @@ def test_cli_not_an_estimator_is_one_line_even_when_trusted(capsys, tmp_path):
     _, err = capsys.readouterr()
     assert code == 1 and err.count("\n") == 1
     assert "holds a builtins.list, not an estimator" in err
+
+
+def test_cli_distill_refuses_a_pickled_teacher_in_one_line(capsys, tmp_path, event_files):
+    root, _ = event_files
+    marker, path = tmp_path / "ran", tmp_path / "teacher.joblib"
+    joblib.dump(MarkerOnLoad(marker), path)
+    code = main(["distill", "--teacher", str(path), "--data", str(root), "--out",
+                 str(tmp_path / "mcu"), "--quiet"])
+    _, err = capsys.readouterr()
+    assert code == 1 and err.count("\n") == 1 and "--trust-pickle" in err
+    assert not marker.exists() and not (tmp_path / "mcu").exists()
