@@ -169,6 +169,11 @@ def is_skops_file(path):
         return False
 
 
+def _starts_like_a_zip(path):
+    with open(path, "rb") as fh:
+        return fh.read(4) == b"PK\x03\x04"
+
+
 def _type_name(t):
     return t if isinstance(t, str) else f"{t.__module__}.{t.__qualname__}"
 
@@ -255,6 +260,9 @@ def load_model(path, *, trust_pickle=False, trusted=None):
         raise FileNotFoundError(f"model file not found: {path}")
     if is_skops_file(path):
         model = _load_skops(path, trusted)
+    elif _starts_like_a_zip(path):  # e.g. a truncated .skops file: no pickle either
+        raise ModelFileError(f"{path} is a zip archive but not a readable skops model file "
+                             "(damaged, or not written by embedclf.modelfile.save_model)")
     elif not trust_pickle:
         raise UntrustedModelError(
             f"{path} is not a skops model file: embedclf treats it as a pickle/joblib file, "

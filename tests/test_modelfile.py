@@ -241,6 +241,18 @@ def test_an_estimator_without_predict_is_a_specific_error(tmp_path):
         load_model(tmp_path / "mel.skops")
 
 
+def test_a_truncated_skops_file_is_a_model_file_error_not_a_pickle(tmp_path, clips):
+    X, y = clips
+    save_model(make_pipeline("logmel-linear", mel__sr=SR).fit(X, y), tmp_path / "m.skops")
+    data = (tmp_path / "m.skops").read_bytes()
+    (tmp_path / "cut.skops").write_bytes(data[: len(data) // 2])
+    for trust_pickle in (False, True):
+        with pytest.raises(ModelFileError, match="cut.skops is a zip archive but not a "
+                                                 "readable skops model file") as info:
+            load_model(tmp_path / "cut.skops", trust_pickle=trust_pickle)
+        assert not isinstance(info.value, UntrustedModelError)
+
+
 def test_other_zip_archives_are_not_skops_files(tmp_path):
     path = tmp_path / "model.keras"
     with zipfile.ZipFile(path, "w") as zf:
