@@ -23,7 +23,8 @@ __all__ = ["save_model", "load_model", "is_skops_file", "TRUSTED_TYPES", "ModelF
 #: Types a skops model file may create beyond skops' defaults. embedclf's own estimators
 #: and helpers, and every scikit-learn type of the named pipelines (``embedclf
 #: pipelines``; tests/test_modelfile.py checks each one), so this list does not depend on
-#: what a skops version happens to trust.
+#: what a skops version happens to trust. numpy arrays and scalars are data, stored as
+#: ``.npy`` without pickle.
 TRUSTED_TYPES = (
     "embedclf.audio.AudioLoader",
     "embedclf.distill.distiller.Distiller",
