@@ -34,6 +34,8 @@ __all__ = [
     "load_clips",
     "LoadResult",
     "content_key",
+    "skipped_columns",
+    "skipped_from_columns",
 ]
 
 # More channels than this in a 2-D clip almost always means channels-first data.
@@ -456,6 +458,58 @@ def _skipped_frame(rows):
     import pandas as pd
 
     return pd.DataFrame(rows, columns=["index", "source", "reason"])
+
+
+def skipped_columns(skipped):
+    """A skipped-clips table as plain lists, for state that safe model files can store.
+
+    skops stores no pandas objects, so estimators keep their ``skipped_`` table in
+    this form in ``__getstate__`` and rebuild it with :func:`skipped_from_columns`.
+
+    Parameters
+    ----------
+    skipped : pandas.DataFrame
+        Columns ``index, source, reason``.
+
+    Returns
+    -------
+    dict of str to list
+
+    Examples
+    --------
+    >>> from embedclf.audio import skipped_columns, skipped_from_columns
+    >>> cols = skipped_columns(skipped_from_columns({"index": [1], "source": ["a.wav"],
+    ...                                              "reason": ["file not found"]}))
+    >>> cols
+    {'index': [1], 'source': ['a.wav'], 'reason': ['file not found']}
+    """
+    return {"index": [int(i) for i in skipped["index"]],
+            "source": [str(s) for s in skipped["source"]],
+            "reason": [str(r) for r in skipped["reason"]]}
+
+
+def skipped_from_columns(columns):
+    """The inverse of :func:`skipped_columns`; a DataFrame (older pickles) passes through.
+
+    Parameters
+    ----------
+    columns : dict of str to list, or pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> from embedclf.audio import skipped_from_columns
+    >>> skipped_from_columns({"index": [], "source": [], "reason": []}).columns.tolist()
+    ['index', 'source', 'reason']
+    """
+    if isinstance(columns, dict):
+        import pandas as pd
+
+        return pd.DataFrame(columns, columns=["index", "source", "reason"])
+    return columns
 
 
 def warn_skipped(skipped, where):

@@ -83,22 +83,15 @@ def _dump(obj):
 
 
 def _save_model(model, path):
-    import joblib
+    from .modelfile import save_model
 
-    from .files import atomic_write
-
-    atomic_write(path, lambda tmp: joblib.dump(model, tmp))
+    save_model(model, path)
 
 
-def _load_model(path):
-    import joblib
+def _load_model(path, trust_pickle=False):
+    from .modelfile import load_model
 
-    if not os.path.isfile(path):
-        raise CLIError(f"model file not found: {path}")
-    try:
-        return joblib.load(path)
-    except Exception as exc:  # a truncated or foreign file: say so in one line
-        raise CLIError(f"{path}: not a readable embedclf model ({type(exc).__name__}: {exc})")
+    return load_model(path, trust_pickle=trust_pickle)  # errors are one-line ValueErrors
 
 
 def _read_table(data, dataset, need_label=True):
@@ -221,7 +214,7 @@ def cmd_predict(args):
 
     from .audio import SkippedClipsWarning
 
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.trust_pickle)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedClipsWarning)  # the table's error column says it
         table = predict_table(model, args.files, on_error=args.on_error, window=args.window,
@@ -325,7 +318,7 @@ _share = _number_in(0, 1)
 def cmd_distill(args):
     from .distill import BudgetError, Distiller, export
 
-    teacher = _load_model(args.teacher)
+    teacher = _load_model(args.teacher, args.trust_pickle)
     df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
     res, df = _load_labelled(df, teacher, args.on_error, not args.quiet)
     train, test = _held_out(df, args.test_fold, args.test_fraction)
@@ -493,7 +486,7 @@ def cmd_demo(args):
                                   progress=not args.quiet)
     model.fit(X, y)
     os.makedirs(args.out, exist_ok=True)
-    model_path = os.path.join(args.out, "model.joblib")
+    model_path = os.path.join(args.out, "model.skops")
     _save_model(model, model_path)
     report.save(os.path.join(args.out, "report"))
     # Predict fresh files the model never saw, written the way a user has them.
@@ -563,7 +556,8 @@ def build_parser():
     sp.add_argument("--pipeline", default="logmel-linear", help="see `embedclf pipelines`")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help="pipeline parameter, e.g. --set clf__C=0.1 (repeatable)")
-    sp.add_argument("-o", "--output", required=True, help="where to write model.joblib")
+    sp.add_argument("-o", "--output", required=True,
+                    help="where to write the model, e.g. model.skops (a safe format)")
     sp.add_argument("--limit-per-class", type=int, help="use at most N clips per class")
     sp.add_argument("--cache", metavar="DIR", help="embedding cache folder (embedding pipelines)")
     common(sp)
@@ -576,6 +570,9 @@ def build_parser():
                     help="predict each window of SECONDS separately (rows with timestamps)")
     sp.add_argument("--hop", type=float, help="hop between windows in seconds (default WINDOW)")
     sp.add_argument("-o", "--output", help="write the CSV here instead of stdout")
+    sp.add_argument("--trust-pickle", action="store_true",
+                    help="also load a pickle/joblib model file; loading a pickle can run any "
+                         "code it holds: only for files from a source you trust")
     common(sp)
     sp.set_defaults(func=cmd_predict)
 
@@ -594,6 +591,9 @@ def build_parser():
     sp = sub.add_parser("distill", help="distil a saved model into a tiny int8 CNN for a "
                                         "microcontroller (TFLite, C array, report)")
     sp.add_argument("--teacher", required=True, help="model file written by `embedclf train`")
+    sp.add_argument("--trust-pickle", action="store_true",
+                    help="also load a pickle/joblib model file; loading a pickle can run any "
+                         "code it holds: only for files from a source you trust")
     sp.add_argument("--data", required=True, help="dataset folder or CSV (labelled clips)")
     sp.add_argument("--dataset", choices=datasets, help="layout of DATA (default: folder per class)")
     sp.add_argument("--out", default="build/mcu", help="output folder (default build/mcu)")

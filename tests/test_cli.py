@@ -21,13 +21,14 @@ def test_demo_json(capsys, tmp_path):
     assert code == 0
     res = json.loads(out)
     assert res["n_folds"] == 5 and res["n_clips"] == 50 and res["accuracy_mean"] > 0.7
-    assert (tmp_path / "model.joblib").is_file() and (tmp_path / "report" / "confusion.png").is_file()
+    assert (tmp_path / "model.skops").is_file()  # a safe format: loads without running code
+    assert (tmp_path / "report" / "confusion.png").is_file()
     assert len(res["new_clips"]) == 5
 
 
 def test_train_predict_evaluate(capsys, tmp_path, event_files):
     root, df = event_files
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.skops"
     code, out, _ = run(capsys, "train", root, "--pipeline", "logmel-linear",
                        "--set", "mel__sr=16000", "-o", model, "--quiet")
     assert code == 0 and "trained logmel-linear on 30 clips (5 classes)" in out
@@ -49,7 +50,7 @@ def test_train_predict_evaluate(capsys, tmp_path, event_files):
 
 def test_predict_bad_file_policy(capsys, tmp_path, event_files):
     root, df = event_files
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.skops"
     assert run(capsys, "train", root, "--set", "mel__sr=16000", "-o", model, "--quiet")[0] == 0
     missing = tmp_path / "gone.wav"
     code, _, err = run(capsys, "predict", model, df["path"][0], missing, "--quiet")
@@ -68,7 +69,7 @@ def test_train_skip_reports_files(capsys, tmp_path, event_files):
     rows = df[["path", "label"]].copy()
     rows.loc[len(rows)] = [str(tmp_path / "missing.wav"), "beep"]
     rows.to_csv(csv, index=False)
-    code, out, err = run(capsys, "train", csv, "--set", "mel__sr=16000", "-o", tmp_path / "m.joblib",
+    code, out, err = run(capsys, "train", csv, "--set", "mel__sr=16000", "-o", tmp_path / "m.skops",
                          "--on-error", "skip", "--json", "--quiet")
     assert code == 0 and "skipped" in err and "missing.wav" in err
     res = json.loads(out)
@@ -76,9 +77,9 @@ def test_train_skip_reports_files(capsys, tmp_path, event_files):
 
 
 def test_errors_are_one_line(capsys, tmp_path):
-    code, _, err = run(capsys, "train", tmp_path / "nowhere", "-o", tmp_path / "m.joblib")
+    code, _, err = run(capsys, "train", tmp_path / "nowhere", "-o", tmp_path / "m.skops")
     assert code == 1 and err.count("\n") == 1 and "is not a directory" in err
-    code, _, err = run(capsys, "predict", tmp_path / "nomodel.joblib", "x.wav")
+    code, _, err = run(capsys, "predict", tmp_path / "nomodel.skops", "x.wav")
     assert code == 1 and "model file not found" in err
     code, _, err = run(capsys, "evaluate", "--dataset", "fsdd", "--root", tmp_path,
                        "--pipeline", "nope")
@@ -96,7 +97,7 @@ def test_console_script_runs():
 
 def test_limit_per_class_keeps_labels(capsys, tmp_path, event_files):
     root, _ = event_files
-    code, out, _ = run(capsys, "train", root, "--set", "mel__sr=16000", "-o", tmp_path / "m.joblib",
+    code, out, _ = run(capsys, "train", root, "--set", "mel__sr=16000", "-o", tmp_path / "m.skops",
                        "--limit-per-class", 2, "--json", "--quiet")
     res = json.loads(out)
     assert code == 0 and res["n_clips"] == 10 and len(res["classes"]) == 5
@@ -104,7 +105,7 @@ def test_limit_per_class_keeps_labels(capsys, tmp_path, event_files):
 
 def test_predict_covers_the_tail_and_writes_valid_json(capsys, tmp_path, event_files):
     root, df = event_files
-    model = tmp_path / "m.joblib"
+    model = tmp_path / "m.skops"
     assert run(capsys, "train", root, "--set", "mel__sr=16000", "-o", model, "--quiet")[0] == 0
     code, out, _ = run(capsys, "predict", model, df["path"][0], tmp_path / "gone.wav",
                        "--window", 0.4, "--on-error", "skip", "--json", "--quiet")
@@ -158,7 +159,7 @@ def test_window_hop_longer_than_window_never_predicts_past_the_end(tmp_path, eve
 def test_cnn_pipelines_train_predict_evaluate(capsys, tmp_path, event_files):
     pytest.importorskip("keras")
     root, df = event_files
-    model = tmp_path / "cnn.joblib"
+    model = tmp_path / "cnn.skops"
     fast = ["--set", "sr=16000", "--set", "epochs=2", "--set", "architecture=strided_ds"]
     code, out, err = run(capsys, "train", root, "--pipeline", "cnn", *fast, "-o", model)
     assert code == 0 and "trained cnn on 30 clips (5 classes)" in out
@@ -179,7 +180,7 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
     pytest.importorskip("keras")
     pytest.importorskip("tflite_micro")
     root, _ = event_files
-    teacher = tmp_path / "teacher.joblib"
+    teacher = tmp_path / "teacher.skops"
     assert run(capsys, "train", root, "--set", "mel__sr=16000", "-o", teacher, "--quiet")[0] == 0
     out = tmp_path / "mcu"
     code, stdout, _ = run(capsys, "distill", "--teacher", teacher, "--data", root, "--out", out,
@@ -230,7 +231,7 @@ def test_distill_defaults_are_the_measured_recipe():
     from embedclf.cli import build_parser
     from embedclf.distill import Distiller
 
-    args = build_parser().parse_args(["distill", "--teacher", "t.joblib", "--data", "d"])
+    args = build_parser().parse_args(["distill", "--teacher", "t.skops", "--data", "d"])
     own = Distiller(None).get_params()
     for name in ("student", "epochs", "lr_schedule", "early_stopping", "temperature", "alpha",
                  "mix_copies", "weight_decay", "window", "hop", "fit_hop"):

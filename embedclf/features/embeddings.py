@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..audio import AudioError, ClipTransformer, _check_n_features, _check_X, _is_path, \
     _skipped_frame, content_key, resample, stream_audio, to_mono, warn_skipped
+from ..audio import skipped_columns, skipped_from_columns
 from ..files import atomic_write
 
 __all__ = ["PretrainedEmbedding", "Embedding", "EmbeddingCache", "frame_count"]
@@ -270,7 +271,15 @@ class PretrainedEmbedding(ClipTransformer):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
         state = dict(state)
         state.pop("_loaded_model", None)
+        if "skipped_" in state:  # plain lists: safe model files (skops) store no DataFrame
+            state["skipped_"] = skipped_columns(state["skipped_"])
         return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        if "skipped_" in state:
+            state["skipped_"] = skipped_from_columns(state["skipped_"])
+        super().__setstate__(state)
 
     def _fit_clips(self, X, y):
         super()._fit_clips(X, y)

@@ -16,6 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ..audio import _check_X, _record_n_features, _check_n_features, iter_clips, load_clips
+from ..audio import skipped_columns, skipped_from_columns
 from .architectures import get_architecture
 from .augment import Augmenter
 from ._windows import POOLINGS, pool_windows, spectrogram_windows, window_frames
@@ -94,7 +95,8 @@ def _model_from_bytes(data):
         path = os.path.join(tmp, "model.keras")
         with open(path, "wb") as fh:
             fh.write(data)
-        return keras.saving.load_model(path, compile=False)
+        # safe_mode: a Lambda layer's code in the file is refused, never run
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
 def labels_1d(y, dtype=None):
@@ -649,6 +651,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         state = dict(super().__getstate__())  # a copy: never touch the live object
         if "model_" in state:
             state["model_"] = _KerasBytes(_model_to_bytes(state["model_"]))
+        if "skipped_" in state:  # plain lists: safe model files (skops) store no DataFrame
+            state["skipped_"] = skipped_columns(state["skipped_"])
         return state
 
     def __setstate__(self, state):
@@ -658,6 +662,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         model = state.get("model_")
         if isinstance(model, _KerasBytes):
             state["model_"] = _model_from_bytes(model.data)
+        if "skipped_" in state:
+            state["skipped_"] = skipped_from_columns(state["skipped_"])
         super().__setstate__(state)
 
     def __sklearn_tags__(self):
