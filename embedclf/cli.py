@@ -302,7 +302,7 @@ def cmd_predict(args):
 
 
 #: Table formats an output's suffix selects (parquet needs pyarrow).
-TABLE_SUFFIXES = (".csv", ".json", ".parquet")
+_TABLE_SUFFIXES = (".csv", ".json", ".parquet")
 
 
 def _write_table(table, path):
@@ -737,7 +737,7 @@ def build_parser():
                     help="predict each window of SECONDS separately (rows with timestamps)")
     sp.add_argument("--hop", type=_number_in(1e-3), metavar="SECONDS",
                     help="hop between windows in seconds (default WINDOW)")
-    sp.add_argument("-o", "--output", type=_output_file(*TABLE_SUFFIXES),
+    sp.add_argument("-o", "--output", type=_output_file(*_TABLE_SUFFIXES),
                     help="write the table here instead of stdout: .csv, .json or .parquet")
     common(sp)
     sp.set_defaults(func=cmd_predict, check=_hop_needs_window(sp))
@@ -871,7 +871,7 @@ def _hop_needs_window(parser):
 
 
 #: Failures a command reports on purpose: their message is the whole story.
-EXPECTED_ERRORS = (CLIError, ValueError, OSError, ImportError)
+_EXPECTED_ERRORS = (CLIError, ValueError, OSError, ImportError)
 
 
 def _one_line(exc):
@@ -883,7 +883,7 @@ def _fail(exc, *, as_json, debug, code=1):
     """Report ``exc`` as one stderr line (and a JSON object with ``--json``); the exit code."""
     if isinstance(exc, KeyboardInterrupt):
         message = "interrupted"
-    elif isinstance(exc, EXPECTED_ERRORS):  # AudioError is a ValueError
+    elif isinstance(exc, _EXPECTED_ERRORS):  # AudioError is a ValueError
         message = _one_line(exc)
     else:  # a bug or an unforeseen input: name the kind and where to see more
         message = (f"unexpected {type(exc).__name__}: {_one_line(exc)} (run again with "
@@ -935,6 +935,14 @@ def main(argv=None):
         if getattr(args, "check", None):
             args.check(args)
         return args.func(args)
+    except BrokenPipeError:
+        # the reader of stdout went away (`embedclf predict ... | head`): stop quietly, like
+        # other command-line tools, with the shell's code for SIGPIPE
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
+            pass
+        return 141
     except KeyboardInterrupt as exc:
         return _fail(exc, as_json=as_json, debug=debug, code=130)
     except Exception as exc:  # noqa: BLE001 - the one place every failure becomes one line

@@ -327,3 +327,20 @@ def test_skip_summary_orders_reasons_by_count_and_caps_their_number():
         "skipped 3 clips for 3 other reasons",
     ]
     assert summarize_skipped(skipped.iloc[:0]) == []
+
+
+def test_closed_stdout_pipe_stops_quietly():
+    """`embedclf ... | head`: the reader leaving is no error to report."""
+    script = ("import sys, embedclf.cli as cli\n"
+              "def many(args):\n"
+              "    for _ in range(100000):\n"
+              "        print('x' * 100)\n"
+              "    return 0\n"
+              "cli.cmd_pipelines = many\n"
+              "sys.exit(cli.main(['pipelines']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()  # like `head -1` exiting
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141 and err == ""
