@@ -277,7 +277,6 @@ def cmd_train(args):
 
 
 def cmd_predict(args):
-    from .files import atomic_write
     from .predict import predict_table
 
     from .audio import SkippedClipsWarning
@@ -729,7 +728,8 @@ def build_parser():
     common(sp)
     sp.set_defaults(func=cmd_train)
 
-    sp = sub.add_parser("predict", help="label audio files with a saved model (CSV out)")
+    sp = sub.add_parser("predict", help="label audio files with a saved model "
+                                        "(a CSV, JSON or Parquet table)")
     sp.add_argument("model", help="model file written by `embedclf train`")
     sp.add_argument("files", nargs="+", help="audio files")
     sp.add_argument("--window", "--windows", dest="window", type=_number_in(1e-3),
