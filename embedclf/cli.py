@@ -703,8 +703,8 @@ def build_parser():
     sp = sub.add_parser("demo", help="synthetic end-to-end run: evaluate, train, save, predict")
     sp.add_argument("--out", type=_output_folder, default="build/demo",
                     help="output folder (default build/demo)")
-    sp.add_argument("--n-per-class", type=_int_in(5), default=40,
-                    help="clips per class (at least one per fold: >= 5)")
+    sp.add_argument("--n-per-class", type=_int_in(2), default=40,
+                    help="clips per class (default 40; cross-validation needs >= 2)")
     sp.add_argument("--seed", type=_seed, default=0)
     common(sp, on_error=False)
     sp.set_defaults(func=cmd_demo)

@@ -140,6 +140,7 @@ DISTILL = ["distill", "--teacher", "no-such-model.joblib", "--data", "nowhere"]
      "argument --limit-per-class: expected a whole number >= 1"),
     (["embed", "nowhere", "-o", "e.csv", "--hop-size", "0"],
      "argument --hop-size: expected a finite number > 0"),
+    (["demo", "--n-per-class", "1"], "argument --n-per-class: expected a whole number >= 2"),
 ])
 def test_bad_numbers_are_usage_errors_naming_the_flag(capsys, argv, says):
     assert says in usage_error(capsys, *argv)
@@ -177,6 +178,10 @@ def test_predict_output_suffix_selects_the_format(capsys, tmp_path, model_file, 
     assert [r["source"] for r in rows] == files
     assert run(capsys, "predict", model_file, *files, "-o", tmp_path / "p.csv", "--quiet")[0] == 0
     assert pd.read_csv(tmp_path / "p.csv")["label"].tolist() == [r["label"] for r in rows]
+    pytest.importorskip("pyarrow")
+    assert run(capsys, "predict", model_file, *files, "-o", tmp_path / "p.parquet",
+               "--quiet")[0] == 0
+    assert pd.read_parquet(tmp_path / "p.parquet")["source"].tolist() == files
 
 
 # --- 3. data errors are one line ------------------------------------------------------------
