@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 __all__ = [
     "AudioError",
     "SkippedClipsWarning",
+    "summarize_skipped",
     "AudioLoader",
     "load_audio",
     "resample",
@@ -34,7 +35,6 @@ __all__ = [
     "load_clips",
     "LoadResult",
     "content_key",
-    "summarize_skipped",
 ]
 
 # More channels than this in a 2-D clip almost always means channels-first data.
