@@ -106,38 +106,6 @@ def _load_model(path):
         raise CLIError(f"{path}: not a readable embedclf model ({type(exc).__name__}: {exc})")
 
 
-def _check_model(model, path, needs=("predict",)):
-    """Check that a loaded model file holds a fitted estimator with the methods a command uses.
-
-    Loading succeeds for any object a file holds (a dict, a bare transformer,
-    an unfitted pipeline); checking here turns what would be a traceback deep
-    in a command into one line naming the file.
-    """
-    from sklearn.exceptions import NotFittedError
-    from sklearn.utils.validation import check_is_fitted
-
-    from .pipelines import pipeline_sr
-
-    if not (hasattr(model, "fit") and hasattr(model, "get_params")):
-        raise CLIError(f"{path}: holds a {type(model).__name__}, not an estimator; give a "
-                       "model file written by `embedclf train`")
-    missing = [m for m in needs if not callable(getattr(model, m, None))]
-    if missing:
-        raise CLIError(f"{path}: the model ({type(model).__name__}) has no "
-                       f"{' or '.join(missing)}; give a classifier written by `embedclf train`")
-    try:
-        check_is_fitted(model)
-    except NotFittedError:
-        raise CLIError(f"{path}: the model is not fitted; train it first "
-                       "(`embedclf train`)") from None
-    except TypeError:  # an estimator check_is_fitted cannot inspect: let the command try
-        pass
-    if pipeline_sr(model) is None:
-        raise CLIError(f"{path}: cannot tell the sample rate the model expects (no step has "
-                       "an `sr` parameter); give a model written by `embedclf train`")
-    return model
-
-
 def _read_table(data, dataset, need_label=True):
     """A dataset index from a name+root, a CSV (path,label[,fold,...]) or a folder."""
     import pandas as pd
@@ -173,6 +141,38 @@ def _limit(df, per_class, seed=0):
     # a seeded random subset per class, kept in the index's own order
     shuffled = df.sample(frac=1.0, random_state=seed)
     return shuffled.groupby("label", sort=False).head(per_class).sort_index().reset_index(drop=True)
+
+
+def _check_model(model, path, needs=("predict",)):
+    """Check that a loaded model file holds a fitted estimator with the methods a command uses.
+
+    Loading succeeds for any object a file holds (a dict, a bare transformer,
+    an unfitted pipeline); checking here turns what would be a traceback deep
+    in a command into one line naming the file.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from .pipelines import pipeline_sr
+
+    if not (hasattr(model, "fit") and hasattr(model, "get_params")):
+        raise CLIError(f"{path}: holds a {type(model).__name__}, not an estimator; give a "
+                       "model file written by `embedclf train`")
+    missing = [m for m in needs if not callable(getattr(model, m, None))]
+    if missing:
+        raise CLIError(f"{path}: the model ({type(model).__name__}) has no "
+                       f"{' or '.join(missing)}; give a classifier written by `embedclf train`")
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise CLIError(f"{path}: the model is not fitted; train it first "
+                       "(`embedclf train`)") from None
+    except TypeError:  # an estimator check_is_fitted cannot inspect: let the command try
+        pass
+    if pipeline_sr(model) is None:
+        raise CLIError(f"{path}: cannot tell the sample rate the model expects (no step has "
+                       "an `sr` parameter); give a model written by `embedclf train`")
+    return model
 
 
 def _streams_files(model):
