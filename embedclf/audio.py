@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 __all__ = [
     "AudioError",
     "SkippedClipsWarning",
+    "summarize_skipped",
     "AudioLoader",
     "load_audio",
     "resample",
@@ -522,6 +523,61 @@ def warn_skipped(skipped, where):
             SkippedClipsWarning,
             stacklevel=3,
         )
+
+
+def summarize_skipped(skipped, *, examples=3, max_reasons=5):
+    """Describe skipped clips in a few lines: one per reason, with a count and example names.
+
+    A run that skips thousands of clips for the same reason then says so once;
+    the full list stays in ``skipped`` (and wherever the caller keeps it).
+
+    Parameters
+    ----------
+    skipped : pandas.DataFrame
+        Columns ``source, reason`` (as in :attr:`LoadResult.skipped`).
+    examples : int, default=3
+        Names shown per reason (file names without their folder).
+    max_reasons : int, default=5
+        Reasons given a line of their own, most frequent first; the rest
+        share one last line.
+
+    Returns
+    -------
+    list of str
+        Empty when nothing was skipped.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from embedclf.audio import summarize_skipped
+    >>> skipped = pd.DataFrame({"source": ["a/1.wav", "a/2.wav", "b/3.wav", "b/4.wav", "c.wav"],
+    ...                         "reason": ["file not found"] * 4 + ["empty clip"]})
+    >>> for line in summarize_skipped(skipped):
+    ...     print(line)
+    skipped 4 files: file not found (e.g. 1.wav, 2.wav, 3.wav)
+    skipped 1 file: empty clip (c.wav)
+    """
+    if not len(skipped):
+        return []
+    groups = {}  # reason -> sources, in order of first appearance
+    for source, reason in zip(skipped["source"], skipped["reason"]):
+        groups.setdefault(str(reason), []).append(str(source))
+    ranked = sorted(groups.items(), key=lambda kv: -len(kv[1]))  # stable: ties keep order
+
+    def noun(sources):
+        # in-memory clips are named "clip <index>"; anything else is a file
+        kind = "clip" if all(s.startswith("clip ") for s in sources) else "file"
+        return f"{len(sources)} {kind}{'' if len(sources) == 1 else 's'}"
+
+    lines = []
+    for reason, sources in ranked[:max_reasons]:
+        names = ", ".join(os.path.basename(s) or s for s in sources[:examples])
+        lines.append(f"skipped {noun(sources)}: {reason} "
+                     f"({'e.g. ' if len(sources) > examples else ''}{names})")
+    rest = [s for _, sources in ranked[max_reasons:] for s in sources]
+    if rest:
+        lines.append(f"skipped {noun(rest)} for {len(ranked) - max_reasons} other reasons")
+    return lines
 
 
 def content_key(clip, sr=None, source="clip"):

@@ -2,17 +2,22 @@
 
 Every subcommand prints a readable result (or JSON with ``--json``) on
 stdout, progress on stderr, and exits 0 on success, 1 with a one-line
-``embedclf: error: ...`` message on failure, 2 on bad usage.
+``embedclf: error: ...`` message on failure (with ``--json`` also an
+``{"error": ..., "type": ...}`` object on stdout), 130 when interrupted, 2 on
+bad usage. Arguments (numbers, output paths and formats) are checked before
+any work. Tracebacks only with ``--debug`` (or ``EMBEDCLF_DEBUG=1``).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import json
 import math
 import os
 import sys
+import traceback
 import warnings
 
 __all__ = ["main"]
@@ -102,12 +107,21 @@ def _read_table(data, dataset, need_label=True):
 
     if dataset is None and str(data).lower().endswith(".csv"):
         df = pd.read_csv(data)
-        missing = ({"path", "label"} if need_label else {"path"}) - set(df.columns)
+        needed = ["path", "label"] if need_label else ["path"]
+        missing = set(needed) - set(df.columns)
         if missing:
-            raise CLIError(f"{data}: CSV needs columns {'path,label' if need_label else 'path'} "
+            raise CLIError(f"{data}: CSV needs columns {','.join(needed)} "
                            f"(missing {sorted(missing)})")
+        for col in needed:
+            empty = df[col].isna() | (df[col].astype(str).str.strip() == "")
+            if empty.any():
+                lines = (empty[empty].index + 2).tolist()  # 1-based, after the header line
+                shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
+                raise CLIError(f"{data}: empty {col} on {len(lines)} row(s) (line {shown}); "
+                               f"every row needs a {col}")
         base = os.path.dirname(os.path.abspath(data))
-        df["path"] = [p if os.path.isabs(p) else os.path.join(base, p) for p in df["path"]]
+        df["path"] = [p if os.path.isabs(p) else os.path.join(base, p)
+                      for p in df["path"].astype(str)]
         return df
     return load_dataset(dataset or "folder", data)
 
@@ -120,6 +134,36 @@ def _limit(df, per_class, seed=0):
     # a seeded random subset per class, kept in the index's own order
     shuffled = df.sample(frac=1.0, random_state=seed)
     return shuffled.groupby("label", sort=False).head(per_class).sort_index().reset_index(drop=True)
+
+
+def _check_model(model, path, needs=("predict",)):
+    """Check that a loaded model file holds a fitted estimator with the methods a command uses.
+
+    Loading succeeds for any object a file holds (a dict, a bare transformer,
+    an unfitted pipeline); checking here turns what would be a traceback deep
+    in a command into one line naming the file.
+    """
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from .pipelines import pipeline_sr
+
+    # load_model already refused objects that are not estimators or cannot predict
+    missing = [m for m in needs if not callable(getattr(model, m, None))]
+    if missing:
+        raise CLIError(f"{path}: the model ({type(model).__name__}) has no "
+                       f"{' or '.join(missing)}; give a classifier written by `embedclf train`")
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        raise CLIError(f"{path}: the model is not fitted; train it first "
+                       "(`embedclf train`)") from None
+    except TypeError:  # an estimator check_is_fitted cannot inspect: let the command try
+        pass
+    if pipeline_sr(model) is None:
+        raise CLIError(f"{path}: cannot tell the sample rate the model expects (no step has "
+                       "an `sr` parameter); give a model written by `embedclf train`")
+    return model
 
 
 def _streams_files(model):
@@ -149,8 +193,11 @@ def _decoded_bytes(paths, sr):
     return total
 
 
-def _load_labelled(df, model, on_error, progress):
+def _load_labelled(df, model, on_error, progress, full_list):
     """Check (and, when they fit in memory, load) the clips; labels stay aligned.
+
+    Skipped clips are summarised on stderr; ``full_list`` says where the
+    caller keeps every one of them.
 
     Embedding pipelines always get the checked paths: they stream and cache
     by content. Feature pipelines get decoded waveforms (decoded once for
@@ -171,9 +218,20 @@ def _load_labelled(df, model, on_error, progress):
         warnings.simplefilter("ignore", SkippedClipsWarning)  # reported below instead
         res = load_clips(paths, df["label"].to_numpy(), sr=sr, on_error=on_error,
                          progress=progress, lazy=lazy)
-    for _, row in res.skipped.iterrows():
-        print(f"embedclf: skipped {row['source']}: {row['reason']}", file=sys.stderr)
+    _report_skipped(res.skipped, full_list)
     return res, df.iloc[res.kept].reset_index(drop=True)
+
+
+def _report_skipped(skipped, full_list):
+    """One stderr line per skip reason (count, a few names); ``full_list`` says where all are."""
+    from .audio import summarize_skipped
+
+    examples, max_reasons = 3, 5
+    for line in summarize_skipped(skipped, examples=examples, max_reasons=max_reasons):
+        print(f"embedclf: {line}", file=sys.stderr)
+    shown = skipped["reason"].astype(str).value_counts().head(max_reasons).clip(upper=examples)
+    if len(skipped) > shown.sum():  # names were left out: say where every one is
+        print(f"embedclf: every skipped file is listed in {full_list}", file=sys.stderr)
 
 
 def cmd_pipelines(args):
@@ -195,7 +253,8 @@ def cmd_train(args):
     model = _with_cache(make_pipeline(args.pipeline, **_parse_set(args.set)), args.cache)
     model = _quiet(model, args.quiet)
     df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
-    res, df = _load_labelled(df, model, args.on_error, not args.quiet)
+    res, df = _load_labelled(df, model, args.on_error, not args.quiet,
+                             "the --json output (\"skipped\")")
     if len(set(res.y)) < 2:
         raise CLIError(f"need at least two classes to train, found {sorted(set(res.y))}")
     model.fit(res.clips, res.y)
@@ -209,24 +268,47 @@ def cmd_train(args):
 
 
 def cmd_predict(args):
-    from .files import atomic_write
     from .predict import predict_table
 
     from .audio import SkippedClipsWarning
 
-    model = _load_model(args.model, args.trust_pickle)
+    model = _check_model(_load_model(args.model, args.trust_pickle), args.model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedClipsWarning)  # the table's error column says it
         table = predict_table(model, args.files, on_error=args.on_error, window=args.window,
                               hop=args.hop, progress=not args.quiet)
+    if args.on_error == "skip":
+        _report_skipped(table.loc[table["error"].notna(), ["source", "error"]]
+                        .drop_duplicates("source").rename(columns={"error": "reason"}),
+                        "the output's error column")
     if args.output:
-        atomic_write(args.output, lambda tmp: table.to_csv(tmp, index=False))
+        _write_table(table, args.output)
     if args.json:
         print(_dump(table.to_dict("records")))
     elif not args.output:
         print(table.to_csv(index=False), end="")
     n_err = int(table["error"].notna().sum())
     return 1 if n_err and args.on_error == "raise" else 0
+
+
+#: Table formats an output's suffix selects (parquet needs pyarrow).
+_TABLE_SUFFIXES = (".csv", ".json", ".parquet")
+
+
+def _write_table(table, path):
+    """Write a result table in the format the (already checked) suffix names."""
+    from .files import atomic_write
+
+    def write_json(tmp):
+        with open(tmp, "w") as fh:
+            fh.write(_dump(table.to_dict("records")) + "\n")
+
+    if path.lower().endswith(".parquet"):
+        atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
+    elif path.lower().endswith(".json"):
+        atomic_write(path, write_json)
+    else:
+        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
 
 def cmd_evaluate(args):
@@ -236,7 +318,8 @@ def cmd_evaluate(args):
     model = _with_cache(make_pipeline(args.pipeline, **_parse_set(args.set)), args.cache)
     model = _quiet(model, args.quiet)
     df = _limit(_read_table(args.root, args.dataset), args.limit_per_class)
-    res, df = _load_labelled(df, model, args.on_error, not args.quiet)
+    res, df = _load_labelled(df, model, args.on_error, not args.quiet,
+                             "the --json output and --out's report.json (\"skipped\")")
     cols = {c: df[c].to_numpy() for c in ("fold", "group", "split") if c in df}
     if "fold" in cols:
         cols.pop("split", None)
@@ -297,30 +380,97 @@ def _teacher_context(text):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _number_in(low, high=float("inf")):
-    """An argparse type: a number from ``low`` to ``high``."""
+def _number_in(low, high=float("inf"), *, above=False):
+    """An argparse type: a finite number from ``low`` (excluded when ``above``) to ``high``."""
     def parse(text):
         try:
             value = float(text)
         except ValueError:
             value = float("nan")
-        if not (low <= value <= high and math.isfinite(value)):
-            bound = f"from {low:g} to {high:g}" if high < float("inf") else f">= {low:g}"
-            raise argparse.ArgumentTypeError(f"expected a number {bound}, got {text!r}")
+        if not (math.isfinite(value) and (value > low if above else value >= low)
+                and value <= high):
+            if high == float("inf"):
+                bound = f"a finite number {'>' if above else '>='} {low:g}"
+            else:
+                bound = f"a number {'above' if above else 'from'} {low:g} to {high:g}"
+            raise argparse.ArgumentTypeError(f"expected {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _int_in(low, high=None):
+    """An argparse type: a whole number from ``low`` to ``high``."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"expected a whole number {bound}, got {text!r}")
         return value
 
     return parse
 
 
 _share = _number_in(0, 1)
+_positive = _number_in(0, above=True)
+_count = _int_in(1)
+#: numpy's seeds are 32-bit
+_seed = _int_in(0, 2**32 - 1)
+
+
+def _writable_place(path):
+    """Why nothing could be written at ``path`` (missing folders are created), or None."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(folder):  # the nearest folder that exists decides
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        return f"{folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"no permission to write in {folder}"
+    return None
+
+
+def _output_file(*suffixes):
+    """An argparse type: a file to write, whose suffix (one of ``suffixes``) sets its format."""
+    def parse(text):
+        if os.path.isdir(text):
+            raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+        problem = _writable_place(text)
+        if problem:
+            raise argparse.ArgumentTypeError(f"cannot write {text}: {problem}")
+        if suffixes and not text.lower().endswith(suffixes):
+            raise argparse.ArgumentTypeError(
+                f"cannot tell the format of {text}: name it ending in {', '.join(suffixes)}")
+        if text.lower().endswith(".parquet") and importlib.util.find_spec("pyarrow") is None:
+            raise argparse.ArgumentTypeError(
+                "writing .parquet needs pyarrow: pip install 'embedclf[parquet]' (or write .csv)")
+        return text
+
+    return parse
+
+
+def _output_folder(text):
+    """An argparse type: a folder to write into (created when missing)."""
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    problem = _writable_place(os.path.join(text, "x"))
+    if problem:
+        raise argparse.ArgumentTypeError(f"cannot write into {text}: {problem}")
+    return text
 
 
 def cmd_distill(args):
     from .distill import BudgetError, Distiller, export
 
-    teacher = _load_model(args.teacher, args.trust_pickle)
+    # refitting a copy needs `fit` and `classes_` too; the student learns from predict_proba
+    teacher = _check_model(_load_model(args.teacher, args.trust_pickle), args.teacher,
+                           needs=("predict_proba",))
     df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
-    res, df = _load_labelled(df, teacher, args.on_error, not args.quiet)
+    res, df = _load_labelled(df, teacher, args.on_error, not args.quiet,
+                             f"{os.path.join(args.out, 'report.json')} (\"skipped\")")
     train, test = _held_out(df, args.test_fold, args.test_fraction)
     X = res.clips
     X_train = [X[i] for i in train.nonzero()[0]]
@@ -356,7 +506,8 @@ def cmd_distill(args):
     try:
         report = export(dist, args.out, X_train, X_test=X_test, y_test=res.y[test],
                         max_flash_kb=args.max_flash_kb, max_ram_kb=args.max_ram_kb,
-                        extra={"teacher_refit_without_held_out": not args.keep_teacher})
+                        extra={"teacher_refit_without_held_out": not args.keep_teacher,
+                               "skipped": res.skipped.to_dict("records")})
         code, message = 0, None
     except BudgetError as err:
         from .distill.export import OVER_BUDGET_REPORT
@@ -432,8 +583,8 @@ def cmd_embed(args):
         warnings.simplefilter("ignore", SkippedClipsWarning)  # reported below
         embs = est.embed(paths)
     skipped = est.skipped_ if args.on_error == "skip" else None
-    for row in ([] if skipped is None else skipped.itertuples(index=False)):
-        print(f"embedclf: skipped {row.source}: {row.reason}", file=sys.stderr)
+    if skipped is not None:
+        _report_skipped(skipped, "the --json output (\"skipped\")")
     by_source = {e.source: e for e in embs}
     frames = []
     for i, path in enumerate(paths):
@@ -529,6 +680,9 @@ def build_parser():
     p = argparse.ArgumentParser(prog="embedclf", description=(
         "Embeddings-first audio classification: train, predict, evaluate."))
     p.add_argument("--version", action="version", version=f"embedclf {__version__}")
+    debug_help = ("on an error, show the Python traceback instead of one line "
+                  "(or set EMBEDCLF_DEBUG=1)")
+    p.add_argument("--debug", action="store_true", help=debug_help)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(sp, on_error=True):
@@ -539,9 +693,11 @@ def build_parser():
                             help="unreadable clips: stop (default) or skip and report them")
 
     sp = sub.add_parser("demo", help="synthetic end-to-end run: evaluate, train, save, predict")
-    sp.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
-    sp.add_argument("--n-per-class", type=int, default=40)
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--out", type=_output_folder, default="build/demo",
+                    help="output folder (default build/demo)")
+    sp.add_argument("--n-per-class", type=_int_in(2), default=40,
+                    help="clips per class (default 40; cross-validation needs >= 2)")
+    sp.add_argument("--seed", type=_seed, default=0)
     common(sp, on_error=False)
     sp.set_defaults(func=cmd_demo)
 
@@ -556,35 +712,43 @@ def build_parser():
     sp.add_argument("--pipeline", default="logmel-linear", help="see `embedclf pipelines`")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE",
                     help="pipeline parameter, e.g. --set clf__C=0.1 (repeatable)")
-    sp.add_argument("-o", "--output", required=True,
+    sp.add_argument("-o", "--output", type=_output_file(), required=True,
                     help="where to write the model, e.g. model.skops (a safe format)")
-    sp.add_argument("--limit-per-class", type=int, help="use at most N clips per class")
-    sp.add_argument("--cache", metavar="DIR", help="embedding cache folder (embedding pipelines)")
+    sp.add_argument("--limit-per-class", type=_count, help="use at most N clips per class")
+    sp.add_argument("--cache", type=_output_folder, metavar="DIR",
+                    help="embedding cache folder (embedding pipelines)")
     common(sp)
     sp.set_defaults(func=cmd_train)
 
-    sp = sub.add_parser("predict", help="label audio files with a saved model (CSV out)")
+    sp = sub.add_parser("predict", help="label audio files with a saved model "
+                                        "(a CSV, JSON or Parquet table)")
     sp.add_argument("model", help="model file written by `embedclf train`")
     sp.add_argument("files", nargs="+", help="audio files")
-    sp.add_argument("--window", "--windows", dest="window", type=float, metavar="SECONDS",
+    sp.add_argument("--window", "--windows", dest="window", type=_number_in(1e-3),
+                    metavar="SECONDS",
                     help="predict each window of SECONDS separately (rows with timestamps)")
-    sp.add_argument("--hop", type=float, help="hop between windows in seconds (default WINDOW)")
-    sp.add_argument("-o", "--output", help="write the CSV here instead of stdout")
+    sp.add_argument("--hop", type=_number_in(1e-3), metavar="SECONDS",
+                    help="hop between windows in seconds (default WINDOW)")
+    sp.add_argument("-o", "--output", type=_output_file(*_TABLE_SUFFIXES),
+                    help="write the table here instead of stdout: .csv, .json or .parquet")
     sp.add_argument("--trust-pickle", action="store_true",
                     help="also load a pickle/joblib model file; loading a pickle can run any "
                          "code it holds: only for files from a source you trust")
     common(sp)
-    sp.set_defaults(func=cmd_predict)
+    sp.set_defaults(func=cmd_predict, check=_hop_needs_window(sp))
 
     sp = sub.add_parser("evaluate", help="cross-validate a pipeline on a dataset's own folds")
     sp.add_argument("--dataset", choices=datasets, required=True)
     sp.add_argument("--root", required=True, help="the dataset's folder")
     sp.add_argument("--pipeline", default="logmel-linear")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE")
-    sp.add_argument("--n-splits", type=int, default=5, help="folds when the dataset has none")
-    sp.add_argument("--limit-per-class", type=int)
-    sp.add_argument("--out", help="folder for report.json, CSVs and confusion.png")
-    sp.add_argument("--cache", metavar="DIR", help="embedding cache folder (embedding pipelines)")
+    sp.add_argument("--n-splits", type=_int_in(2), default=5,
+                    help="folds when the dataset has none")
+    sp.add_argument("--limit-per-class", type=_count)
+    sp.add_argument("--out", type=_output_folder,
+                    help="folder for report.json, CSVs and confusion.png")
+    sp.add_argument("--cache", type=_output_folder, metavar="DIR",
+                    help="embedding cache folder (embedding pipelines)")
     common(sp)
     sp.set_defaults(func=cmd_evaluate)
 
@@ -596,10 +760,11 @@ def build_parser():
                          "code it holds: only for files from a source you trust")
     sp.add_argument("--data", required=True, help="dataset folder or CSV (labelled clips)")
     sp.add_argument("--dataset", choices=datasets, help="layout of DATA (default: folder per class)")
-    sp.add_argument("--out", default="build/mcu", help="output folder (default build/mcu)")
+    sp.add_argument("--out", type=_output_folder, default="build/mcu",
+                    help="output folder (default build/mcu)")
     sp.add_argument("--student", default="strided_ds", choices=["strided_ds", "ds_cnn", "sbcnn"])
     # defaults: the recipe measured on ESC-10 (README, benchmarks/distill_tradeoff.py)
-    sp.add_argument("--width", type=float, default=2.0,
+    sp.add_argument("--width", type=_positive, default=2.0,
                     help="filter-count multiplier (default 2: the measured ESC-10 student, "
                          "30 KB flash, 25 KB arena)")
     sp.add_argument("--window", type=_number_in(1e-3), default=1.0, metavar="SECONDS",
@@ -610,7 +775,7 @@ def build_parser():
     sp.add_argument("--fit-hop", type=_number_in(1e-3), metavar="SECONDS",
                     help="hop between the training windows the teacher labels (default: HOP); "
                          "shorter trains on more shifted views than the device runs")
-    sp.add_argument("--epochs", type=int, default=120, help="training epochs (default 120)")
+    sp.add_argument("--epochs", type=_count, default=120, help="training epochs (default 120)")
     sp.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",
                     help="learning rate over the epochs (default cosine decay)")
     sp.add_argument("--weight-decay", type=_number_in(0), default=0.0, metavar="DECAY",
@@ -619,10 +784,10 @@ def build_parser():
     sp.add_argument("--early-stopping", action="store_true",
                     help="stop when held-out clips stop improving, instead of running every "
                          "epoch")
-    sp.add_argument("--augment", type=int, default=2, metavar="COPIES",
+    sp.add_argument("--augment", type=_int_in(0), default=2, metavar="COPIES",
                     help="augmented copies per clip, labelled by the teacher (default 2; "
                          "each copy costs one more teacher pass)")
-    sp.add_argument("--mix-copies", type=int, default=0, metavar="COPIES",
+    sp.add_argument("--mix-copies", type=_int_in(0), default=0, metavar="COPIES",
                     help="unlabelled mixtures of two training clips per clip, labelled by the "
                          "teacher alone (default 0; each costs one more teacher pass)")
     sp.add_argument("--mixup", type=_number_in(0), default=0.3, metavar="ALPHA",
@@ -638,23 +803,23 @@ def build_parser():
                     help="audio the teacher hears per student window: seconds centred on it, "
                          "the window, the clip, or (default) auto: the teacher's own analysis "
                          "window when longer (BirdNET: 3 s)")
-    sp.add_argument("--temperature", type=float, default=4.0,
+    sp.add_argument("--temperature", type=_positive, default=4.0,
                     help="softening of the teacher's and the student's outputs (default 4)")
-    sp.add_argument("--alpha", type=float, default=0.5,
+    sp.add_argument("--alpha", type=_share, default=0.5,
                     help="weight of the teacher's soft targets vs the true labels")
     sp.add_argument("--clip-pooling", choices=["mean", "logmean", "vote"], default="logmean",
                     help="how the device combines a clip's windows: mean log-probability "
                          "(default), mean probability, or a vote")
-    sp.add_argument("--max-flash-kb", type=float, default=256)
-    sp.add_argument("--max-ram-kb", type=float, default=64)
+    sp.add_argument("--max-flash-kb", type=_positive, default=256)
+    sp.add_argument("--max-ram-kb", type=_positive, default=64)
     sp.add_argument("--test-fold", type=int, help="hold out this fold (datasets with folds)")
-    sp.add_argument("--test-fraction", type=float, default=0.2,
+    sp.add_argument("--test-fraction", type=_number_in(0, 1, above=True), default=0.2,
                     help="held-out share of the clips when no --test-fold (default 0.2)")
     sp.add_argument("--keep-teacher", action="store_true",
                     help="distil the saved teacher as is, instead of refitting a copy without "
                          "the held-out clips (its accuracy is then not a held-out number)")
-    sp.add_argument("--limit-per-class", type=int)
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--limit-per-class", type=_count)
+    sp.add_argument("--seed", type=_seed, default=0)
     common(sp)
     sp.set_defaults(func=cmd_distill)
 
@@ -664,7 +829,8 @@ def build_parser():
     sp.add_argument("--input-repr", choices=["mel256", "mel128", "linear"],
                     help="fetch only this representation (default: all)")
     sp.add_argument("--content-type", choices=["music", "env"], help="default: both")
-    sp.add_argument("--dest", help="folder to unpack into (default: the user cache)")
+    sp.add_argument("--dest", type=_output_folder,
+                    help="folder to unpack into (default: the user cache)")
     sp.add_argument("--base-url", help="where the .h5.gz files are (default: the official place)")
     sp.add_argument("--sha256", help="expected SHA-256 of the .h5.gz (when none is recorded)")
     sp.add_argument("--weights", help="with list: also look in this folder")
@@ -677,20 +843,68 @@ def build_parser():
 
     sp = sub.add_parser("embed", help="per-window pretrained embeddings with timestamps, to a table")
     sp.add_argument("data", help="an audio file, a dataset folder, or a CSV with a path column")
-    sp.add_argument("-o", "--output", required=True, help="embeddings.parquet or .csv")
+    sp.add_argument("-o", "--output", type=_output_file(".parquet", ".csv"), required=True,
+                    help="embeddings.parquet or .csv")
     sp.add_argument("--model", choices=sorted(EMBEDDERS), default="birdnet")
     sp.add_argument("--dataset", choices=datasets, help="layout of DATA (default: folder per class)")
-    sp.add_argument("--hop-size", type=float, help="seconds between windows (model default)")
-    sp.add_argument("--cache", metavar="DIR", help="embedding cache folder")
+    sp.add_argument("--hop-size", type=_positive, help="seconds between windows (model default)")
+    sp.add_argument("--cache", type=_output_folder, metavar="DIR", help="embedding cache folder")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="embedding parameter")
-    sp.add_argument("--limit-per-class", type=int)
+    sp.add_argument("--limit-per-class", type=_count)
     common(sp)
     sp.set_defaults(func=cmd_embed)
+    for sp in sub.choices.values():  # --debug also after the command; SUPPRESS keeps the global
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help=debug_help)
     return p
+
+
+def _hop_needs_window(parser):
+    """A check run after parsing: ``--hop`` alone would be silently ignored."""
+    def check(args):
+        if args.hop is not None and args.window is None:
+            parser.error("argument --hop: needs --window (the hop is between windows)")
+
+    return check
+
+
+#: Failures a command reports on purpose: their message is the whole story.
+_EXPECTED_ERRORS = (CLIError, ValueError, OSError, ImportError)
+
+
+def _one_line(exc):
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__
+
+
+def _fail(exc, *, as_json, debug, code=1):
+    """Report ``exc`` as one stderr line (and a JSON object with ``--json``); the exit code."""
+    if isinstance(exc, KeyboardInterrupt):
+        message = "interrupted"
+    elif isinstance(exc, _EXPECTED_ERRORS):  # AudioError is a ValueError
+        message = _one_line(exc)
+    else:  # a bug or an unforeseen input: name the kind and where to see more
+        message = (f"unexpected {type(exc).__name__}: {_one_line(exc)} (run again with "
+                   "--debug or EMBEDCLF_DEBUG=1 for the traceback)")
+    if debug:
+        traceback.print_exc()
+    if as_json:
+        obj = {"error": message, "type": type(exc).__name__}
+        if getattr(exc, "source", None) is not None:  # AudioError: the clip at fault
+            obj["source"] = exc.source
+        print(_dump(obj))
+    print(f"embedclf: error: {message}", file=sys.stderr)
+    return code
 
 
 def main(argv=None):
     """Run the command line; returns the exit code.
+
+    No traceback reaches the user: any exception becomes one line on stderr
+    (``embedclf: error: ...``) and exit code 1 (130 when interrupted), and
+    with ``--json`` also an ``{"error": ..., "type": ...}`` object on stdout.
+    ``--debug`` (or ``EMBEDCLF_DEBUG=1``) prints the traceback too. Bad usage
+    exits 2 before any work.
 
     Parameters
     ----------
@@ -707,20 +921,30 @@ def main(argv=None):
     birdnet-forest ...
     0
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # the command line never opens windows
-    args = build_parser().parse_args(argv)
-    from .audio import AudioError
-
+    debug = os.environ.get("EMBEDCLF_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+    as_json = False
     try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # the command line never opens windows
+        args = build_parser().parse_args(argv)  # bad usage: SystemExit(2), not caught here
+        debug = debug or args.debug
+        as_json = getattr(args, "json", False)
+        if getattr(args, "check", None):
+            args.check(args)
         return args.func(args)
-    except (CLIError, AudioError, ValueError, OSError, ImportError) as exc:
-        print(f"embedclf: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("embedclf: interrupted", file=sys.stderr)
-        return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`embedclf predict ... | head`): stop quietly, like
+        # other command-line tools, with the shell's code for SIGPIPE
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # stdout without a file descriptor
+            pass
+        return 141
+    except KeyboardInterrupt as exc:
+        return _fail(exc, as_json=as_json, debug=debug, code=130)
+    except Exception as exc:  # noqa: BLE001 - the one place every failure becomes one line
+        return _fail(exc, as_json=as_json, debug=debug)
 
 
 if __name__ == "__main__":  # pragma: no cover
