@@ -173,7 +173,9 @@ def _check_finite(y, source, what):
     """AudioError naming ``source`` unless every sample of ``y`` is finite."""
     # One float64 sum is finite iff every sample is (and much cheaper than isfinite);
     # only float64 input can overflow it, hence the exact check before blaming a sample.
-    if not np.isfinite(np.sum(y, dtype=np.float64)) and not np.isfinite(y).all():
+    with np.errstate(over="ignore"):
+        total = np.sum(y, dtype=np.float64)
+    if not np.isfinite(total) and not np.isfinite(y).all():
         bad = "NaN" if np.isnan(y).any() else "inf"
         raise AudioError(source, f"{what} contains {bad} samples")
 
