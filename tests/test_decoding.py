@@ -353,3 +353,14 @@ def test_poisoned_cache_entry_is_recomputed(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the replaced entry is clean
         np.testing.assert_array_equal(est.transform([clip])[0], good)
+
+
+def test_truncated_flac_segment_is_an_audio_error(truncated_flac):
+    import pandas as pd
+
+    from embedclf.datasets import load_segments
+
+    df = pd.DataFrame({"path": [truncated_flac], "start": [2.0], "end": [2.5]})
+    with pytest.raises(AudioError, match="truncated or corrupt") as info:
+        load_segments(df, sr=8000)
+    assert info.value.source == truncated_flac
