@@ -173,7 +173,7 @@ def _check_finite(y, source, what):
     """AudioError naming ``source`` unless every sample of ``y`` is finite."""
     # One float64 sum is finite iff every sample is (and much cheaper than isfinite);
     # only float64 input can overflow it, hence the exact check before blaming a sample.
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         total = np.sum(y, dtype=np.float64)
     if not np.isfinite(total) and not np.isfinite(y).all():
         bad = "NaN" if np.isnan(y).any() else "inf"
@@ -191,9 +191,15 @@ def _mix(y):
 def _as_float32(y):
     """``y`` as float32; finite values beyond the float32 range are clipped to it."""
     y = np.asarray(y)
-    if y.dtype != np.float32 and np.finfo(y.dtype).max > _F32_MAX:
-        y = np.clip(y, -_F32_MAX, _F32_MAX)
-    return np.asarray(y, dtype=np.float32)
+    if y.dtype == np.float32:
+        return y
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = y.astype(np.float32)
+        overflowed = (np.finfo(y.dtype).max > _F32_MAX
+                      and not np.isfinite(np.sum(out, dtype=np.float64)))
+    if overflowed:
+        out = np.clip(y, -_F32_MAX, _F32_MAX).astype(np.float32)  # NaN stays NaN
+    return out
 
 
 def _scaled_down(y):
@@ -265,20 +271,21 @@ def _check_file(path):
 
 def _check_declared(path, frames, rate, channels):
     """A header's claims against the documented limits, before anything is allocated."""
+    where = "embedclf.audio"
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
         raise AudioError(path, f"header declares a sample rate of {rate} Hz, outside the "
                                f"supported {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz "
-                               "(MIN_SAMPLE_RATE/MAX_SAMPLE_RATE): corrupt header?")
+                               f"({where}.MIN_SAMPLE_RATE/MAX_SAMPLE_RATE): corrupt header?")
     if not 1 <= channels <= MAX_FILE_CHANNELS:
         raise AudioError(path, f"header declares {channels} channels; the limit is "
-                               f"{MAX_FILE_CHANNELS} (MAX_FILE_CHANNELS): corrupt header?")
+                               f"{MAX_FILE_CHANNELS} ({where}.MAX_FILE_CHANNELS): corrupt header?")
     if frames == 0:
         raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
     if not 0 < frames <= MAX_DURATION_SECONDS * rate:
         raise AudioError(path, f"header declares {frames} samples at {rate} Hz "
                                f"({frames / rate / 3600:.1f} h); the limit is "
-                               f"{MAX_DURATION_SECONDS / 3600:g} h (MAX_DURATION_SECONDS): "
-                               "corrupt header, or split the recording")
+                               f"{MAX_DURATION_SECONDS / 3600:g} h ({where}.MAX_DURATION_SECONDS):"
+                               " corrupt header, or split the recording")
 
 
 def _decoder_errors():
