@@ -9,6 +9,21 @@ Everything downstream (``LogMel``, embeddings, models) receives clips through
   ``(n_samples, n_channels)``, taken to be at rate ``sr`` already;
 * a 2-D array whose *rows* are equal-length mono waveforms (the form
   scikit-learn's common checks use).
+
+Decoding is total: whatever a file holds, reading it gives float32 samples or
+an :class:`AudioError` naming it. Files are read in blocks; a header's sample
+rate, channel count and length are checked against :data:`MIN_SAMPLE_RATE`,
+:data:`MAX_SAMPLE_RATE`, :data:`MAX_FILE_CHANNELS` and
+:data:`MAX_DURATION_SECONDS` before anything is allocated (assign another value
+to a constant to change a limit). NaN or inf samples are an error; finite
+samples, however extreme, stay finite through mixing and resampling (values
+beyond the float32 range are clipped to it).
+
+>>> from embedclf import audio
+>>> audio.MIN_SAMPLE_RATE, audio.MAX_SAMPLE_RATE, audio.MAX_FILE_CHANNELS
+(1000, 768000, 64)
+>>> audio.MAX_DURATION_SECONDS / 3600, audio.MAX_BLOCK_SAMPLES
+(48.0, 4194304)
 """
 
 from __future__ import annotations
