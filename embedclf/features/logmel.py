@@ -532,7 +532,9 @@ class LogMel(ClipTransformer):
     top_db : float or None, default=80.0
         Clip each spectrogram to this many dB below its maximum.
     log : bool, default=True
-        ``False`` returns the mel power spectrogram itself.
+        ``False`` returns the mel power spectrogram itself (power beyond the
+        float32 range, from samples near +-3e38, is clipped to it; in dB every
+        finite clip gives finite values).
     normalize : {None, "clip", "window"}, default=None
         Standardise the log-mel (subtract mean, divide by the standard
         deviation) over each clip, or over each block of
