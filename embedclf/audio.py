@@ -9,6 +9,21 @@ Everything downstream (``LogMel``, embeddings, models) receives clips through
   ``(n_samples, n_channels)``, taken to be at rate ``sr`` already;
 * a 2-D array whose *rows* are equal-length mono waveforms (the form
   scikit-learn's common checks use).
+
+Decoding is total: whatever a file holds, reading it gives float32 samples or
+an :class:`AudioError` naming it. Files are read in blocks; a header's sample
+rate, channel count and length are checked against :data:`MIN_SAMPLE_RATE`,
+:data:`MAX_SAMPLE_RATE`, :data:`MAX_FILE_CHANNELS` and
+:data:`MAX_DURATION_SECONDS` before anything is allocated (assign another value
+to a constant to change a limit). NaN or inf samples are an error; finite
+samples, however extreme, stay finite through mixing and resampling (values
+beyond the float32 range are clipped to it).
+
+>>> from embedclf import audio
+>>> audio.MIN_SAMPLE_RATE, audio.MAX_SAMPLE_RATE, audio.MAX_FILE_CHANNELS
+(1000, 768000, 64)
+>>> audio.MAX_DURATION_SECONDS / 3600, audio.MAX_BLOCK_SAMPLES
+(48.0, 4194304)
 """
 
 from __future__ import annotations
@@ -37,10 +52,36 @@ __all__ = [
     "content_key",
     "skipped_columns",
     "skipped_from_columns",
+    "MIN_SAMPLE_RATE",
+    "MAX_SAMPLE_RATE",
+    "MAX_FILE_CHANNELS",
+    "MAX_DURATION_SECONDS",
+    "MAX_BLOCK_SAMPLES",
 ]
 
 # More channels than this in a 2-D clip almost always means channels-first data.
 _MAX_CHANNELS = 16
+
+# What a file's header may declare. Checked before anything is allocated, so a
+# corrupt or hostile header is an AudioError, never a MemoryError or a huge read.
+#: Lowest sample rate (Hz) a file may declare.
+MIN_SAMPLE_RATE = 1000
+#: Highest sample rate (Hz) a file may declare.
+MAX_SAMPLE_RATE = 768_000
+#: Most channels a file may declare (in-memory 2-D waveforms allow 16).
+MAX_FILE_CHANNELS = 64
+#: Longest duration (seconds) a file may declare: 48 hours.
+MAX_DURATION_SECONDS = 48 * 3600.0
+#: Most samples (frames x channels) decoded at once, whatever a header declares.
+MAX_BLOCK_SAMPLES = 1 << 22
+
+_F32_MAX = np.float32(np.finfo(np.float32).max)
+# soxr's HQ resampler computes in float32: samples near +-3e38 overflow inside its
+# filter. Resampling at a 2**-64 scale cannot overflow, and scaling by a power of
+# two is exact, so ordinary audio resamples bit for bit as it would unscaled.
+_DOWN = np.float32(2.0 ** -64)
+_UP = np.float32(2.0 ** 64)
+_SCALED_MAX = np.float32(_F32_MAX * _DOWN)
 
 
 class AudioError(ValueError):
@@ -137,30 +178,83 @@ def to_mono(y, source="clip"):
                 f"2-D waveform of shape {y.shape} has {y.shape[1]} channels; waveforms must be "
                 "(n_samples, n_channels) as soundfile returns them (transpose channels-first data)",
             )
-        y = y.mean(axis=1)
+        y = _mix(y)
     elif y.ndim != 1:
         raise AudioError(source, f"waveform must be 1-D or 2-D, got shape {y.shape}")
     if y.size == 0:
         raise AudioError(source, "zero-length audio (no samples)")
-    # One float64 sum is finite iff every sample is (and much cheaper than isfinite).
-    if not np.isfinite(np.sum(y, dtype=np.float64)):
+    _check_finite(y, source, "waveform")
+    return np.ascontiguousarray(_as_float32(y))
+
+
+def _check_finite(y, source, what):
+    """AudioError naming ``source`` unless every sample of ``y`` is finite."""
+    # One float64 sum is finite iff every sample is (and much cheaper than isfinite);
+    # only float64 input can overflow it, hence the exact check before blaming a sample.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(y, dtype=np.float64)
+    if not np.isfinite(total) and not np.isfinite(y).all():
         bad = "NaN" if np.isnan(y).any() else "inf"
-        raise AudioError(source, f"waveform contains {bad} samples")
-    return np.ascontiguousarray(y, dtype=np.float32)
+        raise AudioError(source, f"{what} contains {bad} samples")
 
 
-def resample(y, orig_sr, target_sr):
+def _mix(y):
+    """Mean over channels of ``(n, channels)``, in float64 so that +-3e38 cannot overflow."""
+    if y.shape[1] == 1:
+        return y[:, 0]
+    mixed = np.mean(y, axis=1, dtype=np.float64)  # a mean of finite values is finite
+    return mixed if y.dtype == np.float64 else mixed.astype(np.float32)
+
+
+def _as_float32(y):
+    """``y`` as float32; finite values beyond the float32 range are clipped to it."""
+    y = np.asarray(y)
+    if y.dtype == np.float32:
+        return y
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = y.astype(np.float32)
+        overflowed = (np.finfo(y.dtype).max > _F32_MAX
+                      and not np.isfinite(np.sum(out, dtype=np.float64)))
+    if overflowed:
+        out = np.clip(y, -_F32_MAX, _F32_MAX).astype(np.float32)  # NaN stays NaN
+    return out
+
+
+def _scaled_down(y):
+    return np.multiply(y, _DOWN, dtype=np.float32)
+
+
+def _scaled_up(y, source):
+    """Undo :func:`_scaled_down` on a resampler's output: clipped to float32, checked."""
+    y = np.clip(y, -_SCALED_MAX, _SCALED_MAX, out=y)
+    y *= _UP
+    _check_finite(y, source, "resampled waveform")
+    return y
+
+
+def resample(y, orig_sr, target_sr, source="clip"):
     """Resample a mono waveform with soxr's high-quality resampler.
+
+    Any finite input gives finite output: the resampler runs on a copy scaled by
+    2**-64 (exact for audio), and the rare output beyond the float32 range (an
+    overshoot of samples near +-3.4e38) is clipped to it.
 
     Parameters
     ----------
     y : ndarray of shape (n_samples,)
     orig_sr, target_sr : int
         Sample rates in Hz.
+    source : str, default="clip"
+        Name used in error messages.
 
     Returns
     -------
     ndarray, float32
+
+    Raises
+    ------
+    AudioError
+        The result is not finite (NaN or inf in the input).
 
     Examples
     --------
@@ -168,12 +262,17 @@ def resample(y, orig_sr, target_sr):
     >>> from embedclf.audio import resample
     >>> resample(np.zeros(44100, dtype=np.float32), 44100, 22050).shape
     (22050,)
+    >>> loud = np.tile(np.float32([3e38, -3e38]), 500)
+    >>> bool(np.isfinite(resample(loud, 16000, 8000)).all())
+    True
     """
+    y = _as_float32(y)
     if int(orig_sr) == int(target_sr):
-        return np.asarray(y, dtype=np.float32)
+        return y
     import soxr
 
-    return soxr.resample(np.asarray(y, dtype=np.float32), int(orig_sr), int(target_sr), quality="HQ")
+    out = soxr.resample(_scaled_down(y), int(orig_sr), int(target_sr), quality="HQ")
+    return _scaled_up(out, source)
 
 
 def _check_file(path):
@@ -188,8 +287,111 @@ def _check_file(path):
     return path
 
 
+def _check_declared(path, frames, rate, channels):
+    """A header's claims against the documented limits, before anything is allocated."""
+    where = "embedclf.audio"
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(path, f"header declares a sample rate of {rate} Hz, outside the "
+                               f"supported {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz "
+                               f"({where}.MIN_SAMPLE_RATE/MAX_SAMPLE_RATE): corrupt header?")
+    if not 1 <= channels <= MAX_FILE_CHANNELS:
+        raise AudioError(path, f"header declares {channels} channels; the limit is "
+                               f"{MAX_FILE_CHANNELS} ({where}.MAX_FILE_CHANNELS): corrupt header?")
+    if frames == 0:
+        raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
+    if not 0 < frames <= MAX_DURATION_SECONDS * rate:
+        raise AudioError(path, f"header declares {frames} samples at {rate} Hz "
+                               f"({frames / rate / 3600:.1f} h); the limit is "
+                               f"{MAX_DURATION_SECONDS / 3600:g} h ({where}.MAX_DURATION_SECONDS):"
+                               " corrupt header, or split the recording")
+
+
+def _decoder_errors():
+    import soundfile as sf
+
+    # libsndfile's errors are RuntimeErrors; soundfile adds its own and ValueErrors.
+    return (sf.SoundFileError, RuntimeError, ValueError, TypeError, OSError, EOFError)
+
+
+def _why(exc):
+    return getattr(exc, "error_string", None) or str(exc) or type(exc).__name__
+
+
+def _open(path):
+    """An open ``soundfile.SoundFile`` whose header passed the limits, or an AudioError."""
+    import soundfile as sf
+
+    path = _check_file(path)
+    try:
+        fh = sf.SoundFile(path)
+    except _decoder_errors() as exc:
+        raise AudioError(path, f"not a readable audio file ({_why(exc)})") from None
+    try:
+        _check_declared(path, fh.frames, fh.samplerate, fh.channels)
+    except AudioError:
+        fh.close()
+        raise
+    return fh
+
+
+def _block_frames(seconds, rate, channels):
+    return max(1, min(int(seconds * rate), MAX_BLOCK_SAMPLES // channels))
+
+
+def _file_blocks(path, fh, frames):
+    """Yield ``(n, channels)`` float32 blocks of an open file, then close it.
+
+    Every decoder failure (a file cut mid-stream, a header that promises more
+    than the file holds) and every NaN/inf sample is an AudioError naming the file.
+    """
+    done = 0
+    with fh:
+        while True:
+            try:
+                data = fh.read(frames, dtype="float32", always_2d=True)
+            except _decoder_errors() as exc:
+                raise AudioError(path, f"decoding failed after {done} of the {fh.frames} "
+                                       f"samples the header declares ({_why(exc)}): the file "
+                                       "is truncated or corrupt") from None
+            if len(data) and not np.isfinite(np.sum(data, dtype=np.float64)):
+                raise AudioError(path, "contains NaN or inf samples (corrupt float file?)")
+            done += len(data)
+            if len(data):
+                yield data
+            if len(data) < frames:
+                return
+
+
+def _read_whole(path, fh, mono):
+    """Every sample of an open file, mono-mixed per block if asked.
+
+    The buffer grows with what is actually decoded: trusting the declared length
+    only up to a bound from the file size, a header claiming 2**36 samples costs
+    no more memory than the file really holds.
+    """
+    shape = () if mono else (fh.channels,)
+    guess = max(MAX_BLOCK_SAMPLES, 16 * os.path.getsize(path)) // fh.channels
+    buf = np.empty((min(fh.frames, guess),) + shape, dtype=np.float32)
+    n = 0
+    for data in _file_blocks(path, fh, _block_frames(BLOCK_SECONDS, fh.samplerate, fh.channels)):
+        if mono:
+            data = _mix(data)
+        if n + len(data) > len(buf):
+            grown = np.empty((max(n + len(data), 2 * len(buf)),) + shape, dtype=np.float32)
+            grown[:n] = buf[:n]
+            buf = grown
+        buf[n : n + len(data)] = data
+        n += len(data)
+    return buf if n == len(buf) else buf[:n].copy()
+
+
 def load_audio(path, sr=None, mono=True):
     """Decode an audio file (wav, flac, ogg, ...) with soundfile.
+
+    The file is read in blocks: memory follows the samples it really holds,
+    whatever its header declares, and the header's rate, channel count and
+    length must be within :data:`MIN_SAMPLE_RATE`..:data:`MAX_SAMPLE_RATE`,
+    :data:`MAX_FILE_CHANNELS` and :data:`MAX_DURATION_SECONDS`.
 
     Parameters
     ----------
@@ -209,8 +411,9 @@ def load_audio(path, sr=None, mono=True):
     Raises
     ------
     AudioError
-        Missing file, a file that is not audio, an empty file, or samples that
-        are not finite; the message names the file.
+        Missing file, a file that is not audio, is truncated or corrupt, an
+        empty file, a header beyond the limits, or samples that are not
+        finite; the message names the file.
 
     Examples
     --------
@@ -222,36 +425,33 @@ def load_audio(path, sr=None, mono=True):
     >>> y.shape, rate
     ((16000,), 16000)
     """
-    import soundfile as sf
-
-    path = _check_file(path)
-    try:
-        data, file_sr = sf.read(path, dtype="float32", always_2d=True)
-    except sf.LibsndfileError as exc:
-        raise AudioError(path, f"not a readable audio file ({exc.error_string})") from exc
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise AudioError(path, f"not a readable audio file ({exc})") from exc
+    path = os.fspath(path)
+    fh = _open(path)
+    file_sr = fh.samplerate
+    data = _read_whole(path, fh, mono)
     if data.shape[0] == 0:
         raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
-    if not np.all(np.isfinite(data)):
-        raise AudioError(path, "contains NaN or inf samples (corrupt float file?)")
     if mono:
-        y = to_mono(data, path)
+        y = data
         if sr is not None:
-            y = resample(y, file_sr, sr)
+            y = resample(y, file_sr, sr, source=path)
             file_sr = int(sr)
             if y.size == 0:
                 raise AudioError(path, f"too short: {data.shape[0]} samples at {file_sr} Hz leave "
                                        f"none after resampling to {sr} Hz")
         return y, int(file_sr)
     if sr is not None and int(sr) != file_sr:
-        data = np.stack([resample(c, file_sr, sr) for c in data.T], axis=1)
+        data = np.stack([resample(c, file_sr, sr, source=path) for c in data.T], axis=1)
         file_sr = int(sr)
     return data, int(file_sr)
 
 
 def audio_info(path):
     """soundfile's header information, or the specific :class:`AudioError`.
+
+    The header's rate, channel count and length are checked against
+    :data:`MIN_SAMPLE_RATE`, :data:`MAX_SAMPLE_RATE`, :data:`MAX_FILE_CHANNELS`
+    and :data:`MAX_DURATION_SECONDS`.
 
     Parameters
     ----------
@@ -275,13 +475,13 @@ def audio_info(path):
     try:
         info = sf.info(path)
     except Exception as exc:  # libsndfile's own error types vary by version
-        raise AudioError(path, f"not a readable audio file ({exc})") from None
-    if info.frames == 0:
-        raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
+        raise AudioError(path, f"not a readable audio file ({_why(exc)})") from None
+    _check_declared(path, info.frames, info.samplerate, info.channels)
     return info
 
 
-#: Input seconds decoded per block when streaming a file.
+#: Input seconds decoded per block when streaming a file (fewer if a block would
+#: exceed :data:`MAX_BLOCK_SAMPLES`).
 BLOCK_SECONDS = 30.0
 
 
@@ -303,8 +503,9 @@ def stream_audio(path, sr=None, block_seconds=None):
     Raises
     ------
     AudioError
-        The same causes as :func:`load_audio`, naming the file; NaN/inf is
-        found in whichever block holds it.
+        The same causes as :func:`load_audio`, naming the file, raised where
+        iteration meets them: a file cut mid-stream or NaN/inf is found in
+        whichever block holds it.
 
     Examples
     --------
@@ -314,28 +515,23 @@ def stream_audio(path, sr=None, block_seconds=None):
     >>> sum(len(b) for b in stream_audio(p, sr=8000, block_seconds=0.3))
     8000
     """
-    import soundfile as sf
     import soxr
 
     path = os.fspath(path)
-    info = audio_info(path)
-    sr = info.samplerate if sr is None else int(sr)
-    block = max(1, int((block_seconds or BLOCK_SECONDS) * info.samplerate))
-    stream = None if info.samplerate == sr else soxr.ResampleStream(
-        info.samplerate, sr, 1, dtype="float32", quality="HQ")
-    with sf.SoundFile(path) as fh:
-        while True:
-            data = fh.read(block, dtype="float32", always_2d=True)
-            last = len(data) < block
-            if len(data):
-                if not np.isfinite(np.sum(data, dtype=np.float64)):
-                    raise AudioError(path, "contains NaN or inf samples (corrupt float file?)")
-                mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]
-                yield mono if stream is None else stream.resample_chunk(mono, last=last)
-            elif stream is not None:
-                yield stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-            if last:
-                return
+    fh = _open(path)
+    rate = fh.samplerate
+    sr = rate if sr is None else int(sr)
+    frames = _block_frames(block_seconds or BLOCK_SECONDS, rate, fh.channels)
+    stream = None if rate == sr else soxr.ResampleStream(
+        rate, sr, 1, dtype="float32", quality="HQ")
+    for data in _file_blocks(path, fh, frames):
+        mono = _mix(data)
+        if stream is None:
+            yield mono
+        else:  # scaled as in resample(): +-3e38 cannot overflow, audio is unchanged
+            yield _scaled_up(stream.resample_chunk(_scaled_down(mono), last=False), path)
+    if stream is not None:
+        yield _scaled_up(stream.resample_chunk(np.zeros(0, np.float32), last=True), path)
 
 
 def _check_X(X):

@@ -427,7 +427,11 @@ def load_segments(df, sr, min_duration=0.0):
         a, b = int(round(start * info.samplerate)), int(round(end * info.samplerate))
         if b <= a:
             raise AudioError(path, f"segment [{start}, {end}) s is empty")
-        data, file_sr = sf.read(path, start=a, stop=b, dtype="float32", always_2d=True)
+        try:  # audio_info checked the header; the data may still be cut or corrupt
+            data, file_sr = sf.read(path, start=a, stop=b, dtype="float32", always_2d=True)
+        except (sf.SoundFileError, RuntimeError, ValueError) as exc:
+            raise AudioError(path, f"decoding [{start}, {end}) s failed ({exc}): the file is "
+                                   "truncated or corrupt") from None
         out.append(resample(to_mono(data, f"{path}[{start}:{end}]"), file_sr, sr))
     return out
 

@@ -129,8 +129,9 @@ class EmbeddingCache:
 
     Each entry is an ``.npz`` written to a temporary file and renamed into
     place, so a crash never leaves a partial entry under the final name; an
-    unreadable entry (e.g. written by something else) is ignored, recomputed
-    and replaced.
+    unreadable entry (e.g. written by something else), or one holding NaN or
+    inf, is ignored, recomputed and replaced. Non-finite values are never
+    stored.
 
     Parameters
     ----------
@@ -163,8 +164,9 @@ class EmbeddingCache:
     def get(self, key, dim=None):
         """The entry's ``(values, times)``, or None when absent or not trustworthy.
 
-        An entry that cannot be read, or whose arrays do not have the expected
-        shapes (``(n, dim)`` values, ``n`` times), is ignored with a warning.
+        An entry that cannot be read, whose arrays do not have the expected
+        shapes (``(n, dim)`` values, ``n`` times), or that holds NaN or inf
+        (poisoned), is ignored with a warning.
         """
         path = self._path(key)
         if not os.path.exists(path):
@@ -175,6 +177,8 @@ class EmbeddingCache:
             if values.ndim != 2 or times.shape != (values.shape[0],) or (
                     dim is not None and values.shape[1] != dim):
                 raise ValueError(f"unexpected shapes {values.shape} and {times.shape}")
+            if not (np.isfinite(values).all() and np.isfinite(times).all()):
+                raise ValueError("it holds NaN or inf values")
             return values, times
         except Exception as exc:  # truncated/corrupt/foreign entry: never trust it
             warnings.warn(f"ignoring unreadable cache entry {path} ({exc}); recomputing",
@@ -182,6 +186,17 @@ class EmbeddingCache:
             return None
 
     def put(self, key, values, times):
+        """Store an entry atomically.
+
+        Raises
+        ------
+        ValueError
+            ``values`` or ``times`` hold NaN or inf: such an entry would
+            poison every later run, so it is refused.
+        """
+        if not (np.isfinite(values).all() and np.isfinite(times).all()):
+            raise ValueError(f"refusing to cache entry {key}: it holds NaN or inf values")
+
         def write(tmp):
             with open(tmp, "wb") as fh:  # a handle: np.savez would append .npz to a name
                 np.savez(fh, values=values, times=times)
@@ -301,7 +316,7 @@ class PretrainedEmbedding(ClipTransformer):
         if _is_path(clip):
             return stream_audio(os.fspath(clip), self.model_sr)
         y = to_mono(clip, source)
-        return iter([resample(y, self.sr, self.model_sr)])
+        return iter([resample(y, self.sr, self.model_sr, source=source)])
 
     def _clip_windows(self, clip, source):
         framer = _Framer(self._window, self._hop, self.center)
@@ -349,8 +364,18 @@ class PretrainedEmbedding(ClipTransformer):
                 return
             values = np.concatenate(results[i]).astype(np.float32, copy=False)
             times = np.arange(len(values)) * (hop / self.model_sr)
-            results[i] = Embedding(values, times, sources[i])
             complete.discard(i)
+            if not np.isfinite(values).all():  # never returned, never cached
+                err = AudioError(sources[i], f"{type(self).__name__} produced NaN or inf "
+                                             "embeddings (not cached); check the input's level")
+                if self.on_error == "raise":
+                    raise err
+                skipped.append((i, sources[i], err.reason))
+                del results[i]
+                if bar is not None:
+                    bar.update(1)
+                return
+            results[i] = Embedding(values, times, sources[i])
             if cache is not None:
                 cache.put(keys[i], values, times)
             if bar is not None:
@@ -402,7 +427,7 @@ class PretrainedEmbedding(ClipTransformer):
         if bar is not None:
             bar.close()
         if self.on_error == "skip":
-            self.skipped_ = _skipped_frame(skipped)
+            self.skipped_ = _skipped_frame(sorted(skipped))
             warn_skipped(self.skipped_, type(self).__name__)
         return [results[i] for i in sorted(results)]
 

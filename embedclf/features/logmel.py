@@ -458,6 +458,44 @@ def power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0):
     return log_spec
 
 
+# The largest float32 power is 2**128; a clip whose mel power could pass 2**120
+# (samples near +-3e38, or huge ``power``) is analysed scaled down instead.
+_HEADROOM_BITS = 120
+_F32_MAX = np.finfo(np.float32).max
+
+
+def _headroom_shifts(waves, window, mel_basis, power):
+    """Per wave, the power-of-two exponent to scale it down by so that its mel
+    power cannot overflow float32: 0 (untouched) for any ordinary clip."""
+    # |STFT| <= peak * sum|window|; a mel band sums its weights times the largest power
+    win_bits = np.log2(np.sum(np.abs(window), dtype=np.float64))
+    mel_bits = np.log2(max(float(mel_basis.sum(axis=1).max()), 1e-30))
+    shifts = []
+    for w in waves:
+        peak = max(float(w.max()), -float(w.min())) if w.size else 0.0
+        bits = power * (np.log2(peak) + win_bits) + mel_bits if peak > 0 else 0.0
+        shifts.append(max(0, int(np.ceil((bits - _HEADROOM_BITS) / power))))
+    return shifts
+
+
+def _unscaled(M, bits, log, ref, amin, top_db):
+    """``M * 2**bits`` (the mel power of a clip analysed scaled down) as float32.
+
+    In dB it is computed in float64 as :func:`power_to_db` would, so it is finite
+    for any input; with ``log=False`` power beyond the float32 range is clipped to it.
+    """
+    with np.errstate(divide="ignore", over="ignore"):
+        L = 10.0 * (np.log10(M, dtype=np.float64) + bits * np.log10(2.0))
+        if not log:
+            return np.minimum(np.power(10.0, L / 10.0), _F32_MAX).astype(np.float32)
+        L = np.maximum(L, 10.0 * np.log10(amin))
+        S = np.power(10.0, np.minimum(L, 3000.0) / 10.0)  # within float64, for ``ref``
+        L -= 10.0 * np.log10(max(amin, abs(_ref_value(ref, S))))
+    if top_db is not None and L.size:
+        np.maximum(L, L.max() - top_db, out=L)
+    return np.clip(L, -_F32_MAX, _F32_MAX).astype(np.float32)
+
+
 def _normalize_windows(S, frames_per_window, floor):
     """Standardise each block of ``frames_per_window`` frames on its own.
 
@@ -467,8 +505,11 @@ def _normalize_windows(S, frames_per_window, floor):
     out = np.empty_like(S)
     for start in range(0, S.shape[0], frames_per_window):
         block = S[start : start + frames_per_window]
-        mu = block.mean()
-        sd = max(float(block.std()), floor)
+        with np.errstate(over="ignore", invalid="ignore"):
+            mu = block.mean()
+            sd = max(float(block.std()), floor)
+        if not (np.isfinite(mu) and np.isfinite(sd)):  # float32 sums overflowed: huge powers
+            mu, sd = block.mean(dtype=np.float64), max(float(block.std(dtype=np.float64)), floor)
         out[start : start + frames_per_window] = (block - mu) / sd
     return out
 
@@ -510,7 +551,9 @@ class LogMel(ClipTransformer):
     top_db : float or None, default=80.0
         Clip each spectrogram to this many dB below its maximum.
     log : bool, default=True
-        ``False`` returns the mel power spectrogram itself.
+        ``False`` returns the mel power spectrogram itself (power beyond the
+        float32 range, from samples near +-3e38, is clipped to it; in dB every
+        finite clip gives finite values).
     normalize : {None, "clip", "window"}, default=None
         Standardise the log-mel (subtract mean, divide by the standard
         deviation) over each clip, or over each block of
@@ -675,13 +718,21 @@ class LogMel(ClipTransformer):
             return _threaded(self._featurize, waves, n_threads)
 
     def _featurize(self, waves):
+        # Samples near +-3e38 would overflow |STFT|**power in float32: such a clip is
+        # analysed scaled by an exact power of two, the scale put back in float64.
+        shifts = _headroom_shifts(waves, self.window_, self.mel_basis_, float(self.power))
+        if any(shifts):
+            waves = [np.ldexp(w, -k) if k else w for w, k in zip(waves, shifts)]
         mels = _mel_power(
             waves, self.n_fft, self.hop_length, self.window_, self.center, self.pad_mode,
             float(self.power), self.mel_basis_,
         )
         out = []
-        for M in mels:
-            if self.log:
+        for M, k in zip(mels, shifts):
+            if k:
+                M = _unscaled(M, k * float(self.power), self.log, self.ref, self.amin,
+                              self.top_db)
+            elif self.log:
                 M = power_to_db(M, self.ref, self.amin, self.top_db)
             if self.normalize == "clip":
                 M = _normalize_windows(M, max(M.shape[0], 1), self.normalize_floor)
