@@ -1,0 +1,97 @@
+"""Outputs written as consistent sets: a folder swapped in whole, a report marked complete last."""
+
+import os
+
+import pytest
+
+from embedclf.files import check_replaceable, recover_folder, replace_folder
+
+
+def write_set(tag):
+    def write(folder):
+        for name in ("model.bin", "header.h"):
+            with open(os.path.join(folder, name), "w") as fh:
+                fh.write(f"{tag} {name}")
+    return write
+
+
+def contents(folder):
+    return {p.name: p.read_text() for p in folder.iterdir() if p.is_file()}
+
+
+def test_failed_write_leaves_the_old_set_and_no_temporary_folder(tmp_path):
+    out = tmp_path / "out"
+    replace_folder(out, write_set("old"))
+
+    def half(folder):
+        write_set("new")(folder)
+        raise RuntimeError("crash while writing")
+
+    with pytest.raises(RuntimeError):
+        replace_folder(out, half)
+    assert contents(out) == {"model.bin": "old model.bin", "header.h": "old header.h"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_user_files_are_carried_over_and_dropped_names_are_not(tmp_path):
+    out = tmp_path / "out"
+    replace_folder(out, write_set("old"))
+    (out / "notes.md").write_text("mine")
+    (out / "sub").mkdir()
+    (out / "sub" / "x.txt").write_text("deep")
+    (out / "stale.json").write_text("{}")
+    replace_folder(out, write_set("new"), drop=["stale.json"])
+    assert contents(out) == {"model.bin": "new model.bin", "header.h": "new header.h",
+                             "notes.md": "mine"}
+    assert (out / "sub" / "x.txt").read_text() == "deep"
+
+
+def test_crash_between_the_two_renames_is_repaired_by_the_next_call(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    replace_folder(out, write_set("old"))
+    real_rename, calls = os.rename, []
+
+    def dies_on_second(src, dst):
+        calls.append(src)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the process dies between the renames
+        real_rename(src, dst)
+
+    monkeypatch.setattr(os, "rename", dies_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        replace_folder(out, write_set("new"))
+    monkeypatch.setattr(os, "rename", real_rename)
+    assert not out.exists()  # the old set is aside, the new one not yet in place
+    assert recover_folder(out) is True
+    assert contents(out) == {"model.bin": "old model.bin", "header.h": "old header.h"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert recover_folder(out) is False
+
+
+def test_crash_after_the_swap_leaves_the_new_set_and_cleans_the_old(tmp_path):
+    out = tmp_path / "out"
+    replace_folder(out, write_set("new"))
+    (tmp_path / ".out.old").mkdir()  # the old folder, not yet deleted
+    replace_folder(out, write_set("newer"))
+    assert contents(out)["model.bin"] == "newer model.bin"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_symlinked_folder_is_replaced_where_it_points(tmp_path):
+    real = tmp_path / "real"
+    replace_folder(real, write_set("old"))
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    replace_folder(link, write_set("new"))
+    assert link.is_symlink() and contents(real)["model.bin"] == "new model.bin"
+
+
+def test_the_working_directory_and_files_cannot_be_replaced(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match="current working directory"):
+        replace_folder(tmp_path, write_set("x"))
+    with pytest.raises(ValueError, match="current working directory"):
+        check_replaceable(tmp_path.parent)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="not a folder"):
+        replace_folder(tmp_path / "file", write_set("x"))
