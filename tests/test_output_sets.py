@@ -95,3 +95,57 @@ def test_the_working_directory_and_files_cannot_be_replaced(tmp_path, monkeypatc
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="not a folder"):
         replace_folder(tmp_path / "file", write_set("x"))
+
+
+@pytest.fixture
+def fold_report():
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from embedclf.evaluation import cross_validate_folds
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(3, 1, (20, 2))]
+    y = np.r_[["low"] * 20, ["high"] * 20]
+    return cross_validate_folds(LogisticRegression(), X, y, n_splits=2, name="toy",
+                                progress=False)
+
+
+def test_report_json_is_written_last(fold_report, tmp_path, monkeypatch):
+    from embedclf import evaluation
+
+    order = []
+    real_write, real_data = evaluation.atomic_write, evaluation.atomic_write_data
+    monkeypatch.setattr(evaluation, "atomic_write",
+                        lambda p, w: (order.append(os.path.basename(p)), real_write(p, w)))
+    monkeypatch.setattr(evaluation, "atomic_write_data",
+                        lambda p, d: (order.append(os.path.basename(p)), real_data(p, d)))
+    fold_report.save(tmp_path / "rep")
+    assert order[-1] == "report.json" and len(order) == 5
+
+
+def test_a_failing_plot_or_csv_leaves_no_report_json(fold_report, tmp_path, monkeypatch):
+    import matplotlib.figure
+    import pandas as pd
+
+    out = tmp_path / "rep"
+    fold_report.save(out)
+    assert (out / "report.json").exists()
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(matplotlib.figure.Figure, "savefig", broken)
+        with pytest.raises(OSError, match="disk full"):
+            fold_report.save(out)
+    assert not (out / "report.json").exists()  # the old marker is gone with the old set
+    fold_report.save(out)
+    with monkeypatch.context() as m:
+        m.setattr(pd.DataFrame, "to_csv", broken)
+        with pytest.raises(OSError, match="disk full"):
+            fold_report.save(out)
+    assert not (out / "report.json").exists()
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
+    fold_report.save(out)
+    assert (out / "report.json").exists()
