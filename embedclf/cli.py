@@ -324,7 +324,9 @@ _share = _number_in(0, 1)
 
 def cmd_distill(args):
     from .distill import BudgetError, Distiller, export
+    from .files import check_replaceable
 
+    check_replaceable(args.out)  # export swaps the folder in whole: fail before training
     teacher = _load_model(args.teacher)
     df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
     res, df = _load_labelled(df, teacher, args.on_error, not args.quiet)

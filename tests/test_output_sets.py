@@ -149,3 +149,14 @@ def test_a_failing_plot_or_csv_leaves_no_report_json(fold_report, tmp_path, monk
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary files
     fold_report.save(out)
     assert (out / "report.json").exists()
+
+
+def test_distill_refuses_the_working_directory_as_out_before_any_work(tmp_path, monkeypatch,
+                                                                       capsys):
+    from embedclf.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    # the teacher file does not even exist: the folder is checked first
+    assert main(["distill", "--teacher", "missing.joblib", "--data", ".", "--out", "."]) == 1
+    err = capsys.readouterr().err
+    assert "current working directory" in err and "missing.joblib" not in err
