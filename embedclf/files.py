@@ -310,6 +310,7 @@ def replace_folder(path, write, *, drop=()):
     try:
         write(stage)
         if os.path.isdir(path):
+            shutil.copymode(path, stage)  # the folder keeps the permissions it had
             skip = set(drop)
             for entry in os.listdir(path):
                 src, dst = os.path.join(path, entry), os.path.join(stage, entry)
