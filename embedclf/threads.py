@@ -140,7 +140,9 @@ def model_threads(n_threads=None, *, cgroup_root=CGROUP_ROOT):
     in every worker to that worker's share of the CPUs (``cpu_count() //
     n_jobs``, or ``inner_max_num_threads`` of :func:`joblib.parallel_config`),
     so ``n_jobs`` workers together run no more threads than there are CPUs;
-    users set it to limit native threads in the same way.
+    users set it to limit native threads in the same way. joblib's
+    ``threading`` backend runs its workers in this process and sets nothing:
+    there, pass an explicit count (e.g. ``available_cpus() // n_jobs``).
 
     Parameters
     ----------
