@@ -164,3 +164,14 @@ def test_openl3_int8_threads_follow_the_process_without_sched_getaffinity(monkey
     keys = {OpenL3Embedding(weights=tmp_path, cache=tmp_path / "c", num_threads=n)._cache()
             .dir for n in (None, 1, 2)}
     assert len(keys) == 1
+
+
+def test_openl3_pickled_before_num_threads_loads_with_the_default():
+    import pickle
+
+    from embedclf import OpenL3Embedding
+
+    old = OpenL3Embedding(embedding_size=512)
+    del old.num_threads  # as pickled by a version without the parameter
+    loaded = pickle.loads(pickle.dumps(old))
+    assert loaded.num_threads is None and loaded.get_params()["embedding_size"] == 512

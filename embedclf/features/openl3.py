@@ -223,3 +223,7 @@ class OpenL3Embedding(PretrainedEmbedding):
         return {"input_repr": self.input_repr, "content_type": self.content_type,
                 "embedding_size": int(self.embedding_size), "fast": FAST_MODES[self.fast],
                 "weights_sha256": file_digest(self._weights_path())}
+
+    def __setstate__(self, state):
+        # embeddings pickled before num_threads existed
+        super().__setstate__({"num_threads": None, **state})
