@@ -464,7 +464,9 @@ def _output_folder(text):
 
 def cmd_distill(args):
     from .distill import BudgetError, Distiller, export
+    from .files import check_replaceable
 
+    check_replaceable(args.out)  # export swaps the folder in whole: fail before training
     # refitting a copy needs `fit` and `classes_` too; the student learns from predict_proba
     teacher = _check_model(_load_model(args.teacher, args.trust_pickle), args.teacher,
                            needs=("predict_proba",))

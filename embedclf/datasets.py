@@ -6,6 +6,14 @@ defines cross-validation folds, ``group`` where clips share a source (a
 speaker, a recording) and must stay on one side of a split, and ``split``
 where the dataset defines a train/test split. Nothing is downloaded: point
 ``root`` at a copy on disk.
+
+A file name read from a dataset's metadata (UrbanSound8K, ESC-50) must stay
+inside the dataset root: a row whose name is absolute or climbs out with
+``..`` raises :class:`DatasetError` naming the row, so a metadata file from
+elsewhere cannot make a loader read arbitrary files. The check is on the
+name as written: symbolic links inside the root are followed wherever they
+point, since whoever set up the root put them there (a dataset whose
+``audio/`` links to another disk is common).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import pandas as pd
 
 __all__ = [
     "AUDIO_EXTENSIONS",
+    "DatasetError",
     "load_dataset",
     "load_folder",
     "load_urbansound8k",
@@ -35,6 +44,39 @@ __all__ = [
 ]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".opus")
+
+
+class DatasetError(ValueError):
+    """A dataset's index is unusable: the message names the file and row, and the fix.
+
+    Examples
+    --------
+    >>> from embedclf.datasets import DatasetError
+    >>> issubclass(DatasetError, ValueError)
+    True
+    """
+
+
+def _row_path(root, folder, name, meta, line, column):
+    """``root/folder/name`` as a string, or a DatasetError naming the metadata row.
+
+    ``name`` comes from a file someone else may have written: an absolute
+    name or one that climbs out with ``..`` would read outside the dataset.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise DatasetError(f"{meta}, line {line}: {column} is {name!r}, not a file name; fix "
+                           "or remove that row")
+    path = os.path.normpath(os.path.join(root, folder, name))
+    base = os.path.normpath(root)
+    try:
+        inside = not os.path.isabs(name) and os.path.commonpath([base, path]) == base
+    except ValueError:  # Windows: another drive ("D:x.wav")
+        inside = False
+    if not inside:
+        raise DatasetError(
+            f"{meta}, line {line}: {column} {name!r} points outside the dataset root {base}; "
+            "metadata names must be relative paths inside the root (fix or remove that row)")
+    return str(Path(root) / folder / name)
 
 
 def _root(root):
@@ -117,6 +159,12 @@ def load_urbansound8k(root):
         ``fsID``; the official folds already keep sources together), plus
         ``start, end, salience``.
 
+    Raises
+    ------
+    DatasetError
+        A metadata row names a file outside ``root`` (absolute, or climbing
+        out with ``..``) or no file at all; the message gives its line.
+
     Examples
     --------
     >>> from embedclf.datasets import load_urbansound8k
@@ -130,7 +178,8 @@ def load_urbansound8k(root):
         raise FileNotFoundError(f"UrbanSound8K metadata not found: {meta}")
     m = pd.read_csv(meta)
     df = pd.DataFrame({
-        "path": [str(root / "audio" / f"fold{f}" / n) for f, n in zip(m["fold"], m["slice_file_name"])],
+        "path": [_row_path(root, f"audio/fold{f}", n, meta, i + 2, "slice_file_name")
+                 for i, f, n in zip(m.index, m["fold"], m["slice_file_name"])],
         "label": m["class"].astype(str),
         "fold": m["fold"].astype(int),
         "group": m["fsID"].astype(str),
@@ -156,6 +205,12 @@ def load_esc50(root, esc10=False):
         Columns ``path, label, fold, group`` (group = source file; clips
         cut from one recording share a fold).
 
+    Raises
+    ------
+    DatasetError
+        A metadata row names a file outside ``root`` (absolute, or climbing
+        out with ``..``) or no file at all; the message gives its line.
+
     Examples
     --------
     >>> from embedclf.datasets import load_esc50
@@ -170,7 +225,8 @@ def load_esc50(root, esc10=False):
     if esc10:
         m = m[m["esc10"].astype(str).str.lower().isin(["true", "1"])]
     df = pd.DataFrame({
-        "path": [str(root / "audio" / n) for n in m["filename"]],
+        "path": [_row_path(root, "audio", n, meta, i + 2, "filename")
+                 for i, n in zip(m.index, m["filename"])],
         "label": m["category"].astype(str).values,
         "fold": m["fold"].astype(int).values,
         "group": m["src_file"].astype(str).values,

@@ -226,8 +226,12 @@ class FoldReport:
         return ax
 
     def save(self, out_dir):
-        """Write ``report.json``, ``folds.csv``, ``predictions.csv``,
-        ``confusion.csv`` and ``confusion.png`` (each atomically).
+        """Write ``folds.csv``, ``predictions.csv``, ``confusion.csv``,
+        ``confusion.png``, then ``report.json`` (each atomically).
+
+        ``report.json`` marks a complete report: it is removed first and
+        written last, so when it is there every other file belongs to it;
+        a failure midway leaves no ``report.json`` (and the exception).
 
         Parameters
         ----------
@@ -244,14 +248,19 @@ class FoldReport:
         paths = {k: os.path.join(out_dir, f) for k, f in [
             ("json", "report.json"), ("folds", "folds.csv"), ("predictions", "predictions.csv"),
             ("confusion_csv", "confusion.csv"), ("confusion_png", "confusion.png")]}
-        atomic_write_data(paths["json"], json.dumps(self.summary(), indent=2,
-                                                    default=_json_default))
+        summary = json.dumps(self.summary(), indent=2, default=_json_default)  # fail early
+        if os.path.lexists(paths["json"]):  # an older report's marker: not for a mixed set
+            os.remove(paths["json"])
         atomic_write(paths["folds"], lambda p: self.per_fold.to_csv(p, index=False))
         atomic_write(paths["predictions"], lambda p: self.predictions.to_csv(p, index=False))
         atomic_write(paths["confusion_csv"], lambda p: self.confusion.to_csv(p))
         ax = self.plot_confusion()
-        atomic_write(paths["confusion_png"], lambda p: ax.figure.savefig(p, dpi=120, format="png"))
-        plt.close(ax.figure)
+        try:
+            atomic_write(paths["confusion_png"],
+                         lambda p: ax.figure.savefig(p, dpi=120, format="png"))
+        finally:
+            plt.close(ax.figure)
+        atomic_write_data(paths["json"], summary)
         return paths
 
 

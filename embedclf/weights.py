@@ -4,8 +4,10 @@ Lookup order for a weight file: the ``weights=`` argument (a file, or a
 folder holding it), the ``EMBEDCLF_WEIGHTS`` folder, the user cache
 (``$XDG_CACHE_HOME/embedclf`` or ``~/.cache/embedclf``), then an installed
 ``openl3`` package. Nothing is downloaded implicitly: :func:`fetch_openl3`
-(``embedclf weights fetch openl3``) downloads a ``.h5.gz`` file, checks its
-SHA-256 and unpacks it atomically.
+(``embedclf weights fetch openl3``) downloads a ``.h5.gz`` file (at most
+:data:`OPENL3_MAX_BYTES`, never following a redirect from https to a weaker
+scheme), checks its SHA-256 and unpacks it atomically, recording the
+digests next to it so a damaged file is noticed and fetched again.
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import json
 import os
-import shutil
+import sys
 import tempfile
+import urllib.error
+import urllib.parse
 import urllib.request
 from itertools import product
 
+from .files import atomic_write_data
+
 __all__ = ["WeightsNotFoundError", "cache_dir", "find_openl3", "fetch_openl3", "list_weights",
-           "OPENL3_BASE_URL", "OPENL3_SHA256"]
+           "OPENL3_BASE_URL", "OPENL3_SHA256", "OPENL3_MAX_BYTES"]
 
 OPENL3_BASE_URL = "https://github.com/marl/openl3/raw/models/"
 OPENL3_VERSION = "v0_4_0"
@@ -34,6 +41,15 @@ OPENL3_SHA256 = {
     "openl3_audio_mel256_music-v0_4_0.h5.gz":
         "e379f41e880b78e157c199ebddac80d3764e6a46282bcccdbe875bcf538f9afd",
 }
+
+
+#: Largest download, and largest unpacked file, :func:`fetch_openl3` accepts (bytes). The
+#: official ``.h5.gz`` files are under 20 MB and unpack to about 19 MB; anything much larger
+#: is not a weight file (or is a decompression bomb).
+OPENL3_MAX_BYTES = 64 * 2**20
+
+#: suffix of the record written next to an installed file: its SHA-256 and its source's
+_RECORD = ".sha256.json"
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -160,11 +176,44 @@ def _check_name(path, input_repr, content_type):
                          f"input_repr={input_repr!r}, content_type={content_type!r} was asked for")
 
 
+class _NoDowngradeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, except from https to anything weaker (http, ftp)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = urllib.parse.urljoin(req.full_url, newurl)
+        if (urllib.parse.urlsplit(req.full_url).scheme.lower() == "https"
+                and urllib.parse.urlsplit(new).scheme.lower() != "https"):
+            raise urllib.error.HTTPError(
+                req.full_url, code, f"refused a redirect from https to {new} (a weaker "
+                "scheme); use a mirror served over https", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _too_large(what, size):
+    return ValueError(f"{what} is larger than OPENL3_MAX_BYTES ({OPENL3_MAX_BYTES} bytes, "
+                      f"embedclf.weights.OPENL3_MAX_BYTES){size}; it is not an OpenL3 weight "
+                      "file; nothing installed")
+
+
 def _download(url, dest, progress):
-    """Stream ``url`` to ``dest`` with a progress bar, returning the SHA-256."""
+    """Stream ``url`` to ``dest`` with a progress bar, returning the SHA-256.
+
+    At most :data:`OPENL3_MAX_BYTES`: a larger announced length is refused
+    before reading, a longer body when it passes the limit.
+    """
     digest = hashlib.sha256()
-    with urllib.request.urlopen(url, timeout=60) as resp, open(dest, "wb") as out:
+    cap = OPENL3_MAX_BYTES
+    opener = urllib.request.build_opener(_NoDowngradeRedirects())
+    with opener.open(url, timeout=60) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
+        if total is not None and total > cap:
+            raise _too_large(url, f": it announces {total} bytes")
+        return _stream(resp, dest, digest, total, cap, url, progress)
+
+
+def _stream(resp, dest, digest, total, cap, url, progress):
+    size = 0
+    with open(dest, "wb") as out:
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -174,6 +223,11 @@ def _download(url, dest, progress):
             chunk = resp.read(1 << 20)
             if not chunk:
                 break
+            size += len(chunk)
+            if size > cap:
+                if bar is not None:
+                    bar.close()
+                raise _too_large(url, "")
             digest.update(chunk)
             out.write(chunk)
             if bar is not None:
@@ -200,7 +254,12 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
         :data:`OPENL3_SHA256`. Without either, nothing is installed.
     progress : bool, default=True
     force : bool, default=False
-        Download even when the file is already there.
+        Download even when the file is already there. Without it, a file
+        already there is kept only if it still has the SHA-256 recorded
+        when it was installed (in ``<name>.sha256.json`` beside it) and came
+        from the expected ``.h5.gz``; otherwise (damaged, or with no record
+        to check while a digest is known) it is fetched again, with a note
+        on stderr.
     allow_unverified : bool, default=False
         Install a file that has no recorded or given SHA-256, printing its
         digest (trust on first use, explicitly asked for).
@@ -214,9 +273,11 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
     ------
     ValueError
         The checksum differs, or there is none to check against (the message
-        gives the digest of what was downloaded).
+        gives the digest of what was downloaded); the download or the
+        unpacked file is larger than :data:`OPENL3_MAX_BYTES`.
     OSError
-        The download failed (the message names the URL).
+        The download failed (the message names the URL), including a
+        redirect from https to a weaker scheme, which is refused.
 
     Examples
     --------
@@ -230,15 +291,21 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
     gz_name = _gz_name(input_repr, content_type)
     dest = dest or cache_dir()
     target = os.path.join(dest, name)
-    if _usable(target) and not force:
-        return target
     expected = (sha256 or OPENL3_SHA256.get(gz_name) or "").lower() or None
-    if expected is None and not allow_unverified:  # say so before downloading 80 MB
+    problem = None
+    if _usable(target) and not force:
+        problem = _installed_problem(target, expected)
+        if problem is None:
+            return target
+    if expected is None and not allow_unverified:  # say so before downloading
         raise ValueError(
-            f"{gz_name}: no SHA-256 is recorded for this file, so it cannot be verified. Pass "
+            (f"{target} {problem}. " if problem else "")
+            + f"{gz_name}: no SHA-256 is recorded for this file, so it cannot be verified. Pass "
             "--sha256 DIGEST from a trusted source, or --allow-unverified to install it and "
             "print its digest"
         )
+    if problem:
+        print(f"embedclf: {target} {problem}; fetching it again", file=sys.stderr)
     os.makedirs(dest, exist_ok=True)
     url = (base_url or OPENL3_BASE_URL).rstrip("/") + "/" + gz_name
     with tempfile.TemporaryDirectory(dir=dest, prefix=".fetch-") as tmp:
@@ -248,8 +315,6 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
         except OSError as exc:
             raise OSError(f"download of {url} failed: {exc}") from exc
         if expected is None:
-            import sys
-
             print(f"embedclf: installed {gz_name} unverified; its SHA-256 is {got}",
                   file=sys.stderr)
             expected = got
@@ -258,12 +323,51 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
                              "the download is corrupt or not the official file; nothing installed")
         h5_tmp = os.path.join(tmp, name)
         try:
-            with gzip.open(gz_path, "rb") as src, open(h5_tmp, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+            h5_digest = _gunzip(gz_path, h5_tmp, gz_name)
         except (OSError, EOFError) as exc:
             raise ValueError(f"{gz_name}: not a valid gzip file ({exc})") from None
         os.replace(h5_tmp, target)  # same filesystem: atomic
+        # after the file: a crash between the two leaves a mismatch, so a re-fetch
+        atomic_write_data(target + _RECORD, json.dumps(
+            {"sha256": h5_digest, "source": gz_name, "source_sha256": got}, indent=2) + "\n")
     return target
+
+
+def _gunzip(gz_path, out_path, gz_name):
+    """Unpack at most OPENL3_MAX_BYTES, returning the SHA-256 of what was written."""
+    digest, size = hashlib.sha256(), 0
+    with gzip.open(gz_path, "rb") as src, open(out_path, "wb") as out:
+        while chunk := src.read(1 << 20):
+            size += len(chunk)
+            if size > OPENL3_MAX_BYTES:
+                raise _too_large(f"{gz_name} unpacked", "")
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _installed_problem(target, expected):
+    """Why an installed file cannot be kept (None: it can), from its record beside it."""
+    try:
+        with open(target + _RECORD, encoding="utf-8") as fh:
+            record = json.load(fh)
+        recorded, source = str(record["sha256"]), str(record["source_sha256"]).lower()
+    except (OSError, ValueError, KeyError, TypeError):
+        # no record (installed by hand or by an older version): nothing to check it against
+        return None if expected is None else "has no record of its SHA-256 to verify it"
+    if _sha256(target) != recorded:  # not memoised: a damaged file may keep size and mtime
+        return "is damaged (its SHA-256 differs from the one recorded when it was installed)"
+    if expected is not None and source != expected:
+        return f"was unpacked from another file (SHA-256 {source}, expected {expected})"
+    return None
 
 
 def list_weights(weights=None):

@@ -528,3 +528,42 @@ def test_fit_hop_teaches_on_more_windows_than_the_device_runs(data, teacher, tmp
     assert report["macs_per_second"] == report["macs_per_window"]
     assert (report["hop_seconds"], report["training"]["fit_hop_seconds"]) == (1.0, 0.5)
     assert Distiller(None, fit_hop=0.25)._new_student().fit_hop == 0.25
+
+
+def test_export_replaces_the_whole_set_and_a_failure_midway_keeps_the_old_one(
+        distilled, data, tmp_path, monkeypatch):
+    import importlib
+
+    from embedclf.distill.export import EXPORT_FILES, OVER_BUDGET_REPORT
+
+    export_module = importlib.import_module("embedclf.distill.export")  # not the function
+
+    X, _, _, _ = data
+    out = tmp_path / "mcu"
+    export(distilled, out, X[:5], extra={"run": 1})
+    (out / "notes.txt").write_text("kept by the user")
+    (out / OVER_BUDGET_REPORT).write_text("{}")  # stale, from an earlier attempt
+    old = {name: (out / name).read_bytes() for name in EXPORT_FILES}
+    real_write = export_module.atomic_write_data
+
+    def crash_at_frontend(path, data):
+        if str(path).endswith("frontend.h"):
+            raise OSError("disk full")
+        real_write(path, data)
+
+    monkeypatch.setattr(export_module, "atomic_write_data", crash_at_frontend)
+    with pytest.raises(OSError, match="disk full"):
+        export(distilled, out, X[:5], n_representative=7, extra={"run": 2})
+    assert {name: (out / name).read_bytes() for name in EXPORT_FILES} == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mcu"]  # no half-built folder left
+    monkeypatch.setattr(export_module, "atomic_write_data", real_write)
+    report = export(distilled, out, X[:5], n_representative=7, extra={"run": 2})
+    assert json.loads((out / "report.json").read_text())["run"] == 2 == report["run"]
+    model = (out / "model.tflite").read_bytes()
+    assert model != old["model.tflite"]  # calibrated on other windows
+    c_bytes = bytes(int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})",
+                                                   (out / "model_data.c").read_text()))
+    assert c_bytes == model  # the C array is the new model, not a leftover
+    assert (out / "notes.txt").read_text() == "kept by the user"
+    assert not (out / OVER_BUDGET_REPORT).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mcu"]

@@ -18,14 +18,17 @@ import numpy as np
 
 from .._litert import captured_fd as _captured_fd
 from .._litert import keras_to_tflite
-from ..files import atomic_write_data
+from ..files import atomic_write_data, check_replaceable, recover_folder, replace_folder
 from ..models._windows import LOG_FLOOR
 
 __all__ = ["export", "to_int8_tflite", "op_list", "measure_arena", "Int8Model", "BudgetError",
-           "UnsupportedOpError", "c_array_source"]
+           "UnsupportedOpError", "c_array_source", "EXPORT_FILES", "OVER_BUDGET_REPORT"]
 
 #: where the report of a student over budget goes (report.json stays the last good one)
 OVER_BUDGET_REPORT = "report.over_budget.json"
+
+#: the files one export writes, as one set (``report.json`` describes the other four)
+EXPORT_FILES = ("model.tflite", "model_data.h", "model_data.c", "frontend.h", "report.json")
 
 
 class BudgetError(ValueError):
@@ -507,11 +510,20 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
            extra=None):
     """Write a student for a microcontroller and measure it.
 
-    Files written to ``out_dir`` (each atomically): ``model.tflite`` (int8
-    in and out), ``model_data.h``/``model_data.c`` (the same bytes as an
-    aligned C array), ``frontend.h`` (sample rate, FFT, hop, window, sparse
-    mel filterbank, log and standardisation constants, quantisation
-    parameters, labels) and ``report.json``.
+    Files written to ``out_dir``, as one set (:data:`EXPORT_FILES`):
+    ``model.tflite`` (int8 in and out), ``model_data.h``/``model_data.c``
+    (the same bytes as an aligned C array), ``frontend.h`` (sample rate,
+    FFT, hop, window, sparse mel filterbank, log and standardisation
+    constants, quantisation parameters, labels) and ``report.json``.
+
+    The set is consistent: the files are written into a new sibling folder
+    that replaces ``out_dir`` as a whole (:func:`embedclf.files.replace_folder`),
+    so a crash or an error while writing leaves the earlier export complete
+    and untouched, never a new model next to an old ``frontend.h``; a crash
+    during the swap itself is repaired by the next export. Other files and
+    folders a user keeps in ``out_dir`` are carried over into the new folder
+    (hard links, no copy); a stale ``report.over_budget.json`` is removed.
+    ``out_dir`` must not be (or contain) the current working directory.
 
     Parameters
     ----------
@@ -528,9 +540,10 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
         Defaults to the Distiller's teacher; its accuracy and its agreement
         with the student are reported.
     max_flash_kb, max_ram_kb : float, optional
-        Budget. When exceeded, the report goes to ``report.over_budget.json``,
-        the files of an earlier export (``report.json`` included) stay as
-        they were, and :class:`BudgetError` is raised.
+        Budget. When exceeded, the report goes to ``report.over_budget.json``
+        (written on its own, atomically), the files of an earlier export
+        (``report.json`` included) stay as they were, and
+        :class:`BudgetError` is raised.
     n_representative : int, default=300
         Windows drawn from ``representative`` for calibration.
     random_state : int, default=0
@@ -568,7 +581,8 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     cnn, _, own_teacher = _as_student(student)
     check_mcu_frontend(cnn.frontend_)  # before any work: can a device compute the input?
     teacher = own_teacher if teacher is None else teacher
-    os.makedirs(out_dir, exist_ok=True)
+    check_replaceable(out_dir)  # before any work
+    recover_folder(out_dir)  # an earlier export interrupted mid-swap: its set comes back
     (W, _), _ = _windows_of(student, representative)
     rng = np.random.default_rng(random_state)
     rep = W[np.sort(rng.choice(len(W), min(n_representative, len(W)), replace=False))]
@@ -637,18 +651,19 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     report["budget"] = {"max_flash_kb": max_flash_kb, "max_ram_kb": max_ram_kb,
                         "within_budget": not over, "exceeded": over}
 
-    def put(name, data):
-        atomic_write_data(os.path.join(out_dir, name), data)
-
     if over:  # an over-budget student never replaces an earlier good export, report included
         path = os.path.join(out_dir, OVER_BUDGET_REPORT)
-        put(OVER_BUDGET_REPORT, json.dumps(report, indent=2) + "\n")
+        atomic_write_data(path, json.dumps(report, indent=2) + "\n")
         raise BudgetError(
             "the student exceeds the budget: " + "; ".join(over) + f". Its report is in "
             f"{path}; try a smaller --width or --student strided_ds")
-    put("model.tflite", model_bytes)
-    put("model_data.h", header)
-    put("model_data.c", source)
-    put("frontend.h", fe_header)
-    put("report.json", json.dumps(report, indent=2) + "\n")
+    contents = dict(zip(EXPORT_FILES, (model_bytes, header, source, fe_header,
+                                       json.dumps(report, indent=2) + "\n")))
+
+    def write(folder):
+        for name, data in contents.items():
+            atomic_write_data(os.path.join(folder, name), data)
+
+    replace_folder(out_dir, write, drop=[OVER_BUDGET_REPORT])
     return report
+

