@@ -12,7 +12,7 @@ import threading
 import uuid
 
 __all__ = ["atomic_write", "atomic_write_data", "file_state", "memo_by_file", "file_digest",
-           "replace_folder", "recover_folder", "check_replaceable"]
+           "sha256_file", "replace_folder", "recover_folder", "check_replaceable"]
 
 
 def atomic_write(path, write):
@@ -134,14 +134,25 @@ def file_digest(path):
     >>> file_digest(p)[:12]
     'ba7816bf8f01'
     """
-    def sha256(p):
-        h = hashlib.sha256()
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        return h.hexdigest()
+    return memo_by_file(path, "sha256", sha256_file)
 
-    return memo_by_file(path, "sha256", sha256)
+
+def sha256_file(path):
+    """SHA-256 of a file's bytes, read now (never memoised), as a hex string.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from embedclf.files import sha256_file
+    >>> p = os.path.join(tempfile.mkdtemp(), "m.bin"); _ = open(p, "wb").write(b"abc")
+    >>> sha256_file(p)[:12]
+    'ba7816bf8f01'
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 #: how a folder written by :func:`replace_folder` is named while it is being built / set aside

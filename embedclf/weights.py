@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 from itertools import product
 
-from .files import atomic_write_data
+from .files import atomic_write_data, sha256_file
 
 __all__ = ["WeightsNotFoundError", "cache_dir", "find_openl3", "fetch_openl3", "list_weights",
            "OPENL3_BASE_URL", "OPENL3_SHA256", "OPENL3_MAX_BYTES"]
@@ -346,14 +346,6 @@ def _gunzip(gz_path, out_path, gz_name):
     return digest.hexdigest()
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _installed_problem(target, expected):
     """Why an installed file cannot be kept (None: it can), from its record beside it."""
     try:
@@ -363,7 +355,7 @@ def _installed_problem(target, expected):
     except (OSError, ValueError, KeyError, TypeError):
         # no record (installed by hand or by an older version): nothing to check it against
         return None if expected is None else "has no record of its SHA-256 to verify it"
-    if _sha256(target) != recorded:  # not memoised: a damaged file may keep size and mtime
+    if sha256_file(target) != recorded:  # not memoised: a damaged file may keep size and mtime
         return "is damaged (its SHA-256 differs from the one recorded when it was installed)"
     if expected is not None and source != expected:
         return f"was unpacked from another file (SHA-256 {source}, expected {expected})"
