@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test docs bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[test,parquet,birdnet,openl3,cnn,mcu]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,docs,parquet,birdnet,openl3,cnn,mcu]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
 	ONEDNN_MAX_CPU_ISA=AVX2 $(VENV)/bin/python -m pytest -m numeric -p no:cacheprovider
+
+# The docs site (docs/, mkdocs.yml) into build/site; any warning is an error.
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/logmel_speed.py

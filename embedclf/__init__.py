@@ -12,7 +12,7 @@ Examples
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.3.0.dev0"
 
 _LAZY = {
     "AudioError": "embedclf.audio",
