@@ -188,10 +188,10 @@ class Distiller(ClassifierMixin, BaseEstimator):
     frontend, learns those soft targets (temperature-scaled KL divergence),
     plus the true labels when given. Clips without labels still teach.
     :func:`embedclf.distill.export` then writes the student for a
-    microcontroller. With the defaults (and ``augment=Augmenter(copies=2,
-    mixup=0.3, freq_mask=0.15, time_mask=0.15)``) a BirdNET-taught
-    ``strided_ds`` x2 (30 KB flash, 25 KB arena) kept 95.6% of its teacher's
-    accuracy on ESC-10 (89.9% int8, 5 folds, seven seeds; README).
+    microcontroller. The defaults, with ``width=2.0`` and
+    ``augment=Augmenter(copies=2, mixup=0.3, freq_mask=0.15, time_mask=0.15)``,
+    are the recipe whose measurements are in the documentation's
+    distillation results.
 
     Parameters
     ----------
@@ -226,17 +226,13 @@ class Distiller(ClassifierMixin, BaseEstimator):
         ``None``, the window itself; ``"clip"``, the whole clip (every window
         of a clip gets the same targets); ``"auto"``, the teacher's own
         analysis window when it is longer than the student's (see
-        :func:`teacher_window_seconds`; BirdNET: 3 s), else the window. On
-        ESC-10 fold 1 a BirdNET teacher hearing 3 s around each 1 s window
-        gives targets that average to 90% clip accuracy against 75% hearing
-        the window alone, and the student gains several points
-        (``benchmarks/teacher_context.py``, ``distill_tradeoff.py``).
+        :func:`teacher_window_seconds`; BirdNET: 3 s), else the window. A
+        teacher built for longer windows labels a short window heard alone
+        poorly, so hearing its own window around it gives better targets.
     temperature : float, default=4.0
         Softens the teacher's window probabilities (``softmax(log(P) / T)``)
         and the student's logits alike, so the student also learns how the
-        teacher ranks the wrong classes. On ESC-10 (BirdNET teacher, 120
-        epochs, windows pooled by the mean) 4 kept 94.6% of the teacher's
-        accuracy over five seeds, 2 kept 94.7% over two (README).
+        teacher ranks the wrong classes.
     alpha : float, default=0.5
         Weight of the distillation term against the label term.
     augment : Augmenter or None, default=None
@@ -254,26 +250,18 @@ class Distiller(ClassifierMixin, BaseEstimator):
         whose targets are a straight line between two answers, the targets
         are the teacher's own answers to the overlapping sounds ("consistent
         teaching", Beyer et al. 2022). Each copy costs the teacher as much
-        work as an augmented one. On ESC-10 (BirdNET teacher) two mixtures
-        scored 86.6% against 89.1% without (4 paired runs), so 0 is the default.
+        work as an augmented one.
     epochs, batch_size, learning_rate, lr_schedule, weight_decay, early_stopping, patience
-        Training of the student, as in :class:`~embedclf.models.KerasCNN`
-        (``weight_decay=0.05`` on ESC-10: 88.6% against 88.9% without, over
-        ten paired runs, so 0 is the default).
-        The defaults (120 epochs, cosine decay, no early stopping) are the
-        long, patient training that distillation rewards: with
-        ``augment=Augmenter(copies=2, mixup=0.3, freq_mask=0.15,
-        time_mask=0.15)`` and ``temperature=4`` it lifted a BirdNET-taught
-        ``strided_ds`` x2 on ESC-10 from 85.2% (early stopping) to 89.0%
-        (int8, 5 folds, five seeds; README).
+        Training of the student, as in :class:`~embedclf.models.KerasCNN`.
+        The defaults (120 epochs, cosine decay, no early stopping, so no
+        clips are held back) are a long, patient training: the student
+        learns from soft targets that change with every augmented copy and
+        mask, and early stopping would end it before that pays off.
     aggregate : {"logmean", "mean", "vote"}, default="logmean"
         How the student pools a clip's window probabilities (exported; see
-        :class:`~embedclf.models.KerasCNN`): by default their geometric mean.
-        On ESC-10 the int8 students' windows pooled by ``"logmean"`` scored
-        0.6 points above ``"mean"`` over the 25 runs it was chosen on, and
-        1.0 above over 10 runs of fresh seeds decided on beforehand (12
-        clips won, 4 lost; ``benchmarks/clip_pooling.py``, README).
-        Distillers pickled before this parameter existed keep ``"mean"``.
+        :class:`~embedclf.models.KerasCNN`): by default their geometric mean,
+        which favours the class every window finds likely over one confident
+        window. Distillers pickled before this parameter existed keep ``"mean"``.
     random_state : int or None, default=None
     verbose : int, default=0
 

@@ -97,7 +97,7 @@ class OpenL3Embedding(PretrainedEmbedding):
 
     Our Keras 3 implementation of the published OpenL3 audio network, loading
     the official weight files unchanged; embeddings match the upstream
-    ``openl3`` 0.4.2 code (see ``benchmarks/openl3_parity.py``). Windows
+    ``openl3`` 0.4.2 code on the same weights. Windows
     follow openl3: with ``center=True`` half a window of zeros is prepended,
     so ``times`` are window centres; the end is zero-padded until covered.
 
@@ -122,16 +122,16 @@ class OpenL3Embedding(PretrainedEmbedding):
         (see :func:`embedclf.weights.find_openl3`). Missing weights raise an
         error naming the file and the fetch command.
     fast : {False, True, "int8", "bfloat16"}, default=False
-        Trade exactness for speed (measured in ``benchmarks/openl3_parity.py``;
-        see the README). ``True`` or ``"int8"``: batch norms folded into the
-        convolutions, int8 weights and per-window dynamically quantized
-        activations on LiteRT's XNNPACK (needs ``ai-edge-litert``), about 5x
-        the upstream code's speed on a 2-core AVX-512 VNNI CPU (4.8x wall
-        clock, 5.1x CPU time), cosine similarity 0.9998 to exact.
-        ``"bfloat16"``: every layer in bfloat16 on TensorFlow (AMX tiles where
-        the CPU has them), about 3.5x, cosine 0.99999; CPUs without AVX-512
-        have no bfloat16 convolutions, and there the first use raises a
-        ``RuntimeError`` saying so. ``False``: the published network in float32.
+        Trade exactness for speed (speed and closeness to exact are measured
+        in the documentation's OpenL3 results). ``True`` or ``"int8"``: batch
+        norms folded into the convolutions, int8 weights and per-window
+        dynamically quantized activations on LiteRT's XNNPACK (needs
+        ``ai-edge-litert``), the fastest mode. ``"bfloat16"``: every layer in
+        bfloat16 on TensorFlow (AMX tiles where the CPU has them), closer to
+        exact than int8; check either against exact on your own data before
+        relying on it. CPUs without AVX-512 have no bfloat16 convolutions,
+        and there the first use raises a ``RuntimeError`` saying so.
+        ``False``: the published network in float32.
     num_threads : int or None, default=None
         Threads of the int8 mode's LiteRT interpreter. ``None``: the CPUs
         this process may use (:func:`embedclf.threads.model_threads`: CPU

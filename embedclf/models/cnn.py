@@ -34,9 +34,8 @@ _EAGER_STEPS = 100
 def default_frontend(sr=22050):
     """The log-mel frontend KerasCNN uses unless given another.
 
-    40 mel bands, 1024-sample FFT and hop (46 ms at 22.05 kHz), in dB. On one
-    ESC-10 fold it trained twice as fast as 60 bands at hop 512 with the same
-    accuracy (78.8% for both without augmentation).
+    40 mel bands, 1024-sample FFT and hop (46 ms at 22.05 kHz), in dB: a
+    small input that trains quickly.
 
     Parameters
     ----------
