@@ -23,7 +23,7 @@ test: $(STAMP)
 
 # The docs site (docs/, mkdocs.yml) into build/site; any warning is an error.
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --site-dir build/site
+	$(VENV)/bin/mkdocs build --strict
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/logmel_speed.py
