@@ -18,9 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
-from embedclf.datasets import load_dataset, make_sound_events
+from _data import held_out_split  # beside this script
 from embedclf.distill import Distiller, export
 from embedclf.models import Augmenter
 from embedclf.pipelines import make_pipeline
@@ -35,22 +33,13 @@ def main(argv=None):
     parser.add_argument("--out", default="build/examples/distill_and_export")
     args = parser.parse_args(argv)
     out = Path(args.out)
-    if args.quick:  # waveforms at 16 kHz; the fold 1 clips are held out
-        X, y, folds = make_sound_events(n_per_class=10, sr=16000, duration=1.5, random_state=2)
-        train, test = np.flatnonzero(folds != 1), np.flatnonzero(folds == 1)
-        X_train, y_train = [X[i] for i in train], y[train]
-        X_test, y_test = [X[i] for i in test], y[test]
+    if args.folder is None and not args.quick:
+        parser.error("give a folder, or --quick")
+    X_train, X_test, y_train, y_test = held_out_split(args.folder, quick=args.quick, random_state=2)
+    if args.quick:  # the synthetic clips are 16 kHz waveforms; a short training
         teacher = make_pipeline("logmel-linear", mel__sr=16000)
         student = Distiller(teacher, epochs=40, learning_rate=1e-2, random_state=0)
-    elif args.folder is None:
-        parser.error("give a folder, or --quick")
     else:
-        from sklearn.model_selection import train_test_split
-
-        df = load_dataset("folder", args.folder)
-        X_train, X_test, y_train, y_test = train_test_split(
-            df["path"].tolist(), df["label"].to_numpy(), test_size=0.25, stratify=df["label"],
-            random_state=0)
         teacher = make_pipeline("logmel-linear")
         # the recipe measured on ESC-10 (docs/results/distillation.md)
         student = Distiller(teacher, width=2.0, random_state=0,

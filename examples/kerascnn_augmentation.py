@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _data import held_out_split  # beside this script
 from embedclf import KerasCNN
-from embedclf.datasets import load_dataset, make_sound_events
 from embedclf.modelfile import load_model, save_model
 from embedclf.models import Augmenter
 
@@ -33,24 +33,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.folder is None and not args.quick:
+        parser.error("give a folder, or --quick")
+    X_train, X_test, y_train, y_test = held_out_split(args.folder, quick=args.quick)
     augment = Augmenter(copies=1, mixup=0.2, freq_mask=0.15, time_mask=0.15)
-    if args.quick:  # waveforms in memory work like paths; the fold 1 clips are held out
-        X, y, folds = make_sound_events(n_per_class=10, sr=16000, duration=1.5, random_state=0)
-        train, test = np.flatnonzero(folds != 1), np.flatnonzero(folds == 1)
-        X_train, y_train = [X[i] for i in train], y[train]
-        X_test, y_test = [X[i] for i in test], y[test]
+    if args.quick:  # a tiny network on short windows of the 16 kHz synthetic clips
         cnn = KerasCNN(architecture="strided_ds", width=2.0, sr=16000, window=0.5, hop=0.25,
                        epochs=20, learning_rate=1e-2, early_stopping=False, augment=augment,
                        random_state=0)
-    elif args.folder is None:
-        parser.error("give a folder, or --quick")
     else:
-        from sklearn.model_selection import train_test_split
-
-        df = load_dataset("folder", args.folder)
-        X_train, X_test, y_train, y_test = train_test_split(
-            df["path"].tolist(), df["label"].to_numpy(), test_size=0.25, stratify=df["label"],
-            random_state=0)
         cnn = KerasCNN(architecture="sbcnn", epochs=args.epochs, augment=augment, random_state=0)
 
     cnn.fit(X_train, y_train)
