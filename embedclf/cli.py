@@ -765,7 +765,7 @@ def build_parser():
     sp.add_argument("--out", type=_output_folder, default="build/mcu",
                     help="output folder (default build/mcu)")
     sp.add_argument("--student", default="strided_ds", choices=["strided_ds", "ds_cnn", "sbcnn"])
-    # defaults: the recipe measured on ESC-10 (README, benchmarks/distill_tradeoff.py)
+    # defaults: the recipe measured on ESC-10 (docs/results/distillation.md)
     sp.add_argument("--width", type=_positive, default=2.0,
                     help="filter-count multiplier (default 2: the measured ESC-10 student, "
                          "30 KB flash, 25 KB arena)")

@@ -35,7 +35,8 @@ def main(argv=None):
     out = Path(args.out)
     if args.folder is None and not args.quick:
         parser.error("give a folder, or --quick")
-    X_train, X_test, y_train, y_test = held_out_split(args.folder, quick=args.quick, random_state=2)
+    X_train, X_test, y_train, y_test = held_out_split(args.folder, quick=args.quick,
+                                                      random_state=2)
     if args.quick:  # the synthetic clips are 16 kHz waveforms; a short training
         teacher = make_pipeline("logmel-linear", mel__sr=16000)
         student = Distiller(teacher, epochs=40, learning_rate=1e-2, random_state=0)
@@ -50,8 +51,9 @@ def main(argv=None):
     report = export(student, out, representative=X_train, X_test=X_test, y_test=y_test,
                     teacher=teacher, max_flash_kb=args.max_flash_kb, max_ram_kb=args.max_ram_kb)
     print(f"exported to {out}: {', '.join(sorted(p.name for p in out.iterdir()))}")
-    print(f"flash {report['flash_bytes'] / 1024:.1f} KB, arena {report['arena_bytes'] / 1024:.1f} KB"
-          f" (TFLM), {report['macs_per_second'] / 1e6:.2f} M MACs per second of audio")
+    print(f"flash {report['flash_bytes'] / 1024:.1f} KB, "
+          f"arena {report['arena_bytes'] / 1024:.1f} KB (TFLM), "
+          f"{report['macs_per_second'] / 1e6:.2f} M MACs per second of audio")
     print(f"held-out accuracy: int8 student {report['student_accuracy']:.3f}, "
           f"teacher {report['teacher_accuracy']:.3f}, int8 = float on "
           f"{report['int8_float_agreement']:.0%} of clips")

@@ -61,8 +61,8 @@ def main(argv=None):
                "best_cv_accuracy": float(search.best_score_)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"{len(df)} clips embedded once: {entries} cache entries in {cache}")
-    print(f"first fit {first_fit:.1f} s; grid search of {summary['fits']} fits {search_seconds:.1f} s, "
-          f"{rewritten} cache entries computed again")
+    print(f"first fit {first_fit:.1f} s; grid search of {summary['fits']} fits "
+          f"{search_seconds:.1f} s, {rewritten} cache entries computed again")
     print(f"best parameters {summary['best_params']}, cross-validated accuracy "
           f"{search.best_score_:.3f}")
 

@@ -226,8 +226,8 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
 
 
 def test_distill_defaults_are_the_measured_recipe():
-    # the command's defaults are what the README measured; the training ones must not drift
-    # from the Distiller's own defaults
+    # the command's defaults are what docs/results/distillation.md measured; the training
+    # ones must not drift from the Distiller's own defaults
     from embedclf.cli import build_parser
     from embedclf.distill import Distiller
 

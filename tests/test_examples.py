@@ -14,8 +14,8 @@ EXAMPLES = ROOT / "examples"
 
 
 def run_example(name, out):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path, "TF_CPP_MIN_LOG_LEVEL": "2"}
     run = subprocess.run([sys.executable, str(EXAMPLES / name), "--quick", "--out", str(out)],
                          capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -57,7 +57,8 @@ def test_urbansound8k_folds_reports_each_fold(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["folds"] == [1, 2, 3] and summary["n_clips"] == 30
     per_fold = summary["per_fold_accuracy"]
-    assert len(per_fold) == 3 and summary["accuracy_mean"] == pytest.approx(sum(per_fold) / 3, abs=1e-3)
+    assert len(per_fold) == 3
+    assert summary["accuracy_mean"] == pytest.approx(sum(per_fold) / 3, abs=1e-3)
     assert summary["accuracy_mean"] > 0.5
     assert (tmp_path / "report" / "report.json").is_file()
     assert (tmp_path / "report" / "confusion.png").is_file()

@@ -39,7 +39,7 @@ def test_fsdd_official_split_accuracy():
     res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=22050)
     rep = cross_validate_folds(make_pipeline("mfcc-linear"), res.clips, res.y,
                                split=df["split"].to_numpy(), progress=False)
-    assert rep.accuracy_mean > 0.95  # README: 99.0%
+    assert rep.accuracy_mean > 0.95  # docs/results/accuracy.md: 99.0%
 
 
 @pytest.mark.slow
@@ -48,4 +48,4 @@ def test_esc10_five_fold_accuracy():
     res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=22050)
     rep = cross_validate_folds(make_pipeline("logmel-linear"), res.clips, res.y,
                                folds=df["fold"].to_numpy(), progress=False)
-    assert len(rep.per_fold) == 5 and rep.accuracy_mean > 0.75  # README: ~81%
+    assert len(rep.per_fold) == 5 and rep.accuracy_mean > 0.75  # docs/results/accuracy.md: ~81%
