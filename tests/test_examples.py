@@ -12,6 +12,8 @@ from sklearn.base import is_classifier
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
+pytestmark = pytest.mark.slow  # each script runs in a fresh interpreter: 10-30 s
+
 
 def run_example(name, out):
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
