@@ -60,7 +60,10 @@ def test_readme_sections_written_once_between_snippet_markers(site):
         end = readme.find(f"<!-- --8<-- [end:{name}] -->")
         assert 0 <= start < end, name
     assert len(readme.splitlines()) < 200
-    guarantees = (site / "guarantees" / "index.html").read_text(encoding="utf-8")
-    # text from inside the README's sections arrives in the site
-    assert "Features do not depend on their batch" in guarantees
-    assert re.search(r"skops\.io\.get_untrusted_types", guarantees)
+    # text from inside each of the README's sections arrives in the site
+    pages = {name: (site / page / "index.html").read_text(encoding="utf-8")
+             for name, page in [("home", "."), ("results", "results"), ("guarantees", "guarantees")]}
+    assert "Point it at a pile" in pages["home"]
+    assert "95.6% of its teacher" in pages["results"]
+    assert "Features do not depend on their batch" in pages["guarantees"]
+    assert re.search(r"skops\.io\.get_untrusted_types", pages["guarantees"])
