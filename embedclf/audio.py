@@ -38,6 +38,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .exceptions import AudioError, SkippedClipsWarning
+
 __all__ = [
     "AudioError",
     "SkippedClipsWarning",
@@ -82,50 +84,6 @@ _F32_MAX = np.float32(np.finfo(np.float32).max)
 _DOWN = np.float32(2.0 ** -64)
 _UP = np.float32(2.0 ** 64)
 _SCALED_MAX = np.float32(_F32_MAX * _DOWN)
-
-
-class AudioError(ValueError):
-    """A clip could not be used: the message names the clip and the cause.
-
-    Subclasses :class:`ValueError` so generic input-validation handlers (and
-    scikit-learn's checks) treat it as bad input.
-
-    Parameters
-    ----------
-    source : str
-        The file path, or ``"clip <index>"`` for an in-memory waveform.
-    reason : str
-        What is wrong and, where possible, what to do about it.
-
-    Examples
-    --------
-    >>> from embedclf import AudioError
-    >>> err = AudioError("dog.wav", "file not found")
-    >>> str(err)
-    'dog.wav: file not found'
-    >>> err.source, err.reason
-    ('dog.wav', 'file not found')
-    """
-
-    def __init__(self, source, reason):
-        self.source = str(source)
-        self.reason = reason
-        super().__init__(f"{self.source}: {reason}")
-
-    def __reduce__(self):  # keep pickling (joblib workers) working
-        return (type(self), (self.source, self.reason))
-
-
-class SkippedClipsWarning(UserWarning):
-    """Issued whenever ``on_error="skip"`` left clips out of a batch.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> from embedclf.audio import SkippedClipsWarning
-    >>> issubclass(SkippedClipsWarning, UserWarning)
-    True
-    """
 
 
 def _is_path(obj):
@@ -467,7 +425,7 @@ def audio_info(path):
     >>> audio_info("missing.wav")
     Traceback (most recent call last):
     ...
-    embedclf.audio.AudioError: missing.wav: file not found
+    embedclf.exceptions.AudioError: missing.wav: file not found
     """
     import soundfile as sf
 
