@@ -26,8 +26,9 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..audio import AudioError, ClipTransformer, _check_n_features, _check_X, _is_path, \
-    _skipped_frame, content_key, resample, stream_audio, to_mono, warn_skipped
+from .._utils.validation import check_n_features, check_X, is_path
+from ..audio import AudioError, ClipTransformer, content_key, resample, skipped_frame, \
+    stream_audio, to_mono, warn_skipped
 from ..audio import skipped_columns, skipped_from_columns
 from ..files import atomic_write
 
@@ -313,7 +314,7 @@ class PretrainedEmbedding(ClipTransformer):
 
     def _blocks(self, clip, source):
         """Mono float32 blocks at the model rate."""
-        if _is_path(clip):
+        if is_path(clip):
             return stream_audio(os.fspath(clip), self.model_sr)
         y = to_mono(clip, source)
         return iter([resample(y, self.sr, self.model_sr, source=source)])
@@ -325,7 +326,7 @@ class PretrainedEmbedding(ClipTransformer):
         yield from framer.finish()
 
     def _key(self, clip, source):
-        if _is_path(clip):
+        if is_path(clip):
             return content_key(clip)
         return content_key(clip, self.sr, source)
 
@@ -345,8 +346,8 @@ class PretrainedEmbedding(ClipTransformer):
             left out and listed in ``skipped_``.
         """
         check_is_fitted(self)
-        X = _check_X(X)
-        _check_n_features(self, X)
+        X = check_X(X)
+        check_n_features(self, X)
         if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
             X = [X[i] for i in range(X.shape[0])]
         cache = self._cache()
@@ -394,7 +395,7 @@ class PretrainedEmbedding(ClipTransformer):
 
         sources = {}
         for i, clip in enumerate(X):
-            source = sources[i] = os.fspath(clip) if _is_path(clip) else f"clip {i}"
+            source = sources[i] = os.fspath(clip) if is_path(clip) else f"clip {i}"
             try:
                 if cache is not None:
                     keys[i] = self._key(clip, source)
@@ -427,7 +428,7 @@ class PretrainedEmbedding(ClipTransformer):
         if bar is not None:
             bar.close()
         if self.on_error == "skip":
-            self.skipped_ = _skipped_frame(sorted(skipped))
+            self.skipped_ = skipped_frame(sorted(skipped))
             warn_skipped(self.skipped_, type(self).__name__)
         return [results[i] for i in sorted(results)]
 
