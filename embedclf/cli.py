@@ -60,31 +60,10 @@ def _quiet(model, quiet):
     return model
 
 
-def _clean(obj):
-    """JSON-safe: NaN/NA become null (``json`` would write the invalid token NaN)."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        try:
-            obj = obj.item()
-        except (ValueError, AttributeError):
-            pass
-    if isinstance(obj, float) and obj != obj:
-        return None
-    try:
-        import pandas as pd
-
-        if obj is pd.NA or obj is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover
-        pass
-    return obj
-
-
 def _dump(obj):
-    return json.dumps(_clean(obj), indent=2, allow_nan=False, default=str)
+    from ._utils.jsonsafe import json_safe
+
+    return json.dumps(json_safe(obj), indent=2, allow_nan=False, default=str)
 
 
 def _save_model(model, path):

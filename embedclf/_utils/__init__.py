@@ -8,6 +8,6 @@ rely on them, as they may change without deprecation.
 * :mod:`embedclf._utils.parallel`: the process-wide worker thread pool and BLAS
   thread limits, safe across ``fork``.
 * :mod:`embedclf._utils.fft`: a pool of batched real-FFT plans.
-* :mod:`embedclf._utils.json`: making values JSON-safe.
-* :mod:`embedclf._utils.random`: random-state helpers.
+* :mod:`embedclf._utils.jsonsafe`: making values JSON-safe.
+* :mod:`embedclf._utils.random_state`: random-state helpers.
 """
