@@ -10,4 +10,5 @@ rely on them, as they may change without deprecation.
 * :mod:`embedclf._utils.fft`: a pool of batched real-FFT plans.
 * :mod:`embedclf._utils.jsonsafe`: making values JSON-safe.
 * :mod:`embedclf._utils.random_state`: random-state helpers.
+* :mod:`embedclf._utils.deprecation`: renamed parameters, deprecated the scikit-learn way.
 """

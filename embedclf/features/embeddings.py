@@ -8,9 +8,11 @@ timestamps, batching windows across clips, the ``on_error`` policy, a
 progress bar, and a content-keyed on-disk cache.
 
 Framing follows openl3: with ``center=True`` half a window of zeros is
-prepended so window ``k`` is centred at ``k * hop_size``; the end is padded
+prepended so window ``k`` is centred at ``k * hop``; the end is padded
 with zeros until the last samples are covered. ``times`` are
-``k * hop_size``: the window centre with ``center=True``, its start otherwise.
+``k * hop``: the window centre with ``center=True``, its start otherwise.
+``hop`` is in seconds (it was called ``hop_size`` before 0.2; the old name
+still works, with a :class:`FutureWarning`, until 0.4).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils.deprecation import DEPRECATED, migrate_state, renamed_value
 from .._utils.validation import check_n_features, check_X, is_path
 from ..audio import AudioError, ClipTransformer, content_key, resample, skipped_frame, \
     stream_audio, to_mono, warn_skipped
@@ -212,8 +215,10 @@ class PretrainedEmbedding(ClipTransformer):
     properties), and implement ``_load_model()``, ``_embed_windows(windows)``
     (a float32 array ``(n, window_samples)`` to ``(n, dim)``),
     ``_embedding_dim()`` and ``_cache_config()``. Parameters every backend
-    takes: ``sr``, ``hop_size``, ``center``, ``batch_size``, ``cache``,
-    ``progress`` and ``on_error``.
+    takes: ``sr``, ``hop`` (seconds between windows), ``center``,
+    ``batch_size``, ``cache``, ``progress`` and ``on_error``. A backend
+    written before 0.2 with ``hop_size`` instead of ``hop`` still works, with
+    a :class:`FutureWarning` in ``fit``.
 
     The loaded model is not a parameter and not pickled: it is reloaded on
     first use after unpickling or cloning.
@@ -228,9 +233,9 @@ class PretrainedEmbedding(ClipTransformer):
     >>> class Peak(PretrainedEmbedding):
     ...     model_sr, window_seconds = 8000, 0.5
     ...     _parameter_constraints = PretrainedEmbedding._common_constraints
-    ...     def __init__(self, *, sr=8000, hop_size=0.5, center=False, batch_size=8,
+    ...     def __init__(self, *, sr=8000, hop=0.5, center=False, batch_size=8,
     ...                  cache=None, progress=False, on_error="raise"):
-    ...         self.sr, self.hop_size, self.center, self.batch_size = sr, hop_size, center, batch_size
+    ...         self.sr, self.hop, self.center, self.batch_size = sr, hop, center, batch_size
     ...         self.cache, self.progress, self.on_error = cache, progress, on_error
     ...     def _load_model(self): return "model"
     ...     def _embed_windows(self, w): return np.c_[w.mean(1), np.abs(w).max(1)]
@@ -246,7 +251,8 @@ class PretrainedEmbedding(ClipTransformer):
 
     _common_constraints = {
         "sr": [Interval(Integral, 1, None, closed="left")],
-        "hop_size": [Interval(Real, 0, None, closed="neither")],
+        "hop": [Interval(Real, 0, None, closed="neither")],
+        "hop_size": [Interval(Real, 0, None, closed="neither"), StrOptions({DEPRECATED})],
         "center": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "cache": [str, os.PathLike, None, HasMethods(["cache"])],  # dir or joblib.Memory
@@ -272,9 +278,13 @@ class PretrainedEmbedding(ClipTransformer):
     def _window(self):
         return int(round(self.window_seconds * self.model_sr))
 
+    def _hop_seconds(self, warn=False):
+        """``hop``, or the deprecated ``hop_size`` when it is set."""
+        return renamed_value(self, "hop_size", "hop", warn=warn)
+
     @property
     def _hop(self):
-        return max(1, int(round(self.hop_size * self.model_sr)))
+        return max(1, int(round(self._hop_seconds() * self.model_sr)))
 
     def _model(self):
         model = self.__dict__.get("_loaded_model")
@@ -292,12 +302,13 @@ class PretrainedEmbedding(ClipTransformer):
         return state
 
     def __setstate__(self, state):
-        state = dict(state)
+        state = migrate_state(type(self), dict(state), {"hop_size": "hop"})  # pickled before 0.2
         if "skipped_" in state:
             state["skipped_"] = skipped_from_columns(state["skipped_"])
         super().__setstate__(state)
 
     def _fit_clips(self, X, y):
+        self._hop_seconds(warn=True)
         super()._fit_clips(X, y)
         self.__dict__.pop("_loaded_model", None)  # parameters may have changed since
         self._model()  # fail at fit, with the backend's message, if the model is missing
