@@ -123,7 +123,7 @@ def fast_mode_agreement(weights, timings, n_real):
         per_class = max(1, n_real // 10)
         picked = [f for d in sorted({f.parent for f in files})
                   for f in sorted(d.glob("*.ogg"))[:: max(1, 40 // per_class)][:per_class]]
-        ests = {m: OpenL3Embedding(embedding_size=512, weights=weights, fast=f, hop_size=0.5)
+        ests = {m: OpenL3Embedding(embedding_size=512, weights=weights, fast=f, hop=0.5)
                 for m, f in MODES}
         emb = {m: est.fit(picked[:1]).transform(picked) for m, est in ests.items()}
         for mode, _ in MODES[1:]:

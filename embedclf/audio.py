@@ -38,6 +38,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._utils.validation import MAX_CHANNELS, check_n_features, check_X, is_path, record_n_features
+from .exceptions import AudioError, SkippedClipsWarning
+
 __all__ = [
     "AudioError",
     "SkippedClipsWarning",
@@ -51,6 +54,7 @@ __all__ = [
     "LoadResult",
     "content_key",
     "skipped_columns",
+    "skipped_frame",
     "skipped_from_columns",
     "MIN_SAMPLE_RATE",
     "MAX_SAMPLE_RATE",
@@ -58,9 +62,6 @@ __all__ = [
     "MAX_DURATION_SECONDS",
     "MAX_BLOCK_SAMPLES",
 ]
-
-# More channels than this in a 2-D clip almost always means channels-first data.
-_MAX_CHANNELS = 16
 
 # What a file's header may declare. Checked before anything is allocated, so a
 # corrupt or hostile header is an AudioError, never a MemoryError or a huge read.
@@ -82,54 +83,6 @@ _F32_MAX = np.float32(np.finfo(np.float32).max)
 _DOWN = np.float32(2.0 ** -64)
 _UP = np.float32(2.0 ** 64)
 _SCALED_MAX = np.float32(_F32_MAX * _DOWN)
-
-
-class AudioError(ValueError):
-    """A clip could not be used: the message names the clip and the cause.
-
-    Subclasses :class:`ValueError` so generic input-validation handlers (and
-    scikit-learn's checks) treat it as bad input.
-
-    Parameters
-    ----------
-    source : str
-        The file path, or ``"clip <index>"`` for an in-memory waveform.
-    reason : str
-        What is wrong and, where possible, what to do about it.
-
-    Examples
-    --------
-    >>> from embedclf import AudioError
-    >>> err = AudioError("dog.wav", "file not found")
-    >>> str(err)
-    'dog.wav: file not found'
-    >>> err.source, err.reason
-    ('dog.wav', 'file not found')
-    """
-
-    def __init__(self, source, reason):
-        self.source = str(source)
-        self.reason = reason
-        super().__init__(f"{self.source}: {reason}")
-
-    def __reduce__(self):  # keep pickling (joblib workers) working
-        return (type(self), (self.source, self.reason))
-
-
-class SkippedClipsWarning(UserWarning):
-    """Issued whenever ``on_error="skip"`` left clips out of a batch.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> from embedclf.audio import SkippedClipsWarning
-    >>> issubclass(SkippedClipsWarning, UserWarning)
-    True
-    """
-
-
-def _is_path(obj):
-    return isinstance(obj, (str, os.PathLike))
 
 
 def to_mono(y, source="clip"):
@@ -172,7 +125,7 @@ def to_mono(y, source="clip"):
             "(e.g. y / 32768 for int16) or pass the file path",
         )
     if y.ndim == 2:
-        if y.shape[1] > _MAX_CHANNELS:
+        if y.shape[1] > MAX_CHANNELS:
             raise AudioError(
                 source,
                 f"2-D waveform of shape {y.shape} has {y.shape[1]} channels; waveforms must be "
@@ -467,7 +420,7 @@ def audio_info(path):
     >>> audio_info("missing.wav")
     Traceback (most recent call last):
     ...
-    embedclf.audio.AudioError: missing.wav: file not found
+    embedclf.exceptions.AudioError: missing.wav: file not found
     """
     import soundfile as sf
 
@@ -534,41 +487,6 @@ def stream_audio(path, sr=None, block_seconds=None):
         yield _scaled_up(stream.resample_chunk(np.zeros(0, np.float32), last=True), path)
 
 
-def _check_X(X):
-    """Reject inputs that are not a sequence of clips, with a hint."""
-    from scipy.sparse import issparse
-
-    if issparse(X):
-        raise TypeError("sparse input is not supported: clips are dense waveforms or paths")
-    if _is_path(X):
-        raise ValueError("X must be a sequence of clips; got a single path. Wrap it: [path]")
-    if hasattr(X, "iloc") and hasattr(X, "columns"):
-        raise ValueError("X must be a sequence of clips; got a DataFrame. Pass df['path']")
-    if not isinstance(X, (list, tuple, np.ndarray)) and hasattr(X, "__array__"):
-        X = np.asarray(X)  # array-likes (pandas Series, wrappers) become arrays
-    if isinstance(X, np.ndarray):
-        if X.dtype != object and X.ndim == 1 and not np.issubdtype(X.dtype, np.str_):
-            raise ValueError(
-                "X must be a sequence of clips; got a 1-D numeric array, which is ambiguous. "
-                "Reshape your data: wrap a single waveform as [y], or use y.reshape(1, -1)."
-            )
-        if (X.ndim == 2 and X.dtype != object and 1 <= X.shape[1] <= _MAX_CHANNELS
-                and X.shape[0] >= 1000 * X.shape[1]):
-            raise ValueError(
-                f"X has shape {X.shape}: that looks like one {X.shape[1]}-channel waveform "
-                f"(n_samples, n_channels), not {X.shape[0]} clips of {X.shape[1]} samples. "
-                "Pass it as [y]; a 2-D X must hold one mono clip per row."
-            )
-        if X.ndim > 2 and X.dtype != object:
-            raise ValueError(
-                f"X has shape {X.shape}; expected a 2-D array of mono waveforms (one per row) "
-                "or a list of waveforms"
-            )
-    if not (hasattr(X, "__len__") and hasattr(X, "__getitem__")):
-        X = list(X)  # generators, dict views: indexable from here on
-    return X
-
-
 def iter_clips(X, sr, on_error="raise"):
     """Yield ``(index, source, waveform)`` for each clip in ``X``.
 
@@ -600,17 +518,17 @@ def iter_clips(X, sr, on_error="raise"):
     [(0, 'clip 0', (10,))]
     """
     def read(clip, source):
-        return load_audio(clip, sr=sr)[0] if _is_path(clip) else to_mono(clip, source)
+        return load_audio(clip, sr=sr)[0] if is_path(clip) else to_mono(clip, source)
 
     return _each_clip(X, on_error, read)
 
 
 def _each_clip(X, on_error, read):
     """Yield ``(index, source, read(clip, source))``, or the AudioError under "skip"."""
-    X = _check_X(X)
+    X = check_X(X)
     for i in range(len(X)):  # rows of a 2-D array, or items of a sequence
         clip = X[i]
-        source = os.fspath(clip) if _is_path(clip) else f"clip {i}"
+        source = os.fspath(clip) if is_path(clip) else f"clip {i}"
         try:
             result = read(clip, source)
         except AudioError as err:
@@ -651,7 +569,25 @@ class LoadResult:
     skipped: object
 
 
-def _skipped_frame(rows):
+def skipped_frame(rows):
+    """The ``skipped_`` table of an estimator: one row per clip left out.
+
+    Parameters
+    ----------
+    rows : iterable of (int, str, str)
+        ``(index, source, reason)`` of each skipped clip.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``index``, ``source`` and ``reason``.
+
+    Examples
+    --------
+    >>> from embedclf.audio import skipped_frame
+    >>> skipped_frame([(2, "bad.wav", "file not found")]).to_dict("records")
+    [{'index': 2, 'source': 'bad.wav', 'reason': 'file not found'}]
+    """
     import pandas as pd
 
     return pd.DataFrame(rows, columns=["index", "source", "reason"])
@@ -818,7 +754,7 @@ def content_key(clip, sr=None, source="clip"):
             h.update(np.ascontiguousarray(block, dtype=np.float32).tobytes())
         return h.hexdigest()
 
-    if _is_path(clip):
+    if is_path(clip):
         rate = audio_info(clip).samplerate  # the specific AudioError for a bad file
         return memo_by_file(clip, "content", lambda p: digest(stream_audio(p), rate))
     return digest([to_mono(clip, source)], sr)
@@ -826,7 +762,7 @@ def content_key(clip, sr=None, source="clip"):
 
 def _check_clip(clip, source):
     """Decode a clip fully (streamed) to check it, keeping only its content key."""
-    if _is_path(clip):
+    if is_path(clip):
         content_key(clip)  # embedding pipelines look the same key up later: one decode
     else:
         to_mono(clip, source)
@@ -868,7 +804,7 @@ def load_clips(X, y=None, *, sr, on_error="raise", progress=False, lazy=False):
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    X = _check_X(X)
+    X = check_X(X)
     n = len(X)
     if y is not None:
         y = np.asarray(y)
@@ -887,7 +823,7 @@ def load_clips(X, y=None, *, sr, on_error="raise", progress=False, lazy=False):
             clips.append(wave)
             kept.append(i)
     kept = np.asarray(kept, dtype=int)
-    skipped = _skipped_frame(skipped)
+    skipped = skipped_frame(skipped)
     warn_skipped(skipped, "load_clips")
     return LoadResult(clips, None if y is None else y[kept], kept, skipped)
 
@@ -919,12 +855,12 @@ class ClipTransformer(TransformerMixin, BaseEstimator):
         self : object
         """
         self._validate_params()
-        _record_n_features(self, X)
+        record_n_features(self, X)
         self._fit_clips(X, y)
         return self
 
     def _fit_clips(self, X, y):
-        self.n_clips_fit_ = len(_check_X(X))
+        self.n_clips_fit_ = len(check_X(X))
 
     def transform(self, X):
         """Transform each clip; the result has one entry per clip.
@@ -941,7 +877,7 @@ class ClipTransformer(TransformerMixin, BaseEstimator):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(self)
-        _check_n_features(self, X)
+        check_n_features(self, X)
         out, skipped, batch = [], [], []
         for i, source, wave in iter_clips(X, self.sr, self.on_error):
             if isinstance(wave, AudioError):
@@ -954,7 +890,7 @@ class ClipTransformer(TransformerMixin, BaseEstimator):
         if batch:
             out.extend(self._transform_waves(batch))
         if self.on_error == "skip":
-            self.skipped_ = _skipped_frame(skipped)
+            self.skipped_ = skipped_frame(skipped)
             warn_skipped(self.skipped_, type(self).__name__)
         return out
 
@@ -1013,53 +949,3 @@ class AudioLoader(ClipTransformer):
 
     def _transform_waves(self, waves):
         return waves
-
-
-def _validate_clip(est, clip, source):
-    """A bad in-memory clip fails ``fit`` unless the estimator skips bad clips,
-    exactly as a bad file would be treated in ``transform``."""
-    try:
-        to_mono(clip, source)
-    except AudioError:
-        if getattr(est, "on_error", "raise") != "skip":
-            raise
-
-
-def _record_n_features(est, X):
-    """Validate in-memory clips and record ``n_features_in_`` for 2-D arrays.
-
-    Only arrays are checked here (cheap); files are checked when read.
-    """
-    X = _check_X(X)
-    if len(X) == 0:
-        raise ValueError(f"{type(est).__name__}.fit got 0 clips; need at least one")
-    if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
-        if X.shape[1] == 0:
-            raise ValueError(
-                f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is "
-                "required: clips need at least one sample"
-            )
-        if np.iscomplexobj(X):
-            raise ValueError("Complex data not supported: pass real-valued waveforms")
-        for i in range(X.shape[0]):
-            _validate_clip(est, X[i], f"clip {i}")
-        est.n_features_in_ = X.shape[1]
-        return
-    for i, clip in enumerate(X):
-        if not _is_path(clip):
-            if np.iscomplexobj(clip):
-                raise ValueError("Complex data not supported: pass real-valued waveforms")
-            _validate_clip(est, clip, f"clip {i}")
-    if hasattr(est, "n_features_in_"):
-        del est.n_features_in_
-
-
-def _check_n_features(est, X):
-    X = _check_X(X)
-    n = getattr(est, "n_features_in_", None)
-    if n is not None and isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
-        if X.shape[1] != n:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(est).__name__} is expecting {n} "
-                "features as input (samples per clip, as seen in fit)."
-            )

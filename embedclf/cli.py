@@ -60,31 +60,10 @@ def _quiet(model, quiet):
     return model
 
 
-def _clean(obj):
-    """JSON-safe: NaN/NA become null (``json`` would write the invalid token NaN)."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        try:
-            obj = obj.item()
-        except (ValueError, AttributeError):
-            pass
-    if isinstance(obj, float) and obj != obj:
-        return None
-    try:
-        import pandas as pd
-
-        if obj is pd.NA or obj is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover
-        pass
-    return obj
-
-
 def _dump(obj):
-    return json.dumps(_clean(obj), indent=2, allow_nan=False, default=str)
+    from ._utils.jsonsafe import json_safe
+
+    return json.dumps(json_safe(obj), indent=2, allow_nan=False, default=str)
 
 
 def _save_model(model, path):
@@ -572,8 +551,12 @@ def cmd_embed(args):
     from .files import atomic_write
 
     module, name = EMBEDDERS[args.model]
+    hop = args.hop if args.hop is not None else args.hop_size
+    if args.hop_size is not None:
+        print("note: --hop-size is deprecated and will be removed in 0.4; use --hop",
+              file=sys.stderr)
     params = {"on_error": args.on_error, "progress": not args.quiet, "cache": args.cache,
-              **({"hop_size": args.hop_size} if args.hop_size else {}), **_parse_set(args.set)}
+              **({"hop": hop} if hop else {}), **_parse_set(args.set)}
     est = getattr(importlib.import_module(module), name)(**params)
     if os.path.isfile(args.data) and not args.data.lower().endswith(".csv"):
         df = pd.DataFrame({"path": [args.data]})
@@ -849,7 +832,10 @@ def build_parser():
                     help="embeddings.parquet or .csv")
     sp.add_argument("--model", choices=sorted(EMBEDDERS), default="birdnet")
     sp.add_argument("--dataset", choices=datasets, help="layout of DATA (default: folder per class)")
-    sp.add_argument("--hop-size", type=_positive, help="seconds between windows (model default)")
+    sp.add_argument("--hop", type=_positive, metavar="SECONDS",
+                    help="seconds between windows (model default)")
+    # the flag's name before 0.2, kept working until 0.4 (a note says to use --hop)
+    sp.add_argument("--hop-size", type=_positive, help=argparse.SUPPRESS)
     sp.add_argument("--cache", type=_output_folder, metavar="DIR", help="embedding cache folder")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="embedding parameter")
     sp.add_argument("--limit-per-class", type=_count)

@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .exceptions import DatasetError
+
 __all__ = [
     "AUDIO_EXTENSIONS",
     "DatasetError",
@@ -44,17 +46,6 @@ __all__ = [
 ]
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".opus")
-
-
-class DatasetError(ValueError):
-    """A dataset's index is unusable: the message names the file and row, and the fix.
-
-    Examples
-    --------
-    >>> from embedclf.datasets import DatasetError
-    >>> issubclass(DatasetError, ValueError)
-    True
-    """
 
 
 def _row_path(root, folder, name, meta, line, column):

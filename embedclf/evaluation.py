@@ -20,6 +20,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 # re-exported: reports and callers write atomically
+from ._utils.jsonsafe import json_safe
 from .files import atomic_write, atomic_write_data
 
 __all__ = ["cross_validate_folds", "FoldReport", "fold_splits", "atomic_write", "atomic_write_data"]
@@ -248,7 +249,7 @@ class FoldReport:
         paths = {k: os.path.join(out_dir, f) for k, f in [
             ("json", "report.json"), ("folds", "folds.csv"), ("predictions", "predictions.csv"),
             ("confusion_csv", "confusion.csv"), ("confusion_png", "confusion.png")]}
-        summary = json.dumps(self.summary(), indent=2, default=_json_default)  # fail early
+        summary = json.dumps(json_safe(self.summary()), indent=2, default=str)  # fail early
         if os.path.lexists(paths["json"]):  # an older report's marker: not for a mixed set
             os.remove(paths["json"])
         atomic_write(paths["folds"], lambda p: self.per_fold.to_csv(p, index=False))
@@ -262,14 +263,6 @@ class FoldReport:
             plt.close(ax.figure)
         atomic_write_data(paths["json"], summary)
         return paths
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
 
 
 def cross_validate_folds(

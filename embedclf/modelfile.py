@@ -17,6 +17,8 @@ import os
 import types
 import zipfile
 
+from .exceptions import ModelFileError, UntrustedModelError
+
 __all__ = ["save_model", "load_model", "is_skops_file", "TRUSTED_TYPES", "ModelFileError",
            "UntrustedModelError"]
 
@@ -44,24 +46,6 @@ TRUSTED_TYPES = (
     "sklearn.tree._classes.DecisionTreeClassifier",
     "sklearn.tree._tree.Tree",
 )
-
-
-class ModelFileError(ValueError):
-    """A model file that cannot be used: unreadable, or not holding a classifier."""
-
-
-class UntrustedModelError(ModelFileError):
-    """Loading the file would run code from it, or create types nobody said to trust.
-
-    Attributes
-    ----------
-    types : list of str
-        The skops types outside the allow-list (empty for a pickle file).
-    """
-
-    def __init__(self, message, types=()):
-        super().__init__(message)
-        self.types = list(types)
 
 
 def _one_line(text):
@@ -254,7 +238,7 @@ def load_model(path, *, trust_pickle=False, trusted=None):
     >>> load_model(path)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    embedclf.modelfile.UntrustedModelError: ...model.pkl is not a skops model file: ...
+    embedclf.exceptions.UntrustedModelError: ...model.pkl is not a skops model file: ...
     """
     path = os.fspath(path)
     if not os.path.isfile(path):

@@ -25,6 +25,7 @@ import urllib.request
 from itertools import product
 
 from .files import atomic_write_data, sha256_file
+from .exceptions import WeightsNotFoundError
 
 __all__ = ["WeightsNotFoundError", "cache_dir", "find_openl3", "fetch_openl3", "list_weights",
            "OPENL3_BASE_URL", "OPENL3_SHA256", "OPENL3_MAX_BYTES"]
@@ -50,17 +51,6 @@ OPENL3_MAX_BYTES = 64 * 2**20
 
 #: suffix of the record written next to an installed file: its SHA-256 and its source's
 _RECORD = ".sha256.json"
-
-
-class WeightsNotFoundError(FileNotFoundError):
-    """No weight file was found; the message names it, where we looked, and the fix.
-
-    Examples
-    --------
-    >>> from embedclf.weights import WeightsNotFoundError
-    >>> issubclass(WeightsNotFoundError, FileNotFoundError)
-    True
-"""
 
 
 def cache_dir():
@@ -126,7 +116,7 @@ def find_openl3(input_repr, content_type, weights=None):
     >>> find_openl3("mel256", "music", weights="/nowhere")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    embedclf.weights.WeightsNotFoundError: OpenL3 weights not found at /nowhere (the weights...
+    embedclf.exceptions.WeightsNotFoundError: OpenL3 weights not found at /nowhere (the weights...
     """
     from .features.openl3_net import weights_filename
 

@@ -101,7 +101,7 @@ def _deep_estimators():
                normalize_window=0.01, n_jobs=2),
         MFCC(sr=8000, n_fft=64, hop_length=32, n_mels=8, n_mfcc=4, deltas=1, delta_width=3),
         WindowAggregator(),
-        WindowAggregator(stats=("mean", "max"), quantiles=(0.1, 0.9), deltas=True),
+        WindowAggregator(stats=("mean", "max"), quantiles=(0.1, 0.9), diffs=True),
         *_deep_estimators(),
     ],
     expected_failed_checks=_expected_failures,

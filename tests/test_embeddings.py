@@ -25,10 +25,10 @@ class ToyEmbedding(PretrainedEmbedding):
     windows_computed = 0  # across instances and clones, for cache tests
     _parameter_constraints = dict(PretrainedEmbedding._common_constraints)
 
-    def __init__(self, *, sr=8000, hop_size=0.25, center=False, batch_size=4, cache=None,
+    def __init__(self, *, sr=8000, hop=0.25, center=False, batch_size=4, cache=None,
                  progress=False, on_error="raise"):
         self.sr = sr
-        self.hop_size = hop_size
+        self.hop = hop
         self.center = center
         self.batch_size = batch_size
         self.cache = cache
@@ -146,7 +146,7 @@ def test_grid_search_computes_each_clip_once(tmp_path, clips):
     ToyEmbedding(cache=str(tmp_path)).fit(X).transform([X[0].copy()])
     assert ToyEmbedding.windows_computed == n_windows
     # a parameter that changes the output is part of the key
-    ToyEmbedding(cache=str(tmp_path), hop_size=0.5).fit(X).transform(X[:1])
+    ToyEmbedding(cache=str(tmp_path), hop=0.5).fit(X).transform(X[:1])
     assert ToyEmbedding.windows_computed == n_windows + frame_count(6000, 4000, 4000, False)
 
 

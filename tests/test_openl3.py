@@ -134,7 +134,7 @@ def test_embedding_framing_batching_and_rates(weights_file):
     np.testing.assert_array_equal(big, e.values)  # batch composition never matters
     # ten seconds at hop 0.1 with centring: 96 windows, as openl3
     ten = np.zeros(480000, np.float32)
-    assert est.set_params(hop_size=0.1).transform([ten])[0].shape == (96, 512)
+    assert est.set_params(hop=0.1).transform([ten])[0].shape == (96, 512)
     # the same windows computed by hand through the network equal the estimator's
     padded = np.r_[np.zeros(24000, np.float32), y, np.zeros(48000, np.float32)]
     windows = np.stack([padded[k * 4800 : k * 4800 + 48000] for k in range(3)])
@@ -325,7 +325,7 @@ def test_estimator_contract(weights_file):
     from sklearn.base import clone
 
     est = OpenL3Embedding(content_type="env", input_repr="mel128", embedding_size=512,
-                          weights=weights_file, hop_size=0.5)
+                          weights=weights_file, hop=0.5)
     y = np.zeros(48000, np.float32)
     assert clone(est).get_params() == est.get_params()
     fitted = est.fit([y])
@@ -340,7 +340,7 @@ _LIST_OUTPUT = ("transform returns one (n_windows, dim) array per clip in a list
 
 @pytest.mark.slow
 @parametrize_with_checks(
-    [OpenL3Embedding(embedding_size=512, center=False, hop_size=1.0, batch_size=8, sr=8000,
+    [OpenL3Embedding(embedding_size=512, center=False, hop=1.0, batch_size=8, sr=8000,
                      weights=os.environ.get("EMBEDCLF_TEST_OPENL3_WEIGHTS", "__test_weights__"))],
     expected_failed_checks=lambda est: {
         "check_transformer_general": _LIST_OUTPUT,

@@ -35,7 +35,7 @@ def test_split_windows_short_sequence_padded():
 def test_aggregator_matches_numpy(rng):
     seqs = [rng.standard_normal((n, 3)).astype(np.float32) for n in (5, 9, 1)]
     agg = WindowAggregator(stats=("mean", "std", "min", "max", "median"), quantiles=(0.25,),
-                           deltas=True).fit(seqs)
+                           diffs=True).fit(seqs)
     out = agg.transform(seqs)
     assert out.shape == (3, 3 * 6 * 2) and out.dtype == np.float32
     for S, row in zip(seqs, out):

@@ -12,8 +12,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ..audio import (_check_n_features, _check_X, _record_n_features, iter_clips, load_clips,
-                     resample)
+from .._utils.validation import check_n_features as _check_n_features
+from .._utils.validation import check_X as _check_X
+from .._utils.validation import record_n_features as _record_n_features
+from ..audio import iter_clips, load_clips, resample
 from ..models._windows import POOLINGS
 from ..models.augment import Augmenter, mix_clips
 from ..models.cnn import KerasCNN, labels_1d

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._litert import captured_fd as _captured_fd
 from .._litert import keras_to_tflite
+from ..exceptions import BudgetError, UnsupportedOpError  # re-exported
 from ..files import atomic_write_data, check_replaceable, recover_folder, replace_folder
 from ..models._windows import LOG_FLOOR
 
@@ -29,31 +30,6 @@ OVER_BUDGET_REPORT = "report.over_budget.json"
 
 #: the files one export writes, as one set (``report.json`` describes the other four)
 EXPORT_FILES = ("model.tflite", "model_data.h", "model_data.c", "frontend.h", "report.json")
-
-
-class BudgetError(ValueError):
-    """The exported student exceeds the flash or RAM budget.
-
-    Its report is written to ``report.over_budget.json``; files of an earlier
-    export in the same folder are left as they were.
-
-    Examples
-    --------
-    >>> from embedclf.distill import BudgetError
-    >>> issubclass(BudgetError, ValueError)
-    True
-    """
-
-
-class UnsupportedOpError(ValueError):
-    """The model uses an op TensorFlow Lite Micro cannot run.
-
-    Examples
-    --------
-    >>> from embedclf.distill import UnsupportedOpError
-    >>> issubclass(UnsupportedOpError, ValueError)
-    True
-    """
 
 
 def to_int8_tflite(model, representative):

@@ -131,10 +131,10 @@ class BirdNETEmbedding(PretrainedEmbedding):
     sr : int, default=48000
         Rate of in-memory waveforms; files are decoded and resampled to
         48 kHz directly (streamed in blocks).
-    hop_size : float, default=3.0
+    hop : float, default=3.0
         Seconds between window starts (3.0: BirdNET's own, no overlap).
     center : bool, default=False
-        Prepend 1.5 s of zeros so windows are centred on ``k * hop_size``.
+        Prepend 1.5 s of zeros so windows are centred on ``k * hop``.
     batch_size : int, default=16
         Windows per interpreter call, across clips.
     num_threads : int or None, default=None
@@ -151,6 +151,9 @@ class BirdNETEmbedding(PretrainedEmbedding):
     progress : bool, default=False
         Show a progress bar over clips.
     on_error : {"raise", "skip"}, default="raise"
+    hop_size : float, default="deprecated"
+        The old name of ``hop``: still accepted, with a :class:`FutureWarning`,
+        until 0.4.
 
     Attributes
     ----------
@@ -179,10 +182,11 @@ class BirdNETEmbedding(PretrainedEmbedding):
         "model_path": [str, os.PathLike, None],
     }
 
-    def __init__(self, *, sr=48000, hop_size=3.0, center=False, batch_size=16, num_threads=None,
-                 model_path=None, cache=None, progress=False, on_error="raise"):
+    def __init__(self, *, sr=48000, hop=3.0, center=False, batch_size=16, num_threads=None,
+                 model_path=None, cache=None, progress=False, on_error="raise",
+                 hop_size="deprecated"):
         self.sr = sr
-        self.hop_size = hop_size
+        self.hop = hop
         self.center = center
         self.batch_size = batch_size
         self.num_threads = num_threads
@@ -190,6 +194,7 @@ class BirdNETEmbedding(PretrainedEmbedding):
         self.cache = cache
         self.progress = progress
         self.on_error = on_error
+        self.hop_size = hop_size
 
     def _resolved_path(self):
         if self.model_path is None:

@@ -8,9 +8,11 @@ timestamps, batching windows across clips, the ``on_error`` policy, a
 progress bar, and a content-keyed on-disk cache.
 
 Framing follows openl3: with ``center=True`` half a window of zeros is
-prepended so window ``k`` is centred at ``k * hop_size``; the end is padded
+prepended so window ``k`` is centred at ``k * hop``; the end is padded
 with zeros until the last samples are covered. ``times`` are
-``k * hop_size``: the window centre with ``center=True``, its start otherwise.
+``k * hop``: the window centre with ``center=True``, its start otherwise.
+``hop`` is in seconds (it was called ``hop_size`` before 0.2; the old name
+still works, with a :class:`FutureWarning`, until 0.4).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..audio import AudioError, ClipTransformer, _check_n_features, _check_X, _is_path, \
-    _skipped_frame, content_key, resample, stream_audio, to_mono, warn_skipped
+from .._utils.deprecation import DEPRECATED, migrate_state, renamed_value
+from .._utils.validation import check_n_features, check_X, is_path
+from ..audio import AudioError, ClipTransformer, content_key, resample, skipped_frame, \
+    stream_audio, to_mono, warn_skipped
 from ..audio import skipped_columns, skipped_from_columns
 from ..files import atomic_write
 
@@ -211,8 +215,10 @@ class PretrainedEmbedding(ClipTransformer):
     properties), and implement ``_load_model()``, ``_embed_windows(windows)``
     (a float32 array ``(n, window_samples)`` to ``(n, dim)``),
     ``_embedding_dim()`` and ``_cache_config()``. Parameters every backend
-    takes: ``sr``, ``hop_size``, ``center``, ``batch_size``, ``cache``,
-    ``progress`` and ``on_error``.
+    takes: ``sr``, ``hop`` (seconds between windows), ``center``,
+    ``batch_size``, ``cache``, ``progress`` and ``on_error``. A backend
+    written before 0.2 with ``hop_size`` instead of ``hop`` still works, with
+    a :class:`FutureWarning` in ``fit``.
 
     The loaded model is not a parameter and not pickled: it is reloaded on
     first use after unpickling or cloning.
@@ -227,9 +233,9 @@ class PretrainedEmbedding(ClipTransformer):
     >>> class Peak(PretrainedEmbedding):
     ...     model_sr, window_seconds = 8000, 0.5
     ...     _parameter_constraints = PretrainedEmbedding._common_constraints
-    ...     def __init__(self, *, sr=8000, hop_size=0.5, center=False, batch_size=8,
+    ...     def __init__(self, *, sr=8000, hop=0.5, center=False, batch_size=8,
     ...                  cache=None, progress=False, on_error="raise"):
-    ...         self.sr, self.hop_size, self.center, self.batch_size = sr, hop_size, center, batch_size
+    ...         self.sr, self.hop, self.center, self.batch_size = sr, hop, center, batch_size
     ...         self.cache, self.progress, self.on_error = cache, progress, on_error
     ...     def _load_model(self): return "model"
     ...     def _embed_windows(self, w): return np.c_[w.mean(1), np.abs(w).max(1)]
@@ -245,7 +251,8 @@ class PretrainedEmbedding(ClipTransformer):
 
     _common_constraints = {
         "sr": [Interval(Integral, 1, None, closed="left")],
-        "hop_size": [Interval(Real, 0, None, closed="neither")],
+        "hop": [Interval(Real, 0, None, closed="neither")],
+        "hop_size": [Interval(Real, 0, None, closed="neither"), StrOptions({DEPRECATED})],
         "center": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "cache": [str, os.PathLike, None, HasMethods(["cache"])],  # dir or joblib.Memory
@@ -271,9 +278,13 @@ class PretrainedEmbedding(ClipTransformer):
     def _window(self):
         return int(round(self.window_seconds * self.model_sr))
 
+    def _hop_seconds(self, warn=False):
+        """``hop``, or the deprecated ``hop_size`` when it is set."""
+        return renamed_value(self, "hop_size", "hop", warn=warn)
+
     @property
     def _hop(self):
-        return max(1, int(round(self.hop_size * self.model_sr)))
+        return max(1, int(round(self._hop_seconds() * self.model_sr)))
 
     def _model(self):
         model = self.__dict__.get("_loaded_model")
@@ -291,12 +302,13 @@ class PretrainedEmbedding(ClipTransformer):
         return state
 
     def __setstate__(self, state):
-        state = dict(state)
+        state = migrate_state(type(self), dict(state), {"hop_size": "hop"})  # pickled before 0.2
         if "skipped_" in state:
             state["skipped_"] = skipped_from_columns(state["skipped_"])
         super().__setstate__(state)
 
     def _fit_clips(self, X, y):
+        self._hop_seconds(warn=True)
         super()._fit_clips(X, y)
         self.__dict__.pop("_loaded_model", None)  # parameters may have changed since
         self._model()  # fail at fit, with the backend's message, if the model is missing
@@ -313,7 +325,7 @@ class PretrainedEmbedding(ClipTransformer):
 
     def _blocks(self, clip, source):
         """Mono float32 blocks at the model rate."""
-        if _is_path(clip):
+        if is_path(clip):
             return stream_audio(os.fspath(clip), self.model_sr)
         y = to_mono(clip, source)
         return iter([resample(y, self.sr, self.model_sr, source=source)])
@@ -325,7 +337,7 @@ class PretrainedEmbedding(ClipTransformer):
         yield from framer.finish()
 
     def _key(self, clip, source):
-        if _is_path(clip):
+        if is_path(clip):
             return content_key(clip)
         return content_key(clip, self.sr, source)
 
@@ -345,8 +357,8 @@ class PretrainedEmbedding(ClipTransformer):
             left out and listed in ``skipped_``.
         """
         check_is_fitted(self)
-        X = _check_X(X)
-        _check_n_features(self, X)
+        X = check_X(X)
+        check_n_features(self, X)
         if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
             X = [X[i] for i in range(X.shape[0])]
         cache = self._cache()
@@ -394,7 +406,7 @@ class PretrainedEmbedding(ClipTransformer):
 
         sources = {}
         for i, clip in enumerate(X):
-            source = sources[i] = os.fspath(clip) if _is_path(clip) else f"clip {i}"
+            source = sources[i] = os.fspath(clip) if is_path(clip) else f"clip {i}"
             try:
                 if cache is not None:
                     keys[i] = self._key(clip, source)
@@ -427,7 +439,7 @@ class PretrainedEmbedding(ClipTransformer):
         if bar is not None:
             bar.close()
         if self.on_error == "skip":
-            self.skipped_ = _skipped_frame(sorted(skipped))
+            self.skipped_ = skipped_frame(sorted(skipped))
             warn_skipped(self.skipped_, type(self).__name__)
         return [results[i] for i in sorted(results)]
 

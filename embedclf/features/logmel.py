@@ -1,18 +1,15 @@
-"""Log-mel spectrograms and MFCCs, librosa-compatible and batched.
+"""Log-mel spectrograms and MFCCs, librosa-compatible and batched: the estimators.
 
-The arithmetic is plain numpy/scipy in float32: frames of all clips in a
-batch are stacked into one matrix so the FFT and the mel projection run as a
-few large calls instead of one small call per clip. Parameters mean exactly
-what they mean in ``librosa.feature.melspectrogram`` + ``librosa.power_to_db``
-(and ``librosa.feature.mfcc``); the test suite checks the numbers against
-librosa.
+:class:`LogMel` and :class:`MFCC` (and their function forms :func:`log_mel`,
+:func:`mfcc`) are scikit-learn transformers over clips. The arithmetic lives
+in :mod:`embedclf.features.mel`, whose names are re-exported here; parameters
+mean exactly what they mean in ``librosa.feature.melspectrogram`` +
+``librosa.power_to_db`` (and ``librosa.feature.mfcc``), and the test suite
+checks the numbers against librosa.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,479 +18,13 @@ from scipy import signal as sp_signal
 from joblib import effective_n_jobs
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._utils.parallel import run_in_parts, single_threaded_blas
 from ..audio import ClipTransformer, to_mono
-
-__all__ = ["LogMel", "MFCC", "log_mel", "mfcc", "mel_filterbank", "hz_to_mel", "mel_to_hz"]
-
-# Frames per FFT call: large enough to amortise call overhead, small enough
-# that a chunk (frames x n_fft float32) stays in L2 cache (measured: 64 is
-# fastest for n_fft 1024 on this CPU; 256 is 40% slower).
-_CHUNK_FRAMES = 64
-_PROJECT_FRAMES = 256
-
-
-def hz_to_mel(freqs, htk=False):
-    """Convert Hz to mels (Slaney's auditory toolbox scale, or HTK's).
-
-    Parameters
-    ----------
-    freqs : float or array-like
-    htk : bool, default=False
-        Use the HTK formula ``2595 log10(1 + f/700)``.
-
-    Returns
-    -------
-    ndarray
-
-    Examples
-    --------
-    >>> from embedclf.features.logmel import hz_to_mel
-    >>> float(hz_to_mel(1000.0))
-    15.0
-    """
-    f = np.asanyarray(freqs, dtype=np.float64)
-    if htk:
-        return 2595.0 * np.log10(1.0 + f / 700.0)
-    # Slaney: linear below 1 kHz (200/3 Hz per mel), logarithmic above.
-    mels = f / (200.0 / 3)
-    logstep = np.log(6.4) / 27.0
-    return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-12) / 1000.0) / logstep, mels)
-
-
-def mel_to_hz(mels, htk=False):
-    """Inverse of :func:`hz_to_mel`.
-
-    Parameters
-    ----------
-    mels : float or array-like
-    htk : bool, default=False
-
-    Returns
-    -------
-    ndarray
-
-    Examples
-    --------
-    >>> from embedclf.features.logmel import mel_to_hz
-    >>> float(mel_to_hz(15.0))
-    1000.0
-    """
-    m = np.asanyarray(mels, dtype=np.float64)
-    if htk:
-        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-    logstep = np.log(6.4) / 27.0
-    return np.where(m >= 15.0, 1000.0 * np.exp(logstep * (m - 15.0)), (200.0 / 3) * m)
-
-
-def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney"):
-    """Triangular mel filterbank, shape ``(n_mels, 1 + n_fft // 2)``.
-
-    Parameters
-    ----------
-    sr : int
-    n_fft : int
-    n_mels : int, default=128
-    fmin : float, default=0.0
-    fmax : float or None, default=None
-        ``None`` means ``sr / 2``.
-    htk : bool, default=False
-    norm : {"slaney"}, float or None, default="slaney"
-        ``"slaney"`` scales each filter to unit area (constant energy per
-        channel); a number p normalises each filter to unit p-norm.
-
-    Returns
-    -------
-    ndarray, float64
-
-    Examples
-    --------
-    >>> from embedclf.features.logmel import mel_filterbank
-    >>> mel_filterbank(22050, 1024, n_mels=64).shape
-    (64, 513)
-    """
-    fmax = sr / 2.0 if fmax is None else float(fmax)
-    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)  # right for odd n_fft too
-    mel_pts = np.linspace(hz_to_mel(fmin, htk), hz_to_mel(fmax, htk), n_mels + 2)
-    hz_pts = mel_to_hz(mel_pts, htk)
-    widths = np.diff(hz_pts)
-    ramps = hz_pts[:, None] - fft_freqs[None, :]
-    lower = -ramps[:-2] / widths[:-1, None]
-    upper = ramps[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
-    if norm == "slaney":
-        weights *= (2.0 / (hz_pts[2:] - hz_pts[:-2]))[:, None]
-    elif norm is not None:
-        p = float(norm)
-        length = np.sum(np.abs(weights) ** p, axis=1, keepdims=True) ** (1.0 / p)
-        weights = np.divide(weights, length, out=np.zeros_like(weights), where=length > 0)
-    return weights
-
-
-def _window(window, win_length, n_fft):
-    """Periodic window of ``win_length`` centred in ``n_fft`` (as librosa)."""
-    if callable(window):
-        w = np.asarray(window(win_length), dtype=np.float64)
-    elif isinstance(window, np.ndarray):
-        w = window.astype(np.float64)
-        if len(w) != win_length:
-            raise ValueError(f"window has length {len(w)}, expected win_length={win_length}")
-    else:
-        w = sp_signal.get_window(window, win_length, fftbins=True)
-    left = (n_fft - win_length) // 2
-    return np.pad(w, (left, n_fft - win_length - left))
-
-
-class _PadBuffer:
-    """Reusable buffer for centre padding.
-
-    ``np.pad`` allocates a fresh array per clip, and touching new pages costs
-    more than the FFT of the clip; copying into one growing buffer does not.
-    """
-
-    def __init__(self):
-        self.buf = np.empty(0, dtype=np.float32)
-
-    def frames(self, y, n_fft, hop, center, pad_mode):
-        """Strided ``(n_frames, n_fft)`` view of ``y`` padded as librosa pads it.
-
-        The view is valid until the next call.
-        """
-        pad = n_fft // 2 if center else 0
-        n = max(len(y) + 2 * pad, n_fft)  # shorter than one frame: zero-fill to one
-        if self.buf.size < n:
-            self.buf = np.empty(max(n, 2 * self.buf.size), dtype=np.float32)
-        buf = self.buf[:n]
-        buf[pad : pad + len(y)] = y
-        buf[pad + len(y) :] = 0.0
-        if pad:
-            if pad_mode == "reflect" and len(y) <= pad:  # reflect repeatedly, as np.pad
-                buf[: 2 * pad + len(y)] = np.pad(y, pad, mode="reflect")
-            elif pad_mode == "reflect":
-                buf[:pad] = y[pad:0:-1]
-                buf[pad + len(y) : 2 * pad + len(y)] = y[-2 : -pad - 2 : -1]
-            elif pad_mode == "edge":
-                buf[:pad] = y[0]
-                buf[pad + len(y) : 2 * pad + len(y)] = y[-1]
-            else:  # constant, and reflect on clips too short to reflect
-                buf[:pad] = 0.0
-        return np.lib.stride_tricks.sliding_window_view(buf, n_fft)[::hop]
-
-
-def _n_frames(n_samples, n_fft, hop, center):
-    n = max(n_samples + (2 * (n_fft // 2) if center else 0), n_fft)
-    return 1 + (n - n_fft) // hop
-
-
-class _FFT:
-    """Batched real FFT of ``chunk`` frames: FFTW (pyFFTW) when installed, else scipy.
-
-    FFTW's plans for a fixed batch shape are about twice as fast as pocketfft
-    here. A plan owns its buffers, so each is used by one thread at a time:
-    :meth:`acquire` lends one from a pool (planning costs milliseconds, so
-    plans are kept for the life of the process).
-    """
-
-    _pool = {}
-    _lock = threading.Lock()
-
-    @classmethod
-    @contextmanager
-    def acquire(cls, chunk, n_fft):
-        key = (chunk, n_fft)
-        with cls._lock:
-            free = cls._pool.setdefault(key, [])
-            plan = free.pop() if free else None
-        if plan is None:
-            plan = cls(chunk, n_fft)
-        try:
-            yield plan
-        finally:
-            with cls._lock:
-                cls._pool[key].append(plan)
-
-    def __init__(self, chunk, n_fft):
-        try:
-            import pyfftw
-        except ImportError:  # pragma: no cover - pyfftw is a declared dependency
-            pyfftw = None
-        if pyfftw is not None:
-            self.inp = pyfftw.empty_aligned((chunk, n_fft), dtype="float32")
-            self.out = pyfftw.empty_aligned((chunk, n_fft // 2 + 1), dtype="complex64")
-            self._plan = pyfftw.FFTW(
-                self.inp, self.out, axes=(-1,), flags=("FFTW_MEASURE",), threads=1
-            )
-            self.inp[:] = 0
-        else:
-            self.inp = np.zeros((chunk, n_fft), dtype=np.float32)
-            self.out = np.zeros((chunk, n_fft // 2 + 1), dtype=np.complex64)
-            self._plan = None
-
-    def __call__(self):
-        """Transform ``inp`` into ``out``."""
-        if self._plan is not None:
-            self._plan.execute()  # __call__ re-validates arrays: 30% overhead
-        else:
-            self.out[:] = sp_fft.rfft(self.inp, axis=-1)
-        return self.out
-
-
-def _banded(basis, n_groups=8):
-    """Split a ``(n_bins, n_mels)`` filterbank into column groups with their bin range.
-
-    Mel filters are narrow bands, so projecting each group of neighbouring
-    filters from just the bins they cover does ~7x less arithmetic than one
-    dense product (the dense product was the largest cost after the FFT).
-    """
-    n_mels = basis.shape[1]
-    n_groups = max(1, min(n_groups, n_mels // 4))
-    bounds = np.linspace(0, n_mels, n_groups + 1).astype(int)
-    groups = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        rows = np.nonzero(np.any(basis[:, a:b] != 0, axis=1))[0]
-        lo, hi = (rows[0], rows[-1] + 1) if rows.size else (0, 1)
-        groups.append((a, b, lo, hi, np.ascontiguousarray(basis[lo:hi, a:b])))
-    return groups
-
-
-def _project(P, groups, out):
-    for a, b, lo, hi, B in groups:
-        out[:, a:b] = P[:, lo:hi] @ B
-
-
-def _mel_power(waves, n_fft, hop, win, center, pad_mode, power, mel_basis):
-    """Mel-projected |STFT|**power of each wave, frames of all waves batched.
-
-    Frames stream through a fixed-size, cache-resident chunk: window, FFT,
-    square, then matrix products with the filterbank. For ``power=2`` the
-    squared real and imaginary parts are projected together by a filterbank
-    with each weight repeated twice, saving a pass over the spectrum.
-
-    A wave's result never depends on the other waves: BLAS rounds a row
-    differently by its position and block shape on some CPUs (OpenBLAS's
-    Haswell/Zen kernels), so projections run over blocks that start at each
-    wave's own first frame, never across two waves. The FFT's rows are
-    independent transforms and may share a chunk.
-    """
-    with _FFT.acquire(_CHUNK_FRAMES, n_fft) as fft:
-        return _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_basis)
-
-
-def _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_basis):
-    counts = [_n_frames(len(w), n_fft, hop, center) for w in waves]
-    padder = _PadBuffer()
-    out = np.empty((sum(counts), mel_basis.shape[0]), dtype=np.float32)
-    win32 = win.astype(np.float32)
-    n_bins = n_fft // 2 + 1
-    if power == 2.0:
-        # (2 * n_bins, n_mels): each weight twice, for interleaved re/im parts
-        groups = _banded(np.repeat(mel_basis.T, 2, axis=0))
-        width = 2 * n_bins
-    else:
-        groups = _banded(np.ascontiguousarray(mel_basis.T))
-        width = n_bins
-    # Power spectra gather here so the projection runs on larger blocks
-    # (a BLAS call per 64 frames costs more in overhead than arithmetic).
-    # Room for a block being gathered and the next; leftover rows (less than
-    # one block) move to the front when it fills.
-    sq = np.empty((2 * _PROJECT_FRAMES + _CHUNK_FRAMES, width), dtype=np.float32)
-    starts = np.cumsum([0, *counts])  # each wave's first row
-
-    def windowed_chunks():
-        """Fill ``fft.inp`` with windowed frames of all waves; yield the count each time."""
-        fill = 0
-        for w in waves:
-            f = padder.frames(w, n_fft, hop, center, pad_mode)  # valid until the next wave
-            start = 0
-            while start < f.shape[0]:
-                take = min(f.shape[0] - start, _CHUNK_FRAMES - fill)
-                np.multiply(f[start : start + take], win32, out=fft.inp[fill : fill + take])
-                fill += take
-                start += take
-                if fill == _CHUNK_FRAMES:
-                    yield fill
-                    fill = 0
-        if fill:
-            yield fill
-
-    done = base = wave = 0  # rows projected; global row held in sq[0]; wave of row ``done``
-    avail = 0  # global rows squared so far
-    for n in windowed_chunks():
-        if avail + n - base > len(sq):  # keep only the rows not projected yet
-            sq[: avail - done] = sq[done - base : avail - base]
-            base = done
-        spec = fft()[:n]
-        rows = sq[avail - base : avail - base + n]
-        if power == 2.0:
-            np.square(spec.view(np.float32), out=rows)
-        else:
-            rows[:] = np.abs(spec) ** power
-        avail += n
-        # Project every block that is complete: _PROJECT_FRAMES rows counted
-        # from its wave's first frame, or the rest of that wave.
-        while done < avail:
-            while starts[wave + 1] <= done:  # skip to the wave of row ``done`` (skips empty ones)
-                wave += 1
-            stop = min(starts[wave + 1],
-                       done + _PROJECT_FRAMES - (done - starts[wave]) % _PROJECT_FRAMES)
-            if stop > avail:
-                break
-            _project(sq[done - base : stop - base], groups, out[done:stop])
-            done = stop
-    return np.split(out, starts[1:-1])
-
-
-_EXECUTOR = None
-_EXECUTOR_LOCK = threading.Lock()
-_BLAS = {"users": 0, "limits": None}
-_BLAS_LOCK = threading.Lock()
-
-
-def _executor():
-    """One long-lived thread pool (threads, and the FFT plans they use, are reused)."""
-    global _EXECUTOR
-    with _EXECUTOR_LOCK:
-        if _EXECUTOR is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _EXECUTOR = ThreadPoolExecutor(max(2, os.cpu_count() or 1), "embedclf-logmel")
-        return _EXECUTOR
-
-
-@contextmanager
-def _single_threaded_blas():
-    """Hold BLAS to one thread while any transform runs (the setting is process-wide).
-
-    Reference-counted, so overlapping transforms in several threads restore
-    the original limits only when the last one leaves.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with _BLAS_LOCK:
-        if _BLAS["users"] == 0:
-            _BLAS["limits"] = threadpool_limits(limits=1, user_api="blas")
-        _BLAS["users"] += 1
-    try:
-        yield
-    finally:
-        with _BLAS_LOCK:
-            _BLAS["users"] -= 1
-            if _BLAS["users"] == 0:
-                _BLAS["limits"].restore_original_limits()
-                _BLAS["limits"] = None
-
-
-def _after_fork_in_child():
-    """A forked child has none of the parent's threads: start pools and locks afresh."""
-    global _EXECUTOR, _EXECUTOR_LOCK, _BLAS_LOCK
-    _EXECUTOR = None
-    _EXECUTOR_LOCK = threading.Lock()
-    _BLAS_LOCK = threading.Lock()
-    _BLAS.update(users=0, limits=None)
-    _FFT._pool = {}
-    _FFT._lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _threaded(func, waves, n_threads):
-    """Run ``func(part)`` on contiguous parts of ``waves`` in threads.
-
-    numpy, FFTW and BLAS release the GIL, so threads scale across cores. Parts
-    are balanced by sample count and results come back in input order.
-    """
-
-    # A few parts per thread, so a thread that falls behind does not idle the rest.
-    n_parts = min(len(waves), n_threads)
-    sizes = np.cumsum([len(w) for w in waves])
-    cuts = np.searchsorted(sizes, sizes[-1] * np.arange(1, n_parts) / n_parts)
-    bounds = [0, *sorted(set(int(c) + 1 for c in cuts)), len(waves)]
-    parts = [waves[a:b] for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    results = list(_executor().map(func, parts))
-    return [m for r in results for m in r]
-
-
-def _ref_value(ref, S):
-    if callable(ref):
-        return float(ref(S))
-    if isinstance(ref, str):
-        if ref != "max":
-            raise ValueError(f"ref must be a number, 'max' or a callable, got {ref!r}")
-        return float(S.max()) if S.size else 1.0
-    return float(ref)
-
-
-def power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0):
-    """``10 log10(S / ref)`` with a floor ``amin`` and an optional dynamic range.
-
-    Same meaning as ``librosa.power_to_db``; float32 in, float32 out.
-
-    Parameters
-    ----------
-    S : ndarray
-    ref : float, "max" or callable, default=1.0
-    amin : float, default=1e-10
-    top_db : float or None, default=80.0
-
-    Returns
-    -------
-    ndarray, float32
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from embedclf.features.logmel import power_to_db
-    >>> np.round(power_to_db(np.array([1.0, 10.0, 100.0])), 4).tolist()
-    [0.0, 10.0, 20.0]
-    """
-    S = np.asarray(S, dtype=np.float32)
-    ref_db = np.float32(10.0 * np.log10(max(amin, abs(_ref_value(ref, S)))))
-    log_spec = np.maximum(S, np.float32(amin))
-    np.log10(log_spec, out=log_spec)
-    log_spec *= np.float32(10.0)
-    log_spec -= ref_db
-    if top_db is not None and log_spec.size:
-        np.maximum(log_spec, log_spec.max() - np.float32(top_db), out=log_spec)
-    return log_spec
-
-
-# The largest float32 power is 2**128; a clip whose mel power could pass 2**120
-# (samples near +-3e38, or huge ``power``) is analysed scaled down instead.
-_HEADROOM_BITS = 120
-_F32_MAX = np.finfo(np.float32).max
-
-
-def _headroom_shifts(waves, window, mel_basis, power):
-    """Per wave, the power-of-two exponent to scale it down by so that its mel
-    power cannot overflow float32: 0 (untouched) for any ordinary clip."""
-    # |STFT| <= peak * sum|window|; a mel band sums its weights times the largest power
-    win_bits = np.log2(np.sum(np.abs(window), dtype=np.float64))
-    mel_bits = np.log2(max(float(mel_basis.sum(axis=1).max()), 1e-30))
-    shifts = []
-    for w in waves:
-        peak = max(float(w.max()), -float(w.min())) if w.size else 0.0
-        bits = power * (np.log2(peak) + win_bits) + mel_bits if peak > 0 else 0.0
-        shifts.append(max(0, int(np.ceil((bits - _HEADROOM_BITS) / power))))
-    return shifts
-
-
-def _unscaled(M, bits, log, ref, amin, top_db):
-    """``M * 2**bits`` (the mel power of a clip analysed scaled down) as float32.
-
-    In dB it is computed in float64 as :func:`power_to_db` would, so it is finite
-    for any input; with ``log=False`` power beyond the float32 range is clipped to it.
-    """
-    with np.errstate(divide="ignore", over="ignore"):
-        L = 10.0 * (np.log10(M, dtype=np.float64) + bits * np.log10(2.0))
-        if not log:
-            return np.minimum(np.power(10.0, L / 10.0), _F32_MAX).astype(np.float32)
-        L = np.maximum(L, 10.0 * np.log10(amin))
-        S = np.power(10.0, np.minimum(L, 3000.0) / 10.0)  # within float64, for ``ref``
-        L -= 10.0 * np.log10(max(amin, abs(_ref_value(ref, S))))
-    if top_db is not None and L.size:
-        np.maximum(L, L.max() - top_db, out=L)
-    return np.clip(L, -_F32_MAX, _F32_MAX).astype(np.float32)
+from .mel import (headroom_shifts, hz_to_mel, mel_filterbank, mel_power, mel_to_hz, power_to_db,
+                  stft_window, unscaled)
+
+__all__ = ["LogMel", "MFCC", "log_mel", "mfcc", "mel_filterbank", "hz_to_mel", "mel_to_hz",
+           "power_to_db"]
 
 
 def _normalize_windows(S, frames_per_window, floor):
@@ -678,7 +209,7 @@ class LogMel(ClipTransformer):
             raise ValueError(
                 f"need 0 <= fmin < fmax <= sr/2; got fmin={self.fmin}, fmax={fmax}, sr={self.sr}"
             )
-        self.window_ = _window(self.window, win_length, self.n_fft)
+        self.window_ = stft_window(self.window, win_length, self.n_fft)
         self.mel_basis_ = mel_filterbank(
             self.sr, self.n_fft, self.n_mels, self.fmin, fmax, self.htk, self.norm
         ).astype(np.float32)
@@ -712,25 +243,25 @@ class LogMel(ClipTransformer):
         n_threads = min(effective_n_jobs(self.n_jobs), len(waves))
         # The mel projections are small matrix products: BLAS threads would
         # spin-wait more than they compute, so each worker runs BLAS on one thread.
-        with _single_threaded_blas():
+        with single_threaded_blas():
             if n_threads <= 1:
                 return self._featurize(waves)
-            return _threaded(self._featurize, waves, n_threads)
+            return run_in_parts(self._featurize, waves, n_threads)
 
     def _featurize(self, waves):
         # Samples near +-3e38 would overflow |STFT|**power in float32: such a clip is
         # analysed scaled by an exact power of two, the scale put back in float64.
-        shifts = _headroom_shifts(waves, self.window_, self.mel_basis_, float(self.power))
+        shifts = headroom_shifts(waves, self.window_, self.mel_basis_, float(self.power))
         if any(shifts):
             waves = [np.ldexp(w, -k) if k else w for w, k in zip(waves, shifts)]
-        mels = _mel_power(
+        mels = mel_power(
             waves, self.n_fft, self.hop_length, self.window_, self.center, self.pad_mode,
             float(self.power), self.mel_basis_,
         )
         out = []
         for M, k in zip(mels, shifts):
             if k:
-                M = _unscaled(M, k * float(self.power), self.log, self.ref, self.amin,
+                M = unscaled(M, k * float(self.power), self.log, self.ref, self.amin,
                               self.top_db)
             elif self.log:
                 M = power_to_db(M, self.ref, self.amin, self.top_db)

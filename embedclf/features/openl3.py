@@ -107,7 +107,7 @@ class OpenL3Embedding(PretrainedEmbedding):
         Which training set the embedding was learned on.
     input_repr : {"mel256", "mel128", "linear"}, default="mel256"
     embedding_size : {6144, 512}, default=6144
-    hop_size : float, default=0.1
+    hop : float, default=0.1
         Seconds between windows.
     center : bool, default=True
     batch_size : int, default=32
@@ -143,6 +143,9 @@ class OpenL3Embedding(PretrainedEmbedding):
         Embedding cache folder (content-keyed, atomic).
     progress : bool, default=False
     on_error : {"raise", "skip"}, default="raise"
+    hop_size : float, default="deprecated"
+        The old name of ``hop``: still accepted, with a :class:`FutureWarning`,
+        until 0.4.
 
     Attributes
     ----------
@@ -174,12 +177,13 @@ class OpenL3Embedding(PretrainedEmbedding):
     }
 
     def __init__(self, *, content_type="music", input_repr="mel256", embedding_size=6144,
-                 hop_size=0.1, center=True, batch_size=32, sr=48000, weights=None, fast=False,
-                 num_threads=None, cache=None, progress=False, on_error="raise"):
+                 hop=0.1, center=True, batch_size=32, sr=48000, weights=None, fast=False,
+                 num_threads=None, cache=None, progress=False, on_error="raise",
+                 hop_size="deprecated"):
         self.content_type = content_type
         self.input_repr = input_repr
         self.embedding_size = embedding_size
-        self.hop_size = hop_size
+        self.hop = hop
         self.center = center
         self.batch_size = batch_size
         self.sr = sr
@@ -189,11 +193,12 @@ class OpenL3Embedding(PretrainedEmbedding):
         self.cache = cache
         self.progress = progress
         self.on_error = on_error
+        self.hop_size = hop_size
 
     @property
     def _hop(self):
         # openl3 truncates: int(hop_size * 48000) samples (0.0999999 s -> 4799)
-        return max(1, int(self.hop_size * self.model_sr))
+        return max(1, int(self._hop_seconds() * self.model_sr))
 
     def _weights_path(self):
         """The fitted weight file if it is still there, else a fresh lookup.

@@ -94,7 +94,7 @@ _BASES = {}
 
 def _basis(input_repr):
     if input_repr not in _BASES:
-        from .logmel import mel_filterbank
+        from .mel import mel_filterbank
 
         cfg = _FRONTENDS[input_repr]
         if cfg["n_mels"]:
@@ -130,7 +130,7 @@ def frontend(windows, input_repr):
     >>> frontend(x, "mel128").shape
     (2, 128, 199, 1)
     """
-    from .logmel import _mel_power, _window
+    from .mel import mel_power, stft_window
 
     _check(input_repr)
     windows = np.asarray(windows, dtype=np.float32)
@@ -141,8 +141,8 @@ def frontend(windows, input_repr):
     n_freq, n_frames, _ = input_shape(input_repr)
     if cfg["pad_end"]:  # zero-pad so frames = ceil(48000 / 242)
         windows = np.pad(windows, ((0, 0), (0, (n_frames - 1) * _HOP + n_fft - WINDOW)))
-    mags = _mel_power(list(windows), n_fft, _HOP, _window("hann", n_fft, n_fft), False,
-                      "constant", 1.0, _basis(input_repr))
+    mags = mel_power(list(windows), n_fft, _HOP, stft_window("hann", n_fft, n_fft), False,
+                     "constant", 1.0, _basis(input_repr))
     S = np.stack(mags)  # (n, time, freq)
     np.maximum(S, np.float32(_AMIN), out=S)
     np.log10(S, out=S)

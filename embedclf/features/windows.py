@@ -15,6 +15,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._utils.deprecation import DEPRECATED, migrate_state, renamed_value
+
 __all__ = ["split_windows", "window_starts", "WindowAggregator", "STATS"]
 
 
@@ -142,10 +144,15 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
         "median"``, concatenated in the given order.
     quantiles : tuple of float, default=()
         Extra per-feature quantiles in [0, 1] (e.g. ``(0.1, 0.9)``).
-    deltas : bool, default=False
+    diffs : bool, default=False
         Also apply ``stats`` to the frame-to-frame differences (``np.diff``),
-        capturing how fast each feature moves. A one-frame clip has zero
-        deltas.
+        capturing how fast each feature moves; their output names start with
+        ``delta_``. A one-frame clip has zero differences. (Not the
+        smoothed ``librosa.feature.delta`` that :class:`MFCC`'s integer
+        ``deltas`` appends.)
+    deltas : bool, default="deprecated"
+        The old name of ``diffs``: still accepted, with a
+        :class:`FutureWarning`, until 0.4.
 
     Attributes
     ----------
@@ -165,13 +172,22 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "stats": [tuple, list],
         "quantiles": [tuple, list],
-        "deltas": ["boolean"],
+        "diffs": ["boolean"],
+        "deltas": ["boolean", StrOptions({DEPRECATED})],
     }
 
-    def __init__(self, *, stats=("mean", "std"), quantiles=(), deltas=False):
+    def __init__(self, *, stats=("mean", "std"), quantiles=(), diffs=False, deltas=DEPRECATED):
         self.stats = stats
         self.quantiles = quantiles
+        self.diffs = diffs
         self.deltas = deltas
+
+    def __setstate__(self, state):
+        super().__setstate__(migrate_state(type(self), dict(state), {"deltas": "diffs"}))
+
+    def _diffs(self, warn=False):
+        """``diffs``, or the deprecated ``deltas`` when it is set."""
+        return renamed_value(self, "deltas", "diffs", warn=warn)
 
     def _check_params(self):
         unknown = [s for s in self.stats if s not in STATS]
@@ -254,7 +270,7 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
                 "is required."
             )
         per = len(self.stats) + len(self.quantiles)
-        self.n_features_out_ = self.n_features_in_ * per * (2 if self.deltas else 1)
+        self.n_features_out_ = self.n_features_in_ * per * (2 if self._diffs(warn=True) else 1)
         return self
 
     def _pool(self, S):
@@ -262,7 +278,7 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
         S = np.asarray(S, dtype=np.float64)  # accumulate in float64 whatever comes in
         funcs = [STATS[s] for s in self.stats] + [_quantile(float(q)) for q in self.quantiles]
         parts = [f(S) for f in funcs]
-        if self.deltas:
+        if self._diffs():
             D = np.diff(S, axis=0) if S.shape[0] > 1 else np.zeros_like(S)
             parts += [f(D) for f in funcs]
         return np.concatenate(parts)
@@ -309,6 +325,6 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
             input_features = [f"f{i}" for i in range(self.n_features_in_)]
         names = list(self.stats) + [f"q{float(q):g}" for q in self.quantiles]
         out = [f"{n}_{f}" for n in names for f in input_features]
-        if self.deltas:
+        if self._diffs():
             out += [f"delta_{n}_{f}" for n in names for f in input_features]
         return np.asarray(out, dtype=object)

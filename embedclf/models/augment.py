@@ -19,6 +19,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._utils.random_state import check_generator
+
 __all__ = ["time_shift", "time_stretch", "pitch_shift", "add_noise", "make_noise", "mixup",
            "spec_mask", "mix_clips", "Augmenter"]
 
@@ -171,7 +173,7 @@ def make_noise(n_samples, color="white", random_state=None):
     >>> round(float((n ** 2).mean()), 3)
     1.0
     """
-    rng = _rng(random_state)
+    rng = check_generator(random_state)
     white = rng.standard_normal(n_samples)
     if color != "white" and n_samples > 1:
         exponent = {"pink": 0.5, "brown": 1.0}[color]
@@ -209,7 +211,7 @@ def add_noise(y, snr_db, noise="white", random_state=None):
     >>> round(float(10 * np.log10((y ** 2).mean() / ((mixed - y) ** 2).mean())), 1)
     10.0
     """
-    rng = _rng(random_state)
+    rng = check_generator(random_state)
     y = np.asarray(y, dtype=np.float32)
     n = len(y)
     if isinstance(noise, str):
@@ -256,7 +258,7 @@ def mixup(X, Y, alpha, random_state=None):
     """
     if alpha <= 0 or len(X) < 2:
         return X, Y
-    rng = _rng(random_state)
+    rng = check_generator(random_state)
     lam = rng.beta(alpha, alpha, size=len(X)).astype(np.float32)
     perm = rng.permutation(len(X))
     lx = lam.reshape((-1,) + (1,) * (X.ndim - 1))
@@ -298,7 +300,7 @@ def spec_mask(X, freq, time, random_state=None, value=0.0):
     """
     if not (freq or time) or len(X) == 0:
         return X
-    rng = _rng(random_state)
+    rng = check_generator(random_state)
     X = np.asarray(X)  # np.where below builds the masked copy; the input is never written
     n, bands, frames = X.shape[:3]
     for share, size, axis in ((freq, bands, 1), (time, frames, 2)):
@@ -361,7 +363,7 @@ def mix_clips(waves, copies, random_state=None, share=(0.25, 0.75)):
     waves = [np.asarray(w, dtype=np.float32) for w in waves]
     if copies and len(waves) < 2:
         raise ValueError(f"mixing needs at least 2 clips, got {len(waves)}")
-    rng = _rng(random_state)
+    rng = check_generator(random_state)
     out = []
     for i, a in enumerate(waves):
         n = len(a)
@@ -388,16 +390,6 @@ def mix_clips(waves, copies, random_state=None, share=(0.25, 0.75)):
 def _power(y):
     """Mean square of a waveform, in float64; 0 for an empty one."""
     return float(np.mean(np.asarray(y, np.float64) ** 2)) if len(y) else 0.0
-
-
-def _rng(random_state):
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**31))
-    if random_state is None or isinstance(random_state, Integral):
-        return np.random.default_rng(random_state)
-    raise ValueError(f"random_state must be an int, a Generator or None, got {random_state!r}")
 
 
 class Augmenter(BaseEstimator):
@@ -499,7 +491,7 @@ class Augmenter(BaseEstimator):
         >>> Xa.shape, bool((Xa == 0).any()), bool((Ya == Y).all())
         ((4, 8, 8, 1), True, True)
         """
-        rng = _rng(random_state)
+        rng = check_generator(random_state)
         X, Y = mixup(X, Y, self.mixup, rng)
         return spec_mask(X, self.freq_mask, self.time_mask, rng), Y
 
@@ -534,7 +526,7 @@ class Augmenter(BaseEstimator):
         >>> Augmenter(p=1.0).augment_one(np.ones(4000), 8000, 0).shape
         (4000,)
         """
-        rng = _rng(random_state)
+        rng = check_generator(random_state)
         y = np.asarray(y, dtype=np.float32)
         n = len(y)
         out = y
@@ -574,6 +566,6 @@ class Augmenter(BaseEstimator):
                 raise ValueError(f"{name} must be a (low, high) pair, got {pair!r}")
         if self.stretch is not None and self.stretch[0] <= 0:
             raise ValueError(f"stretch rates must be > 0, got {self.stretch!r}")
-        rng = _rng(random_state)
+        rng = check_generator(random_state)
         return [self.augment_one(w, sr, rng) for w in waves for _ in range(self.copies)]
 

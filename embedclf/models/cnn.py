@@ -15,7 +15,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ..audio import _check_X, _record_n_features, _check_n_features, iter_clips, load_clips
+from .._utils.validation import check_n_features as _check_n_features
+from .._utils.validation import check_X as _check_X
+from .._utils.validation import record_n_features as _record_n_features
+from ..audio import iter_clips, load_clips
 from ..audio import skipped_columns, skipped_from_columns
 from .architectures import get_architecture
 from .augment import Augmenter
