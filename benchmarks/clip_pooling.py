@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from embedclf.evaluation import atomic_write, atomic_write_data
-from embedclf.models._windows import pool_windows
+from embedclf.models.windows import pool_windows
 
 POOLINGS = ["mean", "logmean", "vote", "max"]
 

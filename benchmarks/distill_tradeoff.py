@@ -47,7 +47,7 @@ import pandas as pd
 from embedclf.datasets import load_esc10
 from embedclf.distill import Distiller, export, mcu_frontend
 from embedclf.distill.distiller import parse_teacher_context, teacher_window_seconds
-from embedclf.distill.export import Int8Model, _windows_of
+from embedclf.distill.export import Int8Model
 from embedclf.evaluation import atomic_write, atomic_write_data
 from embedclf.models import Augmenter
 from embedclf.pipelines import make_pipeline
@@ -115,7 +115,7 @@ def run_one(df, key, context, fold, cache, save_windows=None):
             with open(os.path.join(out, "model.tflite"), "rb") as fh:
                 int8 = Int8Model(fh.read())
             # the windows export scored, so their mean pooling gives student_accuracy
-            (W, owner), _ = _windows_of(dist, Xte)
+            W, owner, _ = dist.windows(Xte)
             os.makedirs(os.path.dirname(save_windows), exist_ok=True)
             np.savez(save_windows, proba=int8.predict_windows(W), owner=owner,
                      y=y[~train].astype(str), classes=dist.classes_.astype(str),

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from .sample_rate import estimator_sr
+
 __all__ = ["register_pipeline", "make_pipeline", "available_pipelines", "pipeline_sr",
            "PipelineSpec"]
 
@@ -102,7 +104,8 @@ def make_pipeline(name, **params):
 def pipeline_sr(estimator):
     """The sample rate a fitted or unfitted pipeline expects its clips at.
 
-    Looks for an ``sr`` parameter on the estimator or its first step.
+    Looks for an ``sr`` parameter on the estimator or its first step
+    (:func:`embedclf.sample_rate.estimator_sr`).
 
     Parameters
     ----------
@@ -118,13 +121,7 @@ def pipeline_sr(estimator):
     >>> pipeline_sr(make_pipeline("logmel-linear"))
     22050
     """
-    params = estimator.get_params(deep=True)
-    if "sr" in params:
-        return params["sr"]
-    for key, value in params.items():
-        if key.endswith("__sr") and key.count("__") == 1:
-            return value
-    return None
+    return estimator_sr(estimator)
 
 
 def _logmel_features():

@@ -14,11 +14,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..audio import (_check_n_features, _check_X, _record_n_features, iter_clips, load_clips,
                      resample)
-from ..models._windows import POOLINGS
 from ..models.augment import Augmenter, mix_clips
 from ..models.cnn import KerasCNN, labels_1d
+from ..models.windows import POOLINGS
+from ..sample_rate import estimator_sr
 
-__all__ = ["Distiller", "mcu_frontend", "parse_teacher_context", "teacher_window_seconds"]
+__all__ = ["Distiller", "mcu_frontend", "parse_teacher_context", "teacher_window_seconds",
+           "teacher_window_proba", "soften"]
 
 #: windows of teacher audio built and predicted at a time
 _TEACHER_BATCH = 256
@@ -58,9 +60,7 @@ def _unfrozen(teacher):
 
 
 def _teacher_sr(teacher):
-    from ..pipelines import pipeline_sr
-
-    return pipeline_sr(_unfrozen(teacher))
+    return estimator_sr(_unfrozen(teacher))
 
 
 def teacher_window_seconds(teacher):
@@ -160,6 +160,81 @@ def _distillation_loss(n_classes, temperature, alpha):
         return weight * temperature**2 * kl + has * (1 - alpha) * ce
 
     return loss
+
+
+def teacher_window_proba(teacher, waves, owner, starts, *, sr, frame_seconds, window_frames,
+                         context=None, n_classes=None):
+    """A teacher's probabilities for each student window.
+
+    With ``context=None`` each window's audio (the span the student sees,
+    padded with silence past the clip's end) is passed to the teacher as a
+    clip. A number of seconds passes that much audio centred on the window
+    instead (silence beyond the clip's ends); ``"clip"`` gives every window
+    its whole clip's probabilities.
+
+    Parameters
+    ----------
+    teacher : estimator
+        Fitted, with ``predict_proba`` over clips at ``sr``.
+    waves : sequence of ndarray
+        The clips, at ``sr``.
+    owner, starts : ndarray of shape (n_windows,)
+        Clip and first frame of each student window (as
+        :meth:`~embedclf.models.KerasCNN.fit_frontend` returns them).
+    sr : int
+        The teacher's sample rate.
+    frame_seconds : float
+        The student frontend's frame hop in seconds.
+    window_frames : int
+        The student window's length in frames.
+    context : float, "clip" or None, default=None
+    n_classes : int or None, default=None
+        Columns of the (empty) result when there are no windows.
+
+    Returns
+    -------
+    ndarray of shape (n_windows, n_classes), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.distill.distiller import teacher_window_proba
+    >>> class Loudness:  # a stand-in teacher: "loud" when the audio it hears is loud
+    ...     def predict_proba(self, clips):
+    ...         p = np.array([min(1.0, np.abs(c).mean()) for c in clips])
+    ...         return np.stack([1 - p, p], axis=1)
+    >>> wave = np.r_[np.zeros(100), np.ones(100)].astype(np.float32)
+    >>> P = teacher_window_proba(Loudness(), [wave], [0, 0], [0, 10], sr=100,
+    ...                          frame_seconds=0.1, window_frames=10)
+    >>> P[:, 1].tolist()  # the first second is silent, the second loud
+    [0.0, 1.0]
+    >>> teacher_window_proba(Loudness(), [wave], [0, 0], [0, 10], sr=100, frame_seconds=0.1,
+    ...                      window_frames=10, context="clip")[:, 1].tolist()
+    [0.5, 0.5]
+    """
+    n = int(round(window_frames * frame_seconds * sr))  # the student window's span
+    owner, starts = np.asarray(owner, dtype=int), np.asarray(starts)
+    empty = np.zeros((0, n_classes or 0))
+    if context == "clip":  # one question per clip
+        clips = np.unique(owner)
+        parts = [np.asarray(teacher.predict_proba(
+            [waves[c] for c in clips[b : b + _TEACHER_BATCH]]), dtype=np.float64)
+            for b in range(0, len(clips), _TEACHER_BATCH)]
+        P = np.concatenate(parts or [empty])
+        return P[np.searchsorted(clips, owner)]
+    span = n if context is None else int(round(context * sr))
+    out = []
+    for b in range(0, len(owner), _TEACHER_BATCH):  # bounded memory: one batch of audio
+        pieces = []
+        for clip, start in zip(owner[b : b + _TEACHER_BATCH], starts[b : b + _TEACHER_BATCH]):
+            # centred on the student window; the window itself when span == n
+            a = int(round(start * frame_seconds * sr)) + (n - span) // 2
+            wave = waves[clip]
+            piece = np.asarray(wave[max(a, 0) : max(a + span, 0)], dtype=np.float32)
+            left = min(max(-a, 0), span)
+            pieces.append(np.pad(piece, (left, span - left - len(piece))))
+        out.append(np.asarray(teacher.predict_proba(pieces), dtype=np.float64))
+    return np.concatenate(out) if out else empty
 
 
 def soften(P, temperature):
@@ -364,7 +439,25 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _new_student(self):
+    def new_student(self):
+        """The unfitted student :class:`~embedclf.models.KerasCNN` that ``fit`` trains.
+
+        Its architecture, frontend, window geometry and training come from
+        this Distiller's parameters (only the window transforms of
+        ``augment`` reach it: the augmented copies are made here, for the
+        teacher to hear).
+
+        Returns
+        -------
+        KerasCNN
+
+        Examples
+        --------
+        >>> from embedclf.distill import Distiller
+        >>> student = Distiller(None, width=2.0, hop=0.25).new_student()
+        >>> student.architecture, student.width, student.hop, student.sr
+        ('strided_ds', 2.0, 0.25, 16000)
+        """
         frontend = self.frontend if self.frontend is not None else mcu_frontend()
         windows = self.augment is not None and self.augment.acts_on_windows
         return KerasCNN(augment=self.augment.windows_only if windows else None,
@@ -377,6 +470,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
                         lr_schedule=self.lr_schedule, weight_decay=self.weight_decay,
                         early_stopping=self.early_stopping, patience=self.patience,
                         random_state=self.random_state, verbose=self.verbose)
+
+    _new_student = new_student  # the name before it was public
 
     def _student_waves(self, waves):
         return [resample(w, self.teacher_sr_, self.student_.sr) for w in waves]
@@ -396,38 +491,15 @@ class Distiller(ClassifierMixin, BaseEstimator):
     def teacher_window_proba(self, waves, owner, starts):
         """The teacher's probabilities for each student window (teacher-rate waveforms).
 
-        With ``teacher_context=None`` each window's audio (the same span the
-        student sees, padded with silence past the clip's end) is passed to
-        the teacher as a clip. A number of seconds passes that much audio
-        centred on the window instead (silence beyond the clip's ends);
-        ``"clip"`` gives every window its whole clip's probabilities;
-        ``"auto"`` is resolved as :attr:`teacher_context_` says.
+        :func:`teacher_window_proba` with this fitted Distiller's teacher,
+        rate, student window and :attr:`teacher_context_` (``"auto"``
+        resolved).
         """
-        hop_s = self.student_.frontend_.hop_length / self.student_.sr
-        frames = self.student_.window_frames_[0]
-        n = int(round(frames * hop_s * self.teacher_sr_))  # the student window's span
-        owner, starts = np.asarray(owner, dtype=int), np.asarray(starts)
-        context = self._resolved_context()
-        if context == "clip":  # one question per clip
-            clips = np.unique(owner)
-            parts = [np.asarray(self.teacher.predict_proba(
-                [waves[c] for c in clips[b : b + _TEACHER_BATCH]]), dtype=np.float64)
-                for b in range(0, len(clips), _TEACHER_BATCH)]
-            P = np.concatenate(parts or [np.zeros((0, len(self.classes_)))])
-            return P[np.searchsorted(clips, owner)]
-        span = n if context is None else int(round(context * self.teacher_sr_))
-        out = []
-        for b in range(0, len(owner), _TEACHER_BATCH):  # bounded memory: one batch of audio
-            pieces = []
-            for clip, start in zip(owner[b : b + _TEACHER_BATCH], starts[b : b + _TEACHER_BATCH]):
-                # centred on the student window; the window itself when span == n
-                a = int(round(start * hop_s * self.teacher_sr_)) + (n - span) // 2
-                wave = waves[clip]
-                piece = np.asarray(wave[max(a, 0) : max(a + span, 0)], dtype=np.float32)
-                left = min(max(-a, 0), span)
-                pieces.append(np.pad(piece, (left, span - left - len(piece))))
-            out.append(np.asarray(self.teacher.predict_proba(pieces), dtype=np.float64))
-        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
+        return teacher_window_proba(
+            self.teacher, waves, owner, starts, sr=self.teacher_sr_,
+            frame_seconds=self.student_.frontend_.hop_length / self.student_.sr,
+            window_frames=self.student_.window_frames_[0], context=self._resolved_context(),
+            n_classes=len(self.classes_))
 
     def fit(self, X, y=None):
         """Distil the teacher into the student on clips ``X`` (labels optional).
@@ -475,10 +547,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
 
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         rng = np.random.default_rng(seed)
-        self.student_ = student = self._new_student()
-        student._validate_params()
-        student.classes_ = self.classes_
-        train, val = student._split(np.zeros(len(waves), dtype=int), rng)
+        self.student_ = student = self.new_student()
+        train, val = student.validation_split(np.zeros(len(waves), dtype=int), rng)
         big = [waves[i] for i in train]
         hard_train, has_train = hard[train], has[train]
         if self.augment is not None and self.augment.copies:
@@ -494,15 +564,15 @@ class Distiller(ClassifierMixin, BaseEstimator):
             has_train = np.concatenate([has_train, np.zeros(n_mix, np.float32)])
         small = self._student_waves(waves)
         small_train = [small[i] for i in train] + self._student_waves(big[len(train):])
-        Xw, owner, starts = student._fit_frontend(small_train)
+        Xw, owner, starts = student.fit_frontend(small_train)
         self.teacher_context_ = self._resolved_context()
         targets = self._targets(big, owner, starts, hard_train, has_train)
         validation = None
         if len(val):
-            Xv, ov, sv = student._windows([small[i] for i in val])
+            Xv, ov, sv = student.windows([small[i] for i in val])
             validation = (Xv, self._targets([waves[i] for i in val], ov, sv, hard[val], has[val]))
-        student._train(Xw, targets, None, validation, seed, rng,
-                       loss=_distillation_loss(k, self.temperature, self.alpha))
+        student.fit_windows(Xw, targets, classes=self.classes_, validation=validation, seed=seed,
+                            rng=rng, loss=_distillation_loss(k, self.temperature, self.alpha))
         self.n_windows_fit_ = student.n_windows_fit_
         self.history_ = student.history_
         return self
@@ -525,6 +595,27 @@ class Distiller(ClassifierMixin, BaseEstimator):
     def _student_input(self, X):
         """Clips for the student, read exactly as in ``fit``: at the teacher's rate, resampled."""
         return self._student_waves(self._teacher_waves(X))
+
+    def windows(self, X):
+        """The student's input windows of clips, read as ``fit`` reads them.
+
+        Clips are read at the teacher's rate, resampled to the student's and
+        cut into its windows (:meth:`KerasCNN.windows
+        <embedclf.models.KerasCNN.windows>`).
+
+        Parameters
+        ----------
+        X : sequence of clips
+            Paths, or waveforms at the teacher's sample rate.
+
+        Returns
+        -------
+        windows : ndarray of shape (n_windows, *student_.input_shape_), float32
+        owner : ndarray of shape (n_windows,)
+        starts : ndarray of shape (n_windows,)
+        """
+        check_is_fitted(self, "student_")
+        return self.student_.windows(self._student_input(X))
 
     def predict_proba(self, X):
         """The student's clip probabilities.

@@ -19,7 +19,7 @@ import numpy as np
 from .._litert import captured_fd as _captured_fd
 from .._litert import keras_to_tflite
 from ..files import atomic_write_data, check_replaceable, recover_folder, replace_folder
-from ..models._windows import LOG_FLOOR
+from ..models.windows import LOG_FLOOR
 
 __all__ = ["export", "to_int8_tflite", "op_list", "measure_arena", "Int8Model", "BudgetError",
            "UnsupportedOpError", "c_array_source", "EXPORT_FILES", "OVER_BUDGET_REPORT"]
@@ -449,18 +449,18 @@ def _frontend_header(student, input_q, output_q):
 
 
 def _as_student(est):
-    """(KerasCNN student, function mapping clips to the student's input, teacher or None)."""
+    """(KerasCNN student, teacher or None) of a fitted Distiller or KerasCNN."""
     from ..models.cnn import KerasCNN
     from .distiller import Distiller
 
     if isinstance(est, Distiller):
         if not hasattr(est, "student_"):
             raise ValueError("the Distiller is not fitted: call fit first")
-        return est.student_, est._student_input, est.teacher
+        return est.student_, est.teacher
     if isinstance(est, KerasCNN):
         if not hasattr(est, "model_"):
             raise ValueError("the KerasCNN is not fitted: call fit first")
-        return est, (lambda X: X), None
+        return est, None
     raise TypeError(f"export needs a fitted Distiller or KerasCNN, got {type(est).__name__}")
 
 
@@ -485,7 +485,7 @@ def _training(est, cnn):
     out = {"epochs": cnn.epochs, "epochs_run": int(cnn.n_epochs_),
            "learning_rate": cnn.learning_rate, "lr_schedule": cnn.lr_schedule,
            "weight_decay": cnn.weight_decay,
-           "fit_hop_seconds": cnn._fit_hop(),  # the device runs at hop_seconds
+           "fit_hop_seconds": cnn.training_hop(),  # the device runs at hop_seconds
            "early_stopping": cnn.early_stopping, "n_windows": int(cnn.n_windows_fit_),
            "augment": None if aug is None else params}
     if isinstance(est, Distiller):
@@ -493,16 +493,6 @@ def _training(est, cnn):
                    teacher_context=est.teacher_context_, mix_copies=est.mix_copies,
                    n_labelled_clips=int(est.n_labelled_))
     return _plain(out)
-
-
-def _windows_of(est, clips):
-    """((windows, owner), n_clips): ``clips`` as the student's input, read as ``est`` reads
-    them in ``fit`` (a Distiller: at its teacher's rate, then resampled)."""
-    from ..audio import iter_clips
-
-    cnn, to_input, _ = _as_student(est)
-    waves = [w for _, _, w in iter_clips(to_input(clips), cnn.sr)]
-    return cnn._windows(waves)[:2], len(waves)
 
 
 def export(student, out_dir, representative, *, X_test=None, y_test=None, teacher=None,
@@ -576,14 +566,15 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     (True, True)
     """
     from ..models.architectures import count_macs, count_params
-    from ..models._windows import pool_windows
+    from ..models.windows import pool_windows
 
-    cnn, _, own_teacher = _as_student(student)
+    cnn, own_teacher = _as_student(student)
     check_mcu_frontend(cnn.frontend_)  # before any work: can a device compute the input?
     teacher = own_teacher if teacher is None else teacher
     check_replaceable(out_dir)  # before any work
     recover_folder(out_dir)  # an earlier export interrupted mid-swap: its set comes back
-    (W, _), _ = _windows_of(student, representative)
+    # read as the estimator reads clips in fit (a Distiller: at its teacher's rate, resampled)
+    W, _, _ = student.windows(representative)
     rng = np.random.default_rng(random_state)
     rep = W[np.sort(rng.choice(len(W), min(n_representative, len(W)), replace=False))]
     model_bytes = to_int8_tflite(cnn.model_, rep)
@@ -624,9 +615,11 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
         },
     }
     if X_test is not None:
-        (Wt, owner), n = _windows_of(student, X_test)
+        X_test = list(X_test)
+        Wt, owner, _ = student.windows(X_test)
+        n = len(X_test)
         # pooled as the estimator pools, so the report scores what predict() would
-        p_float = pool_windows(cnn._network_proba(Wt), owner, n, cnn.aggregate)
+        p_float = pool_windows(cnn.window_proba(Wt), owner, n, cnn.aggregate)
         p_int8 = pool_windows(int8.predict_windows(Wt).astype(np.float64), owner, n,
                               cnn.aggregate)
         pred_float = cnn.classes_[p_float.argmax(1)]
