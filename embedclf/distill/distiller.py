@@ -17,6 +17,7 @@ from ..audio import (_check_n_features, _check_X, _record_n_features, iter_clips
 from ..models.augment import Augmenter, mix_clips
 from ..models.cnn import KerasCNN, labels_1d
 from ..models.windows import POOLINGS
+from ..recipe import RECIPE, parse_teacher_context
 from ..sample_rate import estimator_sr
 
 __all__ = ["Distiller", "mcu_frontend", "parse_teacher_context", "teacher_window_seconds",
@@ -88,36 +89,6 @@ def teacher_window_seconds(teacher):
     seconds = [float(p.window_seconds) for p in parts if isinstance(p, PretrainedEmbedding)]
     seconds += [float(p.window) for p in parts if isinstance(p, KerasCNN)]
     return max(seconds) if seconds else None
-
-
-def parse_teacher_context(text):
-    """A ``teacher_context`` from its text form (command lines, benchmark options).
-
-    ``"auto"`` and ``"clip"`` stay as they are, ``"window"`` is ``None``, anything
-    else must be a number of seconds above zero.
-
-    Raises
-    ------
-    ValueError
-        Naming the accepted forms.
-
-    Examples
-    --------
-    >>> from embedclf.distill.distiller import parse_teacher_context
-    >>> parse_teacher_context("3"), parse_teacher_context("window"), parse_teacher_context("clip")
-    (3.0, None, 'clip')
-    """
-    if text in ("auto", "clip"):
-        return text
-    if text == "window":
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise ValueError(f"expected seconds > 0, 'auto', 'window' or 'clip', got {text!r}")
-    return seconds
 
 
 def _check_teacher(teacher):
@@ -263,8 +234,9 @@ class Distiller(ClassifierMixin, BaseEstimator):
     frontend, learns those soft targets (temperature-scaled KL divergence),
     plus the true labels when given. Clips without labels still teach.
     :func:`embedclf.distill.export` then writes the student for a
-    microcontroller. With the defaults (and ``augment=Augmenter(copies=2,
-    mixup=0.3, freq_mask=0.15, time_mask=0.15)``) a BirdNET-taught
+    microcontroller. The training defaults are those of the measured recipe,
+    :data:`embedclf.distill.RECIPE`; ``RECIPE.distiller(teacher)`` applies it
+    whole (also ``width=2`` and its augmenter): a BirdNET-taught
     ``strided_ds`` x2 (30 KB flash, 25 KB arena) kept 95.6% of its teacher's
     accuracy on ESC-10 (89.9% int8, 5 folds, seven seeds; README).
 
@@ -278,7 +250,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
     student : {"strided_ds", "ds_cnn", "sbcnn"} or callable, default="strided_ds"
         The student architecture (see :mod:`embedclf.models.architectures`).
     width : float, default=1.0
-        Filter-count multiplier: the knob for flash, RAM and MACs.
+        Filter-count multiplier: the knob for flash, RAM and MACs (the
+        recipe's is 2).
     frontend : LogMel or None, default=None
         The student's log-mel frontend; ``None`` means :func:`mcu_frontend`
         (16 kHz, 40 mels, 20 ms hop). Its parameters are exported.
@@ -410,11 +383,16 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, teacher, *, student="strided_ds", width=1.0, frontend=None, window=1.0,
-                 hop=0.5, fit_hop=None, window_top_db=80.0, teacher_context="auto", temperature=4.0,
-                 alpha=0.5, epochs=120, batch_size=32, learning_rate=3e-3, lr_schedule="cosine",
-                 weight_decay=0.0, early_stopping=False, patience=8, augment=None, mix_copies=0,
-                 aggregate="logmean", random_state=None, verbose=0):
+    # the training defaults are the recipe's (one place: embedclf.distill.RECIPE); width and
+    # augment keep lighter defaults of their own (RECIPE.distiller(teacher) applies it whole)
+    def __init__(self, teacher, *, student=RECIPE.student, width=1.0, frontend=None,
+                 window=RECIPE.window, hop=RECIPE.hop, fit_hop=RECIPE.fit_hop, window_top_db=80.0,
+                 teacher_context=RECIPE.teacher_context, temperature=RECIPE.temperature,
+                 alpha=RECIPE.alpha, epochs=RECIPE.epochs, batch_size=32, learning_rate=3e-3,
+                 lr_schedule=RECIPE.lr_schedule, weight_decay=RECIPE.weight_decay,
+                 early_stopping=RECIPE.early_stopping, patience=8, augment=None,
+                 mix_copies=RECIPE.mix_copies, aggregate=RECIPE.clip_pooling, random_state=None,
+                 verbose=0):
         self.teacher = teacher
         self.student = student
         self.width = width

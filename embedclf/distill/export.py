@@ -34,8 +34,9 @@ EXPORT_FILES = ("model.tflite", "model_data.h", "model_data.c", "frontend.h", "r
 class BudgetError(ValueError):
     """The exported student exceeds the flash or RAM budget.
 
-    Its report is written to ``report.over_budget.json``; files of an earlier
-    export in the same folder are left as they were.
+    Its report is written to ``report.over_budget.json`` and kept in the
+    error's ``report`` attribute; files of an earlier export in the same
+    folder are left as they were.
 
     Examples
     --------
@@ -647,9 +648,11 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     if over:  # an over-budget student never replaces an earlier good export, report included
         path = os.path.join(out_dir, OVER_BUDGET_REPORT)
         atomic_write_data(path, json.dumps(report, indent=2) + "\n")
-        raise BudgetError(
+        error = BudgetError(
             "the student exceeds the budget: " + "; ".join(over) + f". Its report is in "
-            f"{path}; try a smaller --width or --student strided_ds")
+            f"{path}; try a smaller width or student='strided_ds'")
+        error.report = report
+        raise error
     contents = dict(zip(EXPORT_FILES, (model_bytes, header, source, fe_header,
                                        json.dumps(report, indent=2) + "\n")))
 
