@@ -462,8 +462,29 @@ _OPTION_WORDS = {
 }
 
 
+def _fetch_command(match):
+    command = (f"embedclf weights fetch openl3 --input-repr {match[1]} "
+               f"--content-type {match[2]}")
+    return command + (" --sha256 DIGEST" if match[3] else "")
+
+
 def _in_option_words(text):
-    """A library message with the Python parameters it names written as command-line options."""
+    """A library message with the Python calls and parameters it names as command-line options.
+
+    Examples
+    --------
+    >>> from embedclf.cli import _in_option_words
+    >>> _in_option_words("load it with trust_pickle=True and re-save it")
+    'load it with --trust-pickle and re-save it'
+    >>> _in_option_words("Fetch them with: embedclf.weights.fetch_openl3('mel128', 'env', "
+    ...                  "sha256=DIGEST) (no digest is recorded)")
+    'Fetch them with: embedclf weights fetch openl3 --input-repr mel128 --content-type env \
+--sha256 DIGEST (no digest is recorded)'
+    """
+    import re
+
+    text = re.sub(r"embedclf\.weights\.fetch_openl3\('(\w+)', '(\w+)'(, sha256=DIGEST)?\)",
+                  _fetch_command, text)
     for words, option in _OPTION_WORDS.items():
         text = text.replace(words, option)
     return text
@@ -545,8 +566,9 @@ def cmd_weights(args):
                                             allow_unverified=args.allow_unverified)
                 done.append({"input_repr": r, "content_type": c, "path": path})
             except (ValueError, OSError) as exc:  # the others may still work
-                failed.append({"input_repr": r, "content_type": c, "error": str(exc)})
-                print(f"embedclf: error: {exc}", file=sys.stderr)
+                message = _in_option_words(str(exc))
+                failed.append({"input_repr": r, "content_type": c, "error": message})
+                print(f"embedclf: error: {message}", file=sys.stderr)
     print(_dump({"fetched": done, "failed": failed}) if args.json
           else "\n".join(d["path"] for d in done))
     return 1 if failed else 0
