@@ -67,7 +67,7 @@ class DistillRecipe:
     >>> small.width, small.augment_copies, RECIPE.width
     (1.0, 0, 2.0)
     >>> sorted(small.distiller_params())[:3]
-    ['aggregate', 'alpha', 'augment']
+    ['alpha', 'augment', 'clip_pooling']
     """
 
     student: str = "strided_ds"
@@ -141,8 +141,8 @@ class DistillRecipe:
         """
         params = {name: getattr(self, name) for name in (
             "student", "width", "window", "hop", "fit_hop", "teacher_context", "temperature",
-            "alpha", "epochs", "lr_schedule", "weight_decay", "early_stopping", "mix_copies")}
-        params["aggregate"] = self.clip_pooling
+            "alpha", "epochs", "lr_schedule", "weight_decay", "early_stopping", "mix_copies",
+            "clip_pooling")}
         params["augment"] = self.augmenter()
         return params
 

@@ -56,17 +56,33 @@ def test_clip_probability_is_the_mean_of_its_windows(fitted, data):
     Pw, owner = fitted.predict_windows(X[:3])
     assert owner.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # 1 s clip, 0.5 s windows, 0.25 s hop
     assert np.allclose(fitted.predict_proba(X[:3]), Pw.reshape(3, 3, -1).mean(1))
-    voter = clone(fitted).set_params(aggregate="vote")
+    voter = clone(fitted).set_params(clip_pooling="vote")
     voter.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
     votes = np.eye(5)[Pw.argmax(1)].reshape(3, 3, -1).mean(1)
     assert np.allclose(voter.predict_proba(X[:3]), votes)
     # logmean: the renormalised geometric mean, windows floored at 1/512 (scipy as reference)
     from scipy.stats import gmean
 
-    geo = voter.set_params(aggregate="logmean")
+    geo = voter.set_params(clip_pooling="logmean")
     g = gmean(np.maximum(Pw, 1 / 512).reshape(3, 3, -1), axis=1)
     assert np.allclose(geo.predict_proba(X[:3]), g / g.sum(1, keepdims=True))
     assert (geo.predict(X[:3]) == geo.classes_[g.argmax(1)]).all()
+
+
+def test_models_pickled_before_clip_pooling_keep_their_pooling(fitted):
+    import pickle
+
+    state = dict(fitted.__getstate__())  # as pickled while the parameter was ``aggregate``
+    del state["clip_pooling"]
+    state["aggregate"] = "vote"
+    old = KerasCNN.__new__(KerasCNN)
+    old.__setstate__(dict(state))
+    assert (old.clip_pooling, old.aggregate, old.pooling()) == ("vote", "deprecated", "vote")
+    del state["aggregate"]  # before the pooling was a parameter: the mean
+    older = KerasCNN.__new__(KerasCNN)
+    older.__setstate__(dict(state))
+    assert older.pooling() == "mean"
+    assert pickle.loads(pickle.dumps(old)).get_params()["clip_pooling"] == "vote"
 
 
 def test_logmean_pooling_lets_one_window_rule_a_class_out():

@@ -133,7 +133,7 @@ def frontend_macs_per_frame(fe):
     return int(fe.n_fft + fft + 2 * (half + 1) + np.count_nonzero(fe.mel_basis_))
 
 
-#: How ``frontend.h`` tells a device to pool a clip's windows, per ``aggregate``.
+#: How ``frontend.h`` tells a device to pool a clip's windows, per clip pooling.
 _POOLING_IN_C = {
     "mean": "is the class with the highest mean p over its windows",
     "logmean": f"is the class with the highest mean log(max(p, 1/{round(1 / LOG_FLOOR)})) over its "
@@ -200,7 +200,7 @@ def frontend_header(student, input_q, output_q):
         " * WINDOW_TOP_DB > 0: dB = max(dB, window max - WINDOW_TOP_DB); x = (dB - MEAN[b]) / STD[b];",
         " * int8 input = round(x / INPUT_SCALE) + INPUT_ZERO_POINT, saturated.",
         " * Output: int8 probabilities p = (q - OUTPUT_ZERO_POINT) * OUTPUT_SCALE per window;",
-        " * a clip's prediction " + _POOLING_IN_C[student.aggregate] + ". */",
+        " * a clip's prediction " + _POOLING_IN_C[student.pooling()] + ". */",
         "/* Include this header in one .c file only: the tables below are static. */",
         "#ifndef EMBEDCLF_FRONTEND_H_", "#define EMBEDCLF_FRONTEND_H_", "",
         f"#define EMBEDCLF_SAMPLE_RATE {fe.sr}",

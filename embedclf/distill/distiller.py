@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -16,7 +16,7 @@ from ..audio import (_check_n_features, _check_X, _record_n_features, iter_clips
                      resample)
 from ..models.augment import Augmenter, mix_clips
 from ..models.cnn import KerasCNN, labels_1d
-from ..models.windows import POOLINGS
+from ..models.windows import POOLINGS, resolve_clip_pooling
 from ..recipe import RECIPE, parse_teacher_context
 from ..sample_rate import estimator_sr
 
@@ -314,7 +314,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         time_mask=0.15)`` and ``temperature=4`` it lifted a BirdNET-taught
         ``strided_ds`` x2 on ESC-10 from 85.2% (early stopping) to 89.0%
         (int8, 5 folds, five seeds; README).
-    aggregate : {"logmean", "mean", "vote"}, default="logmean"
+    clip_pooling : {"logmean", "mean", "vote"}, default="logmean"
         How the student pools a clip's window probabilities (exported; see
         :class:`~embedclf.models.KerasCNN`): by default their geometric mean.
         On ESC-10 the int8 students' windows pooled by ``"logmean"`` scored
@@ -322,6 +322,9 @@ class Distiller(ClassifierMixin, BaseEstimator):
         1.0 above over 10 runs of fresh seeds decided on beforehand (12
         clips won, 4 lost; ``benchmarks/clip_pooling.py``, README).
         Distillers pickled before this parameter existed keep ``"mean"``.
+    aggregate : {"logmean", "mean", "vote"}, default="deprecated"
+        The former name of ``clip_pooling``; when set it is used, with a
+        FutureWarning. It will be removed in 0.4.
     random_state : int or None, default=None
     verbose : int, default=0
 
@@ -378,7 +381,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "patience": [Interval(Integral, 0, None, closed="left")],
         "augment": [Augmenter, None],
         "mix_copies": [Interval(Integral, 0, None, closed="left")],
-        "aggregate": [StrOptions(set(POOLINGS))],
+        "clip_pooling": [StrOptions(set(POOLINGS))],
+        "aggregate": [StrOptions(set(POOLINGS)), Hidden(StrOptions({"deprecated"}))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -391,8 +395,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
                  alpha=RECIPE.alpha, epochs=RECIPE.epochs, batch_size=32, learning_rate=3e-3,
                  lr_schedule=RECIPE.lr_schedule, weight_decay=RECIPE.weight_decay,
                  early_stopping=RECIPE.early_stopping, patience=8, augment=None,
-                 mix_copies=RECIPE.mix_copies, aggregate=RECIPE.clip_pooling, random_state=None,
-                 verbose=0):
+                 mix_copies=RECIPE.mix_copies, clip_pooling=RECIPE.clip_pooling,
+                 random_state=None, verbose=0, aggregate="deprecated"):
         self.teacher = teacher
         self.student = student
         self.width = width
@@ -413,9 +417,10 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.augment = augment
         self.mix_copies = mix_copies
-        self.aggregate = aggregate
+        self.clip_pooling = clip_pooling
         self.random_state = random_state
         self.verbose = verbose
+        self.aggregate = aggregate
 
     def new_student(self):
         """The unfitted student :class:`~embedclf.models.KerasCNN` that ``fit`` trains.
@@ -442,7 +447,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
                         architecture=self.student, sr=frontend.sr, frontend=frontend,
                         window=self.window, hop=self.hop, fit_hop=self.fit_hop,
                         width=self.width,
-                        window_top_db=self.window_top_db, aggregate=self.aggregate,
+                        window_top_db=self.window_top_db,
+                        clip_pooling=resolve_clip_pooling(self.clip_pooling, self.aggregate),
                         epochs=self.epochs,
                         batch_size=self.batch_size, learning_rate=self.learning_rate,
                         lr_schedule=self.lr_schedule, weight_decay=self.weight_decay,
@@ -628,7 +634,9 @@ class Distiller(ClassifierMixin, BaseEstimator):
 
     def __setstate__(self, state):
         state = dict(state)
-        state.setdefault("aggregate", "mean")  # Distillers pickled before these existed
+        if "clip_pooling" not in state:  # pickled before the rename: ``aggregate`` was it
+            state["clip_pooling"] = state.get("aggregate", "mean")  # before it existed: mean
+            state["aggregate"] = "deprecated"
         state.setdefault("mix_copies", 0)
         state.setdefault("weight_decay", 0.0)
         state.setdefault("fit_hop", None)

@@ -150,7 +150,7 @@ def student_report(est, model_bytes, ops, arena_bytes, frontend_table_bytes):
         "total_macs_per_second": int(round(macs * windows_per_s)) + frontend_macs,
         "ops": sorted(set(ops)),
         "sample_rate": cnn.sr, "n_mels": cnn.frontend_.n_mels,
-        "window_seconds": cnn.window, "hop_seconds": cnn.hop, "clip_pooling": cnn.aggregate,
+        "window_seconds": cnn.window, "hop_seconds": cnn.hop, "clip_pooling": cnn.pooling(),
         "classes": [str(c) for c in cnn.classes_],
         "training": training_summary(est, cnn),
         "notes": {
@@ -212,8 +212,8 @@ def held_out_scores(est, int8, X_test, y_test=None, teacher=None):
     W, owner, _ = est.windows(X_test)
     n = len(X_test)
     # pooled as the estimator pools, so the report scores what predict() would
-    p_float = pool_windows(cnn.window_proba(W), owner, n, cnn.aggregate)
-    p_int8 = pool_windows(int8.predict_windows(W).astype(np.float64), owner, n, cnn.aggregate)
+    p_float = pool_windows(cnn.window_proba(W), owner, n, cnn.pooling())
+    p_int8 = pool_windows(int8.predict_windows(W).astype(np.float64), owner, n, cnn.pooling())
     pred_float = cnn.classes_[p_float.argmax(1)]
     pred_int8 = cnn.classes_[p_int8.argmax(1)]
     scores = {"n_test_clips": int(n),

@@ -11,7 +11,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -19,7 +19,8 @@ from ..audio import _check_X, _record_n_features, _check_n_features, iter_clips,
 from ..audio import skipped_columns, skipped_from_columns
 from .architectures import get_architecture
 from .augment import Augmenter
-from .windows import POOLINGS, pool_windows, spectrogram_windows, window_frames
+from .windows import (POOLINGS, pool_windows, resolve_clip_pooling, spectrogram_windows,
+                      window_frames)
 
 __all__ = ["KerasCNN", "default_frontend"]
 
@@ -167,7 +168,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     Each clip becomes log-mel windows of ``window`` seconds every ``hop``
     seconds; the network is trained on windows labelled with their clip's
     label and predicts a clip by averaging its windows' probabilities
-    (``aggregate="mean"``), their log-probabilities or by majority vote. Clips shorter than one
+    (``clip_pooling="mean"``), their log-probabilities or by majority vote. Clips shorter than one
     window are padded with silence (one window); a silent clip gives a
     finite prediction.
 
@@ -199,7 +200,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         Clip each window's log-mel to this many dB below the window's own
         maximum (level-robust like the frontend's ``top_db``, but computable
         on a device that holds one window; the distiller's students use 80).
-    aggregate : {"mean", "logmean", "vote"}, default="mean"
+    clip_pooling : {"mean", "logmean", "vote"}, default="mean"
         How a clip's window probabilities become its probabilities: their
         mean; ``"logmean"``, their geometric mean renormalised (each window
         floored at 1/512, so one window can make a class unlikely but not
@@ -251,6 +252,9 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         and its label out (listed in ``skipped_``). Prediction always raises
         on a bad clip, so outputs stay aligned with the input rows (use
         :func:`embedclf.predict.predict_table` for a per-file report).
+    aggregate : {"mean", "logmean", "vote"}, default="deprecated"
+        The former name of ``clip_pooling``; when set it is used, with a
+        FutureWarning. It will be removed in 0.4.
 
     Attributes
     ----------
@@ -294,7 +298,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         "fit_hop": [Interval(Real, 0, None, closed="neither"), None],
         "width": [Interval(Real, 0, None, closed="neither")],
         "window_top_db": [Interval(Real, 0, None, closed="neither"), None],
-        "aggregate": [StrOptions(set(POOLINGS))],
+        "clip_pooling": [StrOptions(set(POOLINGS))],
+        "aggregate": [StrOptions(set(POOLINGS)), Hidden(StrOptions({"deprecated"}))],
         "threshold": [Interval(Real, 0, 1, closed="both"), None],
         "unknown_label": "no_validation",
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -314,12 +319,13 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, *, architecture="sbcnn", sr=22050, frontend=None, window=1.0, hop=0.5,
-                 fit_hop=None, width=1.0, window_top_db=None, aggregate="mean", threshold=None,
-                 unknown_label="unknown",
+                 fit_hop=None, width=1.0, window_top_db=None, clip_pooling="mean",
+                 threshold=None, unknown_label="unknown",
                  epochs=40, batch_size=32, learning_rate=3e-3, lr_schedule="constant",
                  weight_decay=0.0, early_stopping=True, validation_fraction=0.1, patience=8,
                  class_weight=None, augment=None,
-                 random_state=None, verbose=0, callbacks=None, on_error="raise"):
+                 random_state=None, verbose=0, callbacks=None, on_error="raise",
+                 aggregate="deprecated"):
         self.architecture = architecture
         self.sr = sr
         self.frontend = frontend
@@ -328,7 +334,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         self.fit_hop = fit_hop
         self.width = width
         self.window_top_db = window_top_db
-        self.aggregate = aggregate
+        self.clip_pooling = clip_pooling
         self.threshold = threshold
         self.unknown_label = unknown_label
         self.epochs = epochs
@@ -345,6 +351,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.callbacks = callbacks
         self.on_error = on_error
+        self.aggregate = aggregate
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):
@@ -787,7 +794,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         return np.concatenate(probs), np.concatenate(owners)
 
     def predict_proba(self, X):
-        """Clip probabilities: the clip's windows pooled as ``aggregate`` says.
+        """Clip probabilities: the clip's windows pooled as ``clip_pooling`` says.
 
         Parameters
         ----------
@@ -799,7 +806,22 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         """
         X = _check_X(X)
         P, owner = self.predict_windows(X)
-        return pool_windows(P, owner, len(X), self.aggregate)
+        return pool_windows(P, owner, len(X), self.pooling())
+
+    def pooling(self):
+        """The clip pooling in use: ``clip_pooling``, or the deprecated ``aggregate`` when set.
+
+        Returns
+        -------
+        {"mean", "logmean", "vote"}
+
+        Examples
+        --------
+        >>> from embedclf import KerasCNN
+        >>> KerasCNN(clip_pooling="vote").pooling()
+        'vote'
+        """
+        return resolve_clip_pooling(self.clip_pooling, self.aggregate)
 
     def predict(self, X):
         """The most probable class of each clip (``unknown_label`` under ``threshold``).
@@ -848,6 +870,9 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        if "clip_pooling" not in state:  # pickled before the rename: ``aggregate`` was it
+            state["clip_pooling"] = state.get("aggregate", "mean")
+            state["aggregate"] = "deprecated"
         state.setdefault("lr_schedule", "constant")  # models pickled before these existed
         state.setdefault("weight_decay", 0.0)
         state.setdefault("fit_hop", None)

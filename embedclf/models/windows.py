@@ -81,7 +81,7 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
             np.concatenate(starts))
 
 
-#: Clip poolings of window probabilities (``KerasCNN(aggregate=...)``).
+#: Clip poolings of window probabilities (``KerasCNN(clip_pooling=...)``).
 POOLINGS = ("mean", "logmean", "vote")
 #: ``"logmean"`` floors each window probability here first: half an int8 softmax output step
 #: (1/256), so one window's confident zero cannot veto a class, and the float and int8 models pool
@@ -123,3 +123,31 @@ def pool_windows(P, owner, n_clips, aggregate="mean"):
         out = np.exp(out - out.max(axis=1, keepdims=True))
         out /= out.sum(axis=1, keepdims=True)
     return out
+
+
+def resolve_clip_pooling(clip_pooling, aggregate="deprecated"):
+    """The clip pooling an estimator uses: ``clip_pooling``, unless the old ``aggregate`` is set.
+
+    ``aggregate`` is the parameter's former name (deprecated): when set, it
+    wins, with a FutureWarning.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from embedclf.models.windows import resolve_clip_pooling
+    >>> resolve_clip_pooling("logmean")
+    'logmean'
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     resolve_clip_pooling("logmean", aggregate="vote")
+    'vote'
+    >>> caught[0].category.__name__
+    'FutureWarning'
+    """
+    if aggregate == "deprecated":
+        return clip_pooling
+    import warnings
+
+    warnings.warn(f"`aggregate` was renamed `clip_pooling` in 0.2 and will be removed in 0.4; "
+                  f"pass clip_pooling={aggregate!r} instead", FutureWarning, stacklevel=3)
+    return aggregate
