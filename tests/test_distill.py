@@ -585,3 +585,38 @@ def test_export_replaces_the_whole_set_and_a_failure_midway_keeps_the_old_one(
     assert (out / "notes.txt").read_text() == "kept by the user"
     assert not (out / OVER_BUDGET_REPORT).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mcu"]
+
+
+def test_distill_and_export_scores_a_teacher_refitted_without_the_held_out_fold(data, teacher,
+                                                                              tmp_path):
+    from sklearn.base import clone
+
+    from embedclf.distill import RECIPE, TeacherClassesWarning, distill_and_export, held_out_split
+
+    X, y, Xt, yt = data
+    clips, labels = X + Xt, np.concatenate([y, yt])
+    folds = np.r_[np.zeros(len(X), int), np.ones(len(Xt), int)]
+    saved = clone(teacher).fit(clips, labels)  # a saved teacher has usually seen every clip
+    quick = RECIPE.replace(width=0.5, epochs=1, augment_copies=0, mixup=0, freq_mask=0,
+                           time_mask=0)
+    report = distill_and_export(saved, clips, labels, tmp_path / "a", recipe=quick, folds=folds,
+                                test_fold=1, extra={"note": 1})
+    assert report["n_test_clips"] == len(Xt) and report["note"] == 1
+    assert report["teacher_refit_without_held_out"] is True
+    assert report["width"] == 0.5 and report["training"]["epochs"] == 1
+    # the teacher scored is one refitted on the other fold only, not the saved one
+    assert report["teacher_accuracy"] == clone(teacher).fit(X, y).score(Xt, yt)
+    assert json.loads((tmp_path / "a" / "report.json").read_text()) == report
+    kept = distill_and_export(saved, clips, labels, tmp_path / "b", recipe=quick, folds=folds,
+                              test_fold=1, refit_teacher=False)
+    assert kept["teacher_accuracy"] == saved.score(Xt, yt)
+    assert kept["teacher_refit_without_held_out"] is False
+    # a class only in the held-out fold: the refitted teacher cannot know it, and says so
+    only_held_out = np.where(folds == 1, labels, np.where(labels == labels[0], "other", labels))
+    with pytest.warns(TeacherClassesWarning, match="refitted on this data it knows"):
+        distill_and_export(saved, clips, only_held_out, tmp_path / "c", recipe=quick,
+                           folds=folds, test_fold=1)
+    with pytest.raises(ValueError, match="test_fold needs the fold of each clip"):
+        held_out_split(labels, test_fold=1)
+    with pytest.raises(ValueError, match="empty or takes every clip"):
+        held_out_split(labels, folds=folds, test_fold=7)
