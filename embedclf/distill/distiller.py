@@ -597,6 +597,26 @@ class Distiller(ClassifierMixin, BaseEstimator):
         windows : ndarray of shape (n_windows, *student_.input_shape_), float32
         owner : ndarray of shape (n_windows,)
         starts : ndarray of shape (n_windows,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.pipeline import Pipeline
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from embedclf import LogMel, WindowAggregator
+        >>> from embedclf.distill import Distiller
+        >>> from embedclf.datasets import make_sound_events
+        >>> X, y, _ = make_sound_events(n_per_class=4, sr=22050, duration=1.0, random_state=0)
+        >>> teacher = Pipeline([("mel", LogMel()), ("agg", WindowAggregator()),
+        ...                     ("clf", LogisticRegression(max_iter=1000))]).fit(X, y)
+        >>> d = Distiller(teacher, epochs=1, random_state=0).fit(X, y)  # 22.05 kHz teacher
+        >>> W, owner, starts = d.windows(X[:1])  # read at 22.05 kHz, seen at 16 kHz
+        >>> owner.tolist(), starts.tolist(), W.shape[1:] == d.student_.input_shape_
+        ([0, 0], [0, 25], True)
+        >>> from embedclf.models.windows import pool_windows  # what predict_proba does
+        >>> P = pool_windows(d.student_.window_proba(W), owner, 1, d.clip_pooling)
+        >>> bool(np.allclose(P, d.predict_proba(X[:1])))
+        True
         """
         check_is_fitted(self, "student_")
         return self.student_.windows(self._student_input(X))
