@@ -101,27 +101,9 @@ def make_pipeline(name, **params):
     return est.set_params(**params) if params else est
 
 
-def pipeline_sr(estimator):
-    """The sample rate a fitted or unfitted pipeline expects its clips at.
-
-    Looks for an ``sr`` parameter on the estimator or its first step
-    (:func:`embedclf.sample_rate.estimator_sr`).
-
-    Parameters
-    ----------
-    estimator : estimator
-
-    Returns
-    -------
-    int or None
-
-    Examples
-    --------
-    >>> from embedclf.pipelines import make_pipeline, pipeline_sr
-    >>> pipeline_sr(make_pipeline("logmel-linear"))
-    22050
-    """
-    return estimator_sr(estimator)
+#: The sample rate a fitted or unfitted pipeline expects its clips at (its ``sr``, or its first
+#: step's): :func:`embedclf.sample_rate.estimator_sr` under the name this module always had.
+pipeline_sr = estimator_sr
 
 
 def _logmel_features():
