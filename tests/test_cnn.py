@@ -459,3 +459,32 @@ def test_fit_hop_trains_on_denser_windows_than_it_predicts(data, monkeypatch):
     assert sparse.n_windows_fit_ == 4 * 3 and sparse.fit_hop is None
     with pytest.raises(ValueError, match="fit_hop"):
         tiny(fit_hop=0.0).fit(X[:4], y[:4])
+
+
+def test_fit_windows_trains_on_precomputed_windows_with_soft_targets(data):
+    from sklearn.exceptions import NotFittedError
+
+    X, y, _ = data
+    X, y = X[:10], y[:10]
+    cnn = tiny(epochs=2, early_stopping=False)
+    with pytest.raises(NotFittedError, match="call fit_frontend before fit_windows"):
+        cnn.fit_windows(np.zeros((2, 20, 31, 1)), np.zeros((2, 5)), classes=np.arange(5))
+    W, owner, _ = cnn.fit_frontend(X)
+    classes, idx = np.unique(y, return_inverse=True)
+    with pytest.raises(ValueError, match="one probability per class"):
+        cnn.fit_windows(W, np.zeros((len(W), 2)), classes=classes)
+    with pytest.raises(ValueError, match="one target row per window"):
+        cnn.fit_windows(W[:, :, :5], np.zeros((len(W), len(classes))), classes=classes)
+    # one-hot targets through the seam train exactly what fit trains (same seed and windows)
+    onehot = np.eye(len(classes), dtype=np.float32)[idx[owner]]
+    seam = cnn.fit_windows(W, onehot, classes=classes)
+    assert seam.classes_.tolist() == classes.tolist() and seam.n_windows_fit_ == len(W)
+    reference = tiny(epochs=2, early_stopping=False).fit(X, y)
+    np.testing.assert_allclose(seam.predict_proba(X), reference.predict_proba(X), atol=1e-5)
+    # soft targets are learnt as given: every window told "class 0 with 0.9", the network leans
+    # to class 0 everywhere
+    soft = np.full((len(W), len(classes)), 0.1 / (len(classes) - 1), np.float32)
+    soft[:, 0] = 0.9
+    leaning = tiny(epochs=20, early_stopping=False)
+    leaning.fit_windows(leaning.fit_frontend(X)[0], soft, classes=classes)
+    assert (leaning.predict(X) == classes[0]).all()
