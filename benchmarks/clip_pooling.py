@@ -4,7 +4,7 @@ Reads the int8 window probabilities that ``distill_tradeoff.py --save-windows
 DIR`` keeps for each run (setting, fold), and scores the same windows pooled
 several ways, so the comparison is paired: the same networks, only the pooling
 differs. Poolings (``mean``, ``logmean`` and ``vote`` are ``KerasCNN``'s and
-the ``Distiller``'s ``aggregate`` options; ``max`` is a candidate measured here):
+the ``Distiller``'s ``clip_pooling`` options; ``max`` is a candidate measured here):
 
 - ``mean``: average the windows' probabilities (the student's default);
 - ``logmean``: average their log-probabilities (a geometric mean, each
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from embedclf.evaluation import atomic_write, atomic_write_data
-from embedclf.models._windows import pool_windows
+from embedclf.models.windows import pool_windows
 
 POOLINGS = ["mean", "logmean", "vote", "max"]
 

@@ -61,7 +61,7 @@ def main():
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
     from embedclf.models.cnn import default_frontend
-    from embedclf.models._windows import window_frames
+    from embedclf.models.windows import window_frames
 
     frames, _ = window_frames(default_frontend(22050), 1.0, 0.5)
     shape = (default_frontend().n_mels, frames, 1)

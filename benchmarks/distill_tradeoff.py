@@ -5,12 +5,12 @@ For each student width and each held-out fold: fit the teacher
 same clips (soft targets per 1 s window), export it int8 and measure it on
 the held-out fold (accuracy of teacher, float student, int8 student; flash,
 tensor arena measured in TFLM, MACs per second of audio). The defaults are
-the recipe of `embedclf distill`: 2 teacher-labelled augmented copies per
-clip, mixup 0.3, SpecAugment masks of up to 15% of bands and frames, 120
-epochs of cosine-decayed learning rate, temperature 4, clips pooled by the
-mean log-probability of their windows (older rows keep the values they were
-run with: every knob is part of a row's key; rows from before the pooling
-was a key pooled by the mean).
+the recipe of `embedclf distill`, ``embedclf.distill.RECIPE`` (2
+teacher-labelled augmented copies per clip, mixup 0.3, SpecAugment masks of
+up to 15% of bands and frames, 120 epochs of cosine-decayed learning rate,
+temperature 4, clips pooled by the mean log-probability of their windows;
+older rows keep the values they were run with: every knob is part of a
+row's key; rows from before the pooling was a key pooled by the mean).
 
 Writes ``benchmarks/results/distill_tradeoff.csv``, ``.md`` (mean ± std over
 folds per setting) and ``.png`` (accuracy against flash, arena and MACs).
@@ -44,12 +44,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import embedclf.recipe
 from embedclf.datasets import load_esc10
-from embedclf.distill import Distiller, export, mcu_frontend
+from embedclf.distill import export, mcu_frontend
 from embedclf.distill.distiller import parse_teacher_context, teacher_window_seconds
-from embedclf.distill.export import Int8Model, _windows_of
+from embedclf.distill.export import Int8Model
 from embedclf.evaluation import atomic_write, atomic_write_data
-from embedclf.models import Augmenter
 from embedclf.pipelines import make_pipeline
 
 HERE = Path(__file__).resolve().parent
@@ -60,6 +60,10 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 KEYS = ["student", "width", "augment_copies", "mix_copies", "teacher_context", "window", "hop",
         "fit_hop", "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule",
         "weight_decay", "early_stopping", "temperature", "alpha", "clip_pooling", "seed"]
+#: row keys that are fields of the recipe (embedclf.distill.RECIPE) by the same name
+RECIPE_KEYS = ["student", "width", "augment_copies", "mix_copies", "window", "hop", "fit_hop",
+               "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule", "weight_decay",
+               "early_stopping", "temperature", "alpha", "clip_pooling"]
 #: values for rows written before a key existed (the defaults of the time)
 OLD_DEFAULTS = {"mix_copies": 0, "weight_decay": 0.0, "teacher_context": "window", "window": 1.0,
                 "hop": 0.5, "frame_hop_ms": 20.0, "mixup": 0.0, "freq_mask": 0.0, "time_mask": 0.0,
@@ -95,18 +99,11 @@ def run_one(df, key, context, fold, cache, save_windows=None):
     teacher = make_pipeline("birdnet-linear").set_params(emb__cache=cache)
     teacher.fit(Xtr, y[train])
     t = time.perf_counter()
-    augment = Augmenter(copies=key["augment_copies"], mixup=key["mixup"],
-                        freq_mask=key["freq_mask"], time_mask=key["time_mask"])
     frontend = mcu_frontend()
     frontend.set_params(hop_length=int(round(frontend.sr * key["frame_hop_ms"] / 1000)))
-    dist = Distiller(teacher, student=key["student"], width=key["width"], epochs=key["epochs"],
-                     augment=augment, teacher_context=context, window=key["window"],
-                     hop=key["hop"], fit_hop=key["fit_hop"], frontend=frontend,
-                     lr_schedule=key["lr_schedule"],
-                     early_stopping=key["early_stopping"], temperature=key["temperature"],
-                     alpha=key["alpha"], mix_copies=key["mix_copies"],
-                     weight_decay=key["weight_decay"], aggregate=key["clip_pooling"],
-                     random_state=key["seed"])
+    recipe_of_row = embedclf.recipe.RECIPE.replace(
+        teacher_context=context, **{k: key[k] for k in RECIPE_KEYS})
+    dist = recipe_of_row.distiller(teacher, frontend=frontend, random_state=key["seed"])
     dist.fit(Xtr, y[train])
     seconds = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as out:
@@ -115,7 +112,7 @@ def run_one(df, key, context, fold, cache, save_windows=None):
             with open(os.path.join(out, "model.tflite"), "rb") as fh:
                 int8 = Int8Model(fh.read())
             # the windows export scored, so their mean pooling gives student_accuracy
-            (W, owner), _ = _windows_of(dist, Xte)
+            W, owner, _ = dist.windows(Xte)
             os.makedirs(os.path.dirname(save_windows), exist_ok=True)
             np.savez(save_windows, proba=int8.predict_windows(W), owner=owner,
                      y=y[~train].astype(str), classes=dist.classes_.astype(str),
@@ -255,44 +252,46 @@ def plot(summary, path):
     plt.close(fig)
 
 
-def main():
+def build_parser():
+    """The benchmark's options; their defaults are the recipe's (embedclf.distill.RECIPE)."""
+    r = embedclf.recipe.RECIPE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--widths", default="2.0")
+    ap.add_argument("--widths", default=f"{r.width}")
     ap.add_argument("--folds", default="1,2,3,4,5")
-    ap.add_argument("--student", default="strided_ds")
-    ap.add_argument("--epochs", type=int, default=120)
-    ap.add_argument("--lr-schedule", default="cosine", choices=["cosine", "constant"])
-    ap.add_argument("--weight-decay", type=float, default=0.0,
+    ap.add_argument("--student", default=r.student)
+    ap.add_argument("--epochs", type=int, default=r.epochs)
+    ap.add_argument("--lr-schedule", default=r.lr_schedule, choices=["cosine", "constant"])
+    ap.add_argument("--weight-decay", type=float, default=r.weight_decay,
                     help="decoupled weight decay of the student's kernels (AdamW; 0 = Adam)")
-    ap.add_argument("--early-stopping", action="store_true",
+    ap.add_argument("--early-stopping", action="store_true", default=r.early_stopping,
                     help="stop on held-out clips' loss (the old recipe) instead of training "
                          "all epochs")
-    ap.add_argument("--augment", type=int, default=2,
+    ap.add_argument("--augment", type=int, default=r.augment_copies,
                     help="augmented copies per clip, labelled by the teacher (0 = none)")
-    ap.add_argument("--mix-copies", type=int, default=0,
+    ap.add_argument("--mix-copies", type=int, default=r.mix_copies,
                     help="unlabelled mixtures of two training clips per clip, labelled by the "
                          "teacher alone")
-    ap.add_argument("--teacher-context", default="auto",
+    ap.add_argument("--teacher-context", default=str(r.teacher_context),
                     help="audio the teacher hears per student window: 'auto' (BirdNET: 3 s), "
                          "'window', seconds, 'clip'")
-    ap.add_argument("--window", type=float, default=1.0, help="student window (s)")
-    ap.add_argument("--hop", type=float, default=0.5,
+    ap.add_argument("--window", type=float, default=r.window, help="student window (s)")
+    ap.add_argument("--hop", type=float, default=r.hop,
                     help="student hop between windows on the device (s): MACs/s scale with 1/hop")
-    ap.add_argument("--fit-hop", type=float,
+    ap.add_argument("--fit-hop", type=float, default=r.fit_hop,
                     help="hop between the training windows the teacher labels (s; default: --hop)")
     ap.add_argument("--frame-hop-ms", type=float, default=20.0,
                     help="the student frontend's frame hop (ms)")
-    ap.add_argument("--mixup", type=float, default=0.3, help="mixup alpha of the augmenter")
-    ap.add_argument("--freq-mask", type=float, default=0.15,
+    ap.add_argument("--mixup", type=float, default=r.mixup, help="mixup alpha of the augmenter")
+    ap.add_argument("--freq-mask", type=float, default=r.freq_mask,
                     help="SpecAugment: largest share of mel bands masked per training window")
-    ap.add_argument("--time-mask", type=float, default=0.15,
+    ap.add_argument("--time-mask", type=float, default=r.time_mask,
                     help="SpecAugment: largest share of frames masked per training window")
-    ap.add_argument("--temperature", type=float, default=4.0,
+    ap.add_argument("--temperature", type=float, default=r.temperature,
                     help="distillation temperature")
-    ap.add_argument("--alpha", type=float, default=0.5,
+    ap.add_argument("--alpha", type=float, default=r.alpha,
                     help="weight of the teacher's soft targets against the labels")
-    ap.add_argument("--clip-pooling", choices=["logmean", "mean", "vote"], default="logmean",
-                    help="how the student pools a clip's windows (the Distiller's aggregate)")
+    ap.add_argument("--clip-pooling", choices=["logmean", "mean", "vote"], default=r.clip_pooling,
+                    help="how the student pools a clip's windows")
     ap.add_argument("--seed", type=int, default=0,
                     help="the Distiller's random_state (a second seed measures seed noise)")
     ap.add_argument("--threads", type=int, default=0,
@@ -303,7 +302,11 @@ def main():
                          "(npz) to compare clip poolings without retraining")
     ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
     ap.add_argument("--out", default=str(HERE / "results"))
-    args = ap.parse_args()
+    return ap
+
+
+def main():
+    args = build_parser().parse_args()
     if args.threads:
         import tensorflow as tf
 

@@ -22,7 +22,7 @@ import pandas as pd
 from embedclf.audio import load_clips, resample
 from embedclf.datasets import load_esc10
 from embedclf.distill import Distiller
-from embedclf.distill.distiller import parse_teacher_context
+from embedclf.distill.distiller import parse_teacher_context, teacher_window_proba
 from embedclf.evaluation import atomic_write, atomic_write_data
 from embedclf.pipelines import make_pipeline
 
@@ -51,15 +51,15 @@ def main():
         test_paths = [x for x, t in zip(X, train) if not t]
         teacher_accuracy = float(np.mean(teacher.predict(test_paths) == test_y))
         waves = load_clips(test_paths, None, sr=48000).clips
-        dist = Distiller(teacher)
-        dist.__dict__.update(teacher_sr_=48000, classes_=teacher.classes_)
-        student = dist._new_student()  # only its window geometry is used
+        student = Distiller(teacher).new_student()  # only its window geometry is used
         small = [resample(w, 48000, student.sr) for w in waves]
-        _, owner, starts = student._fit_frontend(small)
-        dist.student_ = student
+        _, owner, starts = student.fit_frontend(small)
         for text in args.contexts.split(","):
-            P = dist.set_params(teacher_context=parse_teacher_context(text)).teacher_window_proba(
-                waves, owner, starts)
+            P = teacher_window_proba(
+                teacher, waves, owner, starts, sr=48000,
+                frame_seconds=student.frontend_.hop_length / student.sr,
+                window_frames=student.window_frames_[0], context=parse_teacher_context(text),
+                n_classes=len(teacher.classes_))
             top = teacher.classes_[P.argmax(1)]
             clip_p = np.stack([P[owner == i].mean(0) for i in range(len(waves))])
             rows.append({"fold": fold, "teacher_hears": text, "windows": len(P),

@@ -326,32 +326,8 @@ EMBEDDERS = {
 }
 
 
-def _held_out(df, test_fold, test_fraction, seed=0):
-    """Split an index into distillation and held-out clips (a fold, or a stratified fraction)."""
-    import numpy as np
-
-    if test_fold is not None:
-        if "fold" not in df:
-            raise CLIError("--test-fold needs a dataset with folds (e.g. --dataset esc10)")
-        test = (df["fold"] == test_fold).to_numpy()
-    else:
-        from sklearn.model_selection import train_test_split
-
-        idx = np.arange(len(df))
-        try:  # stratified when every class can be on both sides
-            _, te = train_test_split(idx, test_size=test_fraction, random_state=seed,
-                                     stratify=df["label"])
-        except ValueError:
-            _, te = train_test_split(idx, test_size=test_fraction, random_state=seed)
-        test = np.isin(idx, te)
-    if test.all() or not test.any():
-        raise CLIError("the held-out split is empty or takes every clip; change --test-fold "
-                       "or --test-fraction")
-    return ~test, test
-
-
 def _teacher_context(text):
-    from .distill.distiller import parse_teacher_context
+    from .recipe import parse_teacher_context
 
     try:
         return parse_teacher_context(text)
@@ -441,61 +417,96 @@ def _output_folder(text):
     return text
 
 
+def _distill_recipe(args):
+    """The recipe the command's arguments describe (their defaults are RECIPE's)."""
+    from .recipe import RECIPE
+
+    return RECIPE.replace(
+        student=args.student, width=args.width, window=args.window, hop=args.hop,
+        fit_hop=args.fit_hop, teacher_context=args.teacher_context,
+        temperature=args.temperature, alpha=args.alpha, epochs=args.epochs,
+        lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
+        early_stopping=args.early_stopping, augment_copies=args.augment,
+        mix_copies=args.mix_copies, mixup=args.mixup, freq_mask=args.freq_mask,
+        time_mask=args.time_mask, clip_pooling=args.clip_pooling)
+
+
+#: Python parameter names in library messages, as the commands' options
+_OPTION_WORDS = {
+    "width or student='strided_ds'": "--width or --student strided_ds",
+    "test_fold or test_fraction": "--test-fold or --test-fraction",
+    "trust_pickle=True": "--trust-pickle",
+    "sha256=DIGEST": "--sha256 DIGEST",
+    "allow_unverified=True": "--allow-unverified",
+}
+
+
+def _fetch_command(match):
+    command = (f"embedclf weights fetch openl3 --input-repr {match[1]} "
+               f"--content-type {match[2]}")
+    return command + (" --sha256 DIGEST" if match[3] else "")
+
+
+def _in_option_words(text):
+    """A library message with the Python calls and parameters it names as command-line options.
+
+    Examples
+    --------
+    >>> from embedclf.cli import _in_option_words
+    >>> _in_option_words("load it with trust_pickle=True and re-save it")
+    'load it with --trust-pickle and re-save it'
+    >>> _in_option_words("Fetch them with: embedclf.weights.fetch_openl3('mel128', 'env', "
+    ...                  "sha256=DIGEST) (no digest is recorded)")
+    'Fetch them with: embedclf weights fetch openl3 --input-repr mel128 --content-type env \
+--sha256 DIGEST (no digest is recorded)'
+    """
+    import re
+
+    text = re.sub(r"embedclf\.weights\.fetch_openl3\('(\w+)', '(\w+)'(, sha256=DIGEST)?\)",
+                  _fetch_command, text)
+    for words, option in _OPTION_WORDS.items():
+        text = text.replace(words, option)
+    return text
+
+
 def cmd_distill(args):
-    from .distill import BudgetError, Distiller, export
+    from .distill import BudgetError, TeacherClassesWarning, distill_and_export
     from .files import check_replaceable
 
-    check_replaceable(args.out)  # export swaps the folder in whole: fail before training
+    check_replaceable(args.out)  # export swaps the folder in whole: fail before any work
     # refitting a copy needs `fit` and `classes_` too; the student learns from predict_proba
     teacher = _check_model(_load_model(args.teacher, args.trust_pickle), args.teacher,
                            needs=("predict_proba",))
     df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
+    if args.test_fold is not None and "fold" not in df:
+        raise CLIError("--test-fold needs a dataset with folds (e.g. --dataset esc10)")
     res, df = _load_labelled(df, teacher, args.on_error, not args.quiet,
                              f"{os.path.join(args.out, 'report.json')} (\"skipped\")")
-    train, test = _held_out(df, args.test_fold, args.test_fraction)
-    X = res.clips
-    X_train = [X[i] for i in train.nonzero()[0]]
-    X_test = [X[i] for i in test.nonzero()[0]]
-    params = dict(student=args.student, width=args.width, window=args.window, hop=args.hop,
-                  fit_hop=args.fit_hop, epochs=args.epochs,
-                  lr_schedule=args.lr_schedule, weight_decay=args.weight_decay,
-                  early_stopping=args.early_stopping,
-                  temperature=args.temperature, alpha=args.alpha, random_state=args.seed,
-                  teacher_context=args.teacher_context, aggregate=args.clip_pooling,
-                  mix_copies=args.mix_copies,
-                  verbose=0 if args.quiet else 1)
-    if args.augment or args.mixup or args.freq_mask or args.time_mask:
-        from .models import Augmenter
-
-        params["augment"] = Augmenter(copies=args.augment, mixup=args.mixup,
-                                      freq_mask=args.freq_mask, time_mask=args.time_mask)
-    if not args.keep_teacher:
-        # the saved teacher was usually trained on these very clips: refit a copy without
-        # the held-out ones, so teacher and student are compared on clips neither has seen
-        from sklearn.base import clone
-
-        saved_classes = [str(c) for c in teacher.classes_]
-        teacher = _quiet(clone(teacher), args.quiet).fit(X_train, res.y[train])
-        now = [str(c) for c in teacher.classes_]
-        if now != saved_classes:
-            print(f"embedclf: warning: the saved teacher knew classes {saved_classes}; "
-                  f"refitted on this data it knows {now}", file=sys.stderr)
+    code, message = 0, None
     try:
-        dist = Distiller(teacher, **params).fit(X_train, res.y[train])
-    except (TypeError, ValueError) as err:  # e.g. no predict_proba, unfitted teacher
-        raise CLIError(str(err)) from None
-    try:
-        report = export(dist, args.out, X_train, X_test=X_test, y_test=res.y[test],
-                        max_flash_kb=args.max_flash_kb, max_ram_kb=args.max_ram_kb,
-                        extra={"teacher_refit_without_held_out": not args.keep_teacher,
-                               "skipped": res.skipped.to_dict("records")})
-        code, message = 0, None
+        with warnings.catch_warnings():
+            shown = warnings.showwarning
+
+            def show(message, category, *rest, **kw):  # the refitted teacher: one line
+                if issubclass(category, TeacherClassesWarning):
+                    print(f"embedclf: warning: {message}", file=sys.stderr)
+                else:
+                    shown(message, category, *rest, **kw)
+
+            warnings.showwarning = show
+            report = distill_and_export(
+                _quiet(teacher, args.quiet), res.clips, res.y, args.out,
+                recipe=_distill_recipe(args),
+                folds=df["fold"].to_numpy() if "fold" in df else None,
+                test_fold=args.test_fold, test_fraction=args.test_fraction,
+                refit_teacher=not args.keep_teacher, max_flash_kb=args.max_flash_kb,
+                max_ram_kb=args.max_ram_kb, random_state=args.seed, verbose=0 if args.quiet else 1,
+                extra={"skipped": res.skipped.to_dict("records")})
     except BudgetError as err:
-        from .distill.export import OVER_BUDGET_REPORT
-
-        with open(os.path.join(args.out, OVER_BUDGET_REPORT)) as fh:
-            report = json.load(fh)
-        code, message = 1, str(err)
+        report = err.report
+        code, message = 1, _in_option_words(str(err))
+    except TypeError as err:  # e.g. a teacher without predict_proba
+        raise CLIError(str(err)) from None
     if args.json:
         print(_dump(report))
     else:
@@ -534,8 +545,9 @@ def cmd_weights(args):
                                             allow_unverified=args.allow_unverified)
                 done.append({"input_repr": r, "content_type": c, "path": path})
             except (ValueError, OSError) as exc:  # the others may still work
-                failed.append({"input_repr": r, "content_type": c, "error": str(exc)})
-                print(f"embedclf: error: {exc}", file=sys.stderr)
+                message = _in_option_words(str(exc))
+                failed.append({"input_repr": r, "content_type": c, "error": message})
+                print(f"embedclf: error: {message}", file=sys.stderr)
     print(_dump({"fetched": done, "failed": failed}) if args.json
           else "\n".join(d["path"] for d in done))
     return 1 if failed else 0
@@ -661,6 +673,7 @@ def build_parser():
     """
     from . import __version__
     from .datasets import DATASETS
+    from .recipe import RECIPE, TEST_FRACTION
 
     p = argparse.ArgumentParser(prog="embedclf", description=(
         "Embeddings-first audio classification: train, predict, evaluate."))
@@ -747,59 +760,68 @@ def build_parser():
     sp.add_argument("--dataset", choices=datasets, help="layout of DATA (default: folder per class)")
     sp.add_argument("--out", type=_output_folder, default="build/mcu",
                     help="output folder (default build/mcu)")
-    sp.add_argument("--student", default="strided_ds", choices=["strided_ds", "ds_cnn", "sbcnn"])
-    # defaults: the recipe measured on ESC-10 (docs/results/distillation.md)
-    sp.add_argument("--width", type=_positive, default=2.0,
-                    help="filter-count multiplier (default 2: the measured ESC-10 student, "
-                         "30 KB flash, 25 KB arena)")
-    sp.add_argument("--window", type=_number_in(1e-3), default=1.0, metavar="SECONDS",
-                    help="the student's analysis window (default 1)")
-    sp.add_argument("--hop", type=_number_in(1e-3), default=0.5, metavar="SECONDS",
-                    help="how often the device runs the student (default 0.5); MACs per "
+    # defaults: the measured recipe, embedclf.distill.RECIPE (README, distill_tradeoff.py)
+    r = RECIPE
+    sp.add_argument("--student", default=r.student, choices=["strided_ds", "ds_cnn", "sbcnn"])
+    sp.add_argument("--width", type=_positive, default=r.width,
+                    help=f"filter-count multiplier (default {r.width:g}: the measured ESC-10 "
+                         "student, 30 KB flash, 25 KB arena)")
+    sp.add_argument("--window", type=_number_in(1e-3), default=r.window, metavar="SECONDS",
+                    help=f"the student's analysis window (default {r.window:g})")
+    sp.add_argument("--hop", type=_number_in(1e-3), default=r.hop, metavar="SECONDS",
+                    help=f"how often the device runs the student (default {r.hop:g}); MACs per "
                          "second of audio scale with 1/HOP")
-    sp.add_argument("--fit-hop", type=_number_in(1e-3), metavar="SECONDS",
+    sp.add_argument("--fit-hop", type=_number_in(1e-3), default=r.fit_hop, metavar="SECONDS",
                     help="hop between the training windows the teacher labels (default: HOP); "
                          "shorter trains on more shifted views than the device runs")
-    sp.add_argument("--epochs", type=_count, default=120, help="training epochs (default 120)")
-    sp.add_argument("--lr-schedule", choices=["cosine", "constant"], default="cosine",
-                    help="learning rate over the epochs (default cosine decay)")
-    sp.add_argument("--weight-decay", type=_number_in(0), default=0.0, metavar="DECAY",
-                    help="decoupled weight decay of the student's kernels (AdamW; default 0: "
-                         "Adam)")
-    sp.add_argument("--early-stopping", action="store_true",
+    sp.add_argument("--epochs", type=_count, default=r.epochs,
+                    help=f"training epochs (default {r.epochs})")
+    sp.add_argument("--lr-schedule", choices=["cosine", "constant"], default=r.lr_schedule,
+                    help=f"learning rate over the epochs (default {r.lr_schedule})")
+    sp.add_argument("--weight-decay", type=_number_in(0), default=r.weight_decay,
+                    metavar="DECAY",
+                    help="decoupled weight decay of the student's kernels (AdamW; default "
+                         f"{r.weight_decay:g}; 0: Adam)")
+    sp.add_argument("--early-stopping", action="store_true", default=r.early_stopping,
                     help="stop when held-out clips stop improving, instead of running every "
                          "epoch")
-    sp.add_argument("--augment", type=_int_in(0), default=2, metavar="COPIES",
-                    help="augmented copies per clip, labelled by the teacher (default 2; "
-                         "each copy costs one more teacher pass)")
-    sp.add_argument("--mix-copies", type=_int_in(0), default=0, metavar="COPIES",
+    sp.add_argument("--augment", type=_int_in(0), default=r.augment_copies, metavar="COPIES",
+                    help=f"augmented copies per clip, labelled by the teacher (default "
+                         f"{r.augment_copies}; each copy costs one more teacher pass)")
+    sp.add_argument("--mix-copies", type=_int_in(0), default=r.mix_copies, metavar="COPIES",
                     help="unlabelled mixtures of two training clips per clip, labelled by the "
-                         "teacher alone (default 0; each costs one more teacher pass)")
-    sp.add_argument("--mixup", type=_number_in(0), default=0.3, metavar="ALPHA",
-                    help="mixup of training windows and their targets (default 0.3; 0 = off)")
-    sp.add_argument("--freq-mask", type=_share, default=0.15, metavar="SHARE",
+                         f"teacher alone (default {r.mix_copies}; each costs one more teacher "
+                         "pass)")
+    sp.add_argument("--mixup", type=_number_in(0), default=r.mixup, metavar="ALPHA",
+                    help=f"mixup of training windows and their targets (default {r.mixup:g}; "
+                         "0 = off)")
+    sp.add_argument("--freq-mask", type=_share, default=r.freq_mask, metavar="SHARE",
                     help="SpecAugment: largest share of mel bands hidden per training window "
-                         "(default 0.15; 0 = off)")
-    sp.add_argument("--time-mask", type=_share, default=0.15, metavar="SHARE",
+                         f"(default {r.freq_mask:g}; 0 = off)")
+    sp.add_argument("--time-mask", type=_share, default=r.time_mask, metavar="SHARE",
                     help="SpecAugment: largest share of frames hidden per training window "
-                         "(default 0.15; 0 = off)")
-    sp.add_argument("--teacher-context", type=_teacher_context, default="auto",
+                         f"(default {r.time_mask:g}; 0 = off)")
+    sp.add_argument("--teacher-context", type=_teacher_context, default=r.teacher_context,
                     metavar="auto|window|SECONDS|clip",
                     help="audio the teacher hears per student window: seconds centred on it, "
-                         "the window, the clip, or (default) auto: the teacher's own analysis "
-                         "window when longer (BirdNET: 3 s)")
-    sp.add_argument("--temperature", type=_positive, default=4.0,
-                    help="softening of the teacher's and the student's outputs (default 4)")
-    sp.add_argument("--alpha", type=_share, default=0.5,
-                    help="weight of the teacher's soft targets vs the true labels")
-    sp.add_argument("--clip-pooling", choices=["mean", "logmean", "vote"], default="logmean",
+                         "the window, the clip, or auto: the teacher's own analysis window when "
+                         f"longer (BirdNET: 3 s; default {r.teacher_context})")
+    sp.add_argument("--temperature", type=_positive, default=r.temperature,
+                    help="softening of the teacher's and the student's outputs (default "
+                         f"{r.temperature:g})")
+    sp.add_argument("--alpha", type=_share, default=r.alpha,
+                    help="weight of the teacher's soft targets vs the true labels (default "
+                         f"{r.alpha:g})")
+    sp.add_argument("--clip-pooling", choices=["mean", "logmean", "vote"], default=r.clip_pooling,
                     help="how the device combines a clip's windows: mean log-probability "
-                         "(default), mean probability, or a vote")
+                         "(logmean), mean probability, or a vote (default "
+                         f"{r.clip_pooling})")
     sp.add_argument("--max-flash-kb", type=_positive, default=256)
     sp.add_argument("--max-ram-kb", type=_positive, default=64)
     sp.add_argument("--test-fold", type=int, help="hold out this fold (datasets with folds)")
-    sp.add_argument("--test-fraction", type=_number_in(0, 1, above=True), default=0.2,
-                    help="held-out share of the clips when no --test-fold (default 0.2)")
+    sp.add_argument("--test-fraction", type=_number_in(0, 1, above=True), default=TEST_FRACTION,
+                    help=f"held-out share of the clips when no --test-fold (default "
+                         f"{TEST_FRACTION:g})")
     sp.add_argument("--keep-teacher", action="store_true",
                     help="distil the saved teacher as is, instead of refitting a copy without "
                          "the held-out clips (its accuracy is then not a held-out number)")
@@ -870,7 +892,7 @@ def _fail(exc, *, as_json, debug, code=1):
     if isinstance(exc, KeyboardInterrupt):
         message = "interrupted"
     elif isinstance(exc, _EXPECTED_ERRORS):  # AudioError is a ValueError
-        message = _one_line(exc)
+        message = _in_option_words(_one_line(exc))  # library messages name Python parameters
     else:  # a bug or an unforeseen input: name the kind and where to see more
         message = (f"unexpected {type(exc).__name__}: {_one_line(exc)} (run again with "
                    "--debug or EMBEDCLF_DEBUG=1 for the traceback)")

@@ -145,8 +145,9 @@ class WeightsNotFoundError(FileNotFoundError):
 class BudgetError(ValueError):
     """The exported student exceeds the flash or RAM budget.
 
-    Its report is written to ``report.over_budget.json``; files of an earlier
-    export in the same folder are left as they were.
+    Its report is written to ``report.over_budget.json`` and kept in the
+    error's ``report`` attribute; files of an earlier export in the same
+    folder are left as they were.
 
     Examples
     --------

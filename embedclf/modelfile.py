@@ -252,7 +252,7 @@ def load_model(path, *, trust_pickle=False, trusted=None):
         raise UntrustedModelError(
             f"{path} is not a skops model file: embedclf treats it as a pickle/joblib file, "
             "and loading a pickle can run any code it holds; only if you trust its source, "
-            "load it with trust_pickle=True (command line: --trust-pickle) and re-save it "
+            "load it with trust_pickle=True and re-save it "
             "with embedclf.modelfile.save_model")
     else:
         import joblib

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from .sample_rate import estimator_sr
+
 __all__ = ["register_pipeline", "make_pipeline", "available_pipelines", "pipeline_sr",
            "PipelineSpec"]
 
@@ -99,32 +101,9 @@ def make_pipeline(name, **params):
     return est.set_params(**params) if params else est
 
 
-def pipeline_sr(estimator):
-    """The sample rate a fitted or unfitted pipeline expects its clips at.
-
-    Looks for an ``sr`` parameter on the estimator or its first step.
-
-    Parameters
-    ----------
-    estimator : estimator
-
-    Returns
-    -------
-    int or None
-
-    Examples
-    --------
-    >>> from embedclf.pipelines import make_pipeline, pipeline_sr
-    >>> pipeline_sr(make_pipeline("logmel-linear"))
-    22050
-    """
-    params = estimator.get_params(deep=True)
-    if "sr" in params:
-        return params["sr"]
-    for key, value in params.items():
-        if key.endswith("__sr") and key.count("__") == 1:
-            return value
-    return None
+#: The sample rate a fitted or unfitted pipeline expects its clips at (its ``sr``, or its first
+#: step's): :func:`embedclf.sample_rate.estimator_sr` under the name this module always had.
+pipeline_sr = estimator_sr
 
 
 def _logmel_features():

@@ -28,7 +28,13 @@ from .files import atomic_write_data, sha256_file
 from .exceptions import WeightsNotFoundError
 
 __all__ = ["WeightsNotFoundError", "cache_dir", "find_openl3", "fetch_openl3", "list_weights",
-           "OPENL3_BASE_URL", "OPENL3_SHA256", "OPENL3_MAX_BYTES"]
+           "OPENL3_BASE_URL", "OPENL3_SHA256", "OPENL3_MAX_BYTES", "INPUT_REPRS", "CONTENT_TYPES",
+           "weights_filename"]
+
+#: OpenL3's input representations and content types: one weight file each
+#: (:mod:`embedclf.features.openl3_net` builds the networks they fit).
+INPUT_REPRS = ("linear", "mel128", "mel256")
+CONTENT_TYPES = ("music", "env")
 
 OPENL3_BASE_URL = "https://github.com/marl/openl3/raw/models/"
 OPENL3_VERSION = "v0_4_0"
@@ -36,7 +42,7 @@ OPENL3_VERSION = "v0_4_0"
 #: SHA-256 of the official ``.h5.gz`` files. Only the digests recorded here
 #: are trusted; for any other file, fetching stops after the download and
 #: prints the digest it got, to be checked and passed as ``sha256=`` (or
-#: ``--sha256``). The one entry was recorded from the published file by
+#: the command line's ``--sha256``). The one entry was recorded from the published file by
 #: another project and could not be re-checked from this machine (no network).
 OPENL3_SHA256 = {
     "openl3_audio_mel256_music-v0_4_0.h5.gz":
@@ -51,6 +57,22 @@ OPENL3_MAX_BYTES = 64 * 2**20
 
 #: suffix of the record written next to an installed file: its SHA-256 and its source's
 _RECORD = ".sha256.json"
+
+
+def weights_filename(input_repr, content_type):
+    """Official file name: ``openl3_audio_<input_repr>_<content_type>.h5``.
+
+    Examples
+    --------
+    >>> from embedclf.weights import weights_filename
+    >>> weights_filename("mel256", "music")
+    'openl3_audio_mel256_music.h5'
+    """
+    if input_repr not in INPUT_REPRS:
+        raise ValueError(f"input_repr must be one of {INPUT_REPRS}, got {input_repr!r}")
+    if content_type not in CONTENT_TYPES:
+        raise ValueError(f"content_type must be one of {CONTENT_TYPES}, got {content_type!r}")
+    return f"openl3_audio_{input_repr}_{content_type}.h5"
 
 
 def cache_dir():
@@ -118,8 +140,6 @@ def find_openl3(input_repr, content_type, weights=None):
     ...
     embedclf.exceptions.WeightsNotFoundError: OpenL3 weights not found at /nowhere (the weights...
     """
-    from .features.openl3_net import weights_filename
-
     name = weights_filename(input_repr, content_type)
     if weights is not None:  # an explicit choice is never silently replaced by another file
         place = os.fspath(weights)
@@ -143,17 +163,17 @@ def find_openl3(input_repr, content_type, weights=None):
 
 
 def _gz_name(input_repr, content_type):
-    from .features.openl3_net import weights_filename
-
     return f"{weights_filename(input_repr, content_type)[:-3]}-{OPENL3_VERSION}.h5.gz"
 
 
 def _fetch_hint(input_repr, content_type):
-    cmd = (f"embedclf weights fetch openl3 --input-repr {input_repr} "
-           f"--content-type {content_type}")
+    call = f"embedclf.weights.fetch_openl3({input_repr!r}, {content_type!r}"
     if _gz_name(input_repr, content_type) not in OPENL3_SHA256:
-        cmd += " --sha256 DIGEST (no digest is recorded for this file: take it from a trusted source)"
-    return f"Fetch them with: {cmd}"
+        call += (", sha256=DIGEST) (no digest is recorded for this file: take it from a trusted "
+                 "source)")
+    else:
+        call += ")"
+    return f"Fetch them with: {call}"
 
 
 def _check_name(path, input_repr, content_type):
@@ -275,8 +295,6 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
     >>> fetch_openl3("mel256", "music")  # doctest: +SKIP
     '/home/me/.cache/embedclf/openl3_audio_mel256_music.h5'
     """
-    from .features.openl3_net import weights_filename
-
     name = weights_filename(input_repr, content_type)
     gz_name = _gz_name(input_repr, content_type)
     dest = dest or cache_dir()
@@ -291,7 +309,7 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
         raise ValueError(
             (f"{target} {problem}. " if problem else "")
             + f"{gz_name}: no SHA-256 is recorded for this file, so it cannot be verified. Pass "
-            "--sha256 DIGEST from a trusted source, or --allow-unverified to install it and "
+            "sha256=DIGEST from a trusted source, or allow_unverified=True to install it and "
             "print its digest"
         )
     if problem:
@@ -369,7 +387,6 @@ def list_weights(weights=None):
     """
     import pandas as pd
 
-    from .features.openl3_net import CONTENT_TYPES, INPUT_REPRS
 
     rows = []
     for repr_, content in product(INPUT_REPRS, CONTENT_TYPES):

@@ -225,23 +225,54 @@ def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, 
     assert "expected a number from 0 to 1, got '1.5'" in capsys.readouterr().err
 
 
-def test_distill_defaults_are_the_measured_recipe():
-    # the command's defaults are what docs/results/distillation.md measured; the training
-    # ones must not drift from the Distiller's own defaults
-    from embedclf.cli import build_parser
-    from embedclf.distill import Distiller
+def test_distill_command_distiller_and_benchmark_read_one_recipe(monkeypatch):
+    # the defaults live in embedclf.distill.RECIPE: the command and the benchmark build their
+    # options from it (a changed recipe changes both), the Distiller's training defaults are it
+    import dataclasses
+    import importlib.util
+    from pathlib import Path
 
-    args = build_parser().parse_args(["distill", "--teacher", "t.skops", "--data", "d"])
+    import embedclf.recipe
+    from embedclf.cli import _distill_recipe, build_parser
+    from embedclf.distill import RECIPE, Distiller
+    from embedclf.models.windows import POOLINGS
+
+    assert RECIPE is embedclf.recipe.RECIPE
+    spec = importlib.util.spec_from_file_location(
+        "distill_tradeoff", Path(__file__).parent.parent / "benchmarks" / "distill_tradeoff.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    other = RECIPE.replace(student="ds_cnn", width=0.75, window=2.0, hop=0.75, fit_hop=0.25,
+                           teacher_context=1.5, temperature=3.0, alpha=0.25, epochs=7,
+                           lr_schedule="constant", weight_decay=0.01, early_stopping=True,
+                           augment_copies=3, mix_copies=1, mixup=0.2, freq_mask=0.1,
+                           time_mask=0.05, clip_pooling="vote")
+    assert all(getattr(other, f.name) != getattr(RECIPE, f.name)
+               for f in dataclasses.fields(RECIPE))  # every field changed
+    for recipe in (RECIPE, other):
+        monkeypatch.setattr(embedclf.recipe, "RECIPE", recipe)
+        args = build_parser().parse_args(["distill", "--teacher", "t.skops", "--data", "d"])
+        assert _distill_recipe(args) == recipe  # the command's defaults are the recipe
+        b = bench.build_parser().parse_args([])
+        assert (b.student, float(b.widths), b.window, b.hop, b.fit_hop, b.temperature, b.alpha,
+                b.epochs, b.lr_schedule, b.weight_decay, b.early_stopping, b.augment,
+                b.mix_copies, b.mixup, b.freq_mask, b.time_mask, b.clip_pooling) == (
+            recipe.student, recipe.width, recipe.window, recipe.hop, recipe.fit_hop,
+            recipe.temperature, recipe.alpha, recipe.epochs, recipe.lr_schedule,
+            recipe.weight_decay, recipe.early_stopping, recipe.augment_copies,
+            recipe.mix_copies, recipe.mixup, recipe.freq_mask, recipe.time_mask,
+            recipe.clip_pooling)
+        assert embedclf.recipe.parse_teacher_context(b.teacher_context) == \
+            recipe.teacher_context
+    # the Distiller's own training defaults are the recipe's (width and augment aside), and
+    # RECIPE.distiller applies the recipe whole
     own = Distiller(None).get_params()
-    for name in ("student", "epochs", "lr_schedule", "early_stopping", "temperature", "alpha",
-                 "mix_copies", "weight_decay", "window", "hop", "fit_hop"):
-        assert getattr(args, name) == own[name], name
-    assert args.clip_pooling == own["aggregate"]
-    from embedclf.models._windows import POOLINGS
-
+    params = RECIPE.distiller_params()
+    for name, value in params.items():
+        if name not in ("width", "augment"):
+            assert own[name] == value, name
+    made = RECIPE.distiller(None).get_params()
+    assert made["width"] == RECIPE.width and made["augment"].copies == RECIPE.augment_copies
     pooling = next(a for a in build_parser()._subparsers._group_actions[0].choices["distill"]
                    ._actions if a.dest == "clip_pooling")
     assert tuple(pooling.choices) == POOLINGS  # the parser lists them without importing sklearn
-    assert (args.width, args.augment, args.mixup, args.freq_mask, args.time_mask) == (
-        2.0, 2, 0.3, 0.15, 0.15)
-    assert args.teacher_context == "auto" and not args.keep_teacher

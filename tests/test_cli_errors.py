@@ -351,3 +351,27 @@ def test_closed_stdout_pipe_stops_quietly():
     proc.stdout.close()  # like `head -1` exiting
     err = proc.stderr.read().decode()
     assert proc.wait() == 141 and err == ""
+
+
+def test_library_messages_name_python_parameters_and_the_command_its_options(capsys, tmp_path,
+                                                                            monkeypatch):
+    from embedclf.weights import WeightsNotFoundError, fetch_openl3, find_openl3
+
+    # the library says what a Python caller passes ...
+    with pytest.raises(ValueError) as info:
+        fetch_openl3("mel128", "env", dest=str(tmp_path), progress=False)
+    assert "sha256=DIGEST" in str(info.value) and "allow_unverified=True" in str(info.value)
+    assert "--" not in str(info.value)
+    monkeypatch.setenv("EMBEDCLF_WEIGHTS", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(WeightsNotFoundError) as info:
+        find_openl3("mel128", "env")
+    assert "embedclf.weights.fetch_openl3('mel128', 'env', sha256=DIGEST)" in str(info.value)
+    # ... and the command line says the same with its own options (before any download)
+    code, out, err = run(capsys, "weights", "fetch", "openl3", "--input-repr", "mel128",
+                         "--content-type", "env", "--dest", tmp_path, "--quiet")
+    assert code == 1 and "--sha256 DIGEST" in err and "--allow-unverified" in err
+    assert "sha256=DIGEST" not in err and "allow_unverified" not in err
+    message = cli._in_option_words(str(info.value))
+    assert ("embedclf weights fetch openl3 --input-repr mel128 --content-type env --sha256 DIGEST"
+            in message)

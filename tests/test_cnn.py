@@ -56,21 +56,37 @@ def test_clip_probability_is_the_mean_of_its_windows(fitted, data):
     Pw, owner = fitted.predict_windows(X[:3])
     assert owner.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # 1 s clip, 0.5 s windows, 0.25 s hop
     assert np.allclose(fitted.predict_proba(X[:3]), Pw.reshape(3, 3, -1).mean(1))
-    voter = clone(fitted).set_params(aggregate="vote")
+    voter = clone(fitted).set_params(clip_pooling="vote")
     voter.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
     votes = np.eye(5)[Pw.argmax(1)].reshape(3, 3, -1).mean(1)
     assert np.allclose(voter.predict_proba(X[:3]), votes)
     # logmean: the renormalised geometric mean, windows floored at 1/512 (scipy as reference)
     from scipy.stats import gmean
 
-    geo = voter.set_params(aggregate="logmean")
+    geo = voter.set_params(clip_pooling="logmean")
     g = gmean(np.maximum(Pw, 1 / 512).reshape(3, 3, -1), axis=1)
     assert np.allclose(geo.predict_proba(X[:3]), g / g.sum(1, keepdims=True))
     assert (geo.predict(X[:3]) == geo.classes_[g.argmax(1)]).all()
 
 
+def test_models_pickled_before_clip_pooling_keep_their_pooling(fitted):
+    import pickle
+
+    state = dict(fitted.__getstate__())  # as pickled while the parameter was ``aggregate``
+    del state["clip_pooling"]
+    state["aggregate"] = "vote"
+    old = KerasCNN.__new__(KerasCNN)
+    old.__setstate__(dict(state))
+    assert (old.clip_pooling, old.aggregate, old.pooling()) == ("vote", "deprecated", "vote")
+    del state["aggregate"]  # before the pooling was a parameter: the mean
+    older = KerasCNN.__new__(KerasCNN)
+    older.__setstate__(dict(state))
+    assert older.pooling() == "mean"
+    assert pickle.loads(pickle.dumps(old)).get_params()["clip_pooling"] == "vote"
+
+
 def test_logmean_pooling_lets_one_window_rule_a_class_out():
-    from embedclf.models._windows import pool_windows
+    from embedclf.models.windows import pool_windows
 
     P = np.array([[0.8, 0.2, 0.0], [0.0, 0.4, 0.6], [0.5, 0.5, 0.0]])
     owner = np.array([0, 0, 1])
@@ -405,7 +421,7 @@ def test_two_d_array_fit_enforces_samples_per_clip(data):
 
 
 def test_window_top_db_clips_each_window_against_its_own_maximum(data):
-    from embedclf.models._windows import spectrogram_windows
+    from embedclf.models.windows import spectrogram_windows
 
     X, _, _ = data
     fe = LogMel(sr=SR, n_fft=256, hop_length=128, n_mels=20, top_db=None).fit(X[:1])
@@ -443,3 +459,32 @@ def test_fit_hop_trains_on_denser_windows_than_it_predicts(data, monkeypatch):
     assert sparse.n_windows_fit_ == 4 * 3 and sparse.fit_hop is None
     with pytest.raises(ValueError, match="fit_hop"):
         tiny(fit_hop=0.0).fit(X[:4], y[:4])
+
+
+def test_fit_windows_trains_on_precomputed_windows_with_soft_targets(data):
+    from sklearn.exceptions import NotFittedError
+
+    X, y, _ = data
+    X, y = X[:10], y[:10]
+    cnn = tiny(epochs=2, early_stopping=False)
+    with pytest.raises(NotFittedError, match="call fit_frontend before fit_windows"):
+        cnn.fit_windows(np.zeros((2, 20, 31, 1)), np.zeros((2, 5)), classes=np.arange(5))
+    W, owner, _ = cnn.fit_frontend(X)
+    classes, idx = np.unique(y, return_inverse=True)
+    with pytest.raises(ValueError, match="one probability per class"):
+        cnn.fit_windows(W, np.zeros((len(W), 2)), classes=classes)
+    with pytest.raises(ValueError, match="one target row per window"):
+        cnn.fit_windows(W[:, :, :5], np.zeros((len(W), len(classes))), classes=classes)
+    # one-hot targets through the seam train exactly what fit trains (same seed and windows)
+    onehot = np.eye(len(classes), dtype=np.float32)[idx[owner]]
+    seam = cnn.fit_windows(W, onehot, classes=classes)
+    assert seam.classes_.tolist() == classes.tolist() and seam.n_windows_fit_ == len(W)
+    reference = tiny(epochs=2, early_stopping=False).fit(X, y)
+    np.testing.assert_allclose(seam.predict_proba(X), reference.predict_proba(X), atol=1e-5)
+    # soft targets are learnt as given: every window told "class 0 with 0.9", the network leans
+    # to class 0 everywhere
+    soft = np.full((len(W), len(classes)), 0.1 / (len(classes) - 1), np.float32)
+    soft[:, 0] = 0.9
+    leaning = tiny(epochs=20, early_stopping=False)
+    leaning.fit_windows(leaning.fit_frontend(X)[0], soft, classes=classes)
+    assert (leaning.predict(X) == classes[0]).all()

@@ -60,26 +60,44 @@ def test_student_learns_from_the_teacher(distilled, data, teacher):
     assert P.shape == (len(Xt), 5) and np.allclose(P.sum(1), 1)
 
 
-def test_aggregate_sets_how_the_student_pools_windows(data, teacher, distilled):
+def test_clip_pooling_sets_how_the_student_pools_windows(data, teacher, distilled):
     import pickle
 
-    from embedclf.models._windows import pool_windows
+    from embedclf.models.windows import pool_windows
 
     X, y, Xt, _ = data
-    assert distilled.aggregate == distilled.student_.aggregate == "logmean"  # the default
+    assert distilled.clip_pooling == distilled.student_.clip_pooling == "logmean"  # the default
     P, owner = distilled.student_.predict_windows(distilled._student_input(Xt))
     assert np.allclose(distilled.predict_proba(Xt), pool_windows(P, owner, len(Xt), "logmean"))
-    d = Distiller(teacher, epochs=1, aggregate="mean", random_state=0).fit(X, y)
-    assert d.student_.aggregate == "mean"
+    d = Distiller(teacher, epochs=1, clip_pooling="mean", random_state=0).fit(X, y)
+    assert d.student_.clip_pooling == "mean"
     P, owner = d.student_.predict_windows(d._student_input(Xt))
     assert np.allclose(d.predict_proba(Xt), pool_windows(P, owner, len(Xt), "mean"))
-    # a Distiller pickled before ``aggregate`` existed loads with the old behaviour
+    # a Distiller pickled before the pooling was a parameter loads with the old behaviour ...
     old = dict(distilled.__getstate__())  # a copy: it can be the fixture's __dict__
-    del old["aggregate"]
+    del old["aggregate"], old["clip_pooling"]
     restored = Distiller.__new__(Distiller)
     restored.__setstate__(old)
-    assert restored.get_params()["aggregate"] == "mean"
-    assert pickle.loads(pickle.dumps(d)).get_params()["aggregate"] == "mean"
+    assert restored.get_params()["clip_pooling"] == "mean"
+    assert restored.get_params()["aggregate"] == "deprecated"
+    # ... one pickled while it was called ``aggregate`` keeps its value under the new name
+    old["aggregate"] = "vote"
+    restored = Distiller.__new__(Distiller)
+    restored.__setstate__(old)
+    assert (restored.clip_pooling, restored.aggregate) == ("vote", "deprecated")
+    assert pickle.loads(pickle.dumps(d)).get_params()["clip_pooling"] == "mean"
+
+
+def test_aggregate_still_works_with_a_future_warning(data, teacher):
+    # sklearn's way of renaming a parameter: the old name is used when set, and warns
+    X, y, Xt, _ = data
+    with pytest.warns(FutureWarning, match="renamed `clip_pooling`"):
+        d = Distiller(teacher, epochs=1, aggregate="vote", random_state=0).fit(X[:10], y[:10])
+    assert d.student_.clip_pooling == "vote" and d.get_params()["aggregate"] == "vote"
+    with pytest.warns(FutureWarning, match="clip_pooling='mean'"):
+        assert d.student_.set_params(aggregate="mean").pooling() == "mean"
+    with pytest.raises(ValueError, match="aggregate"):
+        Distiller(teacher, epochs=1, aggregate="median").fit(X[:10], y[:10])
 
 
 def recording_teacher(classes, seen):
@@ -356,20 +374,20 @@ def test_export_scores_clips_pooled_as_the_estimator_pools(tmp_path):
     # 3 s clips: five windows each, so a vote and a mean can disagree
     X, y, _ = make_sound_events(n_per_class=6, sr=SR, duration=3.0, random_state=2)
     cnn = KerasCNN(architecture="strided_ds", sr=SR, frontend=mcu_frontend(), window_top_db=80.0,
-                   aggregate="vote", epochs=3, random_state=0).fit(X, y)
+                   clip_pooling="vote", epochs=3, random_state=0).fit(X, y)
     votes = cnn.predict(X)
-    means = cnn.set_params(aggregate="mean").predict(X)
+    means = cnn.set_params(clip_pooling="mean").predict(X)
     assert (votes != means).any(), "no clip where the poolings differ: the test proves nothing"
-    cnn.set_params(aggregate="vote")
+    cnn.set_params(clip_pooling="vote")
     # scored against the vote answers, the float student must be exactly right
     report = export(cnn, tmp_path, X, X_test=X, y_test=votes, n_representative=50)
     assert report["clip_pooling"] == "vote" and report["student_float_accuracy"] == 1.0
     assert "most frequent answer" in (tmp_path / "frontend.h").read_text()
-    report = export(cnn.set_params(aggregate="mean"), tmp_path, X, X_test=X, y_test=votes,
+    report = export(cnn.set_params(clip_pooling="mean"), tmp_path, X, X_test=X, y_test=votes,
                     n_representative=50)
     assert report["student_float_accuracy"] == np.mean(means == votes) < 1.0
     assert "highest mean p over its windows" in (tmp_path / "frontend.h").read_text()
-    geo = cnn.set_params(aggregate="logmean").predict(X)
+    geo = cnn.set_params(clip_pooling="logmean").predict(X)
     report = export(cnn, tmp_path, X, X_test=X, y_test=votes, n_representative=50)
     assert report["clip_pooling"] == "logmean"
     assert report["student_float_accuracy"] == np.mean(geo == votes)
@@ -567,3 +585,38 @@ def test_export_replaces_the_whole_set_and_a_failure_midway_keeps_the_old_one(
     assert (out / "notes.txt").read_text() == "kept by the user"
     assert not (out / OVER_BUDGET_REPORT).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mcu"]
+
+
+def test_distill_and_export_scores_a_teacher_refitted_without_the_held_out_fold(data, teacher,
+                                                                              tmp_path):
+    from sklearn.base import clone
+
+    from embedclf.distill import RECIPE, TeacherClassesWarning, distill_and_export, held_out_split
+
+    X, y, Xt, yt = data
+    clips, labels = X + Xt, np.concatenate([y, yt])
+    folds = np.r_[np.zeros(len(X), int), np.ones(len(Xt), int)]
+    saved = clone(teacher).fit(clips, labels)  # a saved teacher has usually seen every clip
+    quick = RECIPE.replace(width=0.5, epochs=1, augment_copies=0, mixup=0, freq_mask=0,
+                           time_mask=0)
+    report = distill_and_export(saved, clips, labels, tmp_path / "a", recipe=quick, folds=folds,
+                                test_fold=1, extra={"note": 1})
+    assert report["n_test_clips"] == len(Xt) and report["note"] == 1
+    assert report["teacher_refit_without_held_out"] is True
+    assert report["width"] == 0.5 and report["training"]["epochs"] == 1
+    # the teacher scored is one refitted on the other fold only, not the saved one
+    assert report["teacher_accuracy"] == clone(teacher).fit(X, y).score(Xt, yt)
+    assert json.loads((tmp_path / "a" / "report.json").read_text()) == report
+    kept = distill_and_export(saved, clips, labels, tmp_path / "b", recipe=quick, folds=folds,
+                              test_fold=1, refit_teacher=False)
+    assert kept["teacher_accuracy"] == saved.score(Xt, yt)
+    assert kept["teacher_refit_without_held_out"] is False
+    # a class only in the held-out fold: the refitted teacher cannot know it, and says so
+    only_held_out = np.where(folds == 1, labels, np.where(labels == labels[0], "other", labels))
+    with pytest.warns(TeacherClassesWarning, match="refitted on this data it knows"):
+        distill_and_export(saved, clips, only_held_out, tmp_path / "c", recipe=quick,
+                           folds=folds, test_fold=1)
+    with pytest.raises(ValueError, match="test_fold needs the fold of each clip"):
+        held_out_split(labels, test_fold=1)
+    with pytest.raises(ValueError, match="empty or takes every clip"):
+        held_out_split(labels, folds=folds, test_fold=7)

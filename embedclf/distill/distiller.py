@@ -8,19 +8,20 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from .._utils.validation import check_n_features as _check_n_features
-from .._utils.validation import check_X as _check_X
-from .._utils.validation import record_n_features as _record_n_features
+from .._utils.validation import check_n_features, check_X, record_n_features
 from ..audio import iter_clips, load_clips, resample
-from ..models._windows import POOLINGS
 from ..models.augment import Augmenter, mix_clips
 from ..models.cnn import KerasCNN, labels_1d
+from ..models.windows import POOLINGS, resolve_clip_pooling
+from ..recipe import RECIPE, parse_teacher_context
+from ..sample_rate import estimator_sr
 
-__all__ = ["Distiller", "mcu_frontend", "parse_teacher_context", "teacher_window_seconds"]
+__all__ = ["Distiller", "mcu_frontend", "parse_teacher_context", "teacher_window_seconds",
+           "teacher_window_proba", "soften"]
 
 #: windows of teacher audio built and predicted at a time
 _TEACHER_BATCH = 256
@@ -60,9 +61,7 @@ def _unfrozen(teacher):
 
 
 def _teacher_sr(teacher):
-    from ..pipelines import pipeline_sr
-
-    return pipeline_sr(_unfrozen(teacher))
+    return estimator_sr(_unfrozen(teacher))
 
 
 def teacher_window_seconds(teacher):
@@ -90,36 +89,6 @@ def teacher_window_seconds(teacher):
     seconds = [float(p.window_seconds) for p in parts if isinstance(p, PretrainedEmbedding)]
     seconds += [float(p.window) for p in parts if isinstance(p, KerasCNN)]
     return max(seconds) if seconds else None
-
-
-def parse_teacher_context(text):
-    """A ``teacher_context`` from its text form (command lines, benchmark options).
-
-    ``"auto"`` and ``"clip"`` stay as they are, ``"window"`` is ``None``, anything
-    else must be a number of seconds above zero.
-
-    Raises
-    ------
-    ValueError
-        Naming the accepted forms.
-
-    Examples
-    --------
-    >>> from embedclf.distill.distiller import parse_teacher_context
-    >>> parse_teacher_context("3"), parse_teacher_context("window"), parse_teacher_context("clip")
-    (3.0, None, 'clip')
-    """
-    if text in ("auto", "clip"):
-        return text
-    if text == "window":
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise ValueError(f"expected seconds > 0, 'auto', 'window' or 'clip', got {text!r}")
-    return seconds
 
 
 def _check_teacher(teacher):
@@ -164,6 +133,81 @@ def _distillation_loss(n_classes, temperature, alpha):
     return loss
 
 
+def teacher_window_proba(teacher, waves, owner, starts, *, sr, frame_seconds, window_frames,
+                         context=None, n_classes=None):
+    """A teacher's probabilities for each student window.
+
+    With ``context=None`` each window's audio (the span the student sees,
+    padded with silence past the clip's end) is passed to the teacher as a
+    clip. A number of seconds passes that much audio centred on the window
+    instead (silence beyond the clip's ends); ``"clip"`` gives every window
+    its whole clip's probabilities.
+
+    Parameters
+    ----------
+    teacher : estimator
+        Fitted, with ``predict_proba`` over clips at ``sr``.
+    waves : sequence of ndarray
+        The clips, at ``sr``.
+    owner, starts : ndarray of shape (n_windows,)
+        Clip and first frame of each student window (as
+        :meth:`~embedclf.models.KerasCNN.fit_frontend` returns them).
+    sr : int
+        The teacher's sample rate.
+    frame_seconds : float
+        The student frontend's frame hop in seconds.
+    window_frames : int
+        The student window's length in frames.
+    context : float, "clip" or None, default=None
+    n_classes : int or None, default=None
+        Columns of the (empty) result when there are no windows.
+
+    Returns
+    -------
+    ndarray of shape (n_windows, n_classes), float64
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.distill.distiller import teacher_window_proba
+    >>> class Loudness:  # a stand-in teacher: "loud" when the audio it hears is loud
+    ...     def predict_proba(self, clips):
+    ...         p = np.array([min(1.0, np.abs(c).mean()) for c in clips])
+    ...         return np.stack([1 - p, p], axis=1)
+    >>> wave = np.r_[np.zeros(100), np.ones(100)].astype(np.float32)
+    >>> P = teacher_window_proba(Loudness(), [wave], [0, 0], [0, 10], sr=100,
+    ...                          frame_seconds=0.1, window_frames=10)
+    >>> P[:, 1].tolist()  # the first second is silent, the second loud
+    [0.0, 1.0]
+    >>> teacher_window_proba(Loudness(), [wave], [0, 0], [0, 10], sr=100, frame_seconds=0.1,
+    ...                      window_frames=10, context="clip")[:, 1].tolist()
+    [0.5, 0.5]
+    """
+    n = int(round(window_frames * frame_seconds * sr))  # the student window's span
+    owner, starts = np.asarray(owner, dtype=int), np.asarray(starts)
+    empty = np.zeros((0, n_classes or 0))
+    if context == "clip":  # one question per clip
+        clips = np.unique(owner)
+        parts = [np.asarray(teacher.predict_proba(
+            [waves[c] for c in clips[b : b + _TEACHER_BATCH]]), dtype=np.float64)
+            for b in range(0, len(clips), _TEACHER_BATCH)]
+        P = np.concatenate(parts or [empty])
+        return P[np.searchsorted(clips, owner)]
+    span = n if context is None else int(round(context * sr))
+    out = []
+    for b in range(0, len(owner), _TEACHER_BATCH):  # bounded memory: one batch of audio
+        pieces = []
+        for clip, start in zip(owner[b : b + _TEACHER_BATCH], starts[b : b + _TEACHER_BATCH]):
+            # centred on the student window; the window itself when span == n
+            a = int(round(start * frame_seconds * sr)) + (n - span) // 2
+            wave = waves[clip]
+            piece = np.asarray(wave[max(a, 0) : max(a + span, 0)], dtype=np.float32)
+            left = min(max(-a, 0), span)
+            pieces.append(np.pad(piece, (left, span - left - len(piece))))
+        out.append(np.asarray(teacher.predict_proba(pieces), dtype=np.float64))
+    return np.concatenate(out) if out else empty
+
+
 def soften(P, temperature):
     """Teacher probabilities at temperature ``T``: ``softmax(log(P) / T)``.
 
@@ -190,10 +234,10 @@ class Distiller(ClassifierMixin, BaseEstimator):
     frontend, learns those soft targets (temperature-scaled KL divergence),
     plus the true labels when given. Clips without labels still teach.
     :func:`embedclf.distill.export` then writes the student for a
-    microcontroller. The defaults, with ``width=2.0`` and
-    ``augment=Augmenter(copies=2, mixup=0.3, freq_mask=0.15, time_mask=0.15)``,
-    are the recipe whose measurements are in the documentation's
-    distillation results.
+    microcontroller. The training defaults are those of the measured recipe,
+    :data:`embedclf.distill.RECIPE`; ``RECIPE.distiller(teacher)`` applies it
+    whole (also ``width=2`` and its augmenter), whose measurements are in the
+    documentation's distillation results.
 
     Parameters
     ----------
@@ -205,7 +249,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
     student : {"strided_ds", "ds_cnn", "sbcnn"} or callable, default="strided_ds"
         The student architecture (see :mod:`embedclf.models.architectures`).
     width : float, default=1.0
-        Filter-count multiplier: the knob for flash, RAM and MACs.
+        Filter-count multiplier: the knob for flash, RAM and MACs (the
+        recipe's is 2).
     frontend : LogMel or None, default=None
         The student's log-mel frontend; ``None`` means :func:`mcu_frontend`
         (16 kHz, 40 mels, 20 ms hop). Its parameters are exported.
@@ -259,11 +304,14 @@ class Distiller(ClassifierMixin, BaseEstimator):
         clips are held back) are a long, patient training: the student
         learns from soft targets that change with every augmented copy and
         mask, and early stopping would end it before that pays off.
-    aggregate : {"logmean", "mean", "vote"}, default="logmean"
+    clip_pooling : {"logmean", "mean", "vote"}, default="logmean"
         How the student pools a clip's window probabilities (exported; see
         :class:`~embedclf.models.KerasCNN`): by default their geometric mean,
         which favours the class every window finds likely over one confident
         window. Distillers pickled before this parameter existed keep ``"mean"``.
+    aggregate : {"logmean", "mean", "vote"}, default="deprecated"
+        The former name of ``clip_pooling``; when set it is used, with a
+        FutureWarning. It will be removed in 0.4.
     random_state : int or None, default=None
     verbose : int, default=0
 
@@ -320,16 +368,22 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "patience": [Interval(Integral, 0, None, closed="left")],
         "augment": [Augmenter, None],
         "mix_copies": [Interval(Integral, 0, None, closed="left")],
-        "aggregate": [StrOptions(set(POOLINGS))],
+        "clip_pooling": [StrOptions(set(POOLINGS))],
+        "aggregate": [StrOptions(set(POOLINGS)), Hidden(StrOptions({"deprecated"}))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
-    def __init__(self, teacher, *, student="strided_ds", width=1.0, frontend=None, window=1.0,
-                 hop=0.5, fit_hop=None, window_top_db=80.0, teacher_context="auto", temperature=4.0,
-                 alpha=0.5, epochs=120, batch_size=32, learning_rate=3e-3, lr_schedule="cosine",
-                 weight_decay=0.0, early_stopping=False, patience=8, augment=None, mix_copies=0,
-                 aggregate="logmean", random_state=None, verbose=0):
+    # the training defaults are the recipe's (one place: embedclf.distill.RECIPE); width and
+    # augment keep lighter defaults of their own (RECIPE.distiller(teacher) applies it whole)
+    def __init__(self, teacher, *, student=RECIPE.student, width=1.0, frontend=None,
+                 window=RECIPE.window, hop=RECIPE.hop, fit_hop=RECIPE.fit_hop, window_top_db=80.0,
+                 teacher_context=RECIPE.teacher_context, temperature=RECIPE.temperature,
+                 alpha=RECIPE.alpha, epochs=RECIPE.epochs, batch_size=32, learning_rate=3e-3,
+                 lr_schedule=RECIPE.lr_schedule, weight_decay=RECIPE.weight_decay,
+                 early_stopping=RECIPE.early_stopping, patience=8, augment=None,
+                 mix_copies=RECIPE.mix_copies, clip_pooling=RECIPE.clip_pooling,
+                 random_state=None, verbose=0, aggregate="deprecated"):
         self.teacher = teacher
         self.student = student
         self.width = width
@@ -350,23 +404,45 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self.patience = patience
         self.augment = augment
         self.mix_copies = mix_copies
-        self.aggregate = aggregate
+        self.clip_pooling = clip_pooling
         self.random_state = random_state
         self.verbose = verbose
+        self.aggregate = aggregate
 
-    def _new_student(self):
+    def new_student(self):
+        """The unfitted student :class:`~embedclf.models.KerasCNN` that ``fit`` trains.
+
+        Its architecture, frontend, window geometry and training come from
+        this Distiller's parameters (only the window transforms of
+        ``augment`` reach it: the augmented copies are made here, for the
+        teacher to hear).
+
+        Returns
+        -------
+        KerasCNN
+
+        Examples
+        --------
+        >>> from embedclf.distill import Distiller
+        >>> student = Distiller(None, width=2.0, hop=0.25).new_student()
+        >>> student.architecture, student.width, student.hop, student.sr
+        ('strided_ds', 2.0, 0.25, 16000)
+        """
         frontend = self.frontend if self.frontend is not None else mcu_frontend()
         windows = self.augment is not None and self.augment.acts_on_windows
         return KerasCNN(augment=self.augment.windows_only if windows else None,
                         architecture=self.student, sr=frontend.sr, frontend=frontend,
                         window=self.window, hop=self.hop, fit_hop=self.fit_hop,
                         width=self.width,
-                        window_top_db=self.window_top_db, aggregate=self.aggregate,
+                        window_top_db=self.window_top_db,
+                        clip_pooling=resolve_clip_pooling(self.clip_pooling, self.aggregate),
                         epochs=self.epochs,
                         batch_size=self.batch_size, learning_rate=self.learning_rate,
                         lr_schedule=self.lr_schedule, weight_decay=self.weight_decay,
                         early_stopping=self.early_stopping, patience=self.patience,
                         random_state=self.random_state, verbose=self.verbose)
+
+    _new_student = new_student  # the name before it was public
 
     def _student_waves(self, waves):
         return [resample(w, self.teacher_sr_, self.student_.sr) for w in waves]
@@ -386,38 +462,15 @@ class Distiller(ClassifierMixin, BaseEstimator):
     def teacher_window_proba(self, waves, owner, starts):
         """The teacher's probabilities for each student window (teacher-rate waveforms).
 
-        With ``teacher_context=None`` each window's audio (the same span the
-        student sees, padded with silence past the clip's end) is passed to
-        the teacher as a clip. A number of seconds passes that much audio
-        centred on the window instead (silence beyond the clip's ends);
-        ``"clip"`` gives every window its whole clip's probabilities;
-        ``"auto"`` is resolved as :attr:`teacher_context_` says.
+        :func:`teacher_window_proba` with this fitted Distiller's teacher,
+        rate, student window and :attr:`teacher_context_` (``"auto"``
+        resolved).
         """
-        hop_s = self.student_.frontend_.hop_length / self.student_.sr
-        frames = self.student_.window_frames_[0]
-        n = int(round(frames * hop_s * self.teacher_sr_))  # the student window's span
-        owner, starts = np.asarray(owner, dtype=int), np.asarray(starts)
-        context = self._resolved_context()
-        if context == "clip":  # one question per clip
-            clips = np.unique(owner)
-            parts = [np.asarray(self.teacher.predict_proba(
-                [waves[c] for c in clips[b : b + _TEACHER_BATCH]]), dtype=np.float64)
-                for b in range(0, len(clips), _TEACHER_BATCH)]
-            P = np.concatenate(parts or [np.zeros((0, len(self.classes_)))])
-            return P[np.searchsorted(clips, owner)]
-        span = n if context is None else int(round(context * self.teacher_sr_))
-        out = []
-        for b in range(0, len(owner), _TEACHER_BATCH):  # bounded memory: one batch of audio
-            pieces = []
-            for clip, start in zip(owner[b : b + _TEACHER_BATCH], starts[b : b + _TEACHER_BATCH]):
-                # centred on the student window; the window itself when span == n
-                a = int(round(start * hop_s * self.teacher_sr_)) + (n - span) // 2
-                wave = waves[clip]
-                piece = np.asarray(wave[max(a, 0) : max(a + span, 0)], dtype=np.float32)
-                left = min(max(-a, 0), span)
-                pieces.append(np.pad(piece, (left, span - left - len(piece))))
-            out.append(np.asarray(self.teacher.predict_proba(pieces), dtype=np.float64))
-        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
+        return teacher_window_proba(
+            self.teacher, waves, owner, starts, sr=self.teacher_sr_,
+            frame_seconds=self.student_.frontend_.hop_length / self.student_.sr,
+            window_frames=self.student_.window_frames_[0], context=self._resolved_context(),
+            n_classes=len(self.classes_))
 
     def fit(self, X, y=None):
         """Distil the teacher into the student on clips ``X`` (labels optional).
@@ -437,8 +490,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
         self._validate_params()
         if self.augment is not None:
             self.augment._validate_params()  # also when only its window transforms are used
-        X = _check_X(X)  # a generator is read once, here
-        _record_n_features(self, X)
+        X = check_X(X)  # a generator is read once, here
+        record_n_features(self, X)
         labels = None if y is None else self._check_labels(y)
         self.classes_ = _check_teacher(self.teacher)
         self.teacher_sr_ = int(_teacher_sr(self.teacher))
@@ -465,10 +518,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
 
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         rng = np.random.default_rng(seed)
-        self.student_ = student = self._new_student()
-        student._validate_params()
-        student.classes_ = self.classes_
-        train, val = student._split(np.zeros(len(waves), dtype=int), rng)
+        self.student_ = student = self.new_student()
+        train, val = student.validation_split(np.zeros(len(waves), dtype=int), rng)
         big = [waves[i] for i in train]
         hard_train, has_train = hard[train], has[train]
         if self.augment is not None and self.augment.copies:
@@ -484,15 +535,15 @@ class Distiller(ClassifierMixin, BaseEstimator):
             has_train = np.concatenate([has_train, np.zeros(n_mix, np.float32)])
         small = self._student_waves(waves)
         small_train = [small[i] for i in train] + self._student_waves(big[len(train):])
-        Xw, owner, starts = student._fit_frontend(small_train)
+        Xw, owner, starts = student.fit_frontend(small_train)
         self.teacher_context_ = self._resolved_context()
         targets = self._targets(big, owner, starts, hard_train, has_train)
         validation = None
         if len(val):
-            Xv, ov, sv = student._windows([small[i] for i in val])
+            Xv, ov, sv = student.windows([small[i] for i in val])
             validation = (Xv, self._targets([waves[i] for i in val], ov, sv, hard[val], has[val]))
-        student._train(Xw, targets, None, validation, seed, rng,
-                       loss=_distillation_loss(k, self.temperature, self.alpha))
+        student.fit_windows(Xw, targets, classes=self.classes_, validation=validation, seed=seed,
+                            rng=rng, loss=_distillation_loss(k, self.temperature, self.alpha))
         self.n_windows_fit_ = student.n_windows_fit_
         self.history_ = student.history_
         return self
@@ -516,6 +567,47 @@ class Distiller(ClassifierMixin, BaseEstimator):
         """Clips for the student, read exactly as in ``fit``: at the teacher's rate, resampled."""
         return self._student_waves(self._teacher_waves(X))
 
+    def windows(self, X):
+        """The student's input windows of clips, read as ``fit`` reads them.
+
+        Clips are read at the teacher's rate, resampled to the student's and
+        cut into its windows (:meth:`KerasCNN.windows
+        <embedclf.models.KerasCNN.windows>`).
+
+        Parameters
+        ----------
+        X : sequence of clips
+            Paths, or waveforms at the teacher's sample rate.
+
+        Returns
+        -------
+        windows : ndarray of shape (n_windows, *student_.input_shape_), float32
+        owner : ndarray of shape (n_windows,)
+        starts : ndarray of shape (n_windows,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.pipeline import Pipeline
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from embedclf import LogMel, WindowAggregator
+        >>> from embedclf.distill import Distiller
+        >>> from embedclf.datasets import make_sound_events
+        >>> X, y, _ = make_sound_events(n_per_class=4, sr=22050, duration=1.0, random_state=0)
+        >>> teacher = Pipeline([("mel", LogMel()), ("agg", WindowAggregator()),
+        ...                     ("clf", LogisticRegression(max_iter=1000))]).fit(X, y)
+        >>> d = Distiller(teacher, epochs=1, random_state=0).fit(X, y)  # 22.05 kHz teacher
+        >>> W, owner, starts = d.windows(X[:1])  # read at 22.05 kHz, seen at 16 kHz
+        >>> owner.tolist(), starts.tolist(), W.shape[1:] == d.student_.input_shape_
+        ([0, 0], [0, 25], True)
+        >>> from embedclf.models.windows import pool_windows  # what predict_proba does
+        >>> P = pool_windows(d.student_.window_proba(W), owner, 1, d.clip_pooling)
+        >>> bool(np.allclose(P, d.predict_proba(X[:1])))
+        True
+        """
+        check_is_fitted(self, "student_")
+        return self.student_.windows(self._student_input(X))
+
     def predict_proba(self, X):
         """The student's clip probabilities.
 
@@ -529,8 +621,8 @@ class Distiller(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_clips, n_classes)
         """
         check_is_fitted(self, "student_")
-        X = _check_X(X)
-        _check_n_features(self, X)
+        X = check_X(X)
+        check_n_features(self, X)
         return self.student_.predict_proba(self._student_input(X))
 
     def predict(self, X):
@@ -549,7 +641,9 @@ class Distiller(ClassifierMixin, BaseEstimator):
 
     def __setstate__(self, state):
         state = dict(state)
-        state.setdefault("aggregate", "mean")  # Distillers pickled before these existed
+        if "clip_pooling" not in state:  # pickled before the rename: ``aggregate`` was it
+            state["clip_pooling"] = state.get("aggregate", "mean")  # before it existed: mean
+            state["aggregate"] = "deprecated"
         state.setdefault("mix_copies", 0)
         state.setdefault("weight_decay", 0.0)
         state.setdefault("fit_hop", None)

@@ -17,6 +17,9 @@ import os
 
 import numpy as np
 
+# the weight files' names and configurations belong to the weights layer, below this one
+from ..weights import CONTENT_TYPES, INPUT_REPRS, weights_filename
+
 __all__ = [
     "INPUT_REPRS", "CONTENT_TYPES", "EMBEDDING_SIZES", "SR", "WINDOW",
     "frontend", "build_network", "inference_network", "load_weights", "save_weights",
@@ -25,8 +28,6 @@ __all__ = [
 
 SR = 48000
 WINDOW = SR  # one second
-INPUT_REPRS = ("linear", "mel128", "mel256")
-CONTENT_TYPES = ("music", "env")
 EMBEDDING_SIZES = (512, 6144)
 
 # STFT settings of each input representation (kapre 0.4 as openl3 0.4 builds it).
@@ -46,19 +47,6 @@ _POOL = {
 }
 _FILTERS = (64, 128, 256, 512)
 _BN_EPSILON = 1e-3  # Keras' default, with which the official weights were trained
-
-
-def weights_filename(input_repr, content_type):
-    """Official file name: ``openl3_audio_<input_repr>_<content_type>.h5``.
-
-    Examples
-    --------
-    >>> from embedclf.features.openl3_net import weights_filename
-    >>> weights_filename("mel256", "music")
-    'openl3_audio_mel256_music.h5'
-    """
-    _check(input_repr, content_type)
-    return f"openl3_audio_{input_repr}_{content_type}.h5"
 
 
 def _check(input_repr, content_type=None, embedding_size=None):

@@ -11,18 +11,17 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from .._utils.validation import check_n_features as _check_n_features
-from .._utils.validation import check_X as _check_X
-from .._utils.validation import record_n_features as _record_n_features
+from .._utils.validation import check_n_features, check_X, record_n_features
 from ..audio import iter_clips, load_clips
 from ..audio import skipped_columns, skipped_from_columns
 from .architectures import get_architecture
 from .augment import Augmenter
-from ._windows import POOLINGS, pool_windows, spectrogram_windows, window_frames
+from .windows import (POOLINGS, pool_windows, resolve_clip_pooling, spectrogram_windows,
+                      window_frames)
 
 __all__ = ["KerasCNN", "default_frontend"]
 
@@ -169,7 +168,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     Each clip becomes log-mel windows of ``window`` seconds every ``hop``
     seconds; the network is trained on windows labelled with their clip's
     label and predicts a clip by averaging its windows' probabilities
-    (``aggregate="mean"``), their log-probabilities or by majority vote. Clips shorter than one
+    (``clip_pooling="mean"``), their log-probabilities or by majority vote. Clips shorter than one
     window are padded with silence (one window); a silent clip gives a
     finite prediction.
 
@@ -201,7 +200,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         Clip each window's log-mel to this many dB below the window's own
         maximum (level-robust like the frontend's ``top_db``, but computable
         on a device that holds one window; the distiller's students use 80).
-    aggregate : {"mean", "logmean", "vote"}, default="mean"
+    clip_pooling : {"mean", "logmean", "vote"}, default="mean"
         How a clip's window probabilities become its probabilities: their
         mean; ``"logmean"``, their geometric mean renormalised (each window
         floored at 1/512, so one window can make a class unlikely but not
@@ -253,6 +252,9 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         and its label out (listed in ``skipped_``). Prediction always raises
         on a bad clip, so outputs stay aligned with the input rows (use
         :func:`embedclf.predict.predict_table` for a per-file report).
+    aggregate : {"mean", "logmean", "vote"}, default="deprecated"
+        The former name of ``clip_pooling``; when set it is used, with a
+        FutureWarning. It will be removed in 0.4.
 
     Attributes
     ----------
@@ -296,7 +298,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         "fit_hop": [Interval(Real, 0, None, closed="neither"), None],
         "width": [Interval(Real, 0, None, closed="neither")],
         "window_top_db": [Interval(Real, 0, None, closed="neither"), None],
-        "aggregate": [StrOptions(set(POOLINGS))],
+        "clip_pooling": [StrOptions(set(POOLINGS))],
+        "aggregate": [StrOptions(set(POOLINGS)), Hidden(StrOptions({"deprecated"}))],
         "threshold": [Interval(Real, 0, 1, closed="both"), None],
         "unknown_label": "no_validation",
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -316,12 +319,13 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     }
 
     def __init__(self, *, architecture="sbcnn", sr=22050, frontend=None, window=1.0, hop=0.5,
-                 fit_hop=None, width=1.0, window_top_db=None, aggregate="mean", threshold=None,
-                 unknown_label="unknown",
+                 fit_hop=None, width=1.0, window_top_db=None, clip_pooling="mean",
+                 threshold=None, unknown_label="unknown",
                  epochs=40, batch_size=32, learning_rate=3e-3, lr_schedule="constant",
                  weight_decay=0.0, early_stopping=True, validation_fraction=0.1, patience=8,
                  class_weight=None, augment=None,
-                 random_state=None, verbose=0, callbacks=None, on_error="raise"):
+                 random_state=None, verbose=0, callbacks=None, on_error="raise",
+                 aggregate="deprecated"):
         self.architecture = architecture
         self.sr = sr
         self.frontend = frontend
@@ -330,7 +334,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         self.fit_hop = fit_hop
         self.width = width
         self.window_top_db = window_top_db
-        self.aggregate = aggregate
+        self.clip_pooling = clip_pooling
         self.threshold = threshold
         self.unknown_label = unknown_label
         self.epochs = epochs
@@ -347,6 +351,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.callbacks = callbacks
         self.on_error = on_error
+        self.aggregate = aggregate
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y):
@@ -364,8 +369,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        X = _check_X(X)  # a generator is read once, here
-        _record_n_features(self, X)
+        X = check_X(X)  # a generator is read once, here
+        record_n_features(self, X)
         if y is None:
             raise ValueError("KerasCNN requires y to be passed, but the target y is None")
         y = labels_1d(y)
@@ -381,7 +386,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         seed = int(rs.randint(2**31 - 1))
         rng = np.random.default_rng(seed)
 
-        train, val = self._split(y_idx, rng)
+        train, val = self.validation_split(y_idx, rng)
         train_waves = [waves[i] for i in train]
         train_y = y_idx[train]
         if self.augment is not None:
@@ -391,7 +396,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
             train_y = np.concatenate([train_y, np.repeat(train_y, self.augment.copies)])
             train_waves = train_waves + extra
 
-        Xw, owner, _ = self._fit_frontend(train_waves)
+        Xw, owner, _ = self.fit_frontend(train_waves)
         n_classes = len(self.classes_)
         Yw = np.eye(n_classes, dtype=np.float32)[train_y[owner]]
         validation = None
@@ -399,19 +404,95 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
             Xv, ov, _ = self._windows([waves[i] for i in val])
             validation = (Xv, np.eye(n_classes, dtype=np.float32)[y_idx[val][ov]])
         weights = self._window_weights(train_y[owner], n_classes)
-        self._train(Xw, Yw, weights, validation, seed, rng)
-        return self
+        return self.fit_windows(Xw, Yw, classes=self.classes_, sample_weight=weights,
+                                validation=validation, seed=seed, rng=rng)
 
-    def _fit_frontend(self, waves):
+    # ------------------------------------------------- training on windows
+    def validation_split(self, y_idx, rng):
+        """Clip indices for training and for early-stopping validation.
+
+        Whole clips are held out, so no window of a validation clip is trained
+        on: ``validation_fraction`` of them when ``early_stopping`` is set
+        (stratified by ``y_idx`` when every class has two clips on each
+        side), none otherwise.
+
+        Parameters
+        ----------
+        y_idx : ndarray of int, shape (n_clips,)
+            Class index of each clip; all zeros for a split that ignores
+            classes (e.g. clips labelled by a teacher).
+        rng : numpy.random.Generator
+            Draws the split.
+
+        Returns
+        -------
+        train, val : ndarray of int
+            Sorted clip indices.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from embedclf import KerasCNN
+        >>> cnn = KerasCNN(validation_fraction=0.25)
+        >>> train, val = cnn.validation_split(np.zeros(8, int), np.random.default_rng(0))
+        >>> len(train), len(val), sorted(set(train) | set(val)) == list(range(8))
+        (6, 2, True)
+        """
+        n = len(y_idx)
+        idx = np.arange(n)
+        if not self.early_stopping:
+            return idx, idx[:0]
+        n_val = int(round(self.validation_fraction * n))
+        if n_val < 1 or n - n_val < 1:
+            return idx, idx[:0]
+        counts = np.bincount(y_idx)
+        if counts.min() >= 2 and n_val >= len(counts) and n - n_val >= len(counts):
+            from sklearn.model_selection import train_test_split
+
+            train, val = train_test_split(idx, test_size=n_val, stratify=y_idx,
+                                          random_state=int(rng.integers(2**31 - 1)))
+            return np.sort(train), np.sort(val)
+        perm = rng.permutation(n)
+        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+    def fit_frontend(self, waves):
         """Fit the frontend and the per-band standardisation on training clips.
 
-        Returns the standardised windows, their clip indices and start frames.
+        The first step of training on windows (:meth:`fit_windows`): it fixes
+        ``frontend_``, ``window_frames_``, ``feature_mean_``, ``feature_std_``
+        and ``input_shape_``, and returns the training windows (every
+        ``fit_hop`` seconds, see :meth:`training_hop`).
+
+        Parameters
+        ----------
+        waves : sequence of ndarray
+            Training waveforms at ``sr`` (augmented copies included).
+
+        Returns
+        -------
+        windows : ndarray of shape (n_windows, n_mels, n_frames, 1), float32
+            Standardised network input.
+        owner : ndarray of shape (n_windows,)
+            Index of the clip each window comes from.
+        starts : ndarray of shape (n_windows,)
+            First frame of each window in its clip.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from embedclf import KerasCNN
+        >>> cnn = KerasCNN(sr=8000, window=0.5, hop=0.25)
+        >>> W, owner, starts = cnn.fit_frontend([np.zeros(8000, np.float32)])
+        >>> W.shape == (len(owner), *cnn.input_shape_), owner.tolist()
+        (True, [0, 0, 0])
         """
+        self._validate_params()
         frontend = clone(self.frontend) if self.frontend is not None else default_frontend()
         self.frontend_ = frontend.set_params(sr=self.sr).fit(waves[:1])
         self.window_frames_ = window_frames(self.frontend_, self.window, self.hop)
         W, owner, starts = spectrogram_windows(
-            self.frontend_, waves, *window_frames(self.frontend_, self.window, self._fit_hop()),
+            self.frontend_, waves, *window_frames(self.frontend_, self.window,
+                                                  self.training_hop()),
             top_db=self.window_top_db)
         self.feature_mean_ = W.mean(axis=(0, 2, 3)).astype(np.float32)
         self.feature_std_ = np.maximum(W.std(axis=(0, 2, 3)), 1.0).astype(np.float32)
@@ -419,12 +500,153 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         self.n_windows_fit_ = len(W)
         return self._standardize(W), owner, starts
 
-    def _fit_hop(self):
-        """The training windows' hop in seconds (``fit_hop``, or ``hop`` when it is None)."""
+    def fit_windows(self, windows, targets, *, classes, loss=None, validation=None,
+                    sample_weight=None, seed=None, rng=None):
+        """Train a new network on precomputed windows and (soft) targets.
+
+        The seam for training on something other than one label per clip,
+        e.g. a teacher's probabilities per window (the distiller). Call
+        :meth:`fit_frontend` first: it fixes the input the windows must be
+        (standardised log-mel windows, as it returns them).
+
+        Parameters
+        ----------
+        windows : ndarray of shape (n_windows, *input_shape_)
+        targets : ndarray of shape (n_windows, ...)
+            Per window: class probabilities (rows summing to 1, shape
+            ``(n_windows, n_classes)``) for the default loss, or whatever
+            ``loss`` reads.
+        classes : array-like of shape (n_classes,)
+            The class of each network output; becomes ``classes_``.
+        loss : callable or None, default=None
+            ``loss(targets, logits) -> per-window loss``; the network is then
+            trained through its logits (the input of its final softmax).
+            ``None``: cross-entropy between ``targets`` and the network's
+            probabilities.
+        validation : (windows, targets) or None, default=None
+            Windows of held-out clips (:meth:`validation_split`), monitored
+            by early stopping.
+        sample_weight : ndarray of shape (n_windows,) or None, default=None
+        seed : int or None, default=None
+            Seeds the network's initialisation and TensorFlow; ``None`` draws
+            one from ``random_state``.
+        rng : numpy.random.Generator or None, default=None
+            Draws the batch order and the window augmentation; ``None`` means
+            ``numpy.random.default_rng(seed)``.
+
+        Returns
+        -------
+        self : KerasCNN
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from embedclf import KerasCNN
+        >>> from embedclf.datasets import make_sound_events
+        >>> X, y, _ = make_sound_events(n_per_class=4, sr=8000, duration=1.0, random_state=0)
+        >>> cnn = KerasCNN(architecture="strided_ds", sr=8000, epochs=1, early_stopping=False,
+        ...                random_state=0)
+        >>> W, owner, _ = cnn.fit_frontend(X)
+        >>> classes, idx = np.unique(y, return_inverse=True)
+        >>> soft = np.full((len(W), len(classes)), 0.1 / (len(classes) - 1), np.float32)
+        >>> soft[np.arange(len(W)), idx[owner]] = 0.9  # smoothed labels, as soft targets
+        >>> cnn.fit_windows(W, soft, classes=classes).predict_proba(X[:2]).shape
+        (2, 5)
+        """
+        check_is_fitted(self, "feature_mean_", msg="call fit_frontend before fit_windows: "
+                        "it fixes the windows' standardisation and shape")
+        self._validate_params()
+        classes = np.asarray(classes)
+        windows, targets = np.asarray(windows, np.float32), np.asarray(targets, np.float32)
+        if windows.shape[1:] != self.input_shape_ or len(targets) != len(windows):
+            raise ValueError(f"expected windows of shape (n, {', '.join(map(str, self.input_shape_))})"
+                             f" and one target row per window, got windows {windows.shape} "
+                             f"and targets {targets.shape}")
+        if loss is None and targets.shape[1:] != (len(classes),):
+            raise ValueError(f"targets must hold one probability per class ({len(classes)}), "
+                             f"got shape {targets.shape}; pass loss= for other targets")
+        self.classes_ = classes
+        if seed is None:
+            seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        if rng is None:
+            rng = np.random.default_rng(seed)
+        self.n_windows_fit_ = len(windows)
+        self._train(windows, targets, sample_weight, validation, seed, rng, loss=loss)
+        return self
+
+    def training_hop(self):
+        """The training windows' hop in seconds: ``fit_hop``, or ``hop`` when it is None.
+
+        Examples
+        --------
+        >>> from embedclf import KerasCNN
+        >>> KerasCNN(hop=0.5).training_hop(), KerasCNN(hop=0.5, fit_hop=0.25).training_hop()
+        (0.5, 0.25)
+        """
         return self.hop if self.fit_hop is None else self.fit_hop
 
+    def windows(self, X):
+        """The network input of clips, as the fitted model predicts them.
+
+        Windows every ``hop`` seconds, standardised like the training ones.
+
+        Parameters
+        ----------
+        X : sequence of clips
+            Paths, or waveforms at ``sr``.
+
+        Returns
+        -------
+        windows : ndarray of shape (n_windows, *input_shape_), float32
+        owner : ndarray of shape (n_windows,)
+            Index of the clip each window comes from.
+        starts : ndarray of shape (n_windows,)
+            First frame of each window in its clip.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from embedclf import KerasCNN
+        >>> cnn = KerasCNN(sr=8000, window=0.5, hop=0.25)
+        >>> _ = cnn.fit_frontend([np.zeros(8000, np.float32)])
+        >>> W, owner, starts = cnn.windows([np.zeros(8000, np.float32), np.zeros(2000, np.float32)])
+        >>> owner.tolist(), W.shape[1:] == cnn.input_shape_
+        ([0, 0, 0, 1], True)
+        """
+        check_is_fitted(self, "feature_mean_")
+        return self._windows([w for _, _, w in iter_clips(X, self.sr)])
+
+    def window_proba(self, windows):
+        """The network's probabilities of windows (as :meth:`windows` returns them).
+
+        Parameters
+        ----------
+        windows : ndarray of shape (n_windows, *input_shape_)
+
+        Returns
+        -------
+        ndarray of shape (n_windows, n_classes), float64
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from embedclf import KerasCNN
+        >>> from embedclf.datasets import make_sound_events
+        >>> X, y, _ = make_sound_events(n_per_class=4, sr=8000, duration=1.0, random_state=0)
+        >>> cnn = KerasCNN(architecture="strided_ds", sr=8000, epochs=1, random_state=0).fit(X, y)
+        >>> W, owner, _ = cnn.windows(X[:2])
+        >>> P, same_owner = cnn.predict_windows(X[:2])
+        >>> bool(np.allclose(cnn.window_proba(W), P)), owner.tolist() == same_owner.tolist()
+        (True, True)
+        """
+        check_is_fitted(self, "model_")
+        # eager calls: no tf.function retraced per batch shape and per fitted model
+        out = [self.model_(windows[i : i + _PREDICT_BATCH], training=False).numpy()
+               .astype(np.float64) for i in range(0, len(windows), _PREDICT_BATCH)]
+        return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
+
     def _windows(self, waves):
-        """Standardised network input of clips (a fitted frontend), owners and starts."""
+        """Standardised network input of waveforms at ``sr`` (a fitted frontend), owners, starts."""
         W, owner, starts = spectrogram_windows(self.frontend_, waves, *self.window_frames_,
                                                top_db=self.window_top_db)
         return self._standardize(W), owner, starts
@@ -443,25 +665,6 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
             raise ValueError(f"unknown_label={self.unknown_label!r} must be finite")
         if self.unknown_label in set(self.classes_.tolist()):
             raise ValueError(f"unknown_label={self.unknown_label!r} is also a class label")
-
-    def _split(self, y_idx, rng):
-        """Clip indices for training and for early-stopping validation."""
-        n = len(y_idx)
-        idx = np.arange(n)
-        if not self.early_stopping:
-            return idx, idx[:0]
-        n_val = int(round(self.validation_fraction * n))
-        if n_val < 1 or n - n_val < 1:
-            return idx, idx[:0]
-        counts = np.bincount(y_idx)
-        if counts.min() >= 2 and n_val >= len(counts) and n - n_val >= len(counts):
-            from sklearn.model_selection import train_test_split
-
-            train, val = train_test_split(idx, test_size=n_val, stratify=y_idx,
-                                          random_state=int(rng.integers(2**31 - 1)))
-            return np.sort(train), np.sort(val)
-        perm = rng.permutation(n)
-        return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
     def _window_weights(self, labels, n_classes):
         if self.class_weight is None:
@@ -579,25 +782,19 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         ((3, 5), [0, 0, 0])
         """
         check_is_fitted(self)
-        X = _check_X(X)  # a generator is read once, here
-        _check_n_features(self, X)
+        X = check_X(X)  # a generator is read once, here
+        check_n_features(self, X)
         probs, owners, offset = [], [], 0
         for W, owner, n in self._clip_windows(X):
-            probs.append(self._network_proba(W))
+            probs.append(self.window_proba(W))
             owners.append(owner + offset)
             offset += n
         if not probs:
             return np.zeros((0, len(self.classes_))), np.zeros(0, dtype=int)
         return np.concatenate(probs), np.concatenate(owners)
 
-    def _network_proba(self, W):
-        # eager calls: no tf.function retraced per batch shape and per fitted model
-        out = [self.model_(W[i : i + _PREDICT_BATCH], training=False).numpy().astype(np.float64)
-               for i in range(0, len(W), _PREDICT_BATCH)]
-        return np.concatenate(out)
-
     def predict_proba(self, X):
-        """Clip probabilities: the clip's windows pooled as ``aggregate`` says.
+        """Clip probabilities: the clip's windows pooled as ``clip_pooling`` says.
 
         Parameters
         ----------
@@ -607,9 +804,24 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_clips, n_classes)
         """
-        X = _check_X(X)
+        X = check_X(X)
         P, owner = self.predict_windows(X)
-        return pool_windows(P, owner, len(X), self.aggregate)
+        return pool_windows(P, owner, len(X), self.pooling())
+
+    def pooling(self):
+        """The clip pooling in use: ``clip_pooling``, or the deprecated ``aggregate`` when set.
+
+        Returns
+        -------
+        {"mean", "logmean", "vote"}
+
+        Examples
+        --------
+        >>> from embedclf import KerasCNN
+        >>> KerasCNN(clip_pooling="vote").pooling()
+        'vote'
+        """
+        return resolve_clip_pooling(self.clip_pooling, self.aggregate)
 
     def predict(self, X):
         """The most probable class of each clip (``unknown_label`` under ``threshold``).
@@ -658,6 +870,9 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
+        if "clip_pooling" not in state:  # pickled before the rename: ``aggregate`` was it
+            state["clip_pooling"] = state.get("aggregate", "mean")
+            state["aggregate"] = "deprecated"
         state.setdefault("lr_schedule", "constant")  # models pickled before these existed
         state.setdefault("weight_decay", 0.0)
         state.setdefault("fit_hop", None)

@@ -1,4 +1,14 @@
-"""Log-mel analysis windows as CNN input: shared by KerasCNN and the distiller."""
+"""Log-mel analysis windows as CNN input, and clip pooling of window probabilities.
+
+Shared by :class:`~embedclf.models.KerasCNN`, the distiller and its export.
+
+Examples
+--------
+>>> from embedclf.models.windows import window_frames
+>>> from embedclf.distill import mcu_frontend
+>>> window_frames(mcu_frontend(), 1.0, 0.5)  # 20 ms frames
+(50, 25)
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,15 @@ from ..features.windows import split_windows
 
 
 def window_frames(frontend, window, hop):
-    """Window and hop of ``window``/``hop`` seconds in frames of ``frontend``."""
+    """Window and hop of ``window``/``hop`` seconds in frames of ``frontend`` (at least 1).
+
+    Examples
+    --------
+    >>> from embedclf import LogMel
+    >>> from embedclf.models.windows import window_frames
+    >>> window_frames(LogMel(sr=16000, hop_length=320), 1.0, 0.25)
+    (50, 12)
+    """
     rate = frontend.sr / frontend.hop_length
     return max(1, int(round(window * rate))), max(1, int(round(hop * rate)))
 
@@ -21,6 +39,16 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
     ``top_db`` clips each window to that many dB below its own maximum (what a
     device holding one window can do, unlike clipping against the whole clip).
 
+    Parameters
+    ----------
+    frontend : LogMel
+        Fitted.
+    waves : sequence of ndarray
+        Waveforms at ``frontend.sr``.
+    n_frames, hop_frames : int
+        Window and hop in frames (:func:`window_frames`).
+    top_db : float or None, default=None
+
     Returns
     -------
     windows : ndarray of shape (n_windows, n_mels, n_frames, 1), float32
@@ -28,6 +56,16 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
         Index of the clip each window comes from.
     starts : ndarray of shape (n_windows,)
         First frame of each window in its clip.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.distill import mcu_frontend
+    >>> from embedclf.models.windows import spectrogram_windows
+    >>> fe = mcu_frontend().fit([np.zeros(1, np.float32)])
+    >>> W, owner, starts = spectrogram_windows(fe, [np.zeros(16000, np.float32)], 50, 25)
+    >>> W.shape, owner.tolist(), starts.tolist()
+    ((2, 40, 50, 1), [0, 0], [0, 25])
     """
     specs = frontend.transform(list(waves))
     parts, owner, starts = [], [], []
@@ -43,7 +81,7 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
             np.concatenate(starts))
 
 
-#: Clip poolings of window probabilities (``KerasCNN(aggregate=...)``).
+#: Clip poolings of window probabilities (``KerasCNN(clip_pooling=...)``).
 POOLINGS = ("mean", "logmean", "vote")
 #: ``"logmean"`` floors each window probability here first: half an int8 softmax output step
 #: (1/256), so one window's confident zero cannot veto a class, and the float and int8 models pool
@@ -62,7 +100,7 @@ def pool_windows(P, owner, n_clips, aggregate="mean"):
     Examples
     --------
     >>> import numpy as np
-    >>> from embedclf.models._windows import pool_windows
+    >>> from embedclf.models.windows import pool_windows
     >>> P = np.array([[0.8, 0.2, 0.0], [0.0, 0.4, 0.6]])  # one clip's two windows
     >>> owner = np.array([0, 0])
     >>> pool_windows(P, owner, 1).round(2)  # class 0: one window sure, the other rules it out
@@ -85,3 +123,31 @@ def pool_windows(P, owner, n_clips, aggregate="mean"):
         out = np.exp(out - out.max(axis=1, keepdims=True))
         out /= out.sum(axis=1, keepdims=True)
     return out
+
+
+def resolve_clip_pooling(clip_pooling, aggregate="deprecated"):
+    """The clip pooling an estimator uses: ``clip_pooling``, unless the old ``aggregate`` is set.
+
+    ``aggregate`` is the parameter's former name (deprecated): when set, it
+    wins, with a FutureWarning.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from embedclf.models.windows import resolve_clip_pooling
+    >>> resolve_clip_pooling("logmean")
+    'logmean'
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     resolve_clip_pooling("logmean", aggregate="vote")
+    'vote'
+    >>> caught[0].category.__name__
+    'FutureWarning'
+    """
+    if aggregate == "deprecated":
+        return clip_pooling
+    import warnings
+
+    warnings.warn(f"`aggregate` was renamed `clip_pooling` in 0.2 and will be removed in 0.4; "
+                  f"pass clip_pooling={aggregate!r} instead", FutureWarning, stacklevel=3)
+    return aggregate
