@@ -34,6 +34,7 @@ __all__ = [
     "WeightsNotFoundError",
     "BudgetError",
     "UnsupportedOpError",
+    "TeacherClassesWarning",
 ]
 
 
@@ -164,5 +165,18 @@ class UnsupportedOpError(ValueError):
     --------
     >>> from embedclf.distill import UnsupportedOpError
     >>> issubclass(UnsupportedOpError, ValueError)
+    True
+    """
+
+
+class TeacherClassesWarning(UserWarning):
+    """The teacher, refitted without the held-out clips, knows other classes than before.
+
+    Raised by :func:`embedclf.distill.distill_and_export`.
+
+    Examples
+    --------
+    >>> from embedclf.distill.flow import TeacherClassesWarning
+    >>> issubclass(TeacherClassesWarning, UserWarning)
     True
     """

@@ -9,22 +9,12 @@ import warnings
 
 import numpy as np
 
+from ..exceptions import TeacherClassesWarning  # re-exported
 from ..files import check_replaceable
 from ..recipe import RECIPE, TEST_FRACTION
 from .export import export
 
 __all__ = ["distill_and_export", "held_out_split", "TeacherClassesWarning", "TEST_FRACTION"]
-
-
-class TeacherClassesWarning(UserWarning):
-    """The teacher, refitted without the held-out clips, knows other classes than before.
-
-    Examples
-    --------
-    >>> from embedclf.distill.flow import TeacherClassesWarning
-    >>> issubclass(TeacherClassesWarning, UserWarning)
-    True
-    """
 
 
 def held_out_split(y, *, folds=None, test_fold=None, test_fraction=TEST_FRACTION,

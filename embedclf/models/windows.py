@@ -16,6 +16,9 @@ import numpy as np
 
 from ..features.windows import split_windows
 
+__all__ = ["window_frames", "spectrogram_windows", "pool_windows", "resolve_clip_pooling",
+           "POOLINGS", "LOG_FLOOR"]
+
 
 def window_frames(frontend, window, hop):
     """Window and hop of ``window``/``hop`` seconds in frames of ``frontend`` (at least 1).
