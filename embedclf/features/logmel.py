@@ -20,6 +20,7 @@ from scipy import fft as sp_fft
 from scipy import signal as sp_signal
 from joblib import effective_n_jobs
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from ..audio import ClipTransformer, to_mono
 
@@ -340,6 +341,86 @@ def _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_ba
             _project(sq[done - base : stop - base], groups, out[done:stop])
             done = stop
     return np.split(out, starts[1:-1])
+
+
+class _PaddedFrames:
+    """Segments of a clip's padded signal, fed block by block, each covering
+    :data:`_PROJECT_FRAMES` analysis frames (fewer in the last segment).
+
+    A segment is analysed with ``center=False``: its frames are exactly the
+    clip's frames, and a segment of ``_PROJECT_FRAMES`` frames starting at a
+    multiple of that count is projected as one block, as the whole-clip
+    analysis projects it. Padding is built as :class:`_PadBuffer` builds it.
+    """
+
+    def __init__(self, n_fft, hop, center, pad_mode):
+        self.n_fft, self.hop, self.pad_mode = n_fft, hop, pad_mode
+        self.pad = n_fft // 2 if center else 0
+        # below this many samples the clip is analysed whole (reflect padding of
+        # short clips repeats, and a clip shorter than a frame is zero-filled)
+        self.min_samples = n_fft + 2 * self.pad + 1
+        self.head = []  # the first blocks, until min_samples have arrived
+        self.buf = None  # padded samples from global padded index ``off``
+        self.off = 0
+        self.frame = 0  # next frame to emit
+        self.n = 0  # raw samples seen
+        self.tail = np.zeros(0, dtype=np.float32)  # the last pad + 1 raw samples
+        self.span = (_PROJECT_FRAMES - 1) * hop + n_fft  # samples of a full segment
+
+    def push(self, block):
+        """Full segments that ``block`` completes."""
+        block = np.asarray(block, dtype=np.float32)
+        self.n += len(block)
+        self.tail = np.concatenate([self.tail, block])[-(self.pad + 1):]
+        if self.buf is None:
+            self.head.append(block)
+            if self.n < self.min_samples:
+                return []
+            y = np.concatenate(self.head)
+            self.head = []
+            block, self.buf = y, self._left_pad(y)
+        self.buf = np.concatenate([self.buf, block])
+        return self._emit(None)
+
+    def finish(self):
+        """The remaining segments, or ``None`` if the clip is short: then
+        :attr:`head` holds all of it, to be analysed whole."""
+        if self.buf is None:
+            return None
+        self.buf = np.concatenate([self.buf, self._right_pad()])
+        total = _n_frames(self.n, self.n_fft, self.hop, self.pad > 0)
+        return self._emit(total)
+
+    def _left_pad(self, y):
+        p = self.pad
+        if self.pad_mode == "reflect":
+            return y[p:0:-1].copy()
+        if self.pad_mode == "edge":
+            return np.full(p, y[0], dtype=np.float32)
+        return np.zeros(p, dtype=np.float32)
+
+    def _right_pad(self):
+        p, t = self.pad, self.tail
+        if self.pad_mode == "reflect":
+            return t[-2 : -p - 2 : -1].copy() if p else np.zeros(0, np.float32)
+        if self.pad_mode == "edge":
+            return np.full(p, t[-1], dtype=np.float32)
+        return np.zeros(p, dtype=np.float32)
+
+    def _emit(self, total):
+        segments = []
+        while True:
+            start = self.frame * self.hop - self.off
+            k = _PROJECT_FRAMES if total is None else min(_PROJECT_FRAMES, total - self.frame)
+            if k <= 0 or start + (k - 1) * self.hop + self.n_fft > len(self.buf):
+                break
+            segments.append(self.buf[start : start + (k - 1) * self.hop + self.n_fft])
+            self.frame += k
+        drop = min(self.frame * self.hop - self.off, len(self.buf))
+        if drop > 0:
+            self.buf = self.buf[drop:]
+            self.off += drop
+        return segments
 
 
 _EXECUTOR = None
@@ -744,6 +825,194 @@ class LogMel(ClipTransformer):
 
     def _finish(self, out):
         return out
+
+    @property
+    def supports_streaming(self):
+        """Whether :meth:`stream_frames` can analyse a clip block by block.
+
+        True unless ``ref`` is a callable or ``normalize="clip"`` (both need
+        every frame of the clip at once); subclasses that post-process whole
+        clips (:class:`MFCC`) say False.
+
+        Examples
+        --------
+        >>> from embedclf import LogMel
+        >>> LogMel().supports_streaming, LogMel(normalize="clip").supports_streaming
+        (True, False)
+        """
+        return type(self)._finish is LogMel._finish and not callable(self.ref) \
+            and self.normalize != "clip"
+
+    def stream_file(self, path, block_seconds=None):
+        """Frames of one audio file, decoded and analysed block by block.
+
+        Memory stays bounded whatever the file's length: see
+        :meth:`stream_frames`. The file is decoded twice (see there).
+
+        Parameters
+        ----------
+        path : str or path-like
+        block_seconds : float, optional
+            Seconds decoded per block (default
+            :data:`embedclf.audio.BLOCK_SECONDS`).
+
+        Yields
+        ------
+        ndarray of shape (n, n_mels), float32
+
+        Raises
+        ------
+        AudioError
+            Where iteration meets an unreadable part of the file.
+
+        Examples
+        --------
+        >>> import numpy as np, soundfile as sf, tempfile, os
+        >>> from embedclf import LogMel
+        >>> p = os.path.join(tempfile.mkdtemp(), "a.wav")
+        >>> sf.write(p, np.random.default_rng(0).standard_normal(16000) * 0.1, 16000)
+        >>> mel = LogMel(sr=16000).fit([p])
+        >>> S = np.concatenate(list(mel.stream_file(p, block_seconds=0.3)))
+        >>> np.array_equal(S, mel.transform([p])[0])
+        True
+        """
+        from ..audio import stream_audio
+
+        path = os.fspath(path)
+        return self.stream_frames(lambda: stream_audio(path, self.sr, block_seconds))
+
+    def stream_frames(self, blocks):
+        """Frames of one clip given as blocks of samples, in blocks of frames.
+
+        Concatenated, the frames equal ``transform([clip])[0]`` for the
+        concatenated samples, bit for bit: frames are projected in the same
+        blocks, counted from the clip's first frame, as the whole-clip
+        analysis projects them, and every later step is elementwise or uses
+        the same blocks. Memory holds about one block of samples and one
+        block of frames, whatever the clip's length.
+
+        The blocks are read twice: a first pass finds the clip's peak sample
+        (and, for ``top_db`` or ``ref="max"``, its largest power), which the
+        frames depend on. A clip whose peak needs the overflow guard (samples
+        beyond about 1e15, see :class:`LogMel`) is analysed whole instead.
+
+        Parameters
+        ----------
+        blocks : callable or sequence
+            A function returning a fresh iterable of 1-D float32 blocks at
+            ``sr`` (called twice), or a sequence of blocks.
+
+        Yields
+        ------
+        ndarray of shape (n, n_mels), float32
+
+        Raises
+        ------
+        ValueError
+            ``supports_streaming`` is False for these parameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from embedclf import LogMel
+        >>> y = np.random.default_rng(0).standard_normal(8000).astype("float32")
+        >>> mel = LogMel(sr=8000, n_mels=20).fit([y])
+        >>> parts = list(mel.stream_frames([y[:3001], y[3001:]]))
+        >>> np.array_equal(np.concatenate(parts), mel.transform([y])[0])
+        True
+        """
+        check_is_fitted(self)
+        if not self.supports_streaming:
+            raise ValueError(f"{type(self).__name__} with ref={self.ref!r}, "
+                             f"normalize={self.normalize!r} needs whole clips: use transform")
+        source = blocks if callable(blocks) else (lambda: iter(blocks))
+        return self._stream(source)
+
+    def _stream(self, source):
+        power = float(self.power)
+        clip_wide = self.log and (self.top_db is not None or
+                                  (isinstance(self.ref, str) and self.ref == "max"))
+        # pass 1: the peak sample, and the largest power and dB value if needed
+        peak, smax, lmax = 0.0, -np.inf, -np.inf
+        for M, y_peak in self._power_blocks(source(), clip_wide):
+            peak = max(peak, y_peak)
+            if clip_wide and M is not None and M.size:
+                smax = max(smax, float(M.max()))
+                lmax = max(lmax, float(self._db(M, np.float32(0.0)).max()))
+        probe = np.array([peak, -peak], dtype=np.float32)
+        shift = _headroom_shifts([probe], self.window_, self.mel_basis_, power)[0]
+        if shift:  # rare: samples near the float32 limit; the whole clip's own path
+            y = np.concatenate([np.asarray(b, dtype=np.float32) for b in source()])
+            with _single_threaded_blas():
+                yield from self._featurize([y])
+            return
+        ref_db = None
+        if self.log:
+            ref = smax if isinstance(self.ref, str) else self.ref
+            ref_db = np.float32(10.0 * np.log10(max(self.amin, abs(float(ref)))))
+        floor = None
+        if self.log and self.top_db is not None:
+            # power_to_db: max(L, L.max() - top_db), in float32; subtracting one
+            # constant keeps the order, so L.max() is the largest raw dB less ref_db
+            floor = np.float32(np.float32(lmax) - ref_db) - np.float32(self.top_db)
+        fpw = None
+        if self.normalize == "window":
+            fpw = max(1, int(round(self.normalize_window * self.frame_rate)))
+        held = []  # frames waiting for a full normalisation block
+        for M, _ in self._power_blocks(source(), True):
+            if M is None:
+                continue
+            if self.log:
+                M = self._db(M, ref_db)
+                if floor is not None:
+                    np.maximum(M, floor, out=M)
+            if fpw is None:
+                yield np.ascontiguousarray(M, dtype=np.float32)
+                continue
+            held.append(M)
+            n_held = sum(len(h) for h in held)
+            if n_held >= fpw:
+                H = np.concatenate(held)
+                cut = n_held - n_held % fpw
+                yield _normalize_windows(H[:cut], fpw, self.normalize_floor)
+                held = [H[cut:]]
+        if fpw is not None and sum(len(h) for h in held):
+            H = np.concatenate(held)
+            yield _normalize_windows(H, fpw, self.normalize_floor)
+
+    def _db(self, M, ref_db):
+        """:func:`power_to_db` without ``top_db``, elementwise as it computes it."""
+        L = np.maximum(M, np.float32(self.amin))
+        np.log10(L, out=L)
+        L *= np.float32(10.0)
+        L -= ref_db
+        return L
+
+    def _power_blocks(self, blocks, compute):
+        """Mel power of each batch of segments (None without ``compute``), with the
+        peak of the samples pushed."""
+        framer = _PaddedFrames(self.n_fft, self.hop_length, self.center, self.pad_mode)
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float32)
+            peak = max(float(block.max()), -float(block.min())) if block.size else 0.0
+            segments = framer.push(block)
+            yield (self._mel(segments) if compute else None), peak
+        segments = framer.finish()
+        if not compute:
+            return
+        if segments is None:  # a short clip: analysed whole, exactly as transform does
+            wave = np.concatenate(framer.head) if framer.head else np.zeros(0, np.float32)
+            yield self._mel([wave], center=self.center), 0.0
+        else:
+            yield self._mel(segments), 0.0
+
+    def _mel(self, waves, center=False):
+        if not waves:
+            return None
+        with _single_threaded_blas(), _FFT.acquire(_CHUNK_FRAMES, self.n_fft) as fft:
+            parts = _mel_power_with(fft, waves, self.n_fft, self.hop_length, self.window_,
+                                    center, self.pad_mode, float(self.power), self.mel_basis_)
+        return np.concatenate(parts)
 
 
 def _dct_matrix(n_mfcc, n_mels):
