@@ -16,6 +16,7 @@ with zeros until the last samples are covered. ``times`` are
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import warnings
@@ -319,8 +320,11 @@ class PretrainedEmbedding(ClipTransformer):
         return iter([resample(y, self.sr, self.model_sr, source=source)])
 
     def _clip_windows(self, clip, source):
+        return self._clip_windows_from(self._blocks(clip, source))
+
+    def _clip_windows_from(self, blocks):
         framer = _Framer(self._window, self._hop, self.center)
-        for block in self._blocks(clip, source):
+        for block in blocks:
             yield from framer.push(block)
         yield from framer.finish()
 
@@ -430,6 +434,75 @@ class PretrainedEmbedding(ClipTransformer):
             self.skipped_ = _skipped_frame(sorted(skipped))
             warn_skipped(self.skipped_, type(self).__name__)
         return [results[i] for i in sorted(results)]
+
+    #: Every backend embeds a file block by block (:meth:`stream_file`).
+    supports_streaming = True
+
+    def stream_file(self, path, block_seconds=None):
+        """Embeddings of one audio file, ``batch_size`` windows at a time.
+
+        The file is decoded in blocks and cut into windows as :meth:`embed`
+        cuts it, so memory holds one block of samples and one batch of
+        windows whatever the file's length. Batches start at the file's first
+        window, as in ``embed([path])``, so the rows equal its values. A
+        cached entry is used when there is one; a streamed file is not added
+        to the cache (that would hold all its embeddings at once).
+
+        Parameters
+        ----------
+        path : str or path-like
+        block_seconds : float, optional
+            Seconds decoded per block (default
+            :data:`embedclf.audio.BLOCK_SECONDS`).
+
+        Yields
+        ------
+        ndarray of shape (n, embedding_dim_), float32
+            Consecutive windows; window ``k`` starts ``k * hop_size`` seconds in.
+
+        Raises
+        ------
+        AudioError
+            Where iteration meets an unreadable part of the file, or the
+            model gives NaN or inf.
+
+        Examples
+        --------
+        >>> import numpy as np, soundfile as sf, tempfile, os
+        >>> from embedclf.features.embeddings import PretrainedEmbedding
+        >>> class Peak(PretrainedEmbedding):
+        ...     model_sr, window_seconds = 8000, 0.5
+        ...     _parameter_constraints = PretrainedEmbedding._common_constraints
+        ...     def __init__(self, *, sr=8000, hop_size=0.5, center=False, batch_size=2,
+        ...                  cache=None, progress=False, on_error="raise"):
+        ...         self.sr, self.hop_size, self.center, self.batch_size = sr, hop_size, center, batch_size
+        ...         self.cache, self.progress, self.on_error = cache, progress, on_error
+        ...     def _load_model(self): return "model"
+        ...     def _embed_windows(self, w): return np.c_[w.mean(1), np.abs(w).max(1)]
+        ...     def _embedding_dim(self): return 2
+        ...     def _cache_config(self): return {}
+        >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); sf.write(p, np.ones(20000) / 2, 8000)
+        >>> [b.shape for b in Peak().fit([p]).stream_file(p, block_seconds=0.3)]
+        [(2, 2), (2, 2), (1, 2)]
+        """
+        check_is_fitted(self)
+        path = os.fspath(path)
+        cache = self._cache()
+        if cache is not None:
+            hit = cache.get(self._key(path, path), self.embedding_dim_)
+            if hit is not None:
+                yield hit[0]
+                return
+        windows = self._clip_windows_from(stream_audio(path, self.model_sr, block_seconds))
+        while True:
+            batch = list(itertools.islice(windows, self.batch_size))
+            if not batch:
+                return
+            out = np.asarray(self._embed_windows(np.stack(batch)), dtype=np.float32)
+            if not np.isfinite(out).all():
+                raise AudioError(path, f"{type(self).__name__} produced NaN or inf embeddings; "
+                                       "check the input's level")
+            yield out
 
     def transform(self, X):
         """Per-clip embeddings, ``(n_windows, dim)`` float32 each.
