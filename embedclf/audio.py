@@ -569,6 +569,28 @@ def _check_X(X):
     return X
 
 
+def check_clips(X):
+    """``X`` as an indexable sequence of clips, or the specific error saying what to pass.
+
+    Parameters
+    ----------
+    X : sequence of clips
+        Paths, waveforms, or a 2-D array of mono waveforms (one per row);
+        generators are read once, here.
+
+    Returns
+    -------
+    sequence
+
+    Examples
+    --------
+    >>> from embedclf.audio import check_clips
+    >>> check_clips(p for p in ["a.wav", "b.wav"])
+    ['a.wav', 'b.wav']
+    """
+    return _check_X(X)
+
+
 def iter_clips(X, sr, on_error="raise"):
     """Yield ``(index, source, waveform)`` for each clip in ``X``.
 
