@@ -435,18 +435,23 @@ class PretrainedEmbedding(ClipTransformer):
             warn_skipped(self.skipped_, type(self).__name__)
         return [results[i] for i in sorted(results)]
 
-    #: Every backend embeds a file block by block (:meth:`stream_file`).
+    #: Every backend embeds a file block by block (:meth:`stream_embeddings`).
     supports_streaming = True
 
-    def stream_file(self, path, block_seconds=None):
-        """Embeddings of one audio file, ``batch_size`` windows at a time.
+    #: A streamed file whose embeddings take at most this many bytes is added to
+    #: the cache (kept until the file ends); longer ones are not cached.
+    stream_cache_bytes = 64 * 2**20
+
+    def stream_embeddings(self, path, block_seconds=None):
+        """Embeddings of one audio file with their times, ``batch_size`` windows at a time.
 
         The file is decoded in blocks and cut into windows as :meth:`embed`
         cuts it, so memory holds one block of samples and one batch of
         windows whatever the file's length. Batches start at the file's first
-        window, as in ``embed([path])``, so the rows equal its values. A
-        cached entry is used when there is one; a streamed file is not added
-        to the cache (that would hold all its embeddings at once).
+        window, as in ``embed([path])``, so the rows equal its values. With a
+        ``cache``, an entry is used when there is one, and a file whose
+        embeddings fit in :attr:`stream_cache_bytes` is added once read to
+        its end.
 
         Parameters
         ----------
@@ -457,8 +462,8 @@ class PretrainedEmbedding(ClipTransformer):
 
         Yields
         ------
-        ndarray of shape (n, embedding_dim_), float32
-            Consecutive windows; window ``k`` starts ``k * hop_size`` seconds in.
+        Embedding
+            Consecutive windows of the file (``source`` is the path).
 
         Raises
         ------
@@ -482,27 +487,60 @@ class PretrainedEmbedding(ClipTransformer):
         ...     def _embedding_dim(self): return 2
         ...     def _cache_config(self): return {}
         >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); sf.write(p, np.ones(20000) / 2, 8000)
-        >>> [b.shape for b in Peak().fit([p]).stream_file(p, block_seconds=0.3)]
-        [(2, 2), (2, 2), (1, 2)]
+        >>> [e.times.tolist() for e in Peak().fit([p]).stream_embeddings(p, block_seconds=0.3)]
+        [[0.0, 0.5], [1.0, 1.5], [2.0]]
         """
         check_is_fitted(self)
         path = os.fspath(path)
-        cache = self._cache()
+        cache, key = self._cache(), None
         if cache is not None:
-            hit = cache.get(self._key(path, path), self.embedding_dim_)
+            key = self._key(path, path)
+            hit = cache.get(key, self.embedding_dim_)
             if hit is not None:
-                yield hit[0]
+                yield Embedding(hit[0], hit[1], path)
                 return
         windows = self._clip_windows_from(stream_audio(path, self.model_sr, block_seconds))
+        step = self._hop / self.model_sr
+        done, kept = 0, [] if cache is not None else None
         while True:
             batch = list(itertools.islice(windows, self.batch_size))
             if not batch:
-                return
+                break
             out = np.asarray(self._embed_windows(np.stack(batch)), dtype=np.float32)
             if not np.isfinite(out).all():
-                raise AudioError(path, f"{type(self).__name__} produced NaN or inf embeddings; "
-                                       "check the input's level")
-            yield out
+                raise AudioError(path, f"{type(self).__name__} produced NaN or inf embeddings "
+                                       "(not cached); check the input's level")
+            times = np.arange(done, done + len(out)) * step
+            done += len(out)
+            if kept is not None:
+                kept.append(out)
+                if done * out.shape[1] * 4 > self.stream_cache_bytes:
+                    kept = None  # too long to cache without holding it all
+            yield Embedding(out, times, path)
+        if kept:
+            values = np.concatenate(kept)
+            cache.put(key, values, np.arange(len(values)) * step)
+
+    def stream_file(self, path, block_seconds=None):
+        """The values of :meth:`stream_embeddings`: ``(n, embedding_dim_)`` float32 blocks.
+
+        Parameters
+        ----------
+        path : str or path-like
+        block_seconds : float, optional
+
+        Yields
+        ------
+        ndarray of shape (n, embedding_dim_), float32
+
+        Examples
+        --------
+        >>> from embedclf.features.embeddings import PretrainedEmbedding
+        >>> PretrainedEmbedding.supports_streaming
+        True
+        """
+        for e in self.stream_embeddings(path, block_seconds):
+            yield e.values
 
     def transform(self, X):
         """Per-clip embeddings, ``(n_windows, dim)`` float32 each.
