@@ -934,7 +934,7 @@ class LogMel(ClipTransformer):
                                   (isinstance(self.ref, str) and self.ref == "max"))
         # pass 1: the peak sample, and the largest power and dB value if needed
         peak, smax, lmax = 0.0, -np.inf, -np.inf
-        for M, y_peak in self._power_blocks(source(), clip_wide):
+        for M, y_peak in self._power_blocks(source(), clip_wide, first_pass=True):
             peak = max(peak, y_peak)
             if clip_wide and M is not None and M.size:
                 smax = max(smax, float(M.max()))
@@ -988,9 +988,14 @@ class LogMel(ClipTransformer):
         L -= ref_db
         return L
 
-    def _power_blocks(self, blocks, compute):
+    def _power_blocks(self, blocks, compute, first_pass=False):
         """Mel power of each batch of segments (None without ``compute``), with the
-        peak of the samples pushed."""
+        peak of the samples pushed. A first pass may overflow (the clip then turns
+        out to need the overflow guard and is analysed again): no warnings."""
+        if first_pass:
+            with np.errstate(over="ignore", invalid="ignore"):
+                yield from self._power_blocks(blocks, compute)
+            return
         framer = _PaddedFrames(self.n_fft, self.hop_length, self.center, self.pad_mode)
         for block in blocks:
             block = np.asarray(block, dtype=np.float32)
