@@ -18,7 +18,8 @@ from .pipelines import pipeline_sr
 
 __all__ = ["predict_table", "streams_clips"]
 
-#: analysis windows of a streamed file predicted per model call in window mode
+#: at most this many analysis windows of a streamed file per model call in window mode
+#: (fewer when they would hold more samples than a block)
 WINDOW_BATCH = 64
 
 
@@ -128,6 +129,7 @@ def _rows(source, labels, proba, classes, spans=None):
 
 def _stream_windows(model, path, sr, win_n, hop_n, block_seconds):
     rows, batch, spans = [], [], []
+    budget = max(1, int(block_seconds * sr))  # samples per model call: about one block
 
     def flush():
         rows.extend(_rows(path, *_probabilities(model, batch), spans=spans))
@@ -137,7 +139,7 @@ def _stream_windows(model, path, sr, win_n, hop_n, block_seconds):
     for a, b, seg in _segments(path, sr, win_n, hop_n, block_seconds):
         batch.append(seg)
         spans.append((a / sr, b / sr))
-        if len(batch) == WINDOW_BATCH:
+        if len(batch) == WINDOW_BATCH or len(batch) * win_n >= budget:
             flush()
     if batch:
         flush()
@@ -150,7 +152,8 @@ def predict_table(model, X, *, sr=None, on_error="raise", window=None, hop=None,
 
     Memory does not grow with a file's length wherever the model allows:
     in window mode every file is decoded block by block and its windows are
-    predicted :data:`WINDOW_BATCH` at a time; in clip mode a file longer
+    predicted :data:`WINDOW_BATCH` at a time (fewer if they hold more than a
+    block of samples); in clip mode a file longer
     than one block is streamed when :func:`streams_clips` says the model
     can, else loaded whole (as are shorter files and in-memory clips, which
     are predicted together). Streamed results equal the whole-file ones up
