@@ -13,7 +13,7 @@ import pandas as pd
 
 from .audio import (BLOCK_SECONDS, AudioError, audio_info, check_clips, load_clips, stream_audio,
                     warn_skipped)
-from .features.windows import window_starts
+from .features.windows import stream_windows, window_starts
 from .pipelines import pipeline_sr
 
 __all__ = ["predict_table", "streams_clips"]
@@ -97,21 +97,10 @@ def _duration(path):
 
 
 def _segments(path, sr, win_n, hop_n, block_seconds):
-    """Yield ``(start, stop, samples)`` of each analysis window of a file, read in blocks."""
-    buf, off, k, n = np.zeros(0, np.float32), 0, 0, 0
-    for block in stream_audio(path, sr, block_seconds):
-        buf = np.concatenate([buf, block])
-        n += len(block)
-        while k * hop_n + win_n <= n:
-            a = k * hop_n - off
-            yield k * hop_n, k * hop_n + win_n, buf[a : a + win_n]
-            k += 1
-        drop = min(k * hop_n - off, len(buf))
-        buf, off = buf[drop:], off + drop
-    # full windows, then one shorter window for the tail (never one past the end)
-    for s in window_starts(n, win_n, hop_n, pad="last")[k:]:
-        part = buf[s - off : s - off + win_n]
-        yield s, s + len(part), part
+    """Yield ``(start, stop, samples)`` of each analysis window of a file, read in blocks:
+    full windows, then one shorter window for the tail (never one past the end)."""
+    for s, seg in stream_windows(stream_audio(path, sr, block_seconds), win_n, hop_n):
+        yield s, s + len(seg), seg
 
 
 def _rows(source, labels, proba, classes, spans=None):

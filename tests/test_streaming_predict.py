@@ -185,8 +185,9 @@ def test_predict_table_streamed_rows_equal_whole_file_rows(events, long_files, w
         streamed = predict_table(model, long_files, window=window, hop=hop, block_seconds=size)
         assert streamed.drop(columns=[c for c in streamed if c.startswith("prob_")]).equals(
             whole.drop(columns=[c for c in whole if c.startswith("prob_")]))
-        # the features are equal; the classifier's batched BLAS may round differently
-        np.testing.assert_allclose(_probs(streamed), _probs(whole), rtol=1e-6, atol=1e-9)
+        # the features are equal; the classifier works in float32 on float32 features, and
+        # its batched BLAS may round differently for other batches: float32 rounding
+        np.testing.assert_allclose(_probs(streamed), _probs(whole), rtol=1e-5, atol=1e-6)
 
 
 def test_mfcc_pipeline_falls_back_to_whole_files(events, long_files):
@@ -303,5 +304,6 @@ def test_birdnet_pipeline_streamed_equals_whole_file(tmp_path):
     for size in (0.7, 5.0):
         streamed = predict_table(model, [path], block_seconds=size)
         assert streamed["label"].tolist() == whole["label"].tolist()
-        # one file's windows are embedded in the same batches either way
-        np.testing.assert_allclose(_probs(streamed), _probs(whole), rtol=1e-6, atol=1e-9)
+        # one file's windows are embedded in the same batches either way; the classifier
+        # then works in float32
+        np.testing.assert_allclose(_probs(streamed), _probs(whole), rtol=1e-5, atol=1e-6)

@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["split_windows", "window_starts", "WindowAggregator", "STATS"]
+__all__ = ["split_windows", "window_starts", "stream_windows", "WindowAggregator", "STATS"]
 
 
 def window_starts(n_frames, window, hop, pad="last"):
@@ -52,6 +52,52 @@ def window_starts(n_frames, window, hop, pad="last"):
             starts = np.append(starts, starts[-1] + hop)
         return starts
     return np.array([0]) if pad == "last" and n_frames > 0 else np.array([], dtype=int)
+
+
+def stream_windows(blocks, window, hop):
+    """Analysis windows over a sequence that arrives in blocks, without holding all of it.
+
+    The windows are those of :func:`window_starts` with ``pad="last"``: each
+    full window as soon as its elements are in, then (after the last block) at
+    most one shorter window for the tail, which the caller pads or keeps short.
+
+    Parameters
+    ----------
+    blocks : iterable of ndarray
+        Consecutive pieces of one sequence (samples, or frames along axis 0).
+    window, hop : int
+        Window length and hop in elements of the sequence.
+
+    Yields
+    ------
+    start : int
+    piece : ndarray
+        ``seq[start : start + window]`` (a view, valid until the next one is
+        asked for; shorter for the tail).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.features.windows import stream_windows
+    >>> seq = np.arange(11)
+    >>> [(s, w.tolist()) for s, w in stream_windows([seq[:3], seq[3:]], 4, 3)]
+    [(0, [0, 1, 2, 3]), (3, [3, 4, 5, 6]), (6, [6, 7, 8, 9]), (9, [9, 10])]
+    """
+    buf, off, k, n = None, 0, 0, 0  # buf[0] is element ``off``; k windows given so far
+    for B in blocks:
+        B = np.asarray(B)
+        if not len(B):
+            continue
+        buf = B if buf is None else np.concatenate([buf, B])
+        n += len(B)
+        while k * hop + window <= n:
+            a = k * hop - off
+            yield k * hop, buf[a : a + window]
+            k += 1
+        drop = min(k * hop - off, len(buf))  # keep only what later windows still need
+        buf, off = buf[drop:], off + drop
+    for s in window_starts(n, window, hop, pad="last")[k:]:
+        yield int(s), buf[s - off : s - off + window]
 
 
 def split_windows(seq, window, hop=None, *, frame_rate=None, pad="last", fill=None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..features.windows import split_windows, window_starts
+from ..features.windows import split_windows, stream_windows
 
 
 def window_frames(frontend, window, hop):
@@ -43,45 +43,39 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
             np.concatenate(starts))
 
 
-def stream_spectrogram_windows(frames, n_frames, hop_frames, top_db=None):
+def stream_spectrogram_windows(frames, n_frames, hop_frames, top_db=None, group=64):
     """:func:`spectrogram_windows` of one clip whose frames arrive in blocks.
 
-    Yields the windows each block completes, ``(k, n_mels, n_frames, 1)``
+    Yields up to ``group`` windows at a time, ``(k, n_mels, n_frames, 1)``
     float32, equal to that clip's windows from :func:`spectrogram_windows`:
     full windows as soon as their frames are in, the padded last one (filled
     with the clip's quietest value, known only at the end) after the last block.
     """
-    buf, off, done, total, lo = None, 0, 0, 0, np.inf
+    lo = np.inf
 
-    def shaped(w):
-        W = np.asarray(w).transpose(0, 2, 1)[..., None]
+    def tracked():
+        nonlocal lo
+        for B in frames:
+            if len(B):
+                lo = min(lo, B.min())
+            yield B
+
+    def shaped(ws):
+        W = np.stack(ws).transpose(0, 2, 1)[..., None]
         if top_db is not None:
             W = np.maximum(W, W.max(axis=(1, 2, 3), keepdims=True) - np.float32(top_db))
         return np.ascontiguousarray(W, dtype=np.float32)
 
-    for B in frames:
-        if not len(B):
-            continue
-        buf = B if buf is None else np.concatenate([buf, B])
-        total += len(B)
-        lo = min(lo, B.min())
-        ready = []
-        while done * hop_frames + n_frames <= total:
-            a = done * hop_frames - off
-            ready.append(buf[a : a + n_frames])
-            done += 1
-        if ready:
-            yield shaped(np.stack(ready))
-        drop = min(done * hop_frames - off, len(buf))
-        buf, off = buf[drop:], off + drop
-    starts = window_starts(total, n_frames, hop_frames, pad="last")
-    if len(starts) > done:
-        rest = []
-        for s in starts[done:]:
-            part = buf[s - off : s - off + n_frames]
-            fill = np.full((n_frames - len(part), part.shape[1]), lo, dtype=part.dtype)
-            rest.append(np.concatenate([part, fill]))
-        yield shaped(np.stack(rest))
+    ready = []
+    for _, w in stream_windows(tracked(), n_frames, hop_frames):
+        if len(w) < n_frames:  # the tail: every block is in, so ``lo`` is the clip's minimum
+            w = np.concatenate([w, np.full((n_frames - len(w), w.shape[1]), lo, w.dtype)])
+        ready.append(w)
+        if len(ready) == group:
+            yield shaped(ready)
+            ready = []
+    if ready:
+        yield shaped(ready)
 
 
 #: Clip poolings of window probabilities (``KerasCNN(aggregate=...)``).
