@@ -170,8 +170,16 @@ def main():
         cells = [f"{r.peak_mb:.0f} (+{r.file_mb:.0f})" for r in part.sort_values("minutes")
                  .itertuples()]
         lines.append(f"| {case} | {how} | " + " | ".join(cells) + " |")
-    lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/memory.py "
-              f"--durations {args.durations}`."]
+    lines += [
+        "", "`+file` is the peak less the RSS just before the call. What streaming still costs "
+        "does not grow with the file: a block of samples and its features; for the CNN, the "
+        "network's activations for one call of 256 windows (the batches `predict_proba` uses; a "
+        "1-minute file has fewer windows, hence its smaller figure); for BirdNET, the LiteRT "
+        "interpreter's tensors for a batch of 16 three-second windows; `embed` loads a second "
+        "BirdNET model (the command's own). Window mode adds one table row per window.",
+        "", f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/memory.py "
+        f"--durations {args.durations}` (times in memory.csv are not comparable: other jobs "
+        "shared the machine)."]
     atomic_write_data(os.path.join(args.out, "memory.md"), "\n".join(lines) + "\n")
 
 
