@@ -553,13 +553,100 @@ def cmd_weights(args):
     return 1 if failed else 0
 
 
-def cmd_embed(args):
-    import importlib
+class _ChunkedTable:
+    """A CSV or parquet file written a chunk of rows at a time (same columns each time)."""
+
+    def __init__(self, path, parquet):
+        self.path, self.parquet, self.out, self.rows = path, parquet, None, 0
+
+    def write(self, part):
+        if self.parquet:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            if self.out is None:
+                table = pa.Table.from_pandas(part, preserve_index=False)
+                self.out = pq.ParquetWriter(self.path, table.schema)
+            else:
+                table = pa.Table.from_pandas(part, schema=self.out.schema, preserve_index=False)
+            self.out.write_table(table)
+        else:
+            if self.out is None:
+                self.out = open(self.path, "w", newline="")
+            part.to_csv(self.out, index=False, header=self.rows == 0)
+        self.rows += len(part)
+
+    def close(self):
+        if self.out is not None:
+            self.out.close()
+
+
+#: embedding rows read back from a file's spool per output chunk
+_EMBED_CHUNK_ROWS = 4096
+
+
+def _embed_to(tmp, est, df, parquet, bar, skipped):
+    """Stream every file's embeddings into ``tmp``; returns (clips, windows, dim).
+
+    A file's rows go to a spool on disk first and into the table only once the
+    file has been read to its end, so a file that fails part way leaves no rows.
+    """
+    import tempfile
 
     import numpy as np
     import pandas as pd
 
-    from .audio import SkippedClipsWarning
+    from .audio import AudioError
+
+    table = _ChunkedTable(tmp, parquet)
+    n_clips = dim = 0
+    try:
+        for i, path in enumerate(df["path"].tolist()):
+            with tempfile.TemporaryFile(dir=os.path.dirname(os.path.abspath(tmp))) as spool:
+                times = []
+                try:
+                    for e in est.stream_embeddings(path):
+                        np.ascontiguousarray(e.values, dtype=np.float32).tofile(spool)
+                        times.append(e.times)
+                        dim = e.values.shape[1]
+                except AudioError as err:
+                    if est.on_error == "raise":
+                        raise
+                    skipped.append((i, path, err.reason))
+                    continue
+                finally:
+                    if bar is not None:
+                        bar.update(1)
+                n_clips += 1
+                times = np.concatenate(times) if times else np.zeros(0)
+                spool.seek(0)
+                for start in range(0, len(times), _EMBED_CHUNK_ROWS):
+                    stop = min(start + _EMBED_CHUNK_ROWS, len(times))
+                    values = np.fromfile(spool, dtype=np.float32, count=(stop - start) * dim)
+                    part = pd.DataFrame(values.reshape(stop - start, dim),
+                                        columns=[f"e{k}" for k in range(dim)])
+                    part.insert(0, "time", times[start:stop])
+                    part.insert(0, "window", np.arange(start, stop))
+                    if "label" in df:
+                        part.insert(0, "label", df["label"].iloc[i])
+                    part.insert(0, "path", path)
+                    table.write(part)
+        if table.rows == 0:  # nothing embedded: an empty table, as pandas writes one
+            if parquet:
+                pd.DataFrame().to_parquet(tmp, index=False)
+            else:
+                pd.DataFrame().to_csv(tmp, index=False)
+    finally:
+        table.close()
+    return n_clips, table.rows, dim
+
+
+def cmd_embed(args):
+    import importlib
+
+    import pandas as pd
+
+    from .audio import skipped_from_columns
     from .files import atomic_write
 
     module, name = EMBEDDERS[args.model]
@@ -567,7 +654,7 @@ def cmd_embed(args):
     if args.hop_size is not None:
         print("note: --hop-size is deprecated and will be removed in 0.4; use --hop",
               file=sys.stderr)
-    params = {"on_error": args.on_error, "progress": not args.quiet, "cache": args.cache,
+    params = {"on_error": args.on_error, "progress": False, "cache": args.cache,
               **({"hop": hop} if hop else {}), **_parse_set(args.set)}
     est = getattr(importlib.import_module(module), name)(**params)
     if os.path.isfile(args.data) and not args.data.lower().endswith(".csv"):
@@ -575,42 +662,37 @@ def cmd_embed(args):
     else:
         df = _limit(_read_table(args.data, args.dataset, need_label=False), args.limit_per_class)
     paths = df["path"].tolist()
-    est.fit(paths[:1] if paths else [])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SkippedClipsWarning)  # reported below
-        embs = est.embed(paths)
-    skipped = est.skipped_ if args.on_error == "skip" else None
-    if skipped is not None:
-        _report_skipped(skipped, "the --json output (\"skipped\")")
-    by_source = {e.source: e for e in embs}
-    frames = []
-    for i, path in enumerate(paths):
-        e = by_source.get(path)
-        if e is None:
-            continue
-        part = pd.DataFrame(e.values, columns=[f"e{k}" for k in range(e.values.shape[1])])
-        part.insert(0, "time", e.times)
-        part.insert(0, "window", np.arange(len(e.values)))
-        if "label" in df:
-            part.insert(0, "label", df["label"].iloc[i])
-        part.insert(0, "path", path)
-        frames.append(part)
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     out = args.output
-    if out.endswith(".parquet"):
+    parquet = out.endswith(".parquet")
+    if parquet:
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise CLIError("writing .parquet needs pyarrow: pip install 'embedclf[parquet]' "
                            "(or write .csv)") from None
-        atomic_write(out, lambda tmp: table.to_parquet(tmp, index=False))
-    elif out.endswith(".csv"):
-        atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
-    else:
+    elif not out.endswith(".csv"):
         raise CLIError(f"output must end in .parquet or .csv, got {out!r}")
-    summary = {"output": out, "model": args.model, "n_clips": len(embs), "n_windows": len(table),
-               "dim": int(embs[0].values.shape[1]) if embs else 0,
-               "skipped": [] if skipped is None else skipped.to_dict("records")}
+    est.fit(paths[:1] if paths else [])
+    bar = None
+    if not args.quiet:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(paths), desc=name, unit="clip")
+    skipped, counts = [], {}
+    try:
+        # rows are written as they come; the file takes its name only when complete
+        atomic_write(out, lambda tmp: counts.update(
+            zip(("n_clips", "n_windows", "dim"), _embed_to(tmp, est, df, parquet, bar, skipped))))
+    finally:
+        if bar is not None:
+            bar.close()
+    skipped = skipped_from_columns({"index": [s[0] for s in skipped],
+                                    "source": [s[1] for s in skipped],
+                                    "reason": [s[2] for s in skipped]})
+    if args.on_error == "skip":
+        _report_skipped(skipped, "the --json output (\"skipped\")")
+    summary = {"output": out, "model": args.model, **counts,
+               "skipped": [] if args.on_error != "skip" else skipped.to_dict("records")}
     print(_dump(summary) if args.json else
           f"embedded {summary['n_clips']} clips ({summary['n_windows']} windows x "
           f"{summary['dim']}) -> {out}")

@@ -18,6 +18,7 @@ still works, with a :class:`FutureWarning`, until 0.4).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import warnings
@@ -331,8 +332,11 @@ class PretrainedEmbedding(ClipTransformer):
         return iter([resample(y, self.sr, self.model_sr, source=source)])
 
     def _clip_windows(self, clip, source):
+        return self._clip_windows_from(self._blocks(clip, source))
+
+    def _clip_windows_from(self, blocks):
         framer = _Framer(self._window, self._hop, self.center)
-        for block in self._blocks(clip, source):
+        for block in blocks:
             yield from framer.push(block)
         yield from framer.finish()
 
@@ -442,6 +446,113 @@ class PretrainedEmbedding(ClipTransformer):
             self.skipped_ = skipped_frame(sorted(skipped))
             warn_skipped(self.skipped_, type(self).__name__)
         return [results[i] for i in sorted(results)]
+
+    #: Every backend embeds a file block by block (:meth:`stream_embeddings`).
+    supports_streaming = True
+
+    #: A streamed file whose embeddings take at most this many bytes is added to
+    #: the cache (kept until the file ends); longer ones are not cached.
+    stream_cache_bytes = 64 * 2**20
+
+    def stream_embeddings(self, path, block_seconds=None):
+        """Embeddings of one audio file with their times, ``batch_size`` windows at a time.
+
+        The file is decoded in blocks and cut into windows as :meth:`embed`
+        cuts it, so memory holds one block of samples and one batch of
+        windows whatever the file's length. Batches start at the file's first
+        window, as in ``embed([path])``, so the rows equal its values. With a
+        ``cache``, an entry is used when there is one, and a file whose
+        embeddings fit in :attr:`stream_cache_bytes` is added once read to
+        its end.
+
+        Parameters
+        ----------
+        path : str or path-like
+        block_seconds : float, optional
+            Seconds decoded per block (default
+            :data:`embedclf.audio.BLOCK_SECONDS`).
+
+        Yields
+        ------
+        Embedding
+            Consecutive windows of the file (``source`` is the path).
+
+        Raises
+        ------
+        AudioError
+            Where iteration meets an unreadable part of the file, or the
+            model gives NaN or inf.
+
+        Examples
+        --------
+        >>> import numpy as np, soundfile as sf, tempfile, os
+        >>> from embedclf.features.embeddings import PretrainedEmbedding
+        >>> class Peak(PretrainedEmbedding):
+        ...     model_sr, window_seconds = 8000, 0.5
+        ...     _parameter_constraints = PretrainedEmbedding._common_constraints
+        ...     def __init__(self, *, sr=8000, hop=0.5, center=False, batch_size=2,
+        ...                  cache=None, progress=False, on_error="raise"):
+        ...         self.sr, self.hop, self.center, self.batch_size = sr, hop, center, batch_size
+        ...         self.cache, self.progress, self.on_error = cache, progress, on_error
+        ...     def _load_model(self): return "model"
+        ...     def _embed_windows(self, w): return np.c_[w.mean(1), np.abs(w).max(1)]
+        ...     def _embedding_dim(self): return 2
+        ...     def _cache_config(self): return {}
+        >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); sf.write(p, np.ones(20000) / 2, 8000)
+        >>> [e.times.tolist() for e in Peak().fit([p]).stream_embeddings(p, block_seconds=0.3)]
+        [[0.0, 0.5], [1.0, 1.5], [2.0]]
+        """
+        check_is_fitted(self)
+        path = os.fspath(path)
+        cache, key = self._cache(), None
+        if cache is not None:
+            key = self._key(path, path)
+            hit = cache.get(key, self.embedding_dim_)
+            if hit is not None:
+                yield Embedding(hit[0], hit[1], path)
+                return
+        windows = self._clip_windows_from(stream_audio(path, self.model_sr, block_seconds))
+        step = self._hop / self.model_sr
+        done, kept = 0, [] if cache is not None else None
+        while True:
+            batch = list(itertools.islice(windows, self.batch_size))
+            if not batch:
+                break
+            out = np.asarray(self._embed_windows(np.stack(batch)), dtype=np.float32)
+            if not np.isfinite(out).all():
+                raise AudioError(path, f"{type(self).__name__} produced NaN or inf embeddings "
+                                       "(not cached); check the input's level")
+            times = np.arange(done, done + len(out)) * step
+            done += len(out)
+            if kept is not None:
+                kept.append(out)
+                if done * out.shape[1] * 4 > self.stream_cache_bytes:
+                    kept = None  # too long to cache without holding it all
+            yield Embedding(out, times, path)
+        if kept:
+            values = np.concatenate(kept)
+            cache.put(key, values, np.arange(len(values)) * step)
+
+    def stream_file(self, path, block_seconds=None):
+        """The values of :meth:`stream_embeddings`: ``(n, embedding_dim_)`` float32 blocks.
+
+        Parameters
+        ----------
+        path : str or path-like
+        block_seconds : float, optional
+
+        Yields
+        ------
+        ndarray of shape (n, embedding_dim_), float32
+
+        Examples
+        --------
+        >>> from embedclf.features.embeddings import PretrainedEmbedding
+        >>> PretrainedEmbedding.supports_streaming
+        True
+        """
+        for e in self.stream_embeddings(path, block_seconds):
+            yield e.values
 
     def transform(self, X):
         """Per-clip embeddings, ``(n_windows, dim)`` float32 each.

@@ -10,6 +10,7 @@ checks the numbers against librosa.
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,11 +18,12 @@ from scipy import fft as sp_fft
 from scipy import signal as sp_signal
 from joblib import effective_n_jobs
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from .._utils.parallel import run_in_parts, single_threaded_blas
 from ..audio import ClipTransformer, to_mono
-from .mel import (headroom_shifts, hz_to_mel, mel_filterbank, mel_power, mel_to_hz, power_to_db,
-                  stft_window, unscaled)
+from .mel import (PaddedFrames, headroom_shifts, hz_to_mel, mel_filterbank, mel_power, mel_to_hz,
+                  power_to_db, stft_window, unscaled)
 
 __all__ = ["LogMel", "MFCC", "log_mel", "mfcc", "mel_filterbank", "hz_to_mel", "mel_to_hz",
            "power_to_db"]
@@ -275,6 +277,199 @@ class LogMel(ClipTransformer):
 
     def _finish(self, out):
         return out
+
+    @property
+    def supports_streaming(self):
+        """Whether :meth:`stream_frames` can analyse a clip block by block.
+
+        True unless ``ref`` is a callable or ``normalize="clip"`` (both need
+        every frame of the clip at once); subclasses that post-process whole
+        clips (:class:`MFCC`) say False.
+
+        Examples
+        --------
+        >>> from embedclf import LogMel
+        >>> LogMel().supports_streaming, LogMel(normalize="clip").supports_streaming
+        (True, False)
+        """
+        return type(self)._finish is LogMel._finish and not callable(self.ref) \
+            and self.normalize != "clip"
+
+    def stream_file(self, path, block_seconds=None):
+        """Frames of one audio file, decoded and analysed block by block.
+
+        Memory stays bounded whatever the file's length: see
+        :meth:`stream_frames`. The file is decoded twice (see there).
+
+        Parameters
+        ----------
+        path : str or path-like
+        block_seconds : float, optional
+            Seconds decoded per block (default
+            :data:`embedclf.audio.BLOCK_SECONDS`).
+
+        Yields
+        ------
+        ndarray of shape (n, n_mels), float32
+
+        Raises
+        ------
+        AudioError
+            Where iteration meets an unreadable part of the file.
+
+        Examples
+        --------
+        >>> import numpy as np, soundfile as sf, tempfile, os
+        >>> from embedclf import LogMel
+        >>> p = os.path.join(tempfile.mkdtemp(), "a.wav")
+        >>> sf.write(p, np.random.default_rng(0).standard_normal(16000) * 0.1, 16000)
+        >>> mel = LogMel(sr=16000).fit([p])
+        >>> S = np.concatenate(list(mel.stream_file(p, block_seconds=0.3)))
+        >>> np.array_equal(S, mel.transform([p])[0])
+        True
+        """
+        from ..audio import stream_audio
+
+        path = os.fspath(path)
+        return self.stream_frames(lambda: stream_audio(path, self.sr, block_seconds))
+
+    def stream_frames(self, blocks):
+        """Frames of one clip given as blocks of samples, in blocks of frames.
+
+        Concatenated, the frames equal ``transform([clip])[0]`` for the
+        concatenated samples, bit for bit: frames are projected in the same
+        blocks, counted from the clip's first frame, as the whole-clip
+        analysis projects them, and every later step is elementwise or uses
+        the same blocks. Memory holds about one block of samples and one
+        block of frames, whatever the clip's length.
+
+        The blocks are read twice: a first pass finds the clip's peak sample
+        (and, for ``top_db`` or ``ref="max"``, its largest power), which the
+        frames depend on. A clip whose peak needs the overflow guard (samples
+        beyond about 1e15, see :class:`LogMel`) is analysed whole instead.
+
+        Parameters
+        ----------
+        blocks : callable or sequence
+            A function returning a fresh iterable of 1-D float32 blocks at
+            ``sr`` (called twice), or a sequence of blocks.
+
+        Yields
+        ------
+        ndarray of shape (n, n_mels), float32
+
+        Raises
+        ------
+        ValueError
+            ``supports_streaming`` is False for these parameters.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from embedclf import LogMel
+        >>> y = np.random.default_rng(0).standard_normal(8000).astype("float32")
+        >>> mel = LogMel(sr=8000, n_mels=20).fit([y])
+        >>> parts = list(mel.stream_frames([y[:3001], y[3001:]]))
+        >>> np.array_equal(np.concatenate(parts), mel.transform([y])[0])
+        True
+        """
+        check_is_fitted(self)
+        if not self.supports_streaming:
+            raise ValueError(f"{type(self).__name__} with ref={self.ref!r}, "
+                             f"normalize={self.normalize!r} needs whole clips: use transform")
+        source = blocks if callable(blocks) else (lambda: iter(blocks))
+        return self._stream(source)
+
+    def _stream(self, source):
+        power = float(self.power)
+        clip_wide = self.log and (self.top_db is not None or
+                                  (isinstance(self.ref, str) and self.ref == "max"))
+        # pass 1: the peak sample, and the largest power and dB value if needed
+        peak, smax, lmax = 0.0, -np.inf, -np.inf
+        for M, y_peak in self._power_blocks(source(), clip_wide, first_pass=True):
+            peak = max(peak, y_peak)
+            if clip_wide and M is not None and M.size:
+                smax = max(smax, float(M.max()))
+                lmax = max(lmax, float(self._db(M, np.float32(0.0)).max()))
+        probe = np.array([peak, -peak], dtype=np.float32)
+        shift = headroom_shifts([probe], self.window_, self.mel_basis_, power)[0]
+        if shift:  # rare: samples near the float32 limit; the whole clip's own path
+            y = np.concatenate([np.asarray(b, dtype=np.float32) for b in source()])
+            with single_threaded_blas():
+                yield from self._featurize([y])
+            return
+        ref_db = None
+        if self.log:
+            ref = smax if isinstance(self.ref, str) else self.ref
+            ref_db = np.float32(10.0 * np.log10(max(self.amin, abs(float(ref)))))
+        floor = None
+        if self.log and self.top_db is not None:
+            # power_to_db: max(L, L.max() - top_db), in float32; subtracting one
+            # constant keeps the order, so L.max() is the largest raw dB less ref_db
+            floor = np.float32(np.float32(lmax) - ref_db) - np.float32(self.top_db)
+        fpw = None
+        if self.normalize == "window":
+            fpw = max(1, int(round(self.normalize_window * self.frame_rate)))
+        held = []  # frames waiting for a full normalisation block
+        for M, _ in self._power_blocks(source(), True):
+            if M is None:
+                continue
+            if self.log:
+                M = self._db(M, ref_db)
+                if floor is not None:
+                    np.maximum(M, floor, out=M)
+            if fpw is None:
+                yield np.ascontiguousarray(M, dtype=np.float32)
+                continue
+            held.append(M)
+            n_held = sum(len(h) for h in held)
+            if n_held >= fpw:
+                H = np.concatenate(held)
+                cut = n_held - n_held % fpw
+                yield _normalize_windows(H[:cut], fpw, self.normalize_floor)
+                held = [H[cut:]]
+        if fpw is not None and sum(len(h) for h in held):
+            H = np.concatenate(held)
+            yield _normalize_windows(H, fpw, self.normalize_floor)
+
+    def _db(self, M, ref_db):
+        """:func:`power_to_db` without ``top_db``, elementwise as it computes it."""
+        L = np.maximum(M, np.float32(self.amin))
+        np.log10(L, out=L)
+        L *= np.float32(10.0)
+        L -= ref_db
+        return L
+
+    def _power_blocks(self, blocks, compute, first_pass=False):
+        """Mel power of each batch of segments (None without ``compute``), with the
+        peak of the samples pushed. A first pass may overflow (the clip then turns
+        out to need the overflow guard and is analysed again): no warnings."""
+        if first_pass:
+            with np.errstate(over="ignore", invalid="ignore"):
+                yield from self._power_blocks(blocks, compute)
+            return
+        framer = PaddedFrames(self.n_fft, self.hop_length, self.center, self.pad_mode)
+        for block in blocks:
+            block = np.asarray(block, dtype=np.float32)
+            peak = max(float(block.max()), -float(block.min())) if block.size else 0.0
+            segments = framer.push(block)
+            yield (self._mel(segments) if compute else None), peak
+        segments = framer.finish()
+        if not compute:
+            return
+        if segments is None:  # a short clip: analysed whole, exactly as transform does
+            wave = np.concatenate(framer.head) if framer.head else np.zeros(0, np.float32)
+            yield self._mel([wave], center=self.center), 0.0
+        else:
+            yield self._mel(segments), 0.0
+
+    def _mel(self, waves, center=False):
+        if not waves:
+            return None
+        with single_threaded_blas():
+            parts = mel_power(waves, self.n_fft, self.hop_length, self.window_, center,
+                              self.pad_mode, float(self.power), self.mel_basis_)
+        return np.concatenate(parts)
 
 
 def _dct_matrix(n_mfcc, n_mels):

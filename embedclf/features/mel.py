@@ -29,7 +29,7 @@ from scipy import signal as sp_signal
 from .._utils.fft import FFTPlan
 
 __all__ = ["hz_to_mel", "mel_to_hz", "mel_filterbank", "stft_window", "stft_frame_count",
-           "mel_power", "power_to_db", "headroom_shifts", "unscaled"]
+           "mel_power", "power_to_db", "headroom_shifts", "unscaled", "PaddedFrames"]
 
 # Frames per FFT call: large enough to amortise call overhead, small enough
 # that a chunk (frames x n_fft float32) stays in L2 cache (measured: 64 is
@@ -366,6 +366,105 @@ def _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_ba
             _project(sq[done - base : stop - base], groups, out[done:stop])
             done = stop
     return np.split(out, starts[1:-1])
+
+
+class PaddedFrames:
+    """Segments of a clip's padded signal, fed block by block.
+
+    Each segment covers the frames :func:`mel_power` projects as one block
+    (256 analysis frames; fewer in the last segment), starting at a multiple
+    of that count from the clip's first frame. A segment is analysed with
+    ``center=False``: its frames are exactly the clip's frames, so the
+    segments' mel power equals the whole clip's bit for bit. Padding is
+    built as the whole-clip analysis builds it.
+
+    Parameters
+    ----------
+    n_fft, hop : int
+        Frame length and hop in samples.
+    center : bool
+        Whether the clip is padded by ``n_fft // 2`` at both ends.
+    pad_mode : {"constant", "reflect", "edge"}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.features.mel import PaddedFrames, stft_frame_count
+    >>> framer = PaddedFrames(256, 128, True, "constant")
+    >>> y = np.ones(100_000, np.float32)
+    >>> segments = framer.push(y[:60_000]) + framer.push(y[60_000:]) + framer.finish()
+    >>> sum(1 + (len(s) - 256) // 128 for s in segments) == stft_frame_count(len(y), 256, 128, True)
+    True
+    """
+
+    def __init__(self, n_fft, hop, center, pad_mode):
+        self.n_fft, self.hop, self.pad_mode = n_fft, hop, pad_mode
+        self.pad = n_fft // 2 if center else 0
+        # below this many samples the clip is analysed whole (reflect padding of
+        # short clips repeats, and a clip shorter than a frame is zero-filled)
+        self.min_samples = n_fft + 2 * self.pad + 1
+        self.head = []  # the first blocks, until min_samples have arrived
+        self.buf = None  # padded samples from global padded index ``off``
+        self.off = 0
+        self.frame = 0  # next frame to emit
+        self.n = 0  # raw samples seen
+        self.tail = np.zeros(0, dtype=np.float32)  # the last pad + 1 raw samples
+        self.span = (_PROJECT_FRAMES - 1) * hop + n_fft  # samples of a full segment
+
+    def push(self, block):
+        """Full segments that ``block`` completes."""
+        block = np.asarray(block, dtype=np.float32)
+        self.n += len(block)
+        self.tail = np.concatenate([self.tail, block])[-(self.pad + 1):]
+        if self.buf is None:
+            self.head.append(block)
+            if self.n < self.min_samples:
+                return []
+            y = np.concatenate(self.head)
+            self.head = []
+            block, self.buf = y, self._left_pad(y)
+        self.buf = np.concatenate([self.buf, block])
+        return self._emit(None)
+
+    def finish(self):
+        """The remaining segments, or ``None`` if the clip is short: then
+        :attr:`head` holds all of it, to be analysed whole."""
+        if self.buf is None:
+            return None
+        self.buf = np.concatenate([self.buf, self._right_pad()])
+        total = stft_frame_count(self.n, self.n_fft, self.hop, self.pad > 0)
+        return self._emit(total)
+
+    def _left_pad(self, y):
+        p = self.pad
+        if self.pad_mode == "reflect":
+            return y[p:0:-1].copy()
+        if self.pad_mode == "edge":
+            return np.full(p, y[0], dtype=np.float32)
+        return np.zeros(p, dtype=np.float32)
+
+    def _right_pad(self):
+        p, t = self.pad, self.tail
+        if self.pad_mode == "reflect":
+            return t[-2 : -p - 2 : -1].copy() if p else np.zeros(0, np.float32)
+        if self.pad_mode == "edge":
+            return np.full(p, t[-1], dtype=np.float32)
+        return np.zeros(p, dtype=np.float32)
+
+    def _emit(self, total):
+        segments = []
+        while True:
+            start = self.frame * self.hop - self.off
+            k = _PROJECT_FRAMES if total is None else min(_PROJECT_FRAMES, total - self.frame)
+            if k <= 0 or start + (k - 1) * self.hop + self.n_fft > len(self.buf):
+                break
+            segments.append(self.buf[start : start + (k - 1) * self.hop + self.n_fft])
+            self.frame += k
+        drop = min(self.frame * self.hop - self.off, len(self.buf))
+        if drop > 0:
+            self.buf = self.buf[drop:]
+            self.off += drop
+        return segments
 
 
 def _ref_value(ref, S):

@@ -21,7 +21,7 @@ from ..audio import skipped_columns, skipped_from_columns
 from .architectures import get_architecture
 from .augment import Augmenter
 from .windows import (POOLINGS, pool_windows, resolve_clip_pooling, spectrogram_windows,
-                      window_frames)
+                      stream_spectrogram_windows, window_frames)
 
 __all__ = ["KerasCNN", "default_frontend"]
 
@@ -822,6 +822,73 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         'vote'
         """
         return resolve_clip_pooling(self.clip_pooling, self.aggregate)
+
+    @property
+    def supports_streaming(self):
+        """Whether :meth:`predict_proba_file` analyses a file block by block.
+
+        True when the fitted frontend can (see
+        :attr:`embedclf.LogMel.supports_streaming`); otherwise
+        :meth:`predict_proba_file` loads the file whole.
+        """
+        return bool(getattr(getattr(self, "frontend_", None), "supports_streaming", False))
+
+    def predict_proba_file(self, path, block_seconds=None):
+        """Clip probabilities of one audio file, computed block by block.
+
+        The file is decoded, analysed and cut into windows in blocks, and
+        the network sees its windows in the batches ``predict_proba([path])``
+        uses (starting at the file's first window): the result equals
+        ``predict_proba`` on the loaded clip, while memory holds a block of
+        samples, a batch of windows and one row of probabilities per window.
+        A frontend that cannot stream (:attr:`supports_streaming`) gets the
+        whole file.
+
+        Parameters
+        ----------
+        path : str or path-like
+        block_seconds : float, optional
+            Seconds decoded per block (default
+            :data:`embedclf.audio.BLOCK_SECONDS`).
+
+        Returns
+        -------
+        ndarray of shape (1, n_classes)
+
+        Raises
+        ------
+        AudioError
+            Where reading meets an unreadable part of the file.
+
+        Examples
+        --------
+        >>> import numpy as np, soundfile as sf, tempfile, os
+        >>> from embedclf import KerasCNN
+        >>> from embedclf.datasets import make_sound_events
+        >>> X, y, _ = make_sound_events(n_per_class=4, sr=8000, duration=2.0, random_state=0)
+        >>> cnn = KerasCNN(architecture="strided_ds", sr=8000, epochs=1, random_state=0).fit(X, y)
+        >>> p = os.path.join(tempfile.mkdtemp(), "a.wav"); sf.write(p, X[0], 8000, subtype="FLOAT")
+        >>> np.allclose(cnn.predict_proba_file(p, block_seconds=0.3), cnn.predict_proba([p]))
+        True
+        """
+        check_is_fitted(self)
+        path = os.fspath(path)
+        if not self.supports_streaming:
+            return self.predict_proba([path])
+        windows = stream_spectrogram_windows(self.frontend_.stream_file(path, block_seconds),
+                                             *self.window_frames_, top_db=self.window_top_db)
+        probs, pending, held = [], [], 0
+        for W in windows:
+            pending.append(self._standardize(W))
+            held += len(W)
+            while held >= _PREDICT_BATCH:  # the batches predict_proba([path]) runs
+                batch = np.concatenate(pending)
+                probs.append(self.window_proba(batch[:_PREDICT_BATCH]))
+                pending, held = [batch[_PREDICT_BATCH:]], held - _PREDICT_BATCH
+        if held:
+            probs.append(self.window_proba(np.concatenate(pending)))
+        P = np.concatenate(probs)
+        return pool_windows(P, np.zeros(len(P), dtype=int), 1, self.pooling())
 
     def predict(self, X):
         """The most probable class of each clip (``unknown_label`` under ``threshold``).

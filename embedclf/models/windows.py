@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..features.windows import split_windows
+from ..features.windows import split_windows, stream_windows
 
-__all__ = ["window_frames", "spectrogram_windows", "pool_windows", "resolve_clip_pooling",
+__all__ = ["window_frames", "spectrogram_windows", "stream_spectrogram_windows", "pool_windows", "resolve_clip_pooling",
            "POOLINGS", "LOG_FLOOR"]
 
 
@@ -82,6 +82,41 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
         W = np.maximum(W, W.max(axis=(1, 2, 3), keepdims=True) - np.float32(top_db))
     return (np.ascontiguousarray(W, dtype=np.float32), np.concatenate(owner),
             np.concatenate(starts))
+
+
+def stream_spectrogram_windows(frames, n_frames, hop_frames, top_db=None, group=64):
+    """:func:`spectrogram_windows` of one clip whose frames arrive in blocks.
+
+    Yields up to ``group`` windows at a time, ``(k, n_mels, n_frames, 1)``
+    float32, equal to that clip's windows from :func:`spectrogram_windows`:
+    full windows as soon as their frames are in, the padded last one (filled
+    with the clip's quietest value, known only at the end) after the last block.
+    """
+    lo = np.inf
+
+    def tracked():
+        nonlocal lo
+        for B in frames:
+            if len(B):
+                lo = min(lo, B.min())
+            yield B
+
+    def shaped(ws):
+        W = np.stack(ws).transpose(0, 2, 1)[..., None]
+        if top_db is not None:
+            W = np.maximum(W, W.max(axis=(1, 2, 3), keepdims=True) - np.float32(top_db))
+        return np.ascontiguousarray(W, dtype=np.float32)
+
+    ready = []
+    for _, w in stream_windows(tracked(), n_frames, hop_frames):
+        if len(w) < n_frames:  # the tail: every block is in, so ``lo`` is the clip's minimum
+            w = np.concatenate([w, np.full((n_frames - len(w), w.shape[1]), lo, w.dtype)])
+        ready.append(w)
+        if len(ready) == group:
+            yield shaped(ready)
+            ready = []
+    if ready:
+        yield shaped(ready)
 
 
 #: Clip poolings of window probabilities (``KerasCNN(clip_pooling=...)``).
