@@ -931,10 +931,12 @@ def plot_timeline(path, recognizer, spectrogram=None):
         ax.set_ylabel("Hz")
         ax = axes[1]
     centres = [(w.start + w.end) / 2 for w in recognizer.windows]
+    colours = {}
     for k, c in enumerate(recognizer.classes_):
         if str(c) in recognizer.background:
             continue
-        ax.plot(centres, [w.smoothed[k] for w in recognizer.windows], label=str(c), lw=1)
+        line, = ax.plot(centres, [w.smoothed[k] for w in recognizer.windows], label=str(c), lw=1)
+        colours[str(c)] = line.get_color()
     ax.axhline(recognizer.threshold, color="k", ls="--", lw=0.8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("smoothed score")
@@ -943,7 +945,7 @@ def plot_timeline(path, recognizer, spectrogram=None):
     labels = [str(c) for c in recognizer.classes_ if str(c) not in recognizer.background]
     for e in recognizer.events:
         y = labels.index(str(e.label)) if str(e.label) in labels else 0
-        ev_ax.barh(y, e.offset - e.onset, left=e.onset, height=0.6)
+        ev_ax.barh(y, e.offset - e.onset, left=e.onset, height=0.6, color=colours.get(str(e.label)))
     ev_ax.set_yticks(range(len(labels)), labels)
     ev_ax.set_xlabel("seconds")
     ev_ax.set_title("events", fontsize="small")
