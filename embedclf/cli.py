@@ -248,6 +248,8 @@ def cmd_pipelines(args):
 
 
 def cmd_train(args):
+    import numpy as np
+
     from .pipelines import make_pipeline
 
     model = _with_cache(make_pipeline(args.pipeline, **_parse_set(args.set)), args.cache)
@@ -255,15 +257,32 @@ def cmd_train(args):
     df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
     res, df = _load_labelled(df, model, args.on_error, not args.quiet,
                              "the --json output (\"skipped\")")
-    if len(set(res.y)) < 2:
-        raise CLIError(f"need at least two classes to train, found {sorted(set(res.y))}")
-    model.fit(res.clips, res.y)
+    X, y = list(res.clips), list(res.y)
+    if args.background:
+        from .datasets import cut_background
+        from .pipelines import pipeline_sr
+
+        # long background recordings become clips of their own class (Teachable Machine's
+        # "background noise"); `embedclf stream` never reports that class
+        clips, labels = cut_background(args.background, sr=pipeline_sr(model),
+                                       window=args.background_window, label=args.background_label)
+        X, y = X + clips, y + labels
+    n_background = len(y) - len(res.y)
+    if len(set(map(str, y))) < 2:
+        raise CLIError(f"need at least two classes to train, found {sorted(set(map(str, y)))}")
+    if n_background:  # one label type: numbered classes become strings next to the label
+        y = np.asarray(y if all(isinstance(v, str) for v in y) else [str(v) for v in y],
+                       dtype=object)
+    model.fit(X, res.y if not n_background else y)
     _save_model(model, args.output)
     out = {"model": args.output, "pipeline": args.pipeline, "n_clips": len(res.y),
+           "n_background_clips": n_background,
            "classes": [str(c) for c in model.classes_], "skipped": res.skipped.to_dict("records")}
     print(_dump(out) if args.json else
-          f"trained {args.pipeline} on {len(res.y)} clips ({len(model.classes_)} classes) "
-          f"-> {args.output}" + (f"; skipped {len(res.skipped)}" if len(res.skipped) else ""))
+          f"trained {args.pipeline} on {len(res.y)} clips"
+          + (f" and {n_background} background clips" if n_background else "")
+          + f" ({len(model.classes_)} classes) -> {args.output}"
+          + (f"; skipped {len(res.skipped)}" if len(res.skipped) else ""))
     return 0
 
 
@@ -858,6 +877,13 @@ def build_parser():
     sp.add_argument("--limit-per-class", type=_count, help="use at most N clips per class")
     sp.add_argument("--cache", type=_output_folder, metavar="DIR",
                     help="embedding cache folder (embedding pipelines)")
+    sp.add_argument("--background", action="append", metavar="NOISE.wav|FOLDER",
+                    help="long background recordings, cut into clips of their own class "
+                         "(repeatable); `embedclf stream` never reports that class")
+    sp.add_argument("--background-label", default="_background_", metavar="LABEL",
+                    help="the background class's label (default _background_)")
+    sp.add_argument("--background-window", type=_number_in(1e-3), default=1.0,
+                    metavar="SECONDS", help="length of the background clips (default 1)")
     common(sp)
     sp.set_defaults(func=cmd_train)
 

@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .audio import stream_audio, to_mono
+from .datasets import BACKGROUND_LABEL
 from .features.windows import window_starts
 from .pipelines import pipeline_sr
 
@@ -39,7 +40,7 @@ __all__ = ["Recognizer", "Event", "Window", "Update", "Int8Folder", "BlockSource
            "PCM_FORMATS"]
 
 #: The label ``embedclf train --background`` gives background recordings.
-DEFAULT_BACKGROUND_LABEL = "_background_"
+DEFAULT_BACKGROUND_LABEL = BACKGROUND_LABEL
 #: Labels a Recognizer never reports by default (ours, and Speech Commands' own).
 BACKGROUND_LABELS = (DEFAULT_BACKGROUND_LABEL, "_background_noise_", "_silence_", "_unknown_")
 #: Raw PCM sample formats :func:`pcm_source` reads: numpy dtype and full scale.

@@ -514,3 +514,45 @@ def test_events_as_dicts_round_times():
     e = Event("x", 1.0000000001, 2.5, np.float32(0.5), 1.5, 3.0)
     assert e.as_dict() == {"onset": 1.0, "offset": 2.5, "label": "x", "score": 0.5,
                            "detected": 1.5, "decided": 3.0}
+
+
+# ---- background class ---------------------------------------------------------------------
+def test_cut_background_cuts_recordings_and_folders_into_window_clips(tmp_path):
+    from embedclf.datasets import cut_background
+
+    rng = np.random.default_rng(0)
+    y = 0.1 * rng.standard_normal(3 * SR + SR // 2 + 10).astype(np.float32)
+    (tmp_path / "noise").mkdir()
+    sf.write(tmp_path / "noise" / "a.wav", y, SR, subtype="FLOAT")
+    sf.write(tmp_path / "b.wav", y[: SR // 3], SR, subtype="FLOAT")
+    clips, labels = cut_background([tmp_path / "noise", tmp_path / "b.wav"], sr=SR,
+                                   label="quiet")
+    # 3.5 s: three 1 s clips and the half-second remainder; the short file whole
+    assert [len(c) for c in clips] == [SR, SR, SR, SR // 2 + 10, SR // 3]
+    np.testing.assert_array_equal(np.concatenate(clips[:4]), y)
+    assert labels == ["quiet"] * 5
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no audio files"):
+        cut_background(tmp_path / "empty", sr=SR)
+
+
+def test_train_with_background_learns_a_class_the_recognizer_never_reports(
+        capsys, event_files, tmp_path):
+    root, _ = event_files
+    rng = np.random.default_rng(2)
+    noise = tmp_path / "noise.wav"
+    sf.write(noise, 0.02 * rng.standard_normal(12 * SR).astype(np.float32), SR)
+    model = tmp_path / "bg.skops"
+    code, out, err = run(capsys, "train", root, "--set", "mel__sr=16000", "-o", model,
+                         "--background", noise, "--json", "--quiet")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["n_background_clips"] == 12 and "_background_" in info["classes"]
+    # a stream of that noise alone: windows scored, mostly background, and no event
+    stream = tmp_path / "quiet.wav"
+    sf.write(stream, 0.02 * rng.standard_normal(6 * SR).astype(np.float32), SR)
+    scores = tmp_path / "s.csv"
+    code, out, err = run(capsys, "stream", model, stream, "--scores", scores, "--json")
+    table = pd.read_csv(scores)
+    assert code == 0 and out == ""
+    assert (table.filter(like="prob_").idxmax(axis=1) == "prob__background_").mean() > 0.8
