@@ -31,7 +31,7 @@ import numpy as np
 
 from .audio import stream_audio, to_mono
 from .datasets import BACKGROUND_LABEL
-from .features.windows import window_starts
+from .features.windows import split_windows, window_starts
 from .pipelines import pipeline_sr
 
 __all__ = ["Recognizer", "Event", "Window", "Update", "Int8Folder", "BlockSource",
@@ -48,7 +48,14 @@ PCM_FORMATS = {"s16le": ("<i2", 32768.0), "f32le": ("<f4", 1.0)}
 
 
 class ResamplingWarning(UserWarning):
-    """The source's rate differs from the model's: the stream is resampled (said once)."""
+    """The source's rate differs from the model's: the stream is resampled (said once).
+
+    Examples
+    --------
+    >>> from embedclf.stream import ResamplingWarning
+    >>> issubclass(ResamplingWarning, UserWarning)
+    True
+    """
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,14 @@ class Window:
         The model's probabilities for this window alone.
     smoothed : ndarray of shape (n_classes,)
         The mean of the last ``n_smooth`` windows' scores (this one included).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.stream import Window
+    >>> w = Window(0.5, 1.5, np.array([0.2, 0.8]), np.array([0.4, 0.6]))
+    >>> w.end - w.start
+    1.0
     """
 
     start: float
@@ -88,6 +103,13 @@ class Event:
         Stream time (seconds of audio pushed) when the event's start was decided.
     decided : float
         Stream time when its end was decided (and the event reported).
+
+    Examples
+    --------
+    >>> from embedclf.stream import Event
+    >>> e = Event("dog", onset=1.0, offset=2.5, score=0.9, detected=1.5, decided=3.0)
+    >>> e.offset - e.onset, e.decided - e.onset
+    (1.5, 2.0)
     """
 
     label: object
@@ -112,7 +134,14 @@ class Event:
 
 
 class Update(NamedTuple):
-    """What one :meth:`Recognizer.push` (or :meth:`~Recognizer.flush`) decided."""
+    """What one :meth:`Recognizer.push` (or :meth:`~Recognizer.flush`) decided.
+
+    Examples
+    --------
+    >>> from embedclf.stream import Update
+    >>> Update(windows=[], events=[]).events
+    []
+    """
 
     windows: list
     events: list
@@ -125,9 +154,8 @@ class Int8Folder:
     on the log-mel frontend that ``frontend.h`` describes, computed here in
     numpy from the header's own constants (window, sparse mel filterbank,
     dB floor, per-window top-dB, standardisation), so the scores are the
-    device's. A clip is cut into the student's windows and their
-    probabilities are averaged (a clip shorter than one window is padded with
-    zeros).
+    device's. A clip is cut into the student's windows as the student cuts
+    it, and their probabilities are averaged.
 
     Parameters
     ----------
@@ -210,16 +238,16 @@ class Int8Folder:
         c = self._c
         n, h = int(c["EMBEDCLF_WINDOW_FRAMES"]), int(c["EMBEDCLF_HOP_FRAMES"])
         top_db = float(c["EMBEDCLF_WINDOW_TOP_DB"])
+        shape = tuple(self._net.input["shape"][1:])
         out = []
         for y in X:
-            F = self._features(y)
-            if len(F) < n:  # a short clip: one window, padded with the dB floor
-                F = np.concatenate([F, np.full((n - len(F), F.shape[1]), F.min())])
-            W = np.stack([F[s:s + n] for s in range(0, len(F) - n + 1, h)])
+            # as the student windows a clip: a trailing partial window (or a clip shorter
+            # than one) is padded with the clip's quietest value
+            W, _ = split_windows(self._features(y).astype(np.float32), n, h, pad="last")
             if top_db > 0:
-                W = np.maximum(W, W.max(axis=(1, 2), keepdims=True) - top_db)
+                W = np.maximum(W, W.max(axis=(1, 2), keepdims=True) - np.float32(top_db))
             W = (W - c["kMean"]) / c["kStd"]
-            P = self._net.predict_windows(W[..., None].astype(np.float32))
+            P = self._net.predict_windows(W.reshape((len(W),) + shape).astype(np.float32))
             out.append(P.astype(np.float64).mean(axis=0))
         return np.stack(out) if out else np.zeros((0, len(self.classes_)))
 
@@ -320,7 +348,8 @@ class Recognizer:
     background : sequence of str, default=BACKGROUND_LABELS
         Labels never reported (compared as strings).
     sr : int, optional
-        The model's rate; default :func:`~embedclf.pipelines.pipeline_sr`.
+        The model's rate; default :func:`~embedclf.pipelines.pipeline_sr` (for
+        a Distiller: its teacher's).
     input_sr : int, optional
         The rate of the pushed samples; default ``sr``. Another rate is
         resampled as one stream (soxr's streaming resampler, so it does not
@@ -379,7 +408,10 @@ class Recognizer:
                              "fit it first")
         self.model = model
         self.classes_ = np.asarray(model.classes_)
-        self.sr = int(sr or pipeline_sr(model) or 0)
+        if sr is None:  # a Distiller takes clips at its teacher's rate
+            sr = pipeline_sr(model) or (pipeline_sr(model.teacher) if hasattr(model, "teacher")
+                                        else None)
+        self.sr = int(sr or 0)
         if self.sr <= 0:
             raise ValueError("cannot tell the model's sample rate; pass sr=")
         own = lambda name: getattr(model, name, None)  # noqa: E731

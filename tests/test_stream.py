@@ -322,7 +322,7 @@ def test_a_model_without_probabilities_is_one_error_naming_pipelines_that_can(ev
     from embedclf import LogMel, WindowAggregator
 
     X, y, _ = events
-    model = sk_pipeline(LogMel(sr=SR), WindowAggregator(), LinearSVC()).fit(X, y)
+    model = sk_pipeline(LogMel(sr=SR), WindowAggregator(), LinearSVC(max_iter=5000)).fit(X, y)
     with pytest.raises(ValueError, match=r"predict_proba.*pipelines .* can: .*logmel-linear"):
         Recognizer(model)
 
@@ -478,7 +478,7 @@ def test_stream_command_on_a_model_without_probabilities_is_one_line(capsys, tmp
 
     X, y, _ = events
     path = tmp_path / "svm.skops"
-    save_model(sk_pipeline(LogMel(sr=SR), WindowAggregator(), LinearSVC()).fit(X, y), path)
+    save_model(sk_pipeline(LogMel(sr=SR), WindowAggregator(), LinearSVC(max_iter=5000)).fit(X, y), path)
     code, _, err = run(capsys, "stream", path, stream_file[0])
     one_line_error(code, err, "gives no class probabilities")
 
@@ -556,3 +556,56 @@ def test_train_with_background_learns_a_class_the_recognizer_never_reports(
     table = pd.read_csv(scores)
     assert code == 0 and out == ""
     assert (table.filter(like="prob_").idxmax(axis=1) == "prob__background_").mean() > 0.8
+
+
+# ---- a Distiller and its exported int8 student --------------------------------------------
+@pytest.fixture(scope="module")
+def distilled(logmel_model, tmp_path_factory):
+    pytest.importorskip("keras")
+    pytest.importorskip("ai_edge_litert")
+    from embedclf.datasets import make_sound_events
+    from embedclf.distill import Distiller, export
+
+    X, y, _ = make_sound_events(n_per_class=4, sr=SR, duration=1.0, random_state=0)
+    dist = Distiller(logmel_model, epochs=3, random_state=0).fit(X, y)
+    out = tmp_path_factory.mktemp("student") / "mcu"
+    export(dist, out, X)
+    return dist, out, X
+
+
+def test_an_int8_folder_scores_as_its_float_student(distilled):
+    from embedclf.stream import Int8Folder
+
+    dist, out, X = distilled
+    m = Int8Folder(out)
+    assert (m.sr, m.window, m.hop) == (SR, dist.window, dist.hop)
+    assert list(m.classes_) == [str(c) for c in dist.classes_]
+    P_int8, P_float = m.predict_proba(X), dist.predict_proba(X)
+    # int8 rounding only: the frontend computed from frontend.h is the student's
+    np.testing.assert_allclose(P_int8, P_float, atol=0.05)
+    assert np.mean(P_int8.argmax(1) == P_float.argmax(1)) >= 0.9
+
+
+@pytest.mark.numeric
+def test_distiller_and_int8_folder_streams_do_not_depend_on_the_block_size(distilled,
+                                                                          stream_file):
+    from embedclf.stream import Int8Folder
+
+    dist, out, _ = distilled
+    y = as_float(stream_file[1])[: 4 * SR]
+    for model in (dist, Int8Folder(out)):
+        runs = [recognize(model, iter_source(rechunk([y], b), SR)) for b in (37, SR, 10 * SR)]
+        assert runs[0].sr == SR and (runs[0].window, runs[0].hop) == (1.0, 0.5)
+        for other in runs[1:]:
+            assert_same_results(runs[0], other)
+
+
+def test_stream_command_runs_an_exported_int8_folder(capsys, distilled, stream_file):
+    from embedclf.stream import Int8Folder
+
+    _, out, _ = distilled
+    code, text, err = run(capsys, "stream", out, stream_file[0], "--json", "--threshold", 0.3)
+    assert code == 0, err
+    ref = recognize(Int8Folder(out), file_source(stream_file[0]), threshold=0.3)
+    assert [json.loads(line)["onset"] for line in text.splitlines()] == [
+        e.onset for e in ref.events]
