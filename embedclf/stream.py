@@ -58,7 +58,7 @@ class ResamplingWarning(UserWarning):
     """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # scores are arrays: compare them with numpy
 class Window:
     """One analysis window's class scores.
 
@@ -472,8 +472,11 @@ class Recognizer:
         if y.ndim != 1:
             raise ValueError(f"a block must be 1-D samples (or samples x channels), got shape "
                              f"{y.shape}")
-        if y.dtype.kind not in "fiu":
-            raise ValueError(f"a block must hold numbers, got dtype {y.dtype}")
+        if y.dtype.kind in "iu":
+            raise ValueError(f"a block must hold float samples in [-1, 1], got dtype {y.dtype}; "
+                             "scale integer PCM first (pcm_source does)")
+        if y.dtype.kind != "f":
+            raise ValueError(f"a block must hold float samples, got dtype {y.dtype}")
         y = y.astype(np.float32, copy=False)
         if not np.isfinite(y).all():
             raise ValueError(f"a block holds NaN or infinity (after {self.n_samples} samples)")
@@ -809,10 +812,13 @@ def pcm_source(fh, sr, *, format="s16le", channels=1, block=4096):
     dtype, scale = PCM_FORMATS[format]
     frame = np.dtype(dtype).itemsize * int(channels)
 
+    # read1: what a pipe holds now (at most a block), so live audio is not held back
+    read = getattr(fh, "read1", fh.read)
+
     def blocks():
         rest = b""
         while True:
-            data = fh.read(frame * int(block) - len(rest))
+            data = read(frame * int(block) - len(rest))
             if not data:
                 return  # a partial frame left in `rest` is dropped
             data = rest + data
@@ -922,7 +928,7 @@ def iter_source(blocks, sr):
 
 
 # ---- plot ------------------------------------------------------------------------------
-def plot_timeline(path, recognizer, spectrogram=None):
+def plot_timeline(path, recognizer, spectrogram=None, reference=None):
     """Write a PNG: spectrogram, per-class scores over time and the events (atomically).
 
     Parameters
@@ -932,6 +938,8 @@ def plot_timeline(path, recognizer, spectrogram=None):
         After a stream, with ``history``.
     spectrogram : tuple (times, freqs, S_db), optional
         E.g. from a :class:`SpectrogramLog` fed the same audio.
+    reference : sequence of (label, onset, offset), optional
+        True events, drawn under the detected ones.
 
     Examples
     --------
@@ -976,12 +984,16 @@ def plot_timeline(path, recognizer, spectrogram=None):
     ax.legend(loc="upper right", fontsize="small", ncol=4)
     ev_ax = axes[-1]
     labels = [str(c) for c in recognizer.classes_ if str(c) not in recognizer.background]
+    for lab, on, off in reference or ():
+        if str(lab) in labels:
+            ev_ax.barh(labels.index(str(lab)) - 0.3, off - on, left=on, height=0.15, color="k")
     for e in recognizer.events:
         y = labels.index(str(e.label)) if str(e.label) in labels else 0
-        ev_ax.barh(y, e.offset - e.onset, left=e.onset, height=0.6, color=colours.get(str(e.label)))
+        ev_ax.barh(y, e.offset - e.onset, left=e.onset, height=0.45,
+                   color=colours.get(str(e.label)))
     ev_ax.set_yticks(range(len(labels)), labels)
     ev_ax.set_xlabel("seconds")
-    ev_ax.set_title("events", fontsize="small")
+    ev_ax.set_title("events" + (" (black: reference)" if reference else ""), fontsize="small")
     fig.tight_layout()
     try:
         atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))

@@ -341,7 +341,8 @@ def test_bad_settings_are_refused(logmel_model, kw, says):
 @pytest.mark.parametrize("block, says", [
     (np.array([0.0, np.nan]), "NaN or infinity"),
     (np.zeros((2, 2, 2)), "1-D samples"),
-    (np.array(["a"]), "hold numbers"),
+    (np.array(["a"]), "float samples"),
+    (np.array([0, 16384], np.int16), "scale integer PCM first"),
 ])
 def test_bad_blocks_are_refused(logmel_model, block, says):
     with pytest.raises(ValueError, match=says):
