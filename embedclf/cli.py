@@ -660,7 +660,8 @@ def cmd_stream(args):
     except ValueError as err:
         raise CLIError(f"{args.model}: {err}") from None
     if args.mic:
-        source = mic_source(args.rate or rec.sr, block=args.block or 1024, device=args.device,
+        device = int(args.device) if args.device and args.device.isdigit() else args.device
+        source = mic_source(args.rate or rec.sr, block=args.block or 1024, device=device,
                             duration=args.duration)
     elif args.source == "-":
         source = pcm_source(sys.stdin.buffer, args.rate, format=args.format,

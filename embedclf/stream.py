@@ -36,7 +36,8 @@ from .pipelines import pipeline_sr
 
 __all__ = ["Recognizer", "Event", "Window", "Update", "Int8Folder", "BlockSource",
            "ResamplingWarning", "file_source", "pcm_source", "mic_source", "iter_source",
-           "rechunk", "plot_timeline", "SpectrogramLog", "parse_frontend_header", "BACKGROUND_LABELS", "DEFAULT_BACKGROUND_LABEL",
+           "rechunk", "plot_timeline", "SpectrogramLog", "parse_frontend_header",
+           "BACKGROUND_LABELS", "DEFAULT_BACKGROUND_LABEL",
            "PCM_FORMATS"]
 
 #: The label ``embedclf train --background`` gives background recordings.

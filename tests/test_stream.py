@@ -479,7 +479,8 @@ def test_stream_command_on_a_model_without_probabilities_is_one_line(capsys, tmp
 
     X, y, _ = events
     path = tmp_path / "svm.skops"
-    save_model(sk_pipeline(LogMel(sr=SR), WindowAggregator(), LinearSVC(max_iter=5000)).fit(X, y), path)
+    svm = sk_pipeline(LogMel(sr=SR), WindowAggregator(), LinearSVC(max_iter=5000))
+    save_model(svm.fit(X, y), path)
     code, _, err = run(capsys, "stream", path, stream_file[0])
     one_line_error(code, err, "gives no class probabilities")
 
