@@ -23,6 +23,7 @@ _LAZY = {
     "LogMel": "embedclf.features.logmel",
     "MFCC": "embedclf.features.logmel",
     "OpenL3Embedding": "embedclf.features.openl3",
+    "Recognizer": "embedclf.stream",
     "WindowAggregator": "embedclf.features.windows",
 }
 

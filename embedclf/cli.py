@@ -227,6 +227,8 @@ def cmd_pipelines(args):
 
 
 def cmd_train(args):
+    import numpy as np
+
     from .pipelines import make_pipeline
 
     model = _with_cache(make_pipeline(args.pipeline, **_parse_set(args.set)), args.cache)
@@ -234,15 +236,32 @@ def cmd_train(args):
     df = _limit(_read_table(args.data, args.dataset), args.limit_per_class)
     res, df = _load_labelled(df, model, args.on_error, not args.quiet,
                              "the --json output (\"skipped\")")
-    if len(set(res.y)) < 2:
-        raise CLIError(f"need at least two classes to train, found {sorted(set(res.y))}")
-    model.fit(res.clips, res.y)
+    X, y = list(res.clips), list(res.y)
+    if args.background:
+        from .datasets import cut_background
+        from .pipelines import pipeline_sr
+
+        # long background recordings become clips of their own class (Teachable Machine's
+        # "background noise"); `embedclf stream` never reports that class
+        clips, labels = cut_background(args.background, sr=pipeline_sr(model),
+                                       window=args.background_window, label=args.background_label)
+        X, y = X + clips, y + labels
+    n_background = len(y) - len(res.y)
+    if len(set(map(str, y))) < 2:
+        raise CLIError(f"need at least two classes to train, found {sorted(set(map(str, y)))}")
+    if n_background:  # one label type: numbered classes become strings next to the label
+        y = np.asarray(y if all(isinstance(v, str) for v in y) else [str(v) for v in y],
+                       dtype=object)
+    model.fit(X, res.y if not n_background else y)
     _save_model(model, args.output)
     out = {"model": args.output, "pipeline": args.pipeline, "n_clips": len(res.y),
+           "n_background_clips": n_background,
            "classes": [str(c) for c in model.classes_], "skipped": res.skipped.to_dict("records")}
     print(_dump(out) if args.json else
-          f"trained {args.pipeline} on {len(res.y)} clips ({len(model.classes_)} classes) "
-          f"-> {args.output}" + (f"; skipped {len(res.skipped)}" if len(res.skipped) else ""))
+          f"trained {args.pipeline} on {len(res.y)} clips"
+          + (f" and {n_background} background clips" if n_background else "")
+          + f" ({len(model.classes_)} classes) -> {args.output}"
+          + (f"; skipped {len(res.skipped)}" if len(res.skipped) else ""))
     return 0
 
 
@@ -699,6 +718,146 @@ def cmd_embed(args):
     return 0
 
 
+def cmd_stream(args):
+    """Recognize events live in a file, raw PCM on stdin or a microphone."""
+    from .stream import (Int8Folder, Recognizer, ResamplingWarning, SpectrogramLog, file_source,
+                         mic_source, pcm_source, plot_timeline)
+
+    if os.path.isdir(args.model):
+        model = Int8Folder(args.model)
+    else:
+        model = _check_model(_load_model(args.model, args.trust_pickle), args.model, needs=())
+    settings = dict(window=args.window, hop=args.hop, smoothing=args.smoothing,
+                    threshold=args.threshold, threshold_off=args.threshold_off,
+                    min_duration=args.min_duration, suppression=args.suppression)
+    if args.background:
+        settings["background"] = args.background
+    try:
+        rec = Recognizer(model, **{k: v for k, v in settings.items() if v is not None})
+    except ValueError as err:
+        raise CLIError(f"{args.model}: {err}") from None
+    if args.mic:
+        device = int(args.device) if args.device and args.device.isdigit() else args.device
+        source = mic_source(args.rate or rec.sr, block=args.block or 1024, device=device,
+                            duration=args.duration)
+    elif args.source == "-":
+        source = pcm_source(sys.stdin.buffer, args.rate, format=args.format,
+                            block=args.block or 4096)
+    else:
+        source = file_source(args.source, block=args.block)
+    rec.input_sr = source.sr
+    if source.sr != rec.sr and not args.quiet:
+        print(f"embedclf: note: the audio is at {source.sr} Hz and the model takes {rec.sr} Hz: "
+              "resampling the stream", file=sys.stderr)
+    spec = SpectrogramLog(source.sr) if args.plot else None
+
+    def blocks():
+        for block in source:
+            if spec is not None:
+                spec.push(block)
+            yield block
+
+    def show(update):
+        for e in update.events:
+            d = e.as_dict()
+            print(json.dumps({k: d[k] for k in ("onset", "offset", "label", "score")})
+                  if args.json else
+                  f"{e.onset:9.2f} {e.offset:9.2f}  {e.label}  {e.score:.3f}", flush=True)
+
+    failure = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResamplingWarning)  # said above, once
+        try:
+            for update in rec.run(blocks()):
+                show(update)
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - keep what was decided
+            failure = exc
+            if not isinstance(exc, BrokenPipeError):
+                show(rec.flush())  # run() flushed already when the source failed
+    # the outputs hold what was decided, also when the stream broke or was interrupted
+    if args.output:
+        _write_table(rec.events_table(), args.output)
+    if args.scores:
+        _write_table(rec.scores_table(), args.scores)
+    if args.plot:
+        plot_timeline(args.plot, rec, spec.result())
+    if isinstance(failure, KeyboardInterrupt) and args.mic:
+        failure = None  # Ctrl-C is how one stops listening
+    if failure is not None:
+        raise failure
+    if not args.quiet:
+        print(f"embedclf: {len(rec.events)} event(s) in {rec.n_samples / rec.sr:.1f} s of audio, "
+              f"{len(rec.windows)} windows", file=sys.stderr)
+    return 0
+
+
+def _add_stream_parser(sub, common):
+    """``embedclf stream``: its arguments and the checks argparse cannot express."""
+    from .stream import PCM_FORMATS
+
+    sp = sub.add_parser("stream", help="recognize sound events live: a file, raw PCM on stdin "
+                                       "(-) or a microphone (--mic)")
+    sp.add_argument("model", help="model file written by `embedclf train` (or an exported "
+                                  "int8 folder from `embedclf distill`)")
+    sp.add_argument("source", nargs="?", help="an audio file, or - for raw PCM on stdin "
+                                              "(with --rate and --format)")
+    sp.add_argument("--mic", action="store_true",
+                    help="listen to the microphone (needs: pip install 'embedclf[live]')")
+    sp.add_argument("--device", help="microphone device (name or number; default the system's)")
+    sp.add_argument("--duration", type=_positive, metavar="SECONDS",
+                    help="with --mic: stop after SECONDS (default: until Ctrl-C)")
+    sp.add_argument("--rate", type=_int_in(1000, 768000), metavar="HZ",
+                    help="sample rate of raw PCM on stdin (required with -) or of the microphone "
+                         "(default the model's)")
+    sp.add_argument("--format", choices=sorted(PCM_FORMATS), default="s16le",
+                    help="raw PCM sample format on stdin (default s16le)")
+    sp.add_argument("--block", type=_count, metavar="SAMPLES",
+                    help="samples read at a time (results do not depend on it)")
+    sp.add_argument("--window", type=_number_in(1e-3), metavar="SECONDS",
+                    help="analysis window (default the model's own, else 1)")
+    sp.add_argument("--hop", type=_number_in(1e-3), metavar="SECONDS",
+                    help="hop between windows (default the model's own, else WINDOW/2)")
+    sp.add_argument("--smoothing", type=_number_in(0), metavar="SECONDS",
+                    help="seconds of window scores averaged before deciding (default 1)")
+    sp.add_argument("--threshold", type=_share, help="smoothed score that starts an event "
+                                                     "(default 0.5)")
+    sp.add_argument("--threshold-off", type=_share,
+                    help="smoothed score under which an event ends (default 0.8 x THRESHOLD)")
+    sp.add_argument("--min-duration", type=_number_in(0), metavar="SECONDS",
+                    help="drop shorter events (default 0)")
+    sp.add_argument("--suppression", type=_number_in(0), metavar="SECONDS",
+                    help="no new event this long after one ended (default 0.5)")
+    sp.add_argument("--background", action="append", metavar="LABEL",
+                    help="a label never reported (repeatable; default _background_ and Speech "
+                         "Commands' _silence_, _unknown_, _background_noise_)")
+    sp.add_argument("-o", "--output", type=_output_file(*_TABLE_SUFFIXES),
+                    help="write the events here too: .csv, .json or .parquet")
+    sp.add_argument("--scores", type=_output_file(*_TABLE_SUFFIXES),
+                    help="write every window's scores here: .csv, .json or .parquet")
+    sp.add_argument("--plot", type=_output_file(".png"),
+                    help="a timeline PNG: spectrogram, scores, events")
+    sp.add_argument("--trust-pickle", action="store_true",
+                    help="also load a pickle/joblib model file; loading a pickle can run any "
+                         "code it holds: only for files from a source you trust")
+    common(sp, on_error=False)
+
+    def check(args):
+        if args.mic == (args.source is not None):
+            sp.error("give a SOURCE (a file, or - for stdin) or --mic, not both")
+        if args.source == "-" and args.rate is None:
+            sp.error("argument --rate: needed with - (raw PCM carries no sample rate)")
+        if args.source not in (None, "-") and args.rate is not None:
+            sp.error("argument --rate: only for - or --mic (a file has its own rate)")
+        if not args.mic and (args.device is not None or args.duration is not None):
+            sp.error("arguments --device/--duration: only with --mic")
+        if (args.threshold is not None and args.threshold_off is not None
+                and args.threshold_off > args.threshold):
+            sp.error("argument --threshold-off: must not exceed --threshold")
+
+    sp.set_defaults(func=cmd_stream, check=check)
+    return sp
+
+
 def cmd_demo(args):
     import numpy as np
 
@@ -797,6 +956,13 @@ def build_parser():
     sp.add_argument("--limit-per-class", type=_count, help="use at most N clips per class")
     sp.add_argument("--cache", type=_output_folder, metavar="DIR",
                     help="embedding cache folder (embedding pipelines)")
+    sp.add_argument("--background", action="append", metavar="NOISE.wav|FOLDER",
+                    help="long background recordings, cut into clips of their own class "
+                         "(repeatable); `embedclf stream` never reports that class")
+    sp.add_argument("--background-label", default="_background_", metavar="LABEL",
+                    help="the background class's label (default _background_)")
+    sp.add_argument("--background-window", type=_number_in(1e-3), default=1.0,
+                    metavar="SECONDS", help="length of the background clips (default 1)")
     common(sp)
     sp.set_defaults(func=cmd_train)
 
@@ -945,6 +1111,8 @@ def build_parser():
     sp.add_argument("--limit-per-class", type=_count)
     common(sp)
     sp.set_defaults(func=cmd_embed)
+
+    _add_stream_parser(sub, common)
     for sp in sub.choices.values():  # --debug also after the command; SUPPRESS keeps the global
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help=debug_help)

@@ -42,8 +42,13 @@ __all__ = [
     "load_segments",
     "make_sound_events",
     "write_sound_events",
+    "cut_background",
+    "BACKGROUND_LABEL",
     "DATASETS",
 ]
+
+#: The class :func:`cut_background` gives background recordings by default.
+BACKGROUND_LABEL = "_background_"
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".opus")
 
@@ -662,6 +667,74 @@ DATASETS = {
     "fsdd": load_fsdd,
     "speechcommands": load_speechcommands,
 }
+
+
+def cut_background(sources, *, sr, window=1.0, label=BACKGROUND_LABEL):
+    """Cut long background recordings into clips of their own class (Teachable Machine's way).
+
+    Each recording is cut into consecutive ``window``-second clips (a
+    remainder of at least half a window is one shorter clip, a shorter one
+    is dropped; a recording shorter than one window is one clip), so a model learns what "nothing of
+    interest" sounds like and a :class:`~embedclf.stream.Recognizer` can
+    leave it unreported.
+
+    Parameters
+    ----------
+    sources : str, path-like, or a sequence of them
+        Audio files, or folders searched (recursively) for audio files.
+    sr : int
+        Rate of the clips (the model's).
+    window : float, default=1.0
+        Seconds per clip.
+    label : str, default=BACKGROUND_LABEL
+
+    Returns
+    -------
+    clips : list of ndarray
+        Mono float32 waveforms at ``sr``.
+    labels : list of str
+
+    Raises
+    ------
+    DatasetError
+        A folder without audio files.
+    AudioError
+        An unreadable recording.
+
+    Examples
+    --------
+    >>> import numpy as np, soundfile as sf, tempfile, os
+    >>> from embedclf.datasets import cut_background
+    >>> p = os.path.join(tempfile.mkdtemp(), "noise.wav")
+    >>> sf.write(p, np.zeros(16000 * 5 + 9000), 16000)
+    >>> clips, labels = cut_background(p, sr=16000)
+    >>> len(clips), labels[0], len(clips[0])
+    (6, '_background_', 16000)
+    """
+    from .audio import load_audio
+
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    if not window > 0:
+        raise ValueError(f"window must be a positive number of seconds, got {window!r}")
+    paths = []
+    for src in sources:
+        src = Path(src).expanduser()
+        if src.is_dir():
+            found = _audio_files(src, AUDIO_EXTENSIONS)
+            if not found:
+                raise DatasetError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in "
+                                   f"{str(src)!r}")
+            paths += found
+        else:
+            paths.append(src)
+    n = max(1, int(round(window * sr)))
+    clips = []
+    for path in paths:
+        y, _ = load_audio(path, sr=sr)
+        starts = range(0, max(1, len(y) - n // 2), n) if len(y) >= n else [0]
+        clips += [np.ascontiguousarray(y[s:s + n]) for s in starts]
+    return clips, [label] * len(clips)
 
 
 def load_dataset(name, root, **kwargs):

@@ -35,6 +35,7 @@ __all__ = [
     "BudgetError",
     "UnsupportedOpError",
     "TeacherClassesWarning",
+    "ResamplingWarning",
 ]
 
 
@@ -178,5 +179,18 @@ class TeacherClassesWarning(UserWarning):
     --------
     >>> from embedclf.distill.flow import TeacherClassesWarning
     >>> issubclass(TeacherClassesWarning, UserWarning)
+    True
+    """
+
+
+class ResamplingWarning(UserWarning):
+    """A stream's rate differs from the model's: it is resampled (said once).
+
+    Raised by :class:`embedclf.stream.Recognizer`.
+
+    Examples
+    --------
+    >>> from embedclf.stream import ResamplingWarning
+    >>> issubclass(ResamplingWarning, UserWarning)
     True
     """

@@ -21,6 +21,7 @@ OLD_HOMES = {
     "BudgetError": "embedclf.distill",
     "UnsupportedOpError": "embedclf.distill.export",
     "TeacherClassesWarning": "embedclf.distill.flow",
+    "ResamplingWarning": "embedclf.stream",
 }
 
 

@@ -15,7 +15,7 @@ layer  name        modules
 1      features    ``features.*``: log-mel, windows, pretrained embeddings
 2      models      ``models.*``: KerasCNN, architectures, augmentation, CNN windows
 3      distill     ``distill.*`` and ``recipe`` (the distillation recipe)
-4      apps        ``pipelines``, ``evaluation``, ``predict``, ``datasets``
+4      apps        ``pipelines``, ``evaluation``, ``predict``, ``stream``, ``datasets``
 5      cli         ``cli``
 =====  ==========  ===============================================================
 
@@ -42,7 +42,7 @@ LAYERS = {
     "embedclf.features": 1,
     "embedclf.models": 2,
     "embedclf.distill": 3, "embedclf.recipe": 3,
-    "embedclf.pipelines": 4, "embedclf.evaluation": 4, "embedclf.predict": 4,
+    "embedclf.pipelines": 4, "embedclf.evaluation": 4, "embedclf.predict": 4, "embedclf.stream": 4,
     "embedclf.datasets": 4,
     "embedclf.cli": 5,
 }
