@@ -20,6 +20,7 @@ from .._litert import captured_fd as _captured_fd
 from .._litert import keras_to_tflite
 from ..files import atomic_write_data, check_replaceable, recover_folder, replace_folder
 from ..models._windows import LOG_FLOOR
+from .clib import C_LIBRARY_FOLDER, c_library_for_export
 
 __all__ = ["export", "to_int8_tflite", "op_list", "measure_arena", "Int8Model", "BudgetError",
            "UnsupportedOpError", "c_array_source", "EXPORT_FILES", "OVER_BUDGET_REPORT"]
@@ -514,7 +515,10 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     ``model.tflite`` (int8 in and out), ``model_data.h``/``model_data.c``
     (the same bytes as an aligned C array), ``frontend.h`` (sample rate,
     FFT, hop, window, sparse mel filterbank, log and standardisation
-    constants, quantisation parameters, labels) and ``report.json``.
+    constants, quantisation parameters, labels), ``report.json`` and, when
+    every operator is one it compiles, the self-contained C library in
+    ``c/`` (:mod:`embedclf.distill.clib`; ``report["c_library"]`` says why
+    not otherwise).
 
     The set is consistent: the files are written into a new sibling folder
     that replaces ``out_dir`` as a whole (:func:`embedclf.files.replace_folder`),
@@ -571,7 +575,7 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     >>> out = tempfile.mkdtemp()
     >>> report = export(cnn, out, X, X_test=X, y_test=y)
     >>> sorted(os.listdir(out))
-    ['frontend.h', 'model.tflite', 'model_data.c', 'model_data.h', 'report.json']
+    ['c', 'frontend.h', 'model.tflite', 'model_data.c', 'model_data.h', 'report.json']
     >>> report["arena_bytes"] < 32 * 1024, "int8_float_agreement" in report
     (True, True)
     """
@@ -592,6 +596,7 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     # running it in TFLM is the support check: an op TFLM lacks fails here, by name
     arena = measure_arena(model_bytes, int8.quantize(rep[:1]))
     header, source = c_array_source(model_bytes)
+    c_files, c_report = c_library_for_export(cnn, model_bytes)  # {} when an op is not compiled
     fe_header, fe_bytes = _frontend_header(cnn, int8.input_quantization, int8.output_quantization)
     macs = count_macs(cnn.model_)
     frame_s = cnn.frontend_.hop_length / cnn.sr
@@ -608,7 +613,7 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
         "macs_per_second": int(round(macs * windows_per_s)),
         "frontend_macs_per_second": frontend_macs,
         "total_macs_per_second": int(round(macs * windows_per_s)) + frontend_macs,
-        "ops": sorted(set(ops)),
+        "ops": sorted(set(ops)), "c_library": c_report,
         "sample_rate": cnn.sr, "n_mels": cnn.frontend_.n_mels,
         "window_seconds": cnn.window, "hop_seconds": cnn.hop, "clip_pooling": cnn.aggregate,
         "classes": [str(c) for c in cnn.classes_],
@@ -659,11 +664,13 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
             f"{path}; try a smaller --width or --student strided_ds")
     contents = dict(zip(EXPORT_FILES, (model_bytes, header, source, fe_header,
                                        json.dumps(report, indent=2) + "\n")))
+    contents = {**c_files, **contents}  # report.json stays last
 
     def write(folder):
         for name, data in contents.items():
             atomic_write_data(os.path.join(folder, name), data)
 
-    replace_folder(out_dir, write, drop=[OVER_BUDGET_REPORT])
+    # "c": an earlier export's C library never outlives its model
+    replace_folder(out_dir, write, drop=[OVER_BUDGET_REPORT, C_LIBRARY_FOLDER])
     return report
 

@@ -1,0 +1,191 @@
+"""The exported C library: int8 network equal to TFLM, frontend equal to Python, the same
+output on the host and on an emulated Cortex-M4."""
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+pytest.importorskip("keras")
+pytest.importorskip("tflite_micro")
+
+from embedclf import LogMel, WindowAggregator  # noqa: E402
+from embedclf.distill import Distiller, export  # noqa: E402
+from embedclf.distill.clib import UnsupportedNetworkError, network_source  # noqa: E402
+from embedclf.distill.export import Int8Model, to_int8_tflite, tflm_outputs  # noqa: E402
+from embedclf.distill.verify import build, missing_tools, run_demo, write_pcm  # noqa: E402
+from embedclf.models._windows import pool_windows  # noqa: E402
+
+SR = 16000
+
+
+def _skip_without(target):
+    missing = missing_tools(target)
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed: `make test` installs them when run "
+                    "as root (tools/system-deps.sh)")
+
+
+@pytest.fixture(scope="module")
+def data():
+    from embedclf.datasets import make_sound_events
+
+    X, y, folds = make_sound_events(n_per_class=8, sr=SR, duration=1.5, random_state=4)
+    train, test = np.where(folds != 1)[0], np.where(folds == 1)[0]
+    return [X[i] for i in train], y[train], [X[i] for i in test], y[test]
+
+
+@pytest.fixture(scope="module")
+def exported(data, tmp_path_factory):
+    """One small student, exported and its C library built for the host, once."""
+    X, y, _, _ = data
+    teacher = Pipeline([("mel", LogMel(sr=SR)), ("agg", WindowAggregator()),
+                        ("clf", LogisticRegression(max_iter=1000))]).fit(X, y)
+    student = Distiller(teacher, epochs=8, learning_rate=1e-2, random_state=0).fit(X, y)
+    out = tmp_path_factory.mktemp("clib")
+    report = export(student, out, X)
+    _skip_without("host")
+    build(out / "c", "host")
+    return student, out, report
+
+
+@pytest.fixture(scope="module")
+def clips(exported, data, tmp_path_factory):
+    """Test clips as PCM files (plus a short and a near-silent one) and the samples C reads."""
+    _, _, Xt, _ = data
+    folder = tmp_path_factory.mktemp("pcm")
+    waves = list(Xt) + [Xt[0][:3000], Xt[1][:200], 1e-4 * Xt[2]]
+    paths = [folder / f"clip{i}.pcm" for i in range(len(waves))]
+    return paths, [write_pcm(w, p) for w, p in zip(waves, paths)]
+
+
+def _python_int8(student, model_bytes, wave):
+    """The int8 network input of each window as the Python student computes it."""
+    W, _, _ = student.student_._windows([wave])
+    return Int8Model(model_bytes).quantize(W)[..., 0]
+
+
+def test_export_writes_the_c_library_and_reports_it(exported):
+    _, out, report = exported
+    assert report["c_library"]["folder"] == "c"
+    assert json.loads((out / "report.json").read_text())["c_library"] == report["c_library"]
+    for name in ("embedclf.c", "embedclf_network.c", "embedclf_kernels.c", "demo.c", "Makefile"):
+        assert (out / "c" / name).is_file()
+
+
+def test_network_in_c_equals_the_tflm_interpreter(exported, data, tmp_path):
+    """Same int8 input, identical int8 output to TensorFlow Lite Micro, window by window."""
+    student, out, _ = exported
+    X, _, Xt, _ = data
+    model = (out / "model.tflite").read_bytes()
+    Q = np.concatenate([_python_int8(student, model, w) for w in X[:6] + Xt])[..., None]
+    Q.tofile(tmp_path / "in.i8")
+    subprocess.run([out / "c" / "embedclf_check_network", tmp_path / "in.i8",
+                    tmp_path / "out.i8"], check=True)
+    C = np.fromfile(tmp_path / "out.i8", np.int8).reshape(len(Q), -1)
+    expected = tflm_outputs(model, Q, 64 * 1024)
+    assert len(np.unique(expected, axis=0)) > 5  # varied windows, not one repeated answer
+    np.testing.assert_array_equal(C, expected)
+
+
+@pytest.mark.numeric
+def test_frontend_in_c_computes_the_python_int8_input(exported, clips, tmp_path):
+    """Identical int8 features but for float rounding next to a quantisation step."""
+    student, out, _ = exported
+    model = (out / "model.tflite").read_bytes()
+    n = differ = 0
+    for path, wave in zip(*clips):
+        feats = tmp_path / "f.i8"
+        run_demo(out / "c", path, features_path=feats)
+        expected = _python_int8(student, model, wave)
+        got = np.fromfile(feats, np.int8).reshape(expected.shape)
+        d = np.abs(got.astype(int) - expected)
+        assert d.max() <= 1
+        n, differ = n + d.size, differ + np.count_nonzero(d)
+    assert differ <= 0.001 * n
+
+
+def test_demo_clip_labels_equal_python(exported, clips):
+    """Window scores equal TFLM on the C features; clip labels equal the Python int8 student's
+    pooled labels and Distiller.predict on the same samples."""
+    student, out, _ = exported
+    model = (out / "model.tflite").read_bytes()
+    int8 = Int8Model(model)
+    labels, expected = [], []
+    for path, wave in zip(*clips):
+        scores, label, _ = run_demo(out / "c", path)
+        Q = _python_int8(student, model, wave)
+        T = tflm_outputs(model, Q[..., None], 64 * 1024)
+        np.testing.assert_array_equal(scores, T)
+        P = pool_windows(int8.dequantize(T).astype(np.float64), np.zeros(len(T), int), 1,
+                         student.aggregate)
+        labels.append(label)
+        expected.append(int(P.argmax()))
+    assert labels == expected
+    predicted = student.predict(list(clips[1]))
+    assert [str(student.classes_[i]) for i in labels] == [str(p) for p in predicted]
+
+
+def test_streaming_gives_the_same_windows_for_any_chunking(exported, clips, tmp_path):
+    """Samples pushed one at a time, in odd chunks or all at once: the same scores."""
+    _, out, _ = exported
+    c = out / "c"
+    prog = tmp_path / "chunks.c"
+    prog.write_text(r'''
+#include <stdio.h>
+#include <stdlib.h>
+#include "embedclf.h"
+static void on_window(long i, const int8_t *q, void *u) {
+  int c; (void)u; printf("%ld,%d", i, ecl_argmax(q)); for (c = 0; c < ECL_N_CLASSES; ++c) printf(",%d", q[c]);
+  printf("\n");
+}
+int main(int argc, char **argv) {
+  static int16_t pcm[1 << 20]; static ecl_state st; size_t n, i, chunk = atoi(argv[2]);
+  (void)argc;
+  FILE *f = fopen(argv[1], "rb"); n = fread(pcm, 2, 1 << 20, f); fclose(f);
+  ecl_init(&st);
+  for (i = 0; i < n; i += chunk) ecl_push_pcm16(&st, pcm + i, i + chunk < n ? chunk : n - i,
+                                                on_window, NULL);
+  printf("clip,%d\n", ecl_finish(&st, on_window, NULL));
+  return 0;
+}
+''')
+    exe = tmp_path / "chunks"
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off", "-I", c,
+                    "-o", exe, prog, c / "embedclf.c", c / "embedclf_frontend.c",
+                    c / "embedclf_network.c", c / "embedclf_kernels.c", "-lm"], check=True)
+    path = clips[0][0]
+    outputs = {chunk: subprocess.run([exe, path, str(chunk)], capture_output=True, text=True,
+                                     check=True).stdout for chunk in (1, 77, 320, 1 << 20)}
+    assert len(set(outputs.values())) == 1
+    _, _, demo = run_demo(c, path)
+    assert outputs[1] == demo
+
+
+def test_cortex_m4_firmware_prints_what_the_host_build_prints(exported, clips):
+    _skip_without("m4")
+    _, out, _ = exported
+    build(out / "c", "m4")
+    for path in clips[0][:3]:
+        assert run_demo(out / "c", path, "m4")[2] == run_demo(out / "c", path)[2]
+
+
+def test_ops_outside_the_c_library_are_named_with_the_path_that_still_works():
+    from embedclf.models.architectures import sbcnn
+
+    rep = np.random.default_rng(0).standard_normal((10, 16, 20, 1)).astype("float32")
+    with pytest.raises(UnsupportedNetworkError, match="MAX_POOL_2D.*TensorFlow Lite Micro"):
+        network_source(to_int8_tflite(sbcnn((16, 20, 1), 3, width=0.25), rep))
+
+
+def test_missing_tools_are_a_clear_error(exported, monkeypatch):
+    from embedclf.distill.verify import ToolMissingError
+
+    _, out, _ = exported
+    monkeypatch.setenv("PATH", os.devnull)
+    with pytest.raises(ToolMissingError, match="arm-none-eabi-gcc.*not found"):
+        build(out / "c", "m4")
