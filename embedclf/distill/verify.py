@@ -48,7 +48,14 @@ def missing_tools(target="host"):
     True
     """
     needed = HOST_TOOLS if target == "host" else M4_TOOLS
-    return [t for t in needed if shutil.which(t) is None]
+    missing = [t for t in needed if shutil.which(t) is None]
+    if target == "m4" and "arm-none-eabi-gcc" not in missing:
+        # the cross compiler without newlib cannot link the semihosting firmware
+        r = subprocess.run(["arm-none-eabi-gcc", "-print-file-name=rdimon.specs"],
+                           capture_output=True, text=True)
+        if r.stdout.strip() in ("", "rdimon.specs"):
+            missing.append("newlib (rdimon.specs)")
+    return missing
 
 
 def _require(target):
