@@ -189,3 +189,32 @@ def test_missing_tools_are_a_clear_error(exported, monkeypatch):
     monkeypatch.setenv("PATH", os.devnull)
     with pytest.raises(ToolMissingError, match="arm-none-eabi-gcc.*not found"):
         build(out / "c", "m4")
+
+
+def test_report_device_section_is_measured_on_the_linked_firmware(exported):
+    """Flash and RAM from the map file of the linked Cortex-M4 image, checked against the
+    image's own size and the library's static buffers."""
+    _skip_without("m4")
+    _, out, report = exported
+    d = report["device"]
+    assert d["measured"] is True
+    # the library holds the weights and one scratch buffer sized at export time
+    assert d["flash_bytes"] > report["c_library"]["weight_bytes"]
+    assert d["static_ram_bytes"] > report["c_library"]["scratch_bytes"]
+    assert d["flash_bytes"] < d["image_flash_bytes"]  # the demo's printf and newlib on top
+    assert 0 < d["stack_bytes"] < 4096
+    assert d["ram_bytes"] == d["static_ram_bytes"] + d["stack_bytes"]
+    assert d["n_windows"] == 10  # 5 s of audio, 1 s windows every 0.5 s (trailing one padded)
+    assert d["instructions_per_window"] > report["macs_per_window"]
+
+
+def test_budget_uses_the_measured_device_figures(exported, data, tmp_path):
+    _skip_without("m4")
+    from embedclf.distill import BudgetError
+
+    student, _, report = exported
+    X, _, _, _ = data
+    ram_kb = report["device"]["ram_bytes"] / 1024
+    with pytest.raises(BudgetError, match="measured RAM of the C library"):
+        export(student, tmp_path / "small", X[:4], max_ram_kb=ram_kb - 1)
+    assert not (tmp_path / "small" / "report.json").exists()

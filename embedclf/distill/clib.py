@@ -21,7 +21,7 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["C_LIBRARY_FOLDER", "c_library_for_export", "SUPPORTED_OPS", "UnsupportedNetworkError", "quantize_multiplier", "parse_tflite",
+__all__ = ["C_LIBRARY_FOLDER", "c_library_for_export", "c_files_relative", "SUPPORTED_OPS", "UnsupportedNetworkError", "quantize_multiplier", "parse_tflite",
            "network_source", "frontend_source", "c_library_files", "C_TEMPLATES"]
 
 #: the export's sub-folder holding the C library
@@ -593,3 +593,16 @@ def c_library_for_export(cnn, model_bytes):
               "weight_bytes": info["weight_bytes"],
               "build": "make -C c host (system C compiler) or make -C c m4 (Cortex-M4, QEMU)"}
     return {f"{C_LIBRARY_FOLDER}/{name}": text for name, text in files.items()}, report
+
+
+def c_files_relative(files):
+    """:func:`c_library_for_export`'s files with paths relative to the library folder.
+
+    Examples
+    --------
+    >>> from embedclf.distill.clib import c_files_relative
+    >>> c_files_relative({"c/Makefile": "all:", "c/m4/startup.c": ""})
+    {'Makefile': 'all:', 'm4/startup.c': ''}
+    """
+    prefix = C_LIBRARY_FOLDER + "/"
+    return {name[len(prefix):]: text for name, text in files.items() if name.startswith(prefix)}

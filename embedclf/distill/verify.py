@@ -16,7 +16,8 @@ import subprocess
 import numpy as np
 
 __all__ = ["ToolMissingError", "missing_tools", "write_pcm", "read_pcm", "build",
-           "run_demo", "parse_demo_output", "HOST_TOOLS", "M4_TOOLS"]
+           "run_demo", "parse_demo_output", "map_sizes", "measure_device", "HOST_TOOLS",
+           "M4_TOOLS"]
 
 #: programs ``make host`` needs
 HOST_TOOLS = ("make", "cc")
@@ -203,3 +204,174 @@ def run_demo(lib_dir, pcm_path, target="host", features_path=None, icount=False)
         raise RuntimeError(f"the {target} demo failed ({r.returncode}): {r.stderr[-1000:]}")
     scores, label = parse_demo_output(r.stdout)
     return scores, label, r.stdout
+
+
+#: output sections of the firmware that occupy flash (code, constants, data's initial values)
+_FLASH_SECTIONS = (".text", ".ARM.extab", ".ARM.exidx", ".data")
+#: output sections that occupy RAM
+_RAM_SECTIONS = (".data", ".bss")
+
+
+def map_sizes(map_text):
+    """Bytes each object file puts in each output section, from a GNU ld map file.
+
+    Only sections kept in the image count (the "discarded input sections"
+    list is skipped).
+
+    Returns
+    -------
+    dict of (str, str) to int
+        ``(object file, output section) -> bytes``.
+
+    Examples
+    --------
+    >>> from embedclf.distill.verify import map_sizes
+    >>> text = '''Linker script and memory map
+    ... .text           0x00000000      0x200
+    ...  .text.f        0x00000000       0x40 obj/a.o
+    ...  .text.long_function_name
+    ...                 0x00000040       0x10 obj/b.o
+    ... .bss            0x20000000       0x80
+    ...  .bss.x         0x20000000       0x80 obj/a.o
+    ... '''
+    >>> sorted(map_sizes(text).items())
+    [(('obj/a.o', '.bss'), 128), (('obj/a.o', '.text'), 64), (('obj/b.o', '.text'), 16)]
+    """
+    import re
+
+    start = map_text.find("Linker script and memory map")
+    lines = map_text[start if start >= 0 else 0 :].splitlines()
+    out, section = {}, None
+    entry = re.compile(r"^\s+(?:\S+\s+)?0x[0-9a-fA-F]+\s+0x([0-9a-fA-F]+)\s+(\S+\.o(?:\))?)\s*$")
+    for line in lines:
+        if line and not line[0].isspace():
+            section = line.split()[0]
+            continue
+        if section is None:
+            continue
+        m = entry.match(line)
+        if m and not line.strip().startswith("*"):
+            key = (m.group(2), section)
+            out[key] = out.get(key, 0) + int(m.group(1), 16)
+    return out
+
+
+def _size_totals(lib_dir):
+    """(text, data, bss) of the firmware, from arm-none-eabi-size."""
+    r = subprocess.run(["arm-none-eabi-size", "embedclf_demo.elf"], cwd=os.fspath(lib_dir),
+                       capture_output=True, text=True, check=True)
+    text, data, bss = (int(v) for v in r.stdout.splitlines()[1].split()[:3])
+    return text, data, bss
+
+
+def measure_device(lib_dir, pcm_path, library_prefix="m4-obj/embedclf"):
+    """The Cortex-M4 footprint and cost of the library, measured on the linked firmware.
+
+    Builds the ``m4`` target, reads the map file and ``arm-none-eabi-size``,
+    and runs the firmware on ``pcm_path`` in QEMU with ``-icount shift=0``:
+    the firmware counts SysTick ticks around the library's calls only (its
+    own file reading and printing excluded) and calibrates them against a
+    loop of 2,000,000 instructions, and it paints the stack below each call
+    to find the library's peak stack.
+
+    Returns
+    -------
+    dict
+        ``flash_bytes`` (the library's objects: code, constants and data's
+        initial values), ``ram_bytes`` (their data and bss, the caller's
+        ``ecl_state`` and the peak stack), ``static_ram_bytes``, ``stack_bytes``,
+        ``image_flash_bytes`` and ``image_ram_bytes`` (the whole demo
+        firmware, newlib's stdio included; RAM without heap and stack),
+        ``instructions_per_window``, ``instructions_per_second_of_audio``,
+        ``n_windows`` and ``audio_seconds`` of the measured clip.
+
+    Examples
+    --------
+    >>> from embedclf.distill.verify import measure_device
+    >>> callable(measure_device)
+    True
+    """
+    import re
+    import tempfile
+
+    build(lib_dir, "m4")
+    lib_dir = os.path.abspath(lib_dir)
+    with open(os.path.join(lib_dir, "embedclf_demo.map")) as fh:
+        map_text = fh.read()
+    sizes = map_sizes(map_text)
+    lib = {k: v for k, v in sizes.items() if k[0].startswith(library_prefix)}
+    flash = sum(v for (obj, sec), v in lib.items() if sec in _FLASH_SECTIONS)
+    # the library's own statics, plus the caller's ecl_state (the demo's `state`)
+    state = re.search(r"\.bss\.state\s+0x[0-9a-fA-F]+\s+0x([0-9a-fA-F]+)\s+\S*demo\.o", map_text)
+    static_ram = sum(v for (obj, sec), v in lib.items() if sec in _RAM_SECTIONS)
+    static_ram += int(state.group(1), 16) if state else 0
+    text, data, bss = _size_totals(lib_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_path = os.path.join(tmp, "stats.csv")
+        _require("m4")
+        cmd = ["qemu-system-arm", "-icount", "shift=0", "-M", "mps2-an386", "-nographic",
+               "-monitor", "none", "-semihosting-config",
+               f"enable=on,target=native,arg=embedclf_demo.elf,arg={os.path.abspath(pcm_path)},"
+               f"arg={stats_path}", "-kernel", "embedclf_demo.elf"]
+        r = subprocess.run(cmd, cwd=lib_dir, capture_output=True, text=True,
+                           timeout=QEMU_TIMEOUT)
+        if r.returncode or not os.path.exists(stats_path):
+            raise RuntimeError(f"the Cortex-M4 firmware failed ({r.returncode}): "
+                               f"{(r.stderr or r.stdout)[-1000:]}")
+        with open(stats_path) as fh:
+            stats = dict(line.strip().split(",") for line in fh if "," in line)
+    per_tick = int(stats["calibration_instructions"]) / int(stats["calibration_ticks"])
+    instructions = int(stats["library_ticks"]) * per_tick
+    n_windows = int(stats["windows"])
+    seconds = os.path.getsize(pcm_path) / 2 / _sample_rate(lib_dir)
+    stack = int(stats["stack_bytes"])
+    return {"flash_bytes": int(flash), "ram_bytes": int(static_ram + stack),
+            "static_ram_bytes": int(static_ram), "stack_bytes": stack,
+            "image_flash_bytes": int(text + data), "image_ram_bytes": int(data + bss),
+            "instructions_per_window": int(round(instructions / max(n_windows, 1))),
+            "instructions_per_second_of_audio": int(round(instructions / seconds)),
+            "n_windows": n_windows, "audio_seconds": round(seconds, 3)}
+
+
+def _sample_rate(lib_dir):
+    import re
+
+    with open(os.path.join(lib_dir, "embedclf_network.h")) as fh:
+        return int(re.search(r"#define ECL_SAMPLE_RATE (\d+)", fh.read()).group(1))
+
+
+def measure_library_files(files, sample_rate, seconds=5.0):
+    """:func:`measure_device` for a library given as files (``c_library_files``), in a temporary folder.
+
+    The firmware runs on ``seconds`` of deterministic noise at
+    ``sample_rate`` (instruction counts barely depend on the sound).
+
+    Returns
+    -------
+    dict
+        :func:`measure_device`'s figures plus ``measured: True``, or
+        ``measured: False`` and the ``reason`` (a missing tool named).
+
+    Examples
+    --------
+    >>> from embedclf.distill.verify import measure_library_files
+    >>> callable(measure_library_files)
+    True
+    """
+    import tempfile
+
+    missing = missing_tools("m4")
+    if missing:
+        return {"measured": False,
+                "reason": f"{', '.join(missing)} not installed: the Cortex-M4 image was not "
+                          "built; flash and RAM are the .tflite and TFLM arena estimates"}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, text in files.items():
+            path = os.path.join(tmp, *name.split("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as fh:
+                fh.write(text)
+        noise = 0.1 * np.random.default_rng(0).standard_normal(int(seconds * sample_rate))
+        pcm = os.path.join(tmp, "noise.pcm")
+        write_pcm(noise, pcm)
+        return {"measured": True, **measure_device(tmp, pcm)}

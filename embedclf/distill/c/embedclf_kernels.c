@@ -11,7 +11,9 @@ static int32_t sat_rounding_doubling_high_mul(int32_t a, int32_t b) {
   if (a == b && a == INT32_MIN) return INT32_MAX;
   ab = (int64_t)a * (int64_t)b;
   nudge = ab >= 0 ? ((int64_t)1 << 30) : (1 - ((int64_t)1 << 30));
-  return (int32_t)((ab + nudge) / ((int64_t)1 << 31)); /* C99 division truncates */
+  ab += nudge;
+  /* ab / 2^31 truncated toward zero, as C99 division, without a 64-bit division call */
+  return (int32_t)(ab >= 0 ? ab >> 31 : -((-ab) >> 31));
 }
 
 /* x / 2^exponent rounded to nearest, ties away from zero */
