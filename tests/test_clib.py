@@ -218,3 +218,18 @@ def test_budget_uses_the_measured_device_figures(exported, data, tmp_path):
     with pytest.raises(BudgetError, match="measured RAM of the C library"):
         export(student, tmp_path / "small", X[:4], max_ram_kb=ram_kb - 1)
     assert not (tmp_path / "small" / "report.json").exists()
+
+
+def test_verify_student_counts_every_check(exported, data):
+    from embedclf.distill.verify import verify_student
+
+    student, out, _ = exported
+    _, _, Xt, _ = data
+    m4 = not missing_tools("m4")
+    res = verify_student(student, out, Xt[:3], m4=m4)
+    assert res["n_clips"] == 3 and res["n_windows"] >= 3
+    assert res["outputs_equal_tflm"] == res["n_windows"]
+    assert res["clip_agreement_python"] == res["clip_agreement_predict"] == 3
+    assert res["feature_max_step"] <= 1
+    if m4:
+        assert res["m4_equal_host"] == 3 and res["device"]["n_windows"] == 10

@@ -375,3 +375,98 @@ def measure_library_files(files, sample_rate, seconds=5.0):
         pcm = os.path.join(tmp, "noise.pcm")
         write_pcm(noise, pcm)
         return {"measured": True, **measure_device(tmp, pcm)}
+
+
+def verify_student(student, export_dir, clips, *, m4=True, work_dir=None):
+    """Run the exported C library on clips and compare it with Python, window by window.
+
+    For each clip: the student's input waveform (read as ``student.predict``
+    reads it) is written as 16-bit PCM; the host build computes features and
+    scores from it; Python computes the int8 features of the same samples
+    and TFLM's int8 scores; the emulated Cortex-M4 (when ``m4``) prints its
+    own scores.
+
+    Parameters
+    ----------
+    student : Distiller or KerasCNN
+        The fitted student that ``export`` wrote to ``export_dir``.
+    export_dir : str or path
+        Holds ``model.tflite`` and the library in ``c/`` (built here).
+    clips : sequence of clips
+        Paths, or waveforms as ``student.predict`` takes them.
+    m4 : bool, default=True
+    work_dir : str or path, optional
+        Where the PCM files go (a temporary folder by default).
+
+    Returns
+    -------
+    dict
+        ``n_clips``, ``n_windows``, ``feature_values``, ``feature_values_differing``,
+        ``feature_max_step``, ``outputs_equal_tflm`` (windows whose C scores equal
+        TFLM's on the C features), ``clip_agreement_python`` (C clip labels equal to
+        the Python int8 student's), ``clip_agreement_predict`` (equal to
+        ``student.predict``), and with ``m4`` ``m4_equal_host`` (clips whose whole
+        firmware output equals the host's) and ``device`` (:func:`measure_device`).
+
+    Examples
+    --------
+    >>> from embedclf.distill.verify import verify_student
+    >>> callable(verify_student)
+    True
+    """
+    import tempfile
+
+    from ..audio import iter_clips
+    from .distiller import Distiller
+    from .export import Int8Model, tflm_outputs
+    from ..models._windows import pool_windows
+
+    cnn = student.student_ if isinstance(student, Distiller) else student
+    # the waveforms the student's predict() computes on (a Distiller: teacher rate, resampled)
+    to_input = student._student_input if isinstance(student, Distiller) else (lambda X: X)
+    waves = [w for _, _, w in iter_clips(to_input(list(clips)), cnn.sr)]
+    lib = os.path.join(os.fspath(export_dir), "c")
+    build(lib, "host")
+    if m4:
+        build(lib, "m4")
+    with open(os.path.join(os.fspath(export_dir), "model.tflite"), "rb") as fh:
+        model = fh.read()
+    int8 = Int8Model(model)
+    res = {"n_clips": len(waves), "n_windows": 0, "feature_values": 0,
+           "feature_values_differing": 0, "feature_max_step": 0, "outputs_equal_tflm": 0,
+           "clip_agreement_python": 0, "clip_agreement_predict": 0}
+    if m4:
+        res["m4_equal_host"] = 0
+    labels = []
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        for k, wave in enumerate(waves):
+            pcm = os.path.join(tmp, f"clip{k}.pcm")
+            samples = write_pcm(wave, pcm)
+            feats = os.path.join(tmp, f"clip{k}.i8")
+            scores, label, host_out = run_demo(lib, pcm, features_path=feats)
+            W, _, _ = cnn._windows([samples])
+            expected = int8.quantize(W)[..., 0]
+            got = np.fromfile(feats, np.int8).reshape(expected.shape)
+            d = np.abs(got.astype(int) - expected)
+            res["n_windows"] += len(got)
+            res["feature_values"] += int(d.size)
+            res["feature_values_differing"] += int(np.count_nonzero(d))
+            res["feature_max_step"] = max(res["feature_max_step"], int(d.max()))
+            res["outputs_equal_tflm"] += int(np.sum(np.all(
+                tflm_outputs(model, got[..., None], 256 * 1024) == scores, axis=1)))
+            T = tflm_outputs(model, expected[..., None], 256 * 1024)
+            P = pool_windows(int8.dequantize(T).astype(np.float64), np.zeros(len(T), int), 1,
+                             cnn.aggregate)
+            res["clip_agreement_python"] += int(int(P.argmax()) == label)
+            labels.append(label)
+            if m4:
+                res["m4_equal_host"] += int(run_demo(lib, pcm, "m4")[2] == host_out)
+            del samples
+        predicted = [str(p) for p in student.predict(list(clips))]
+        res["clip_agreement_predict"] = sum(
+            str(cnn.classes_[i]) == p for i, p in zip(labels, predicted))
+        if m4:
+            noise = os.path.join(tmp, "noise.pcm")
+            write_pcm(0.1 * np.random.default_rng(0).standard_normal(5 * cnn.sr), noise)
+            res["device"] = measure_device(lib, noise)
+    return res
