@@ -3,6 +3,7 @@ output on the host and on an emulated Cortex-M4."""
 
 import json
 import os
+import re
 import subprocess
 
 import numpy as np
@@ -215,7 +216,7 @@ def test_budget_uses_the_measured_device_figures(exported, data, tmp_path):
     student, _, report = exported
     X, _, _, _ = data
     ram_kb = report["device"]["ram_bytes"] / 1024
-    with pytest.raises(BudgetError, match="measured RAM of the C library"):
+    with pytest.raises(BudgetError, match=r"RAM \(measured, C library\)"):
         export(student, tmp_path / "small", X[:4], max_ram_kb=ram_kb - 1)
     assert not (tmp_path / "small" / "report.json").exists()
 
@@ -233,3 +234,33 @@ def test_verify_student_counts_every_check(exported, data):
     assert res["feature_max_step"] <= 1
     if m4:
         assert res["m4_equal_host"] == 3 and res["device"]["n_windows"] == 10
+
+
+def test_cli_verify_prints_the_table_and_writes_verify_json(exported, data, tmp_path, capsys):
+    _skip_without("m4")
+    import soundfile as sf
+
+    from embedclf.cli import main
+
+    _, out, _ = exported
+    _, _, Xt, _ = data
+    paths = []
+    for i, w in enumerate(Xt[:2]):
+        paths.append(str(tmp_path / f"c{i}.wav"))
+        sf.write(paths[-1], w, SR)
+    assert main(["verify", str(out), *paths]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"Cortex-M4 \(QEMU\) output = host output +2 of 2 clips", text)
+    saved = json.loads((out / "verify.json").read_text())
+    assert saved["outputs_equal_tflm"] == saved["n_windows"] > 0
+    assert saved["device"]["flash_bytes"] > 0
+
+
+def test_cli_verify_names_a_missing_emulator(exported, tmp_path, capsys, monkeypatch):
+    from embedclf.cli import main
+
+    _, out, _ = exported
+    monkeypatch.setenv("PATH", os.devnull)
+    assert main(["verify", str(out), str(tmp_path / "x.wav")]) == 1
+    err = capsys.readouterr().err
+    assert "not found on PATH" in err and "Traceback" not in err

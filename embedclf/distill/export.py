@@ -660,8 +660,8 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     over = []
     # measured on the linked Cortex-M4 image when it could be built, else the TFLM estimates
     if device["measured"]:
-        flash_used, flash_what = device["flash_bytes"], "measured flash of the C library"
-        ram_used, ram_what = device["ram_bytes"], "measured RAM of the C library"
+        flash_used, flash_what = device["flash_bytes"], "flash (measured, C library)"
+        ram_used, ram_what = device["ram_bytes"], "RAM (measured, C library)"
     else:
         flash_used, flash_what = report["flash_bytes"], "flash"
         ram_used, ram_what = arena, "tensor arena"

@@ -16,8 +16,8 @@ import subprocess
 import numpy as np
 
 __all__ = ["ToolMissingError", "missing_tools", "write_pcm", "read_pcm", "build",
-           "run_demo", "parse_demo_output", "map_sizes", "measure_device", "HOST_TOOLS",
-           "M4_TOOLS"]
+           "run_demo", "parse_demo_output", "map_sizes", "measure_device",
+           "measure_library_files", "verify_student", "verify_build", "HOST_TOOLS", "M4_TOOLS"]
 
 #: programs ``make host`` needs
 HOST_TOOLS = ("make", "cc")
@@ -469,4 +469,82 @@ def verify_student(student, export_dir, clips, *, m4=True, work_dir=None):
             noise = os.path.join(tmp, "noise.pcm")
             write_pcm(0.1 * np.random.default_rng(0).standard_normal(5 * cnn.sr), noise)
             res["device"] = measure_device(lib, noise)
+    return res
+
+
+def verify_build(export_dir, clips, *, work_dir=None):
+    """Check an export folder's C library on audio files, without the Python student.
+
+    Builds the host and Cortex-M4 programs, runs both on each clip (decoded
+    at the student's sample rate), runs TFLM on the int8 features the C
+    frontend computed, and measures the firmware (:func:`measure_device`).
+    The features themselves are compared with the student's Python frontend
+    by :func:`verify_student`, which needs the fitted student.
+
+    Parameters
+    ----------
+    export_dir : str or path
+        A folder written by ``export`` (``report.json``, ``model.tflite``, ``c/``).
+    clips : sequence of str
+        Audio files.
+    work_dir : str or path, optional
+
+    Returns
+    -------
+    dict
+        ``n_clips``, ``n_windows``, ``outputs_equal_tflm``, ``clip_agreement_tflm``
+        (C clip labels equal to pooled TFLM scores), ``m4_equal_host``,
+        ``device`` and per-clip ``clips`` rows (path, label, windows).
+
+    Examples
+    --------
+    >>> from embedclf.distill.verify import verify_build
+    >>> verify_build("/nonexistent", [])  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    FileNotFoundError: /nonexistent/report.json: not an export folder ...
+    """
+    import json
+    import tempfile
+
+    from ..audio import iter_clips
+    from ..models._windows import pool_windows
+    from .export import Int8Model, tflm_outputs
+
+    export_dir = os.fspath(export_dir)
+    report_path = os.path.join(export_dir, "report.json")
+    lib = os.path.join(export_dir, "c")
+    if not os.path.isfile(report_path) or not os.path.isdir(lib):
+        raise FileNotFoundError(f"{report_path}: not an export folder with a C library "
+                                "(write one with embedclf distill or embedclf.distill.export)")
+    with open(report_path) as fh:
+        report = json.load(fh)
+    sr, pooling = int(report["sample_rate"]), report.get("clip_pooling", "mean")
+    build(lib, "host")
+    build(lib, "m4")
+    with open(os.path.join(export_dir, "model.tflite"), "rb") as fh:
+        model = fh.read()
+    int8 = Int8Model(model)
+    res = {"n_clips": 0, "n_windows": 0, "outputs_equal_tflm": 0, "clip_agreement_tflm": 0,
+           "m4_equal_host": 0, "clips": []}
+    with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+        for k, source, wave in iter_clips(list(clips), sr):
+            pcm = os.path.join(tmp, f"clip{k}.pcm")
+            write_pcm(wave, pcm)
+            feats = os.path.join(tmp, f"clip{k}.i8")
+            scores, label, host_out = run_demo(lib, pcm, features_path=feats)
+            F = np.fromfile(feats, np.int8).reshape(-1, *report["input_shape"])
+            T = tflm_outputs(model, F, 256 * 1024)
+            P = pool_windows(int8.dequantize(T).astype(np.float64), np.zeros(len(T), int), 1,
+                             pooling)
+            same_m4 = run_demo(lib, pcm, "m4")[2] == host_out
+            res["n_clips"] += 1
+            res["n_windows"] += len(scores)
+            res["outputs_equal_tflm"] += int(np.sum(np.all(T == scores, axis=1)))
+            res["clip_agreement_tflm"] += int(int(P.argmax()) == label)
+            res["m4_equal_host"] += int(same_m4)
+            res["clips"].append({"clip": str(source), "label": report["classes"][label],
+                                 "windows": len(scores), "m4_equal_host": bool(same_m4)})
+        noise = os.path.join(tmp, "noise.pcm")
+        write_pcm(0.1 * np.random.default_rng(0).standard_normal(5 * sr), noise)
+        res["device"] = measure_device(lib, noise)
     return res
