@@ -332,6 +332,16 @@ def network_source(model_bytes):
         decls.append(f"static const {ctype} {name}[{max(1, np.asarray(values).size)}] = {{\n  "
                      f"{_c_ints(values) if np.asarray(values).size else '0'}\n}};")
 
+    def weighted_layer(name, w, b, n_out):
+        """Filter, bias, per-channel multipliers and shifts as arrays; the activation clamp."""
+        mult, shift = _per_channel(in_s, w["scale"], out_s, n_out)
+        const_array("int8_t", f"{name}_filter", w["data"])
+        if b is not None:
+            const_array("int32_t", f"{name}_bias", b["data"])
+        const_array("int32_t", f"{name}_mult", mult)
+        const_array("int8_t", f"{name}_shift", shift)
+        return _activation_range(fb, o["activation"], out_s, out_zp)
+
     for k, op in enumerate(ops):
         _check_int8(op, op["inputs"] + op["outputs"])
         x, y = op["inputs"][0], op["outputs"][0]
@@ -361,13 +371,7 @@ def network_source(model_bytes):
                 oh, ow, pad_h, pad_w = (in_h - k_h) // sh + 1, (in_w - k_w) // sw + 1, 0, 0
             if (oh, ow) != (out_h, out_w):
                 raise _unsupported(f"{op['op']} output {out_h}x{out_w}, expected {oh}x{ow}")
-            mult, shift = _per_channel(in_s, w["scale"], out_s, out_c)
-            lo, hi = _activation_range(fb, o["activation"], out_s, out_zp)
-            const_array("int8_t", f"{name}_filter", w["data"])
-            if b is not None:
-                const_array("int32_t", f"{name}_bias", b["data"])
-            const_array("int32_t", f"{name}_mult", mult)
-            const_array("int8_t", f"{name}_shift", shift)
+            lo, hi = weighted_layer(name, w, b, out_c)
             decls.append(
                 f"static const ecl_conv_params {name} = {{{in_h}, {in_w}, {in_c}, {out_h}, "
                 f"{out_w}, {out_c}, {k_h}, {k_w}, {sh}, {sw}, {pad_h}, {pad_w}, {dm}, {-in_zp}, "
@@ -380,13 +384,7 @@ def network_source(model_bytes):
             if w["zero_point"] is not None and np.any(w["zero_point"] != 0):
                 raise _unsupported("FULLY_CONNECTED with asymmetric weights")
             n_out, n_in = w["shape"]
-            mult, shift = _per_channel(in_s, w["scale"], out_s, n_out)
-            lo, hi = _activation_range(fb, o["activation"], out_s, out_zp)
-            const_array("int8_t", f"{name}_filter", w["data"])
-            if b is not None:
-                const_array("int32_t", f"{name}_bias", b["data"])
-            const_array("int32_t", f"{name}_mult", mult)
-            const_array("int8_t", f"{name}_shift", shift)
+            lo, hi = weighted_layer(name, w, b, n_out)
             decls.append(
                 f"static const ecl_fc_params {name} = {{{n_in}, {n_out}, {-in_zp}, {out_zp}, "
                 f"{lo}, {hi}, {name}_filter, {name + '_bias' if b is not None else 'NULL'}, "
