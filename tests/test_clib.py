@@ -264,3 +264,22 @@ def test_cli_verify_names_a_missing_emulator(exported, tmp_path, capsys, monkeyp
     assert main(["verify", str(out), str(tmp_path / "x.wav")]) == 1
     err = capsys.readouterr().err
     assert "not found on PATH" in err and "Traceback" not in err
+
+
+def test_export_of_an_uncompilable_student_names_the_op_and_drops_an_old_library(data,
+                                                                                  tmp_path):
+    from embedclf.distill import mcu_frontend
+    from embedclf.models import KerasCNN
+
+    X, y, _, _ = data
+    cnn = KerasCNN(architecture="sbcnn", width=0.25, sr=SR, frontend=mcu_frontend(),
+                   window_top_db=80.0, epochs=1, random_state=0).fit(X[:8], y[:8])
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "embedclf_network.c").write_text("/* an earlier student's network */")
+    report = export(cnn, tmp_path, X[:4])
+    assert report["c_library"]["folder"] is None
+    assert "MAX_POOL_2D" in report["c_library"]["reason"]
+    assert "TensorFlow Lite Micro" in report["c_library"]["reason"]
+    assert report["device"]["measured"] is False
+    assert not (tmp_path / "c").exists()  # never a library of another model next to this one
+    assert (tmp_path / "model_data.c").is_file()  # the TFLM path is written as before

@@ -451,7 +451,10 @@ def frontend_source(cnn, info):
     >>> callable(frontend_source)
     True
     """
+    from .export import check_mcu_frontend  # here: export imports this module
+
     fe = cnn.frontend_
+    check_mcu_frontend(fe)  # nothing may depend on the whole clip
     n_fft = int(fe.n_fft)
     if n_fft & (n_fft - 1) or n_fft < 8:
         raise UnsupportedNetworkError(

@@ -1,6 +1,6 @@
 /* embedclf: streaming sound classification with the exported student.
  *
- *   ecl_state st;                        -- about 9 KB for the default student
+ *   ecl_state st;                        -- about 10 KB for the default student
  *   ecl_init(&st);
  *   ecl_push_pcm16(&st, samples, n, on_window, user);   -- any number of samples, any times
  *   label = ecl_finish(&st, on_window, user);           -- end of a clip: its class index
