@@ -528,6 +528,13 @@ def cmd_distill(args):
               f"accuracy int8 {100 * report['student_accuracy']:.1f}% vs teacher "
               f"{100 * report['teacher_accuracy']:.1f}% on {report['n_test_clips']} held-out "
               f"clips; int8 = float on {100 * report['int8_float_agreement']:.1f}% -> {args.out}/")
+        device = report.get("device", {})
+        if device.get("measured"):
+            print(f"C library on a Cortex-M4 (measured): "
+                  f"flash {device['flash_bytes'] / 1024:.1f} KB, "
+                  f"RAM {device['ram_bytes'] / 1024:.1f} KB, "
+                  f"{device['instructions_per_window'] / 1e6:.1f} M instructions per window; "
+                  f"check it with: embedclf verify {args.out} CLIPS...")
     if message:
         print(f"embedclf: error: {message}", file=sys.stderr)
     return code
@@ -547,7 +554,8 @@ def cmd_verify(args):
         print(_dump(res))
         return 0
     d, n, w = res["device"], res["n_clips"], res["n_windows"]
-    rows = [("int8 scores, C = TFLM on the C features", f"{res['outputs_equal_tflm']} of {w} windows"),
+    rows = [("int8 scores, C = TFLM on the C features",
+             f"{res['outputs_equal_tflm']} of {w} windows"),
             ("clip labels, C = pooled TFLM", f"{res['clip_agreement_tflm']} of {n} clips"),
             ("Cortex-M4 (QEMU) output = host output", f"{res['m4_equal_host']} of {n} clips"),
             ("library flash (code + constants)", f"{d['flash_bytes']} B"),

@@ -141,7 +141,8 @@ def test_streaming_gives_the_same_windows_for_any_chunking(exported, clips, tmp_
 #include <stdlib.h>
 #include "embedclf.h"
 static void on_window(long i, const int8_t *q, void *u) {
-  int c; (void)u; printf("%ld,%d", i, ecl_argmax(q)); for (c = 0; c < ECL_N_CLASSES; ++c) printf(",%d", q[c]);
+  int c; (void)u; printf("%ld,%d", i, ecl_argmax(q));
+  for (c = 0; c < ECL_N_CLASSES; ++c) printf(",%d", q[c]);
   printf("\n");
 }
 int main(int argc, char **argv) {

@@ -21,7 +21,8 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["C_LIBRARY_FOLDER", "c_library_for_export", "c_files_relative", "SUPPORTED_OPS", "UnsupportedNetworkError", "quantize_multiplier", "parse_tflite",
+__all__ = ["C_LIBRARY_FOLDER", "c_library_for_export", "c_files_relative", "SUPPORTED_OPS",
+           "UnsupportedNetworkError", "quantize_multiplier", "parse_tflite",
            "network_source", "frontend_source", "c_library_files", "C_TEMPLATES"]
 
 #: the export's sub-folder holding the C library
@@ -56,7 +57,7 @@ def _round_half_away(x):
 
 
 def quantize_multiplier(real):
-    """``(multiplier, shift)`` with ``real ≈ multiplier · 2^(shift - 31)``, as TFLite computes it.
+    """``(multiplier, shift)``, ``real ≈ multiplier · 2^(shift - 31)``, as TFLite computes it.
 
     The significand is rounded half away from zero to 31 bits; a multiplier
     too small to represent (``shift < -31``) becomes ``(0, 0)``.

@@ -341,7 +341,8 @@ def _sample_rate(lib_dir):
 
 
 def measure_library_files(files, sample_rate, seconds=5.0):
-    """:func:`measure_device` for a library given as files (``c_library_files``), in a temporary folder.
+    """:func:`measure_device` for a library given as files (``c_library_files``), built in a
+    temporary folder.
 
     The firmware runs on ``seconds`` of deterministic noise at
     ``sample_rate`` (instruction counts barely depend on the sound).
