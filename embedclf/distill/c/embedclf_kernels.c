@@ -35,30 +35,34 @@ static int8_t clamp8(int32_t v, int32_t lo, int32_t hi) {
   return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
+/* The filter taps inside the input, [*lo, *hi), for an output whose window starts at start. */
+static void tap_range(int start, int k, int size, int *lo, int *hi) {
+  *lo = start < 0 ? -start : 0;
+  *hi = size - start < k ? size - start : k;
+}
+
 void ecl_conv2d(const ecl_conv_params *p, const int8_t *in, int8_t *out) {
-  int oy, ox, oc, ky, kx, ic;
+  int oy, ox, oc, ky, j;
   for (oy = 0; oy < p->out_h; ++oy) {
+    const int iy0 = oy * p->stride_h - p->pad_h;
+    int ky0, ky1;
+    tap_range(iy0, p->k_h, p->in_h, &ky0, &ky1);
     for (ox = 0; ox < p->out_w; ++ox) {
-      const int iy0 = oy * p->stride_h - p->pad_h;
       const int ix0 = ox * p->stride_w - p->pad_w;
+      int kx0, kx1, n;
+      int8_t *o = out + ((size_t)oy * p->out_w + ox) * p->out_c;
+      tap_range(ix0, p->k_w, p->in_w, &kx0, &kx1);
+      n = (kx1 - kx0) * p->in_c; /* a filter row's taps inside the input are contiguous */
       for (oc = 0; oc < p->out_c; ++oc) {
         int32_t acc = 0;
-        for (ky = 0; ky < p->k_h; ++ky) {
-          const int iy = iy0 + ky;
-          if (iy < 0 || iy >= p->in_h) continue; /* zero padding: skipped, as TFLite */
-          for (kx = 0; kx < p->k_w; ++kx) {
-            const int ix = ix0 + kx;
-            const int8_t *x, *w;
-            if (ix < 0 || ix >= p->in_w) continue;
-            x = in + ((size_t)iy * p->in_w + ix) * p->in_c;
-            w = p->filter + (((size_t)oc * p->k_h + ky) * p->k_w + kx) * p->in_c;
-            for (ic = 0; ic < p->in_c; ++ic) acc += ((int32_t)x[ic] + p->in_offset) * w[ic];
-          }
+        for (ky = ky0; ky < ky1; ++ky) { /* padding is skipped, as TFLite */
+          const int8_t *x = in + ((size_t)(iy0 + ky) * p->in_w + ix0 + kx0) * p->in_c;
+          const int8_t *w = p->filter + (((size_t)oc * p->k_h + ky) * p->k_w + kx0) * p->in_c;
+          for (j = 0; j < n; ++j) acc += ((int32_t)x[j] + p->in_offset) * w[j];
         }
         if (p->bias) acc += p->bias[oc];
         acc = ecl_multiply_by_quantized_multiplier(acc, p->mult[oc], p->shift[oc]);
-        out[((size_t)oy * p->out_w + ox) * p->out_c + oc] =
-            clamp8(acc + p->out_offset, p->act_min, p->act_max);
+        o[oc] = clamp8(acc + p->out_offset, p->act_min, p->act_max);
       }
     }
   }
@@ -67,27 +71,27 @@ void ecl_conv2d(const ecl_conv_params *p, const int8_t *in, int8_t *out) {
 void ecl_depthwise_conv2d(const ecl_conv_params *p, const int8_t *in, int8_t *out) {
   int oy, ox, ic, m, ky, kx;
   for (oy = 0; oy < p->out_h; ++oy) {
+    const int iy0 = oy * p->stride_h - p->pad_h;
+    int ky0, ky1;
+    tap_range(iy0, p->k_h, p->in_h, &ky0, &ky1);
     for (ox = 0; ox < p->out_w; ++ox) {
-      const int iy0 = oy * p->stride_h - p->pad_h;
       const int ix0 = ox * p->stride_w - p->pad_w;
+      int kx0, kx1;
+      int8_t *o = out + ((size_t)oy * p->out_w + ox) * p->out_c;
+      tap_range(ix0, p->k_w, p->in_w, &kx0, &kx1);
       for (ic = 0; ic < p->in_c; ++ic) {
         for (m = 0; m < p->depth_multiplier; ++m) {
           const int oc = ic * p->depth_multiplier + m;
           int32_t acc = 0;
-          for (ky = 0; ky < p->k_h; ++ky) {
-            const int iy = iy0 + ky;
-            if (iy < 0 || iy >= p->in_h) continue;
-            for (kx = 0; kx < p->k_w; ++kx) {
-              const int ix = ix0 + kx;
-              if (ix < 0 || ix >= p->in_w) continue;
-              acc += ((int32_t)in[((size_t)iy * p->in_w + ix) * p->in_c + ic] + p->in_offset) *
-                     p->filter[((size_t)ky * p->k_w + kx) * p->out_c + oc];
-            }
+          for (ky = ky0; ky < ky1; ++ky) {
+            const int8_t *x = in + ((size_t)(iy0 + ky) * p->in_w + ix0 + kx0) * p->in_c + ic;
+            const int8_t *w = p->filter + ((size_t)ky * p->k_w + kx0) * p->out_c + oc;
+            for (kx = kx0; kx < kx1; ++kx, x += p->in_c, w += p->out_c)
+              acc += ((int32_t)*x + p->in_offset) * *w;
           }
           if (p->bias) acc += p->bias[oc];
           acc = ecl_multiply_by_quantized_multiplier(acc, p->mult[oc], p->shift[oc]);
-          out[((size_t)oy * p->out_w + ox) * p->out_c + oc] =
-              clamp8(acc + p->out_offset, p->act_min, p->act_max);
+          o[oc] = clamp8(acc + p->out_offset, p->act_min, p->act_max);
         }
       }
     }
