@@ -21,10 +21,12 @@ static long n_windows;
 static FILE *dump;
 #endif
 
+static void print_pending(void);
+
 static void on_window(long index, const int8_t *q, void *user) {
   int c;
   (void)user;
-  if (n_pending == MAX_PENDING) return;
+  if (n_pending == MAX_PENDING) print_pending(); /* a tiny hop: many windows per chunk */
   for (c = 0; c < ECL_N_CLASSES; ++c) pending[n_pending][c] = q[c];
   pending_index[n_pending++] = index;
   n_windows++;
