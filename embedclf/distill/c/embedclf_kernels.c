@@ -35,6 +35,14 @@ static int8_t clamp8(int32_t v, int32_t lo, int32_t hi) {
   return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
+/* accumulator + bias, rescaled to the output's scale, offset and clamped (the fused
+ * activation): every weighted layer's last step */
+static int8_t requantize(int32_t acc, int32_t bias, int32_t mult, int shift, int32_t out_offset,
+                         int32_t act_min, int32_t act_max) {
+  return clamp8(ecl_multiply_by_quantized_multiplier(acc + bias, mult, shift) + out_offset,
+                act_min, act_max);
+}
+
 /* The filter taps inside the input, [*lo, *hi), for an output whose window starts at start. */
 static void tap_range(int start, int k, int size, int *lo, int *hi) {
   *lo = start < 0 ? -start : 0;
@@ -60,9 +68,8 @@ void ecl_conv2d(const ecl_conv_params *p, const int8_t *in, int8_t *out) {
           const int8_t *w = p->filter + (((size_t)oc * p->k_h + ky) * p->k_w + kx0) * p->in_c;
           for (j = 0; j < n; ++j) acc += ((int32_t)x[j] + p->in_offset) * w[j];
         }
-        if (p->bias) acc += p->bias[oc];
-        acc = ecl_multiply_by_quantized_multiplier(acc, p->mult[oc], p->shift[oc]);
-        o[oc] = clamp8(acc + p->out_offset, p->act_min, p->act_max);
+        o[oc] = requantize(acc, p->bias ? p->bias[oc] : 0, p->mult[oc], p->shift[oc],
+                           p->out_offset, p->act_min, p->act_max);
       }
     }
   }
@@ -89,9 +96,8 @@ void ecl_depthwise_conv2d(const ecl_conv_params *p, const int8_t *in, int8_t *ou
             for (kx = kx0; kx < kx1; ++kx, x += p->in_c, w += p->out_c)
               acc += ((int32_t)*x + p->in_offset) * *w;
           }
-          if (p->bias) acc += p->bias[oc];
-          acc = ecl_multiply_by_quantized_multiplier(acc, p->mult[oc], p->shift[oc]);
-          o[oc] = clamp8(acc + p->out_offset, p->act_min, p->act_max);
+          o[oc] = requantize(acc, p->bias ? p->bias[oc] : 0, p->mult[oc], p->shift[oc],
+                             p->out_offset, p->act_min, p->act_max);
         }
       }
     }
@@ -104,9 +110,8 @@ void ecl_fully_connected(const ecl_fc_params *p, const int8_t *in, int8_t *out) 
     const int8_t *w = p->filter + (size_t)o * p->n_in;
     int32_t acc = 0;
     for (i = 0; i < p->n_in; ++i) acc += ((int32_t)in[i] + p->in_offset) * w[i];
-    if (p->bias) acc += p->bias[o];
-    acc = ecl_multiply_by_quantized_multiplier(acc, p->mult[o], p->shift[o]);
-    out[o] = clamp8(acc + p->out_offset, p->act_min, p->act_max);
+    out[o] = requantize(acc, p->bias ? p->bias[o] : 0, p->mult[o], p->shift[o], p->out_offset,
+                        p->act_min, p->act_max);
   }
 }
 
