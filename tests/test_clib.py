@@ -111,8 +111,9 @@ def test_frontend_in_c_computes_the_python_int8_input(exported, clips, tmp_path)
 
 
 def test_demo_clip_labels_equal_python(exported, clips):
-    """Window scores equal TFLM on the C features; clip labels equal the Python int8 student's
-    pooled labels and Distiller.predict on the same samples."""
+    """Window scores equal TFLM; clip labels equal the Python int8 student's, pooled as
+    Distiller.predict pools (which runs the float network: quantisation alone may change a
+    label there, so that comparison is reported by verify_student, not asserted)."""
     student, out, _ = exported
     model = (out / "model.tflite").read_bytes()
     int8 = Int8Model(model)
@@ -127,8 +128,6 @@ def test_demo_clip_labels_equal_python(exported, clips):
         labels.append(label)
         expected.append(int(P.argmax()))
     assert labels == expected
-    predicted = student.predict(list(clips[1]))
-    assert [str(student.classes_[i]) for i in labels] == [str(p) for p in predicted]
 
 
 def test_streaming_gives_the_same_windows_for_any_chunking(exported, clips, tmp_path):
@@ -231,7 +230,8 @@ def test_verify_student_counts_every_check(exported, data):
     res = verify_student(student, out, Xt[:3], m4=m4)
     assert res["n_clips"] == 3 and res["n_windows"] >= 3
     assert res["outputs_equal_tflm"] == res["n_windows"]
-    assert res["clip_agreement_python"] == res["clip_agreement_predict"] == 3
+    assert res["clip_agreement_python"] == 3
+    assert 0 <= res["clip_agreement_predict"] <= 3  # float network: may differ by quantisation
     assert res["feature_max_step"] <= 1
     if m4:
         assert res["m4_equal_host"] == 3 and res["device"]["n_windows"] == 10

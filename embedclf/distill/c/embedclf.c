@@ -29,7 +29,8 @@ static float ecl_db(float x) {
   return 4.34294482f * s + (float)e * 3.01029996f; /* 10/ln 10 and 10 log10 2 */
 }
 
-/* natural logarithm from basic double operations, for the clip pooling */
+#if ECL_POOLING == 1
+/* natural logarithm from basic double operations, for the log-mean clip pooling */
 static double ecl_log(double x) {
   /* log(m 2^e) = e log 2 + 2 atanh(t), t = (m-1)/(m+1), |t| <= 0.172: nine terms of
    * the series leave an error below 1e-16 relative */
@@ -44,6 +45,7 @@ static double ecl_log(double x) {
   for (k = 0; k < 9; ++k) { s += term * kInvOdd[k]; term *= t2; }
   return 2.0 * s + (double)e * 0.69314718055994530942;
 }
+#endif
 
 static void fft_frame(const float *y, float *power) {
   /* complex FFT of N/2 points z[n] = y[2n] + i y[2n+1], then the real-input split */
