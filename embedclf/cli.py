@@ -537,9 +537,46 @@ def cmd_distill(args):
               f"accuracy int8 {100 * report['student_accuracy']:.1f}% vs teacher "
               f"{100 * report['teacher_accuracy']:.1f}% on {report['n_test_clips']} held-out "
               f"clips; int8 = float on {100 * report['int8_float_agreement']:.1f}% -> {args.out}/")
+        device = report.get("device", {})
+        if device.get("measured"):
+            print(f"C library on a Cortex-M4 (measured): "
+                  f"flash {device['flash_bytes'] / 1024:.1f} KB, "
+                  f"RAM {device['ram_bytes'] / 1024:.1f} KB, "
+                  f"{device['instructions_per_window'] / 1e6:.1f} M instructions per window; "
+                  f"check it with: embedclf verify {args.out} CLIPS...")
     if message:
         print(f"embedclf: error: {message}", file=sys.stderr)
     return code
+
+
+def cmd_verify(args):
+    from .distill.verify import ToolMissingError, verify_build
+    from .files import atomic_write_data
+
+    try:
+        res = verify_build(args.build_dir, args.clips)
+    except ToolMissingError as err:
+        raise CLIError(str(err)) from None
+    out = os.path.join(args.build_dir, "verify.json")
+    atomic_write_data(out, _dump(res) + "\n")
+    if args.json:
+        print(_dump(res))
+        return 0
+    d, n, w = res["device"], res["n_clips"], res["n_windows"]
+    rows = [("int8 scores, C = TFLM on the C features",
+             f"{res['outputs_equal_tflm']} of {w} windows"),
+            ("clip labels, C = pooled TFLM", f"{res['clip_agreement_tflm']} of {n} clips"),
+            ("Cortex-M4 (QEMU) output = host output", f"{res['m4_equal_host']} of {n} clips"),
+            ("library flash (code + constants)", f"{d['flash_bytes']} B"),
+            ("library RAM (statics, state, stack)", f"{d['ram_bytes']} B"),
+            ("whole demo firmware flash", f"{d['image_flash_bytes']} B"),
+            ("instructions per window", f"{d['instructions_per_window']:,}")]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(f"-> {out}")
+    ok = res["outputs_equal_tflm"] == w and res["m4_equal_host"] == n
+    return 0 if ok else 1
 
 
 def cmd_weights(args):
@@ -1077,6 +1114,13 @@ def build_parser():
     sp.add_argument("--seed", type=_seed, default=0)
     common(sp)
     sp.set_defaults(func=cmd_distill)
+
+    sp = sub.add_parser("verify", help="build an exported student's C library for the host "
+                        "and an emulated Cortex-M4, run both on clips, compare with TFLM")
+    sp.add_argument("build_dir", metavar="BUILD_DIR", help="a folder written by distill")
+    sp.add_argument("clips", metavar="CLIPS", nargs="+", help="audio files")
+    common(sp, on_error=False)
+    sp.set_defaults(func=cmd_verify)
 
     sp = sub.add_parser("weights", help="fetch or list pretrained weight files")
     sp.add_argument("action", choices=["fetch", "list"])

@@ -36,6 +36,8 @@ __all__ = [
     "UnsupportedOpError",
     "TeacherClassesWarning",
     "ResamplingWarning",
+    "UnsupportedNetworkError",
+    "ToolMissingError",
 ]
 
 
@@ -192,5 +194,30 @@ class ResamplingWarning(UserWarning):
     --------
     >>> from embedclf.stream import ResamplingWarning
     >>> issubclass(ResamplingWarning, UserWarning)
+    True
+    """
+
+
+class UnsupportedNetworkError(ValueError):
+    """The network has an operator or a layout the C library does not compile.
+
+    The message names the operator; the TensorFlow Lite Micro path
+    (``model_data.c`` with the listed ops registered) still runs it.
+
+    Examples
+    --------
+    >>> from embedclf.distill.clib import UnsupportedNetworkError
+    >>> issubclass(UnsupportedNetworkError, ValueError)
+    True
+    """
+
+
+class ToolMissingError(RuntimeError):
+    """A compiler, ``make`` or the emulator is not installed.
+
+    Examples
+    --------
+    >>> from embedclf.distill.verify import ToolMissingError
+    >>> issubclass(ToolMissingError, RuntimeError)
     True
     """

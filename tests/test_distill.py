@@ -67,11 +67,11 @@ def test_clip_pooling_sets_how_the_student_pools_windows(data, teacher, distille
 
     X, y, Xt, _ = data
     assert distilled.clip_pooling == distilled.student_.clip_pooling == "logmean"  # the default
-    P, owner = distilled.student_.predict_windows(distilled._student_input(Xt))
+    P, owner = distilled.student_.predict_windows(distilled.student_waves(Xt))
     assert np.allclose(distilled.predict_proba(Xt), pool_windows(P, owner, len(Xt), "logmean"))
     d = Distiller(teacher, epochs=1, clip_pooling="mean", random_state=0).fit(X, y)
     assert d.student_.clip_pooling == "mean"
-    P, owner = d.student_.predict_windows(d._student_input(Xt))
+    P, owner = d.student_.predict_windows(d.student_waves(Xt))
     assert np.allclose(d.predict_proba(Xt), pool_windows(P, owner, len(Xt), "mean"))
     # a Distiller pickled before the pooling was a parameter loads with the old behaviour ...
     old = dict(distilled.__getstate__())  # a copy: it can be the fixture's __dict__
@@ -537,7 +537,7 @@ def test_fit_hop_teaches_on_more_windows_than_the_device_runs(data, teacher, tmp
     # and 50, the last padded), the device runs one every 1 s (frames 0 and 50)
     assert d.n_windows_fit_ == 3 * len(X) == len(asked)
     assert d.student_.window_frames_ == (50, 50) and d.student_.fit_hop == 0.5
-    _, owner = d.student_.predict_windows(d._student_input(Xt[:1]))
+    _, owner = d.student_.predict_windows(d.student_waves(Xt[:1]))
     assert owner.tolist() == [0, 0]
     d.teacher = teacher  # the export also scores the teacher, which the recorder cannot
     report = export(d, tmp_path, X, X_test=Xt, y_test=yt, n_representative=20)

@@ -22,6 +22,8 @@ OLD_HOMES = {
     "UnsupportedOpError": "embedclf.distill.export",
     "TeacherClassesWarning": "embedclf.distill.flow",
     "ResamplingWarning": "embedclf.stream",
+    "ToolMissingError": "embedclf.distill.verify",
+    "UnsupportedNetworkError": "embedclf.distill.clib",
 }
 
 

@@ -563,9 +563,33 @@ class Distiller(ClassifierMixin, BaseEstimator):
         soft = soften(self.teacher_window_proba(waves, owner, starts), self.temperature)
         return np.concatenate([soft, hard[owner], has[owner, None]], axis=1).astype(np.float32)
 
-    def _student_input(self, X):
-        """Clips for the student, read exactly as in ``fit``: at the teacher's rate, resampled."""
+    def student_waves(self, X):
+        """Clips as the student hears them: read as in ``fit``, at the teacher's rate, resampled.
+
+        Parameters
+        ----------
+        X : sequence of clips
+            Paths or waveforms at the teacher's rate.
+
+        Returns
+        -------
+        list of ndarray of shape (n_samples,), float32
+            Mono waveforms at the student's rate (``student_.sr``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from embedclf.distill import Distiller
+        >>> from embedclf.datasets import make_sound_events
+        >>> from embedclf.pipelines import make_pipeline
+        >>> X, y, _ = make_sound_events(n_per_class=4, sr=16000, duration=1.0, random_state=0)
+        >>> teacher = make_pipeline("logmel-linear", mel__sr=16000).fit(X, y)
+        >>> student = Distiller(teacher, epochs=1, random_state=0).fit(X, y)
+        >>> [len(w) for w in student.student_waves(X[:2])]
+        [16000, 16000]
+        """
         return self._student_waves(self._teacher_waves(X))
+
 
     def windows(self, X):
         """The student's input windows of clips, read as ``fit`` reads them.
@@ -606,7 +630,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         True
         """
         check_is_fitted(self, "student_")
-        return self.student_.windows(self._student_input(X))
+        return self.student_.windows(self.student_waves(X))
 
     def predict_proba(self, X):
         """The student's clip probabilities.
@@ -623,7 +647,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "student_")
         X = check_X(X)
         check_n_features(self, X)
-        return self.student_.predict_proba(self._student_input(X))
+        return self.student_.predict_proba(self.student_waves(X))
 
     def predict(self, X):
         """The student's predicted class of each clip.

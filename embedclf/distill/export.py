@@ -21,12 +21,14 @@ import os
 import numpy as np
 
 from ..files import atomic_write_data, check_replaceable, recover_folder, replace_folder
+from .clib import C_LIBRARY_FOLDER, c_files_relative, c_library_for_export
 from .convert import op_list, to_int8_tflite
 from .csource import c_array_source, check_mcu_frontend
 from .csource import frontend_header as _frontend_header
 from .report import (BudgetError, check_budget, held_out_scores, student_report,
                      training_summary)
 from .tflm import Int8Model, UnsupportedOpError, measure_arena, tflm_outputs
+from .verify import measure_library_files
 
 #: the report's training section (the name before it was public)
 _training = training_summary
@@ -67,7 +69,10 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     ``model.tflite`` (int8 in and out), ``model_data.h``/``model_data.c``
     (the same bytes as an aligned C array), ``frontend.h`` (sample rate,
     FFT, hop, window, sparse mel filterbank, log and standardisation
-    constants, quantisation parameters, labels) and ``report.json``.
+    constants, quantisation parameters, labels), ``report.json`` and, when
+    every operator is one it compiles, the self-contained C library in
+    ``c/`` (:mod:`embedclf.distill.clib`; ``report["c_library"]`` says why
+    not otherwise).
 
     The set is consistent: the files are written into a new sibling folder
     that replaces ``out_dir`` as a whole (:func:`embedclf.files.replace_folder`),
@@ -124,7 +129,7 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     >>> out = tempfile.mkdtemp()
     >>> report = export(cnn, out, X, X_test=X, y_test=y)
     >>> sorted(os.listdir(out))
-    ['frontend.h', 'model.tflite', 'model_data.c', 'model_data.h', 'report.json']
+    ['c', 'frontend.h', 'model.tflite', 'model_data.c', 'model_data.h', 'report.json']
     >>> report["arena_bytes"] < 32 * 1024, "int8_float_agreement" in report
     (True, True)
     """
@@ -143,8 +148,18 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     # running it in TFLM is the support check: an op TFLM lacks fails here, by name
     arena = measure_arena(model_bytes, int8.quantize(rep[:1]))
     header, source = c_array_source(model_bytes)
+    c_files, c_report = c_library_for_export(cnn, model_bytes)  # {} when an op is not compiled
+    device = measure_library_files(c_files_relative(c_files), cnn.sr) if c_files else {
+        "measured": False, "reason": c_report["reason"]}
     fe_header, fe_bytes = _frontend_header(cnn, int8.input_quantization, int8.output_quantization)
     report = student_report(student, model_bytes, ops, arena, fe_bytes)
+    report.update({"c_library": c_report, "device": device})
+    report["notes"]["device"] = (
+        "the C library linked into a Cortex-M4 firmware (arm-none-eabi-gcc -Os, QEMU "
+        "mps2-an386): flash_bytes is the library's code and constants, ram_bytes its statics, "
+        "the caller's ecl_state and its peak stack; image_flash_bytes the whole demo firmware "
+        "with newlib's stdio; instructions counted with QEMU -icount; the budget uses these "
+        "when measured")
     if X_test is not None:
         report.update(held_out_scores(student, int8, X_test, y_test, teacher))
     report.update(extra or {})
@@ -160,11 +175,13 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
         raise error
     contents = dict(zip(EXPORT_FILES, (model_bytes, header, source, fe_header,
                                        json.dumps(report, indent=2) + "\n")))
+    contents = {**c_files, **contents}  # report.json stays last
 
     def write(folder):
         for name, data in contents.items():
             atomic_write_data(os.path.join(folder, name), data)
 
-    replace_folder(out_dir, write, drop=[OVER_BUDGET_REPORT])
+    # "c": an earlier export's C library never outlives its model
+    replace_folder(out_dir, write, drop=[OVER_BUDGET_REPORT, C_LIBRARY_FOLDER])
     return report
 
