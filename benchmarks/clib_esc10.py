@@ -1,7 +1,7 @@
 """The exported C library on ESC-10: Python vs host vs an emulated Cortex-M4.
 
 Fits the teacher (`birdnet-linear`) on folds 1-4, distils the default
-student (`strided_ds`, width 1) on the same clips, exports it and runs the
+student (`embedclf.distill.RECIPE`: `strided_ds` x2) on the same clips, exports it and runs the
 C library on fold 5's clips: int8 features against the Python frontend, int8
 scores against TFLM, clip labels against the Python int8 student and
 `Distiller.predict`, the Cortex-M4 firmware (QEMU mps2-an386) against the
@@ -9,7 +9,7 @@ host build, and the firmware's measured flash, RAM and instructions.
 
 Writes ``benchmarks/results/clib_esc10.json`` and ``.md``.
 
-Usage: python benchmarks/clib_esc10.py [--epochs 120] [--augment 2] [--fold 5]
+Usage: python benchmarks/clib_esc10.py [--width 2] [--epochs 120] [--fold 5]
 """
 
 import argparse
@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 
 from embedclf.datasets import load_esc10
-from embedclf.distill import Distiller, export
+from embedclf.distill import RECIPE, export
 from embedclf.distill.verify import verify_student
 from embedclf.files import atomic_write_data
-from embedclf.models import Augmenter
 from embedclf.pipelines import make_pipeline
 
 HERE = Path(__file__).resolve().parent
@@ -33,8 +32,8 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=120)
-    ap.add_argument("--augment", type=int, default=2)
+    ap.add_argument("--width", type=float, default=RECIPE.width)
+    ap.add_argument("--epochs", type=int, default=RECIPE.epochs)
     ap.add_argument("--fold", type=int, default=5)
     ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
     ap.add_argument("--out", default=str(HERE / "results"))
@@ -50,13 +49,13 @@ def main():
     t0 = time.perf_counter()
     teacher = make_pipeline("birdnet-linear").set_params(emb__cache=args.cache)
     teacher.fit(Xtr, y[train])
-    dist = Distiller(teacher, epochs=args.epochs, augment=Augmenter(copies=args.augment),
-                     random_state=0).fit(Xtr, y[train])
+    recipe = RECIPE.replace(width=args.width, epochs=args.epochs)
+    dist = recipe.distiller(teacher, random_state=0).fit(Xtr, y[train])
     with tempfile.TemporaryDirectory() as out:
         report = export(dist, out, Xtr, X_test=Xte, y_test=y[~train])
         res = verify_student(dist, out, Xte)
         tflite = os.path.getsize(os.path.join(out, "model.tflite"))
-    res.update(epochs=args.epochs, augment=args.augment, fold=args.fold,
+    res.update(width=args.width, epochs=args.epochs, fold=args.fold,
                student_accuracy=report["student_accuracy"],
                teacher_accuracy=report["teacher_accuracy"], tflite_bytes=tflite,
                tflm_arena_bytes=report["arena_bytes"], seconds=round(time.perf_counter() - t0))
@@ -66,7 +65,7 @@ def main():
     n, w = res["n_clips"], res["n_windows"]
     md = "\n".join([
         f"ESC-10, fold {args.fold} held out ({n} clips, {w} windows); default student "
-        f"(strided_ds x1, {args.epochs} epochs, {args.augment} augmented copies) distilled "
+        f"(the recipe: strided_ds x{args.width:g}, {args.epochs} epochs) distilled "
         f"from birdnet-linear on folds 1-4.", "",
         "| check | result |", "| --- | --- |",
         f"| int8 features, C vs Python | {res['feature_values'] - res['feature_values_differing']}"
