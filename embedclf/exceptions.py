@@ -34,6 +34,7 @@ __all__ = [
     "WeightsNotFoundError",
     "BudgetError",
     "UnsupportedOpError",
+    "ClusterUnavailableError",
 ]
 
 
@@ -163,5 +164,16 @@ class UnsupportedOpError(ValueError):
     --------
     >>> from embedclf.distill import UnsupportedOpError
     >>> issubclass(UnsupportedOpError, ValueError)
+    True
+    """
+
+
+class ClusterUnavailableError(ConnectionError):
+    """The Dask scheduler asked for cannot be reached (nothing was computed).
+
+    Examples
+    --------
+    >>> from embedclf.distributed import ClusterUnavailableError
+    >>> issubclass(ClusterUnavailableError, OSError)
     True
     """
