@@ -20,6 +20,7 @@ OLD_HOMES = {
     "WeightsNotFoundError": "embedclf.weights",
     "BudgetError": "embedclf.distill",
     "UnsupportedOpError": "embedclf.distill.export",
+    "ClusterUnavailableError": "embedclf.distributed",
 }
 
 
