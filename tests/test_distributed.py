@@ -284,3 +284,15 @@ def test_birdnet_on_cluster_matches_one_process(dask_cluster, tmp_path):
     for a, b in zip(local, remote):  # batched LiteRT agrees with other batchings to 1e-5
         assert a.shape == b.shape
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_workers_option_starts_and_closes_a_local_cluster(clips):
+    est = LogMel(sr=8000, n_mels=16).fit(clips[:1])
+    with cluster(workers=1) as client:
+        assert active_client() is client
+        assert len(client.scheduler_info()["workers"]) == 1
+        remote = est.transform(clips[:3])
+        processes = client.run(os.getpid)
+    assert active_client() is None and client.status == "closed"
+    assert os.getpid() not in processes.values()  # the work ran in a worker process
+    assert all(np.array_equal(a, b) for a, b in zip(est.transform(clips[:3]), remote))
