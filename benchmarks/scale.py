@@ -127,8 +127,10 @@ def main():
     ratios = {
         "embed: 2 workers vs 1": t.loc[one, "embed_s"] / t.loc[two, "embed_s"],
         "embed: 1 worker vs plain": t.loc[plain, "embed_s"] / t.loc[one, "embed_s"],
+        "embed: 2 workers vs plain": t.loc[plain, "embed_s"] / t.loc[two, "embed_s"],
         "evaluate: 2 workers vs 1": t.loc[one, "evaluate_s"] / t.loc[two, "evaluate_s"],
         "evaluate: 1 worker vs plain": t.loc[plain, "evaluate_s"] / t.loc[one, "evaluate_s"],
+        "evaluate: 2 workers vs plain": t.loc[plain, "evaluate_s"] / t.loc[two, "evaluate_s"],
     }
     out = HERE / "results"
     atomic_write(out / "scale.csv", lambda tmp: df.to_csv(tmp, index=False))

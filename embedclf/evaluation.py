@@ -399,7 +399,8 @@ def cross_validate_folds(
     else:  # a Dask cluster is active: one task per fold, through joblib's Dask backend
         from joblib import Parallel, delayed, parallel_config
 
-        with parallel_config(backend="dask"):
+        # the clips go to the workers once, not once per fold
+        with parallel_config(backend="dask", scatter=[X, y]):
             results = track(Parallel(n_jobs=-1, return_as="generator")(
                 delayed(fold_scores)(estimator, X, y, fold_name, train, test, labels=labels)
                 for fold_name, train, test in splits))
