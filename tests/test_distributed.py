@@ -296,3 +296,24 @@ def test_workers_option_starts_and_closes_a_local_cluster(clips):
     assert active_client() is None and client.status == "closed"
     assert os.getpid() not in processes.values()  # the work ran in a worker process
     assert all(np.array_equal(a, b) for a, b in zip(est.transform(clips[:3]), remote))
+
+
+def _predict_proba(model, X):
+    return model.predict_proba(X)
+
+
+@pytest.mark.slow
+def test_fitted_keras_cnn_pickles_to_a_worker_process(dask_cluster):
+    pytest.importorskip("keras")
+    from embedclf.datasets import make_sound_events
+    from embedclf.models import KerasCNN
+
+    X, y, _ = make_sound_events(n_per_class=3, sr=8000, duration=1.0, random_state=0)
+    model = KerasCNN(architecture="strided_ds", sr=8000, epochs=1, random_state=0, window=0.5,
+                     hop=0.25, frontend=LogMel(n_fft=256, hop_length=128, n_mels=20)).fit(X, y)
+    with distributed.Client(dask_cluster) as client:
+        remote = client.submit(_predict_proba, model, X[:4]).result()
+        pid = client.submit(os.getpid, pure=False).result()
+    assert pid != os.getpid()
+    # the same network in another process: equal to float32 rounding (thread counts differ)
+    np.testing.assert_allclose(remote, model.predict_proba(X[:4]), rtol=1e-5, atol=1e-6)
