@@ -105,7 +105,7 @@ def main():
             label = "plain (one process)"
         else:
             with distributed.LocalCluster(n_workers=config, threads_per_worker=1,
-                                          processes=True, dashboard_address=None,
+                                          processes=True, dashboard_address=":0",
                                           silence_logs=40) as lc, distributed.Client(lc):
                 emb.embed(clips[:4 * config])  # warm-up: workers import, load the model
                 evaluate()

@@ -53,7 +53,7 @@ __all__ = ["ClusterUnavailableError", "active_client", "cluster", "distribute", 
 #: Seconds :func:`cluster` waits for a scheduler by default.
 CONNECT_TIMEOUT = 10
 
-#: Largest number of clips in one task (bounds a task's memory and the work a lost worker redoes).
+#: Most clips in one task (bounds a task's memory and the work a lost worker redoes).
 CLIPS_PER_TASK = 32
 
 _INSTALL = "running on a Dask cluster needs dask's distributed package: pip install 'embedclf[dask]'"
@@ -210,7 +210,7 @@ def map_clips(estimator, method, X, *, client, clips_per_task=None, progress=Fal
     >>> from embedclf import LogMel
     >>> from embedclf.distributed import map_clips
     >>> est = LogMel(sr=8000, n_mels=8).fit([np.zeros(800)])
-    >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as lc, \\
+    >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as lc, \\
     ...         Client(lc) as client:
     ...     out, skipped = map_clips(est, "transform", [np.zeros(800)] * 3, client=client)
     >>> [o.shape for o in out], skipped
@@ -332,7 +332,8 @@ def cluster(*, scheduler=None, workers=None, timeout=None):
 
     if scheduler is not None:
         try:
-            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT if timeout is None else timeout)
+            wait = CONNECT_TIMEOUT if timeout is None else timeout
+            client = distributed.Client(scheduler, timeout=wait)
         except (OSError, TimeoutError, ValueError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise ClusterUnavailableError(
@@ -344,6 +345,6 @@ def cluster(*, scheduler=None, workers=None, timeout=None):
     if int(workers) < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     with distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR) as lc, \
+                                  dashboard_address=":0", silence_logs=logging.ERROR) as lc, \
             distributed.Client(lc) as client:
         yield client

@@ -24,7 +24,8 @@ from ._utils.jsonsafe import json_safe
 from .distributed import active_client
 from .files import atomic_write, atomic_write_data
 
-__all__ = ["cross_validate_folds", "fold_scores", "FoldReport", "fold_splits", "atomic_write", "atomic_write_data"]
+__all__ = ["cross_validate_folds", "fold_scores", "FoldReport", "fold_splits", "atomic_write",
+           "atomic_write_data"]
 
 
 def fold_splits(n, *, y=None, folds=None, groups=None, split=None, n_splits=5, random_state=0):

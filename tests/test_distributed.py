@@ -24,7 +24,8 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from embedclf import LogMel  # noqa: E402
-from embedclf.distributed import ClusterUnavailableError, active_client, cluster, map_clips  # noqa: E402
+from embedclf.distributed import (  # noqa: E402
+    ClusterUnavailableError, active_client, cluster, map_clips)
 from embedclf.evaluation import cross_validate_folds  # noqa: E402
 from embedclf.exceptions import AudioError, SkippedClipsWarning  # noqa: E402
 from embedclf.features.embeddings import EmbeddingCache, PretrainedEmbedding  # noqa: E402
@@ -66,7 +67,7 @@ class CountingEmbedding(PretrainedEmbedding):
 @pytest.fixture(scope="module")
 def dask_cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=40) as lc:
+                                  dashboard_address=":0", silence_logs=40) as lc:
         yield lc
 
 
@@ -167,7 +168,7 @@ def test_killed_worker_tasks_rerun_elsewhere_with_equal_results(dask_cluster, cl
         def kill_one_when_work_started():
             while not os.listdir(log):
                 time.sleep(0.01)
-            victim = sorted(pids.values())[0]
+            victim = min(pids.values())
             killed["calls_before"] = len(os.listdir(log))
             os.kill(victim, 9)
             killed["pid"] = victim
