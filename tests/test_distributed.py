@@ -38,6 +38,10 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 class CountingEmbedding(PretrainedEmbedding):
     """8 kHz, 0.5 s windows; every model call leaves a file in ``log_dir`` (any process)."""
 
+    @staticmethod
+    def windows_logged(log_dir):
+        return sum(int((log_dir / name).read_text()) for name in os.listdir(log_dir))
+
     model_sr, window_seconds = 8000, 0.5
     _parameter_constraints = {**PretrainedEmbedding._common_constraints,
                               "log_dir": [str, None], "delay": [float]}
@@ -53,7 +57,8 @@ class CountingEmbedding(PretrainedEmbedding):
 
     def _embed_windows(self, w):
         if self.log_dir:
-            open(os.path.join(self.log_dir, f"{os.getpid()}-{time.monotonic_ns()}"), "w").close()
+            with open(os.path.join(self.log_dir, f"{os.getpid()}-{time.monotonic_ns()}"), "w") as fh:
+                fh.write(str(len(w)))  # windows embedded by this call
         time.sleep(self.delay)
         return np.c_[w.mean(1), w.std(1), np.abs(w).max(1)]
 
@@ -114,12 +119,15 @@ def test_embeddings_in_input_order_and_cache_is_the_checkpoint(dask_cluster, cli
     with distributed.Client(dask_cluster):
         # an interrupted run: only the first half reached the cache
         est.embed(clip_files[:12])
-        calls_first = len(os.listdir(log))
+        done_first = CountingEmbedding.windows_logged(log)
         first = est.embed(clip_files)  # computes only the missing half
-        calls_second = len(os.listdir(log)) - calls_first
+        done_second = CountingEmbedding.windows_logged(log) - done_first
+        calls = len(os.listdir(log))
         again = est.embed(clip_files)  # cache complete: no model call at all
-        calls_third = len(os.listdir(log)) - calls_first - calls_second
-    assert calls_first > 0 and 0 < calls_second <= calls_first + 3 and calls_third == 0
+        calls_third = len(os.listdir(log)) - calls
+    assert done_first == sum(len(e.times) for e in reference[:12])
+    assert done_second == sum(len(e.times) for e in reference[12:])
+    assert calls_third == 0
     for out in (first, again):
         assert [e.source for e in out] == clip_files
         for a, b in zip(reference, out):
