@@ -95,6 +95,7 @@ def main():
     def evaluate():
         return cross_validate_folds(model, X, y, folds=folds, progress=False)
 
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows, reference = [], {}
     for config in ("plain", 1, 2):
         if config == "plain":
@@ -121,6 +122,7 @@ def main():
         rows.append({"configuration": label, "embed_s": round(t_emb, 2),
                      "windows_per_s": round(audio_s / t_emb, 1), "evaluate_s": round(t_eval, 2),
                      "embed_max_abs_diff": f"{max_diff:.1e}", "same_fold_scores": same_scores})
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     df = pd.DataFrame(rows)
     t = df.set_index("configuration")
     one, two, plain = "dask, 1 worker", "dask, 2 workers", "plain (one process)"
@@ -137,7 +139,8 @@ def main():
     lines = [f"BirdNET `embed` on {len(clips)} {clips_name} ({audio_s} BirdNET windows, no "
              f"cache); `evaluate`: logmel-linear, {len(y)} {eval_name} clips, 5 folds. "
              f"Wall clock, best of {args.repeats}, on {os.cpu_count()} CPUs "
-             "(a machine shared with other jobs: ratios vary from run to run).", "",
+             f"(1-minute load average {load_before:.1f} before, {load_after:.1f} after: on a "
+             "machine shared with other jobs the ratios vary from run to run).", "",
              markdown(df), "", "| speed-up | ratio |", "|---|---|"]
     lines += [f"| {k} | {v:.2f}x |" for k, v in ratios.items()]
     atomic_write_data(out / "scale.md", "\n".join(lines) + "\n")
