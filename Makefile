@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[test,docs,parquet,birdnet,openl3,cnn,mcu,bench]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,docs,parquet,birdnet,openl3,cnn,mcu,bench,dask]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -39,6 +39,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._utils.validation import MAX_CHANNELS, check_n_features, check_X, is_path, record_n_features
+from .distributed import distribute
 from .exceptions import AudioError, SkippedClipsWarning
 
 __all__ = [
@@ -878,6 +879,18 @@ class ClipTransformer(TransformerMixin, BaseEstimator):
 
         check_is_fitted(self)
         check_n_features(self, X)
+        X = check_X(X)
+        remote = distribute(self, "transform", X)  # None: no Dask cluster is active
+        if remote is not None:
+            out, skipped = remote
+        else:
+            out, skipped = self._transform_here(X)
+        if self.on_error == "skip":
+            self.skipped_ = skipped_frame(skipped)
+            warn_skipped(self.skipped_, type(self).__name__)
+        return out
+
+    def _transform_here(self, X):
         out, skipped, batch = [], [], []
         for i, source, wave in iter_clips(X, self.sr, self.on_error):
             if isinstance(wave, AudioError):
@@ -889,10 +902,7 @@ class ClipTransformer(TransformerMixin, BaseEstimator):
                 batch = []
         if batch:
             out.extend(self._transform_waves(batch))
-        if self.on_error == "skip":
-            self.skipped_ = skipped_frame(skipped)
-            warn_skipped(self.skipped_, type(self).__name__)
-        return out
+        return out, skipped
 
     def _transform_waves(self, waves):
         raise NotImplementedError

@@ -936,6 +936,25 @@ def cmd_demo(args):
     return 0
 
 
+def _cluster_options(sp):
+    """``--scheduler`` / ``--workers``: run the command's work on a Dask cluster."""
+    group = sp.add_mutually_exclusive_group()
+    group.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run on an existing Dask cluster (needs embedclf[dask])")
+    group.add_argument("--workers", type=_int_in(1), metavar="N",
+                       help="run on a local Dask cluster of N worker processes started for "
+                            "this command (needs embedclf[dask])")
+
+
+def _run(args):
+    """The command, inside a Dask cluster when ``--scheduler`` or ``--workers`` asks for one."""
+    from .distributed import cluster
+
+    with cluster(scheduler=getattr(args, "scheduler", None),
+                 workers=getattr(args, "workers", None)):
+        return args.func(args)
+
+
 def build_parser():
     """The argument parser (exposed for documentation and tests).
 
@@ -1033,6 +1052,7 @@ def build_parser():
     sp.add_argument("--cache", type=_output_folder, metavar="DIR",
                     help="embedding cache folder (embedding pipelines)")
     common(sp)
+    _cluster_options(sp)
     sp.set_defaults(func=cmd_evaluate)
 
     sp = sub.add_parser("distill", help="distil a saved model into a tiny int8 CNN for a "
@@ -1154,6 +1174,7 @@ def build_parser():
     sp.add_argument("--set", action="append", metavar="KEY=VALUE", help="embedding parameter")
     sp.add_argument("--limit-per-class", type=_count)
     common(sp)
+    _cluster_options(sp)
     sp.set_defaults(func=cmd_embed)
 
     _add_stream_parser(sub, common)
@@ -1236,7 +1257,7 @@ def main(argv=None):
         as_json = getattr(args, "json", False)
         if getattr(args, "check", None):
             args.check(args)
-        return args.func(args)
+        return _run(args)
     except BrokenPipeError:
         # the reader of stdout went away (`embedclf predict ... | head`): stop quietly, like
         # other command-line tools, with the shell's code for SIGPIPE

@@ -21,9 +21,11 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 # re-exported: reports and callers write atomically
 from ._utils.jsonsafe import json_safe
+from .distributed import active_client
 from .files import atomic_write, atomic_write_data
 
-__all__ = ["cross_validate_folds", "FoldReport", "fold_splits", "atomic_write", "atomic_write_data"]
+__all__ = ["cross_validate_folds", "fold_scores", "FoldReport", "fold_splits", "atomic_write",
+           "atomic_write_data"]
 
 
 def fold_splits(n, *, y=None, folds=None, groups=None, split=None, n_splits=5, random_state=0):
@@ -265,6 +267,58 @@ class FoldReport:
         return paths
 
 
+def fold_scores(estimator, X, y, fold_name, train, test, *, labels):
+    """Fit a clone of ``estimator`` on ``train``, score it on ``test``: one fold's results.
+
+    Parameters
+    ----------
+    estimator : scikit-learn estimator
+    X : sequence of clips
+    y : ndarray of shape (n_clips,)
+    fold_name : str
+    train, test : ndarray of int
+        Indices into ``X`` and ``y``.
+    labels : list
+        Every class, for macro-F1.
+
+    Returns
+    -------
+    row : dict
+        ``fold, n_train, n_test, accuracy, macro_f1, fit_seconds, predict_seconds``.
+    predictions : pandas.DataFrame
+        ``index, fold, y_true, y_pred`` of the test clips.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from embedclf.evaluation import fold_scores
+    >>> X, y = np.zeros((4, 1)), np.array(["a", "a", "a", "b"])
+    >>> row, _ = fold_scores(DummyClassifier(), X, y, "1", np.array([0, 1, 3]), np.array([2]),
+    ...                      labels=["a", "b"])
+    >>> row["accuracy"]
+    1.0
+    """
+    model = clone(estimator)
+    t0 = time.perf_counter()
+    model.fit(_take(X, train), y[train])
+    t1 = time.perf_counter()
+    y_pred = np.asarray(model.predict(_take(X, test)))
+    t2 = time.perf_counter()
+    if len(y_pred) != len(test):
+        raise RuntimeError(
+            f"fold {fold_name}: model returned {len(y_pred)} predictions for {len(test)} clips"
+        )
+    row = {
+        "fold": fold_name, "n_train": len(train), "n_test": len(test),
+        "accuracy": accuracy_score(y[test], y_pred),
+        "macro_f1": f1_score(y[test], y_pred, average="macro", labels=labels, zero_division=0),
+        "fit_seconds": round(t1 - t0, 3), "predict_seconds": round(t2 - t1, 3),
+    }
+    return row, pd.DataFrame({"index": test, "fold": fold_name, "y_true": y[test],
+                              "y_pred": y_pred})
+
+
 def cross_validate_folds(
     estimator,
     X,
@@ -282,6 +336,9 @@ def cross_validate_folds(
 
     Each fold fits a fresh :func:`~sklearn.base.clone` on the other folds
     and predicts the held-out one; nothing fitted is shared between folds.
+    When a Dask cluster is active (see :mod:`embedclf.distributed`), the
+    folds run as tasks on it through joblib's Dask backend, with the same
+    scores as here.
 
     Parameters
     ----------
@@ -330,31 +387,26 @@ def cross_validate_folds(
     splits = fold_splits(n, y=y, folds=folds, groups=groups, split=split, n_splits=n_splits,
                          random_state=random_state)
     labels = sorted(np.unique(y).tolist(), key=str)
-    rows, preds = [], []
-    it = splits
-    if progress:
+    def track(folds_done):
+        if not progress:
+            return list(folds_done)
         from tqdm.auto import tqdm
 
-        it = tqdm(splits, desc="folds", unit="fold")
-    for fold_name, train, test in it:
-        model = clone(estimator)
-        t0 = time.perf_counter()
-        model.fit(_take(X, train), y[train])
-        t1 = time.perf_counter()
-        y_pred = np.asarray(model.predict(_take(X, test)))
-        t2 = time.perf_counter()
-        if len(y_pred) != len(test):
-            raise RuntimeError(
-                f"fold {fold_name}: model returned {len(y_pred)} predictions for {len(test)} clips"
-            )
-        rows.append({
-            "fold": fold_name, "n_train": len(train), "n_test": len(test),
-            "accuracy": accuracy_score(y[test], y_pred),
-            "macro_f1": f1_score(y[test], y_pred, average="macro", labels=labels, zero_division=0),
-            "fit_seconds": round(t1 - t0, 3), "predict_seconds": round(t2 - t1, 3),
-        })
-        preds.append(pd.DataFrame({"index": test, "fold": fold_name, "y_true": y[test],
-                                   "y_pred": y_pred}))
+        return list(tqdm(folds_done, total=len(splits), desc="folds", unit="fold"))
+
+    if active_client() is None:
+        results = track(fold_scores(estimator, X, y, fold_name, train, test, labels=labels)
+                        for fold_name, train, test in splits)
+    else:  # a Dask cluster is active: one task per fold, through joblib's Dask backend
+        from joblib import Parallel, delayed, parallel_config
+
+        # the clips go to the workers once, not once per fold
+        with parallel_config(backend="dask", scatter=[X, y]):
+            results = track(Parallel(n_jobs=-1, return_as="generator")(
+                delayed(fold_scores)(estimator, X, y, fold_name, train, test, labels=labels)
+                for fold_name, train, test in splits))
+    rows = [row for row, _ in results]
+    preds = [pred for _, pred in results]
     predictions = pd.concat(preds, ignore_index=True)
     cm = confusion_matrix(predictions["y_true"], predictions["y_pred"], labels=labels)
     confusion = pd.DataFrame(cm, index=pd.Index(labels, name="true"),

@@ -38,6 +38,7 @@ __all__ = [
     "ResamplingWarning",
     "UnsupportedNetworkError",
     "ToolMissingError",
+    "ClusterUnavailableError",
 ]
 
 
@@ -219,5 +220,16 @@ class ToolMissingError(RuntimeError):
     --------
     >>> from embedclf.distill.verify import ToolMissingError
     >>> issubclass(ToolMissingError, RuntimeError)
+    True
+    """
+
+
+class ClusterUnavailableError(ConnectionError):
+    """The Dask scheduler asked for cannot be reached (nothing was computed).
+
+    Examples
+    --------
+    >>> from embedclf.distributed import ClusterUnavailableError
+    >>> issubclass(ClusterUnavailableError, OSError)
     True
     """

@@ -24,6 +24,7 @@ OLD_HOMES = {
     "ResamplingWarning": "embedclf.stream",
     "ToolMissingError": "embedclf.distill.verify",
     "UnsupportedNetworkError": "embedclf.distill.clib",
+    "ClusterUnavailableError": "embedclf.distributed",
 }
 
 

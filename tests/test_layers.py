@@ -9,7 +9,8 @@ layer  name        modules
 =====  ==========  ===============================================================
 0      base        ``embedclf`` (the package: lazy names only), ``audio``, ``files``,
                    ``threads``, ``modelfile``, ``weights``, ``sample_rate``,
-                   ``_litert``, ``_utils``, ``exceptions``: decoding, safe files,
+                   ``_litert``, ``_utils``, ``exceptions``, ``distributed``: decoding,
+                   safe files, a Dask cluster when one is active,
                    thread counts, model files, weight files, errors, small utilities
                    every layer may use
 1      features    ``features.*``: log-mel, windows, pretrained embeddings
@@ -39,6 +40,7 @@ LAYERS = {
     "embedclf": 0, "embedclf.audio": 0, "embedclf.files": 0, "embedclf.threads": 0,
     "embedclf.modelfile": 0, "embedclf.weights": 0, "embedclf.sample_rate": 0,
     "embedclf._litert": 0, "embedclf._utils": 0, "embedclf.exceptions": 0,
+    "embedclf.distributed": 0,
     "embedclf.features": 1,
     "embedclf.models": 2,
     "embedclf.distill": 3, "embedclf.recipe": 3,

@@ -34,6 +34,7 @@ from .._utils.validation import check_n_features, check_X, is_path
 from ..audio import AudioError, ClipTransformer, content_key, resample, skipped_frame, \
     stream_audio, to_mono, warn_skipped
 from ..audio import skipped_columns, skipped_from_columns
+from ..distributed import distribute
 from ..files import atomic_write
 
 __all__ = ["PretrainedEmbedding", "Embedding", "EmbeddingCache", "frame_count"]
@@ -365,6 +366,12 @@ class PretrainedEmbedding(ClipTransformer):
         check_n_features(self, X)
         if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype != object:
             X = [X[i] for i in range(X.shape[0])]
+        remote = distribute(self, "embed", X)  # None: no Dask cluster is active
+        if remote is not None:
+            if self.on_error == "skip":
+                self.skipped_ = skipped_frame(remote[1])
+                warn_skipped(self.skipped_, type(self).__name__)
+            return remote[0]
         cache = self._cache()
         hop = self._hop
         results, remaining, complete, keys, skipped = {}, {}, set(), {}, []
