@@ -12,7 +12,7 @@ import importlib.util
 import math
 import os
 
-from ._common import CLIError
+from ._common import CLIError, quieted, with_cache
 
 #: Table formats an output's suffix selects (parquet needs pyarrow).
 TABLE_SUFFIXES = (".csv", ".json", ".parquet")
@@ -37,6 +37,23 @@ def parse_set(items):
         except (ValueError, SyntaxError):
             params[key] = value
     return params
+
+
+def pipeline_from_args(args):
+    """The unfitted pipeline ``--pipeline``, ``--set``, ``--cache`` and ``--quiet`` describe.
+
+    Examples
+    --------
+    >>> from argparse import Namespace
+    >>> from embedclf.cli._args import pipeline_from_args
+    >>> args = Namespace(pipeline="logmel-linear", set=["clf__C=0.1"], cache=None, quiet=True)
+    >>> pipeline_from_args(args).get_params()["clf__C"]
+    0.1
+    """
+    from ..pipelines import make_pipeline
+
+    model = with_cache(make_pipeline(args.pipeline, **parse_set(args.set)), args.cache)
+    return quieted(model, args.quiet)
 
 
 def number_in(low, high=float("inf"), *, above=False):

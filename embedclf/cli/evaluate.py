@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ._args import count, int_in, output_folder, parse_set
-from ._common import dump, limit_per_class, load_labelled, quieted, read_table, with_cache
+from ._args import count, int_in, output_folder, pipeline_from_args
+from ._common import dump, limit_per_class, load_labelled, read_table
 
 
 def add_parser(sub, common):
@@ -29,10 +29,8 @@ def add_parser(sub, common):
 def run(args):
     """Run ``embedclf evaluate``; returns the exit code."""
     from ..evaluation import cross_validate_folds
-    from ..pipelines import make_pipeline
 
-    model = with_cache(make_pipeline(args.pipeline, **parse_set(args.set)), args.cache)
-    model = quieted(model, args.quiet)
+    model = pipeline_from_args(args)
     df = limit_per_class(read_table(args.root, args.dataset), args.limit_per_class)
     res, df = load_labelled(df, model, args.on_error, not args.quiet,
                             "the --json output and --out's report.json (\"skipped\")")

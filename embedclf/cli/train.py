@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ._args import count, number_in, output_file, output_folder, parse_set
-from ._common import (CLIError, dump, limit_per_class, load_labelled, quieted, read_table,
-                      save_model, with_cache)
+from ._args import count, number_in, output_file, output_folder, pipeline_from_args
+from ._common import CLIError, dump, limit_per_class, load_labelled, read_table, save_model
 
 
 def add_parser(sub, common):
@@ -38,10 +37,7 @@ def run(args):
     """Run ``embedclf train``; returns the exit code."""
     import numpy as np
 
-    from ..pipelines import make_pipeline
-
-    model = with_cache(make_pipeline(args.pipeline, **parse_set(args.set)), args.cache)
-    model = quieted(model, args.quiet)
+    model = pipeline_from_args(args)
     df = limit_per_class(read_table(args.data, args.dataset), args.limit_per_class)
     res, df = load_labelled(df, model, args.on_error, not args.quiet,
                             "the --json output (\"skipped\")")
