@@ -7,9 +7,21 @@ import os
 from ._args import int_in, output_folder, seed
 from ._common import dump, load_model, save_model
 
+__all__ = ["add_parser", "run"]
+
 
 def add_parser(sub, common):
-    """Add the ``demo`` sub-parser to ``sub``; ``common`` adds the shared options."""
+    """Add the ``demo`` sub-parser to ``sub``; ``common`` adds the shared options.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli import demo
+    >>> sub = argparse.ArgumentParser(prog="embedclf").add_subparsers()
+    >>> sp = demo.add_parser(sub, lambda sp, on_error=True: None)
+    >>> sp.parse_args(["--n-per-class", "5"]).n_per_class
+    5
+    """
     sp = sub.add_parser("demo", help="synthetic end-to-end run: evaluate, train, save, predict")
     sp.add_argument("--out", type=output_folder, default="build/demo",
                     help="output folder (default build/demo)")
@@ -21,7 +33,20 @@ def add_parser(sub, common):
 
 
 def run(args):
-    """Run ``embedclf demo``; returns the exit code."""
+    """Run ``embedclf demo``; returns the exit code.
+
+    Examples
+    --------
+    >>> import contextlib, io, os, tempfile
+    >>> from embedclf.cli import build_parser
+    >>> from embedclf.cli.demo import run
+    >>> with tempfile.TemporaryDirectory() as out, contextlib.redirect_stdout(io.StringIO()):
+    ...     code = run(build_parser().parse_args(["demo", "--out", out, "--n-per-class", "2",
+    ...                                           "--json", "--quiet"]))
+    ...     written = sorted(os.listdir(out))
+    >>> code, written
+    (0, ['model.skops', 'new_clips', 'report'])
+    """
     import numpy as np
 
     from ..datasets import make_sound_events, write_sound_events

@@ -11,6 +11,8 @@ from ._args import count, int_in, number_in, output_folder, positive, seed, shar
 from ._common import (CLIError, check_model, dump, in_option_words, limit_per_class,
                       load_labelled, load_model, quieted, read_table)
 
+__all__ = ["add_parser", "add_verify_parser", "recipe_from_args", "run", "run_verify"]
+
 
 def _teacher_context(text):
     from ..recipe import parse_teacher_context
@@ -22,7 +24,17 @@ def _teacher_context(text):
 
 
 def add_parser(sub, common):
-    """Add the ``distill`` sub-parser to ``sub``; its defaults are the measured recipe."""
+    """Add the ``distill`` sub-parser to ``sub``; its defaults are the measured recipe.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli import distill
+    >>> sub = argparse.ArgumentParser(prog="embedclf").add_subparsers()
+    >>> sp = distill.add_parser(sub, lambda sp, on_error=True: None)
+    >>> sp.parse_args(["--teacher", "t.skops", "--data", "clips"]).out
+    'build/mcu'
+    """
     from ..datasets import DATASETS
     from ..recipe import RECIPE, TEST_FRACTION
 
@@ -133,7 +145,17 @@ def recipe_from_args(args):
 
 
 def run(args):
-    """Run ``embedclf distill``; returns the exit code (1 when over the flash/RAM budget)."""
+    """Run ``embedclf distill``; returns the exit code (1 when over the flash/RAM budget).
+
+    Examples
+    --------
+    >>> from embedclf.cli import build_parser
+    >>> from embedclf.cli.distill import run
+    >>> run(build_parser().parse_args(["distill", "--teacher", "missing.skops", "--data", "clips"]))
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: model file not found: missing.skops
+    """
     from ..distill import BudgetError, TeacherClassesWarning, distill_and_export
     from ..files import check_replaceable
 
@@ -195,7 +217,17 @@ def run(args):
 
 
 def add_verify_parser(sub, common):
-    """Add the ``verify`` sub-parser to ``sub``; ``common`` adds the shared options."""
+    """Add the ``verify`` sub-parser to ``sub``; ``common`` adds the shared options.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli import distill
+    >>> sub = argparse.ArgumentParser(prog="embedclf").add_subparsers()
+    >>> sp = distill.add_verify_parser(sub, lambda sp, on_error=True: None)
+    >>> sp.parse_args(["build/mcu", "a.wav"]).clips
+    ['a.wav']
+    """
     sp = sub.add_parser("verify", help="build an exported student's C library for the host "
                         "and an emulated Cortex-M4, run both on clips, compare with TFLM")
     sp.add_argument("build_dir", metavar="BUILD_DIR", help="a folder written by distill")
@@ -205,7 +237,18 @@ def add_verify_parser(sub, common):
 
 
 def run_verify(args):
-    """Run ``embedclf verify``; returns the exit code (1 when C and TFLM disagree)."""
+    """Run ``embedclf verify``; returns the exit code (1 when C and TFLM disagree).
+
+    Examples
+    --------
+    >>> from embedclf.cli import build_parser
+    >>> from embedclf.cli.distill import run_verify
+    >>> run_verify(build_parser().parse_args(["verify", "no_such_build", "a.wav"]))
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: no_such_build/report.json: not an export folder with a C library ...
+    """
     from ..distill.verify import ToolMissingError, verify_build
     from ..files import atomic_write_data
 

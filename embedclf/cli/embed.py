@@ -9,15 +9,27 @@ import sys
 from ._args import count, output_file, output_folder, parse_set, positive
 from ._common import CLIError, dump, limit_per_class, read_table, report_skipped
 
-#: ``--model`` choices: the module and class of each pretrained embedding (imported when used)
+__all__ = ["EMBEDDERS", "add_parser", "run"]
+
 EMBEDDERS = {
     "birdnet": ("embedclf.features.birdnet", "BirdNETEmbedding"),
     "openl3": ("embedclf.features.openl3", "OpenL3Embedding"),
 }
+"""``--model`` choices: the module and class of each pretrained embedding (imported when used)."""
 
 
 def add_parser(sub, common):
-    """Add the ``embed`` sub-parser to ``sub``; ``common`` adds the shared options."""
+    """Add the ``embed`` sub-parser to ``sub``; ``common`` adds the shared options.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli import embed
+    >>> sub = argparse.ArgumentParser(prog="embedclf").add_subparsers()
+    >>> sp = embed.add_parser(sub, lambda sp, on_error=True: None)
+    >>> sp.parse_args(["clips", "-o", "emb.parquet"]).model
+    'birdnet'
+    """
     from ..datasets import DATASETS
 
     sp = sub.add_parser("embed", help="per-window pretrained embeddings with timestamps, to a table")
@@ -127,7 +139,17 @@ def _embed_to(tmp, est, df, parquet, bar, skipped):
 
 
 def run(args):
-    """Run ``embedclf embed``; returns the exit code."""
+    """Run ``embedclf embed``; returns the exit code.
+
+    Examples
+    --------
+    >>> from embedclf.cli import build_parser
+    >>> from embedclf.cli.embed import run
+    >>> run(build_parser().parse_args(["embed", "no_such_folder", "-o", "emb.csv"]))
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: dataset root 'no_such_folder' is not a directory
+    """
     import importlib
 
     import pandas as pd

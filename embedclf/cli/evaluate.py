@@ -5,9 +5,21 @@ from __future__ import annotations
 from ._args import count, int_in, output_folder, pipeline_from_args
 from ._common import dump, limit_per_class, load_labelled, read_table
 
+__all__ = ["add_parser", "run"]
+
 
 def add_parser(sub, common):
-    """Add the ``evaluate`` sub-parser to ``sub``; ``common`` adds the shared options."""
+    """Add the ``evaluate`` sub-parser to ``sub``; ``common`` adds the shared options.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli import evaluate
+    >>> sub = argparse.ArgumentParser(prog="embedclf").add_subparsers()
+    >>> sp = evaluate.add_parser(sub, lambda sp, on_error=True: None)
+    >>> sp.parse_args(["--dataset", "esc10", "--root", "ESC-50"]).n_splits
+    5
+    """
     from ..datasets import DATASETS
 
     sp = sub.add_parser("evaluate", help="cross-validate a pipeline on a dataset's own folds")
@@ -27,7 +39,18 @@ def add_parser(sub, common):
 
 
 def run(args):
-    """Run ``embedclf evaluate``; returns the exit code."""
+    """Run ``embedclf evaluate``; returns the exit code.
+
+    Examples
+    --------
+    >>> from embedclf.cli import build_parser
+    >>> from embedclf.cli.evaluate import run
+    >>> run(build_parser().parse_args(["evaluate", "--dataset", "folder",
+    ...                                "--root", "no_such_folder"]))
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: dataset root 'no_such_folder' is not a directory
+    """
     from ..evaluation import cross_validate_folds
 
     model = pipeline_from_args(args)

@@ -7,9 +7,21 @@ import warnings
 from ._args import TABLE_SUFFIXES, number_in, output_file
 from ._common import check_model, dump, load_model, report_skipped, write_table
 
+__all__ = ["add_parser", "run"]
+
 
 def add_parser(sub, common):
-    """Add the ``predict`` sub-parser to ``sub``; ``common`` adds the shared options."""
+    """Add the ``predict`` sub-parser to ``sub``; ``common`` adds the shared options.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli import predict
+    >>> sub = argparse.ArgumentParser(prog="embedclf").add_subparsers()
+    >>> sp = predict.add_parser(sub, lambda sp, on_error=True: None)
+    >>> sp.parse_args(["model.skops", "a.wav", "--window", "1"]).window
+    1.0
+    """
     sp = sub.add_parser("predict", help="label audio files with a saved model "
                                         "(a CSV, JSON or Parquet table)")
     sp.add_argument("model", help="model file written by `embedclf train`")
@@ -39,7 +51,17 @@ def _hop_needs_window(parser):
 
 
 def run(args):
-    """Run ``embedclf predict``; returns the exit code."""
+    """Run ``embedclf predict``; returns the exit code.
+
+    Examples
+    --------
+    >>> from embedclf.cli import build_parser
+    >>> from embedclf.cli.predict import run
+    >>> run(build_parser().parse_args(["predict", "missing.skops", "a.wav"]))
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: model file not found: missing.skops
+    """
     from ..audio import SkippedClipsWarning
     from ..predict import predict_table
 

@@ -10,9 +10,21 @@ import warnings
 from ._args import TABLE_SUFFIXES, count, int_in, number_in, output_file, positive, share
 from ._common import CLIError, check_model, load_model, write_table
 
+__all__ = ["add_parser", "run"]
+
 
 def add_parser(sub, common):
-    """Add the ``stream`` sub-parser to ``sub``, with the checks argparse cannot express."""
+    """Add the ``stream`` sub-parser to ``sub``, with the checks argparse cannot express.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli import stream
+    >>> sub = argparse.ArgumentParser(prog="embedclf").add_subparsers()
+    >>> sp = stream.add_parser(sub, lambda sp, on_error=True: None)
+    >>> sp.parse_args(["model.skops", "--mic"]).format
+    's16le'
+    """
     from ..stream import PCM_FORMATS
 
     sp = sub.add_parser("stream", help="recognize sound events live: a file, raw PCM on stdin "
@@ -79,7 +91,17 @@ def add_parser(sub, common):
 
 
 def run(args):
-    """Run ``embedclf stream`` (a file, raw PCM on stdin or a microphone); the exit code."""
+    """Run ``embedclf stream`` (a file, raw PCM on stdin or a microphone); the exit code.
+
+    Examples
+    --------
+    >>> from embedclf.cli import build_parser
+    >>> from embedclf.cli.stream import run
+    >>> run(build_parser().parse_args(["stream", "missing.skops", "a.wav"]))
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: model file not found: missing.skops
+    """
     from ..stream import (Int8Folder, Recognizer, ResamplingWarning, SpectrogramLog, file_source,
                          mic_source, pcm_source, plot_timeline)
 

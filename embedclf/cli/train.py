@@ -5,9 +5,21 @@ from __future__ import annotations
 from ._args import count, number_in, output_file, output_folder, pipeline_from_args
 from ._common import CLIError, dump, limit_per_class, load_labelled, read_table, save_model
 
+__all__ = ["add_parser", "run"]
+
 
 def add_parser(sub, common):
-    """Add the ``train`` sub-parser to ``sub``; ``common`` adds the shared options."""
+    """Add the ``train`` sub-parser to ``sub``; ``common`` adds the shared options.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli import train
+    >>> sub = argparse.ArgumentParser(prog="embedclf").add_subparsers()
+    >>> sp = train.add_parser(sub, lambda sp, on_error=True: None)
+    >>> sp.parse_args(["clips", "-o", "model.skops"]).pipeline
+    'logmel-linear'
+    """
     from ..datasets import DATASETS
 
     sp = sub.add_parser("train", help="fit a named pipeline on labelled clips and save it")
@@ -34,7 +46,17 @@ def add_parser(sub, common):
 
 
 def run(args):
-    """Run ``embedclf train``; returns the exit code."""
+    """Run ``embedclf train``; returns the exit code.
+
+    Examples
+    --------
+    >>> from embedclf.cli import build_parser
+    >>> from embedclf.cli.train import run
+    >>> run(build_parser().parse_args(["train", "no_such_folder", "-o", "model.skops"]))
+    Traceback (most recent call last):
+        ...
+    FileNotFoundError: dataset root 'no_such_folder' is not a directory
+    """
     import numpy as np
 
     model = pipeline_from_args(args)

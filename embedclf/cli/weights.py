@@ -7,9 +7,21 @@ import sys
 from ._args import output_folder
 from ._common import dump, in_option_words
 
+__all__ = ["add_parser", "run"]
+
 
 def add_parser(sub, common):
-    """Add the ``weights`` sub-parser to ``sub`` (its own ``--json``/``--quiet``)."""
+    """Add the ``weights`` sub-parser to ``sub`` (its own ``--json``/``--quiet``).
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli import weights
+    >>> sub = argparse.ArgumentParser(prog="embedclf").add_subparsers()
+    >>> sp = weights.add_parser(sub, lambda sp, on_error=True: None)
+    >>> sp.parse_args(["fetch", "--content-type", "env"]).model
+    'openl3'
+    """
     sp = sub.add_parser("weights", help="fetch or list pretrained weight files")
     sp.add_argument("action", choices=["fetch", "list"])
     sp.add_argument("model", nargs="?", default="openl3", choices=["openl3"])
@@ -30,7 +42,18 @@ def add_parser(sub, common):
 
 
 def run(args):
-    """Run ``embedclf weights``; returns the exit code (1 when a fetch failed)."""
+    """Run ``embedclf weights``; returns the exit code (1 when a fetch failed).
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> from embedclf.cli import build_parser
+    >>> from embedclf.cli.weights import run
+    >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+    ...     code = run(build_parser().parse_args(["weights", "list", "--json"]))
+    >>> code, out.getvalue().startswith("[")
+    (0, True)
+    """
     from .. import weights
 
     if args.action == "list":
