@@ -43,8 +43,8 @@ def test_docs_build_strict_and_api_documents_every_exported_name(site):
         if not is_package:
             assert names, f"{module} has no __all__"
         for name in names:
-            if is_package:  # a link to the name's entry in the module that defines it
-                assert name in hook.reexport_sources(module, path), f"{module}.{name}"
+            if is_package and name in hook.reexport_sources(module, path):
+                # a link to the name's entry in the module that defines it
                 found = re.search(rf'href="[^"]*#embedclf\.[\w.]*\.{name}"', html) is not None
             else:
                 found = f'id="{module}.{name}"' in html

@@ -17,7 +17,7 @@ layer  name        modules
 2      models      ``models.*``: KerasCNN, architectures, augmentation, CNN windows
 3      distill     ``distill.*`` and ``recipe`` (the distillation recipe)
 4      apps        ``pipelines``, ``evaluation``, ``predict``, ``stream``, ``datasets``
-5      cli         ``cli``
+5      cli         ``cli.*`` (one module per command) and ``__main__``
 =====  ==========  ===============================================================
 
 A new module must be placed in :data:`LAYERS` (the test says so). A second
@@ -46,7 +46,7 @@ LAYERS = {
     "embedclf.distill": 3, "embedclf.recipe": 3,
     "embedclf.pipelines": 4, "embedclf.evaluation": 4, "embedclf.predict": 4, "embedclf.stream": 4,
     "embedclf.datasets": 4,
-    "embedclf.cli": 5,
+    "embedclf.cli": 5, "embedclf.__main__": 5,
 }
 NAMES = {0: "base", 1: "features", 2: "models", 3: "distill", 4: "apps", 5: "cli"}
 

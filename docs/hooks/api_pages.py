@@ -2,10 +2,10 @@
 
 Every module of the ``embedclf`` package whose dotted name has no part starting with an
 underscore gets a page. A module's page renders the names in its ``__all__`` with
-mkdocstrings; a package's page renders its docstring and links each name it re-exports to
-the module that defines it. New modules and new ``__all__`` entries therefore appear in the
-site without editing the docs. Everything is read statically (no package import), so
-building the docs never imports TensorFlow.
+mkdocstrings; a package's page renders its docstring and the names it defines itself, and
+links each name it re-exports to the module that defines it. New modules and new ``__all__``
+entries therefore appear in the site without editing the docs. Everything is read statically
+(no package import), so building the docs never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -76,10 +76,14 @@ def page_markdown(module: str, path: Path, is_package: bool) -> str:
     if not is_package:
         return f"::: {module}\n"
     sources = reexport_sources(module, path)
+    names = exported_names(path)
+    own = [name for name in names if name not in sources]  # defined in the package itself
     rows = [f"| [`{name}`][{sources[name]}.{name}] | [`{sources[name]}`][{sources[name]}] |"
-            for name in exported_names(path)]
+            for name in names if name in sources]
     table = ["| name | defined in |", "|---|---|", *rows] if rows else []
-    return "\n".join([f"::: {module}", "    options:", "      members: false", "", *table, ""])
+    members = f"[{', '.join(own)}]" if own else "false"
+    return "\n".join([f"::: {module}", "    options:", f"      members: {members}", "", *table,
+                      ""])
 
 
 def on_config(config):

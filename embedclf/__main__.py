@@ -1,0 +1,7 @@
+"""``python -m embedclf``: the ``embedclf`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m embedclf.cli``: the ``embedclf`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
