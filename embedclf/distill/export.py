@@ -24,7 +24,7 @@ from ..files import atomic_write_data, check_replaceable, recover_folder, replac
 from .clib import C_LIBRARY_FOLDER, c_files_relative, c_library_for_export
 from .convert import op_list, to_int8_tflite
 from .csource import c_array_source, check_mcu_frontend
-from .csource import frontend_header as _frontend_header
+from .csource import frontend_header
 from .report import (BudgetError, check_budget, held_out_scores, student_report,
                      training_summary)
 from .tflm import Int8Model, UnsupportedOpError, measure_arena, tflm_outputs
@@ -151,7 +151,7 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     c_files, c_report = c_library_for_export(cnn, model_bytes)  # {} when an op is not compiled
     device = measure_library_files(c_files_relative(c_files), cnn.sr) if c_files else {
         "measured": False, "reason": c_report["reason"]}
-    fe_header, fe_bytes = _frontend_header(cnn, int8.input_quantization, int8.output_quantization)
+    fe_header, fe_bytes = frontend_header(cnn, int8.input_quantization, int8.output_quantization)
     report = student_report(student, model_bytes, ops, arena, fe_bytes)
     report.update({"c_library": c_report, "device": device})
     report["notes"]["device"] = (
