@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e ".[test,docs,parquet,birdnet,openl3,cnn,mcu,bench,dask]"
+	$(VENV)/bin/python -m pip install --quiet -e ".[test,docs,parquet,birdnet,openl3,cnn,mcu,bench,dask,studio]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -31,6 +31,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/logmel_speed.py
 	$(VENV)/bin/python benchmarks/accuracy.py
+	$(VENV)/bin/python benchmarks/urbansound8k.py --pipelines logmel-linear,birdnet-linear
 	$(VENV)/bin/python benchmarks/fewshot.py
 	$(VENV)/bin/python benchmarks/cnn_train.py
 	$(VENV)/bin/python benchmarks/distill_tradeoff.py --widths 1.0,2.0 --folds 1

@@ -54,14 +54,24 @@ def load_runs(dirs):
             z = np.load(path)
             key = json.loads(str(z["key"]))
             fold = int(path.rsplit("_fold", 1)[1].split(".")[0])
-            runs.append({"key": key, "fold": fold, "proba": z["proba"], "owner": z["owner"],
-                         "y": z["y"], "classes": z["classes"]})
+            runs.append(
+                {
+                    "key": key,
+                    "fold": fold,
+                    "proba": z["proba"],
+                    "owner": z["owner"],
+                    "y": z["y"],
+                    "classes": z["classes"],
+                }
+            )
     return runs
 
 
 def setting_name(key):
-    name = (f"{key['student']} x{key['width']}, {key['epochs']} epochs, T {key['temperature']}, "
-            f"alpha {key['alpha']}")
+    name = (
+        f"{key['student']} x{key['width']}, {key['epochs']} epochs, T {key['temperature']}, "
+        f"alpha {key['alpha']}"
+    )
     # knobs added later: named only when set, so earlier runs keep their setting's name
     hop = key.get("hop", 0.5)
     if hop != 0.5 or key.get("fit_hop", hop) != hop:
@@ -81,41 +91,70 @@ def score(runs):
             P = pooled(r["proba"], r["owner"], len(r["y"]), how)
             preds[how] = r["classes"][P.argmax(1)] == r["y"]
         for how in POOLINGS:
-            rows.append({"setting": setting_name(r["key"]), "seed": r["key"]["seed"],
-                         "fold": r["fold"], "pooling": how, "clips": len(r["y"]),
-                         "correct": int(preds[how].sum()),
-                         "accuracy": float(preds[how].mean()),
-                         "wins_vs_mean": int((preds[how] & ~preds["mean"]).sum()),
-                         "losses_vs_mean": int((~preds[how] & preds["mean"]).sum())})
+            rows.append(
+                {
+                    "setting": setting_name(r["key"]),
+                    "seed": r["key"]["seed"],
+                    "fold": r["fold"],
+                    "pooling": how,
+                    "clips": len(r["y"]),
+                    "correct": int(preds[how].sum()),
+                    "accuracy": float(preds[how].mean()),
+                    "wins_vs_mean": int((preds[how] & ~preds["mean"]).sum()),
+                    "losses_vs_mean": int((~preds[how] & preds["mean"]).sum()),
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def summarise(table):
-    s = (table.groupby(["setting", "pooling"], sort=False)
-         .agg(runs=("fold", "size"), clips=("clips", "sum"), correct=("correct", "sum"),
-              wins=("wins_vs_mean", "sum"), losses=("losses_vs_mean", "sum"))
-         .reset_index())
-    md = ["| setting | pooling | runs | clips | accuracy | clips won / lost against mean |",
-          "|---|---|---|---|---|---|"]
+    s = (
+        table.groupby(["setting", "pooling"], sort=False)
+        .agg(
+            runs=("fold", "size"),
+            clips=("clips", "sum"),
+            correct=("correct", "sum"),
+            wins=("wins_vs_mean", "sum"),
+            losses=("losses_vs_mean", "sum"),
+        )
+        .reset_index()
+    )
+    md = [
+        "| setting | pooling | runs | clips | accuracy | clips won / lost against mean |",
+        "|---|---|---|---|---|---|",
+    ]
     for _, r in s.iterrows():
-        md.append(f"| {r['setting']} | `{r['pooling']}` | {r['runs']} | {r['clips']} | "
-                  f"{100 * r['correct'] / r['clips']:.2f}% | {r['wins']} / {r['losses']} |")
+        md.append(
+            f"| {r['setting']} | `{r['pooling']}` | {r['runs']} | {r['clips']} | "
+            f"{100 * r['correct'] / r['clips']:.2f}% | {r['wins']} / {r['losses']} |"
+        )
     return s, md
 
 
 def by_seed(table, against="logmean"):
     """Per setting and seed: accuracy pooled by ``mean`` and by ``against``, clips won / lost."""
     t = table[table["pooling"].isin(["mean", against])]
-    s = (t.groupby(["setting", "seed", "pooling"], sort=False)
-         .agg(runs=("fold", "size"), clips=("clips", "sum"), correct=("correct", "sum"),
-              wins=("wins_vs_mean", "sum"), losses=("losses_vs_mean", "sum"))
-         .reset_index())
-    md = [f"| setting | seed | runs | `mean` | `{against}` | clips won / lost against mean |",
-          "|---|---|---|---|---|---|"]
+    s = (
+        t.groupby(["setting", "seed", "pooling"], sort=False)
+        .agg(
+            runs=("fold", "size"),
+            clips=("clips", "sum"),
+            correct=("correct", "sum"),
+            wins=("wins_vs_mean", "sum"),
+            losses=("losses_vs_mean", "sum"),
+        )
+        .reset_index()
+    )
+    md = [
+        f"| setting | seed | runs | `mean` | `{against}` | clips won / lost against mean |",
+        "|---|---|---|---|---|---|",
+    ]
     for (setting, seed), g in s.groupby(["setting", "seed"], sort=False):
         m, o = (g[g["pooling"] == how].iloc[0] for how in ("mean", against))
-        md.append(f"| {setting} | {seed} | {m['runs']} | {100 * m['correct'] / m['clips']:.2f}% | "
-                  f"{100 * o['correct'] / o['clips']:.2f}% | {o['wins']} / {o['losses']} |")
+        md.append(
+            f"| {setting} | {seed} | {m['runs']} | {100 * m['correct'] / m['clips']:.2f}% | "
+            f"{100 * o['correct'] / o['clips']:.2f}% | {o['wins']} / {o['losses']} |"
+        )
     return md
 
 
@@ -132,8 +171,7 @@ def main():
     _, md = summarise(table)
     md += ["", "Per seed:", ""] + by_seed(table)
     os.makedirs(args.out, exist_ok=True)
-    atomic_write(os.path.join(args.out, "clip_pooling.csv"),
-                 lambda p: table.to_csv(p, index=False))
+    atomic_write(os.path.join(args.out, "clip_pooling.csv"), lambda p: table.to_csv(p, index=False))
     atomic_write_data(os.path.join(args.out, "clip_pooling.md"), "\n".join(md) + "\n")
     print("\n".join(md))
     return 0

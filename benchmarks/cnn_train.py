@@ -48,10 +48,14 @@ def measure(name, shape, n_classes, X, Y, epochs):
     for _ in range(5):
         model(batch, training=False)
     latency_256 = (time.perf_counter() - t) / (5 * len(batch)) * 1e3
-    return {"architecture": name, "params": count_params(model), "macs_per_window":
-            count_macs(model), "train_windows_per_s": round(train_wps, 1),
-            "latency_ms_batch1": round(latency_1, 3), "latency_ms_per_window_batch256":
-            round(latency_256, 4)}
+    return {
+        "architecture": name,
+        "params": count_params(model),
+        "macs_per_window": count_macs(model),
+        "train_windows_per_s": round(train_wps, 1),
+        "latency_ms_batch1": round(latency_1, 3),
+        "latency_ms_per_window_batch256": round(latency_256, 4),
+    }
 
 
 def main():
@@ -74,20 +78,27 @@ def main():
         rows.append(measure(name, shape, 10, X, Y, args.epochs))
     table = pd.DataFrame(rows)
     ref = table.set_index("architecture").loc["sbcnn"]
-    table["train_speed_vs_sbcnn"] = (table["train_windows_per_s"] / ref["train_windows_per_s"]).round(2)
+    table["train_speed_vs_sbcnn"] = (
+        table["train_windows_per_s"] / ref["train_windows_per_s"]
+    ).round(2)
     table["latency1_vs_sbcnn"] = (table["latency_ms_batch1"] / ref["latency_ms_batch1"]).round(2)
     os.makedirs(args.out, exist_ok=True)
     atomic_write(os.path.join(args.out, "cnn_train.csv"), lambda p: table.to_csv(p, index=False))
-    md = [f"Input {shape} (1 s window of the default frontend), 10 classes, {args.windows} "
-          f"random windows, batch 32, {os.cpu_count()} cores.", "",
-          "| architecture | params | MACs / window | train windows/s | x sbcnn | "
-          "latency ms (batch 1) | x sbcnn | ms / window (batch 256) |",
-          "|---|---|---|---|---|---|---|---|"]
+    md = [
+        f"Input {shape} (1 s window of the default frontend), 10 classes, {args.windows} "
+        f"random windows, batch 32, {os.cpu_count()} cores.",
+        "",
+        "| architecture | params | MACs / window | train windows/s | x sbcnn | "
+        "latency ms (batch 1) | x sbcnn | ms / window (batch 256) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in table.to_dict("records"):
-        md.append(f"| `{r['architecture']}` | {r['params']:,} | {r['macs_per_window']:,} | "
-                  f"{r['train_windows_per_s']:.0f} | {r['train_speed_vs_sbcnn']:.2f} | "
-                  f"{r['latency_ms_batch1']:.2f} | {r['latency1_vs_sbcnn']:.2f} | "
-                  f"{r['latency_ms_per_window_batch256']:.3f} |")
+        md.append(
+            f"| `{r['architecture']}` | {r['params']:,} | {r['macs_per_window']:,} | "
+            f"{r['train_windows_per_s']:.0f} | {r['train_speed_vs_sbcnn']:.2f} | "
+            f"{r['latency_ms_batch1']:.2f} | {r['latency1_vs_sbcnn']:.2f} | "
+            f"{r['latency_ms_per_window_batch256']:.3f} |"
+        )
     atomic_write_data(os.path.join(args.out, "cnn_train.md"), "\n".join(md) + "\n")
     print("\n".join(md))
     return 0

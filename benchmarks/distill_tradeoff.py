@@ -57,19 +57,67 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 
 
 #: what makes a row: a (row key, fold) already in the CSV is not run again
-KEYS = ["student", "width", "augment_copies", "mix_copies", "teacher_context", "window", "hop",
-        "fit_hop", "frame_hop_ms", "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule",
-        "weight_decay", "early_stopping", "temperature", "alpha", "clip_pooling", "seed"]
+KEYS = [
+    "student",
+    "width",
+    "augment_copies",
+    "mix_copies",
+    "teacher_context",
+    "window",
+    "hop",
+    "fit_hop",
+    "frame_hop_ms",
+    "mixup",
+    "freq_mask",
+    "time_mask",
+    "epochs",
+    "lr_schedule",
+    "weight_decay",
+    "early_stopping",
+    "temperature",
+    "alpha",
+    "clip_pooling",
+    "seed",
+]
 #: row keys that are fields of the recipe (embedclf.distill.RECIPE) by the same name
-RECIPE_KEYS = ["student", "width", "augment_copies", "mix_copies", "window", "hop", "fit_hop",
-               "mixup", "freq_mask", "time_mask", "epochs", "lr_schedule", "weight_decay",
-               "early_stopping", "temperature", "alpha", "clip_pooling"]
+RECIPE_KEYS = [
+    "student",
+    "width",
+    "augment_copies",
+    "mix_copies",
+    "window",
+    "hop",
+    "fit_hop",
+    "mixup",
+    "freq_mask",
+    "time_mask",
+    "epochs",
+    "lr_schedule",
+    "weight_decay",
+    "early_stopping",
+    "temperature",
+    "alpha",
+    "clip_pooling",
+]
 #: values for rows written before a key existed (the defaults of the time)
-OLD_DEFAULTS = {"mix_copies": 0, "weight_decay": 0.0, "teacher_context": "window", "window": 1.0,
-                "hop": 0.5, "frame_hop_ms": 20.0, "mixup": 0.0, "freq_mask": 0.0, "time_mask": 0.0,
-                "epochs": 40,
-                "lr_schedule": "constant", "early_stopping": True, "temperature": 2.0,
-                "alpha": 0.5, "clip_pooling": "mean", "seed": 0}
+OLD_DEFAULTS = {
+    "mix_copies": 0,
+    "weight_decay": 0.0,
+    "teacher_context": "window",
+    "window": 1.0,
+    "hop": 0.5,
+    "frame_hop_ms": 20.0,
+    "mixup": 0.0,
+    "freq_mask": 0.0,
+    "time_mask": 0.0,
+    "epochs": 40,
+    "lr_schedule": "constant",
+    "early_stopping": True,
+    "temperature": 2.0,
+    "alpha": 0.5,
+    "clip_pooling": "mean",
+    "seed": 0,
+}
 
 
 def fill_old_rows(table):
@@ -102,7 +150,8 @@ def run_one(df, key, context, fold, cache, save_windows=None):
     frontend = mcu_frontend()
     frontend.set_params(hop_length=int(round(frontend.sr * key["frame_hop_ms"] / 1000)))
     recipe_of_row = embedclf.recipe.RECIPE.replace(
-        teacher_context=context, **{k: key[k] for k in RECIPE_KEYS})
+        teacher_context=context, **{k: key[k] for k in RECIPE_KEYS}
+    )
     dist = recipe_of_row.distiller(teacher, frontend=frontend, random_state=key["seed"])
     dist.fit(Xtr, y[train])
     seconds = time.perf_counter() - t
@@ -114,14 +163,34 @@ def run_one(df, key, context, fold, cache, save_windows=None):
             # the windows export scored, so their mean pooling gives student_accuracy
             W, owner, _ = dist.windows(Xte)
             os.makedirs(os.path.dirname(save_windows), exist_ok=True)
-            np.savez(save_windows, proba=int8.predict_windows(W), owner=owner,
-                     y=y[~train].astype(str), classes=dist.classes_.astype(str),
-                     key=json.dumps(key))
-    measured = ["params", "flash_bytes", "model_bytes", "arena_bytes", "macs_per_second",
-                "total_macs_per_second", "teacher_accuracy", "student_float_accuracy",
-                "student_accuracy", "int8_float_agreement", "teacher_student_agreement"]
-    return {**key, "fold": fold, **{m: rep[m] for m in measured},
-            "epochs_run": dist.student_.n_epochs_, "distill_seconds": round(seconds, 1)}
+            np.savez(
+                save_windows,
+                proba=int8.predict_windows(W),
+                owner=owner,
+                y=y[~train].astype(str),
+                classes=dist.classes_.astype(str),
+                key=json.dumps(key),
+            )
+    measured = [
+        "params",
+        "flash_bytes",
+        "model_bytes",
+        "arena_bytes",
+        "macs_per_second",
+        "total_macs_per_second",
+        "teacher_accuracy",
+        "student_float_accuracy",
+        "student_accuracy",
+        "int8_float_agreement",
+        "teacher_student_agreement",
+    ]
+    return {
+        **key,
+        "fold": fold,
+        **{m: rep[m] for m in measured},
+        "epochs_run": dist.student_.n_epochs_,
+        "distill_seconds": round(seconds, 1),
+    }
 
 
 def _tag_of(key):
@@ -160,34 +229,46 @@ def recipe(r):
 def summarise(table):
     """Mean ± std per setting over every (fold, seed) row: seeds of one setting pool together."""
     g = table.groupby([k for k in KEYS if k != "seed"])
-    s = g.agg(folds=("fold", "nunique"), seeds=("seed", "nunique"), runs=("fold", "count"),
-              params=("params", "first"),
-              flash_bytes=("flash_bytes", "first"), arena_bytes=("arena_bytes", "first"),
-              macs_per_second=("macs_per_second", "first"),
-              total_macs=("total_macs_per_second", "first"),
-              teacher=("teacher_accuracy", "mean"), student_acc=("student_accuracy", "mean"),
-              student_std=("student_accuracy", "std"), float_=("student_float_accuracy", "mean"),
-              agree=("int8_float_agreement", "mean")).reset_index()
+    s = g.agg(
+        folds=("fold", "nunique"),
+        seeds=("seed", "nunique"),
+        runs=("fold", "count"),
+        params=("params", "first"),
+        flash_bytes=("flash_bytes", "first"),
+        arena_bytes=("arena_bytes", "first"),
+        macs_per_second=("macs_per_second", "first"),
+        total_macs=("total_macs_per_second", "first"),
+        teacher=("teacher_accuracy", "mean"),
+        student_acc=("student_accuracy", "mean"),
+        student_std=("student_accuracy", "std"),
+        float_=("student_float_accuracy", "mean"),
+        agree=("int8_float_agreement", "mean"),
+    ).reset_index()
     s["kept"] = s["student_acc"] / s["teacher"]
-    md = ["| student | width | window / hop (s) | frame hop (ms) | training | "
-          "teacher hears | folds | params | flash KB | "
-          "arena KB | M MACs/s (network + frontend) | teacher | int8 student (mean ± std) | "
-          "float student | int8 = float | student / teacher |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    md = [
+        "| student | width | window / hop (s) | frame hop (ms) | training | "
+        "teacher hears | folds | params | flash KB | "
+        "arena KB | M MACs/s (network + frontend) | teacher | int8 student (mean ± std) | "
+        "float student | int8 = float | student / teacher |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in s.to_dict("records"):
         std = "" if pd.isna(r["student_std"]) else f" ± {100 * r['student_std']:.1f}"
-        hears = {"window": "the window", "clip": "the clip"}.get(r["teacher_context"],
-                                                                 f"{r['teacher_context']} s")
+        hears = {"window": "the window", "clip": "the clip"}.get(
+            r["teacher_context"], f"{r['teacher_context']} s"
+        )
         fit = "" if r["fit_hop"] == r["hop"] else f" (fit {r['fit_hop']:g})"
-        md.append(f"| `{r['student']}` | {r['width']} | {r['window']:g} / {r['hop']:g}{fit} | "
-                  f"{r['frame_hop_ms']:g} | {recipe(r)} | {hears} | "
-                  f"{r['folds']} | "
-                  f"{r['params']:,} | {r['flash_bytes'] / 1024:.1f} | "
-                  f"{r['arena_bytes'] / 1024:.1f} | {r['macs_per_second'] / 1e6:.2f} + "
-                  f"{(r['total_macs'] - r['macs_per_second']) / 1e6:.2f} | "
-                  f"{100 * r['teacher']:.1f}% | "
-                  f"{100 * r['student_acc']:.1f}%{std} | {100 * r['float_']:.1f}% | "
-                  f"{100 * r['agree']:.1f}% | {100 * r['kept']:.1f}% |")
+        md.append(
+            f"| `{r['student']}` | {r['width']} | {r['window']:g} / {r['hop']:g}{fit} | "
+            f"{r['frame_hop_ms']:g} | {recipe(r)} | {hears} | "
+            f"{r['folds']} | "
+            f"{r['params']:,} | {r['flash_bytes'] / 1024:.1f} | "
+            f"{r['arena_bytes'] / 1024:.1f} | {r['macs_per_second'] / 1e6:.2f} + "
+            f"{(r['total_macs'] - r['macs_per_second']) / 1e6:.2f} | "
+            f"{100 * r['teacher']:.1f}% | "
+            f"{100 * r['student_acc']:.1f}%{std} | {100 * r['float_']:.1f}% | "
+            f"{100 * r['agree']:.1f}% | {100 * r['kept']:.1f}% |"
+        )
     return s, md
 
 
@@ -221,14 +302,29 @@ def plot(summary, path):
     fig, axes = plt.subplots(1, 3, figsize=(14, 5), sharey=True)
     full = summary["folds"] == summary["folds"].max()
     teacher = 100 * summary["teacher"][full].mean()
-    for ax, (col, label) in zip(axes, [("flash_bytes", "flash (KB)"),
-                                       ("arena_bytes", "tensor arena (KB)"),
-                                       ("macs_per_second", "M MACs per second of audio")]):
+    for ax, (col, label) in zip(
+        axes,
+        [
+            ("flash_bytes", "flash (KB)"),
+            ("arena_bytes", "tensor arena (KB)"),
+            ("macs_per_second", "M MACs per second of audio"),
+        ],
+    ):
         scale = 1e6 if col == "macs_per_second" else 1024
-        ax.plot(summary[col][full] / scale, 100 * summary["student_acc"][full], "o",
-                label=f"int8 student, {summary['folds'].max()} folds")
-        ax.plot(summary[col][~full] / scale, 100 * summary["student_acc"][~full], "o", mfc="none",
-                color="C0", label="int8 student, fewer folds")
+        ax.plot(
+            summary[col][full] / scale,
+            100 * summary["student_acc"][full],
+            "o",
+            label=f"int8 student, {summary['folds'].max()} folds",
+        )
+        ax.plot(
+            summary[col][~full] / scale,
+            100 * summary["student_acc"][~full],
+            "o",
+            mfc="none",
+            color="C0",
+            label="int8 student, fewer folds",
+        )
         ax.axhline(teacher, color="gray", ls="--", label="teacher (mean over those folds)")
         ax.axhline(0.95 * teacher, color="C3", ls=":", label="95% of the teacher (target)")
         # many students share a footprint: stack their labels instead of overprinting them
@@ -238,9 +334,16 @@ def plot(summary, path):
             rows = group.sort_values("student_acc", ascending=False).to_dict("records")
             ys = _spread([100 * r["student_acc"] for r in rows], gap=1.1)
             for r, y in zip(rows, ys):
-                ax.annotate(_tag(r), (r["_x"], 100 * r["student_acc"]), xytext=(r["_x"] + dx, y),
-                            textcoords="data", fontsize=7, va="center",
-                            xycoords="data", ha="left")
+                ax.annotate(
+                    _tag(r),
+                    (r["_x"], 100 * r["student_acc"]),
+                    xytext=(r["_x"] + dx, y),
+                    textcoords="data",
+                    fontsize=7,
+                    va="center",
+                    xycoords="data",
+                    ha="left",
+                )
         ax.set_xlabel(label)
         ax.margins(x=0.45)
     axes[0].set_ylabel("ESC-10 accuracy (%)")
@@ -261,45 +364,99 @@ def build_parser():
     ap.add_argument("--student", default=r.student)
     ap.add_argument("--epochs", type=int, default=r.epochs)
     ap.add_argument("--lr-schedule", default=r.lr_schedule, choices=["cosine", "constant"])
-    ap.add_argument("--weight-decay", type=float, default=r.weight_decay,
-                    help="decoupled weight decay of the student's kernels (AdamW; 0 = Adam)")
-    ap.add_argument("--early-stopping", action="store_true", default=r.early_stopping,
-                    help="stop on held-out clips' loss (the old recipe) instead of training "
-                         "all epochs")
-    ap.add_argument("--augment", type=int, default=r.augment_copies,
-                    help="augmented copies per clip, labelled by the teacher (0 = none)")
-    ap.add_argument("--mix-copies", type=int, default=r.mix_copies,
-                    help="unlabelled mixtures of two training clips per clip, labelled by the "
-                         "teacher alone")
-    ap.add_argument("--teacher-context", default=str(r.teacher_context),
-                    help="audio the teacher hears per student window: 'auto' (BirdNET: 3 s), "
-                         "'window', seconds, 'clip'")
+    ap.add_argument(
+        "--weight-decay",
+        type=float,
+        default=r.weight_decay,
+        help="decoupled weight decay of the student's kernels (AdamW; 0 = Adam)",
+    )
+    ap.add_argument(
+        "--early-stopping",
+        action="store_true",
+        default=r.early_stopping,
+        help="stop on held-out clips' loss (the old recipe) instead of training all epochs",
+    )
+    ap.add_argument(
+        "--augment",
+        type=int,
+        default=r.augment_copies,
+        help="augmented copies per clip, labelled by the teacher (0 = none)",
+    )
+    ap.add_argument(
+        "--mix-copies",
+        type=int,
+        default=r.mix_copies,
+        help="unlabelled mixtures of two training clips per clip, labelled by the teacher alone",
+    )
+    ap.add_argument(
+        "--teacher-context",
+        default=str(r.teacher_context),
+        help="audio the teacher hears per student window: 'auto' (BirdNET: 3 s), "
+        "'window', seconds, 'clip'",
+    )
     ap.add_argument("--window", type=float, default=r.window, help="student window (s)")
-    ap.add_argument("--hop", type=float, default=r.hop,
-                    help="student hop between windows on the device (s): MACs/s scale with 1/hop")
-    ap.add_argument("--fit-hop", type=float, default=r.fit_hop,
-                    help="hop between the training windows the teacher labels (s; default: --hop)")
-    ap.add_argument("--frame-hop-ms", type=float, default=20.0,
-                    help="the student frontend's frame hop (ms)")
+    ap.add_argument(
+        "--hop",
+        type=float,
+        default=r.hop,
+        help="student hop between windows on the device (s): MACs/s scale with 1/hop",
+    )
+    ap.add_argument(
+        "--fit-hop",
+        type=float,
+        default=r.fit_hop,
+        help="hop between the training windows the teacher labels (s; default: --hop)",
+    )
+    ap.add_argument(
+        "--frame-hop-ms", type=float, default=20.0, help="the student frontend's frame hop (ms)"
+    )
     ap.add_argument("--mixup", type=float, default=r.mixup, help="mixup alpha of the augmenter")
-    ap.add_argument("--freq-mask", type=float, default=r.freq_mask,
-                    help="SpecAugment: largest share of mel bands masked per training window")
-    ap.add_argument("--time-mask", type=float, default=r.time_mask,
-                    help="SpecAugment: largest share of frames masked per training window")
-    ap.add_argument("--temperature", type=float, default=r.temperature,
-                    help="distillation temperature")
-    ap.add_argument("--alpha", type=float, default=r.alpha,
-                    help="weight of the teacher's soft targets against the labels")
-    ap.add_argument("--clip-pooling", choices=["logmean", "mean", "vote"], default=r.clip_pooling,
-                    help="how the student pools a clip's windows")
-    ap.add_argument("--seed", type=int, default=0,
-                    help="the Distiller's random_state (a second seed measures seed noise)")
-    ap.add_argument("--threads", type=int, default=0,
-                    help="TensorFlow threads (0: all cores); 1 lets two runs share 2 cores. "
-                         "Recorded per row: another count trains a different model")
-    ap.add_argument("--save-windows", metavar="DIR",
-                    help="also keep each run's int8 window probabilities of the test clips "
-                         "(npz) to compare clip poolings without retraining")
+    ap.add_argument(
+        "--freq-mask",
+        type=float,
+        default=r.freq_mask,
+        help="SpecAugment: largest share of mel bands masked per training window",
+    )
+    ap.add_argument(
+        "--time-mask",
+        type=float,
+        default=r.time_mask,
+        help="SpecAugment: largest share of frames masked per training window",
+    )
+    ap.add_argument(
+        "--temperature", type=float, default=r.temperature, help="distillation temperature"
+    )
+    ap.add_argument(
+        "--alpha",
+        type=float,
+        default=r.alpha,
+        help="weight of the teacher's soft targets against the labels",
+    )
+    ap.add_argument(
+        "--clip-pooling",
+        choices=["logmean", "mean", "vote"],
+        default=r.clip_pooling,
+        help="how the student pools a clip's windows",
+    )
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="the Distiller's random_state (a second seed measures seed noise)",
+    )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="TensorFlow threads (0: all cores); 1 lets two runs share 2 cores. "
+        "Recorded per row: another count trains a different model",
+    )
+    ap.add_argument(
+        "--save-windows",
+        metavar="DIR",
+        help="also keep each run's int8 window probabilities of the test clips "
+        "(npz) to compare clip poolings without retraining",
+    )
     ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
     ap.add_argument("--out", default=str(HERE / "results"))
     return ap
@@ -325,16 +482,28 @@ def main():
         own = teacher_window_seconds(make_pipeline("birdnet-linear"))
         context = own if own > args.window else None
     for width in [float(w) for w in args.widths.split(",")]:
-        key = {"student": args.student, "width": width, "augment_copies": args.augment,
-               "mix_copies": args.mix_copies,
-               "teacher_context": context_name(context), "window": args.window,
-               "hop": args.hop, "fit_hop": args.hop if args.fit_hop is None else args.fit_hop,
-               "frame_hop_ms": args.frame_hop_ms, "mixup": args.mixup,
-               "freq_mask": args.freq_mask, "time_mask": args.time_mask, "epochs": args.epochs,
-               "lr_schedule": args.lr_schedule, "weight_decay": args.weight_decay,
-               "early_stopping": args.early_stopping,
-               "temperature": args.temperature, "alpha": args.alpha,
-               "clip_pooling": args.clip_pooling, "seed": args.seed}
+        key = {
+            "student": args.student,
+            "width": width,
+            "augment_copies": args.augment,
+            "mix_copies": args.mix_copies,
+            "teacher_context": context_name(context),
+            "window": args.window,
+            "hop": args.hop,
+            "fit_hop": args.hop if args.fit_hop is None else args.fit_hop,
+            "frame_hop_ms": args.frame_hop_ms,
+            "mixup": args.mixup,
+            "freq_mask": args.freq_mask,
+            "time_mask": args.time_mask,
+            "epochs": args.epochs,
+            "lr_schedule": args.lr_schedule,
+            "weight_decay": args.weight_decay,
+            "early_stopping": args.early_stopping,
+            "temperature": args.temperature,
+            "alpha": args.alpha,
+            "clip_pooling": args.clip_pooling,
+            "seed": args.seed,
+        }
         for fold in [int(f) for f in args.folds.split(",")]:
             if len(table):
                 same = table["fold"] == fold
@@ -343,17 +512,26 @@ def main():
                 if same.any():
                     continue
             print(f"{args.student} x{width}, fold {fold} ...", file=sys.stderr)
-            row = run_one(df, key, context, fold, args.cache,
-                          save_windows=args.save_windows and os.path.join(
-                              args.save_windows, f"{_tag_of(key)}_fold{fold}.npz"))
-            print(f"  teacher {row['teacher_accuracy']:.3f} student {row['student_accuracy']:.3f}"
-                  f" flash {row['flash_bytes']} arena {row['arena_bytes']}"
-                  f" MACs/s {row['macs_per_second']}", file=sys.stderr)
+            row = run_one(
+                df,
+                key,
+                context,
+                fold,
+                args.cache,
+                save_windows=args.save_windows
+                and os.path.join(args.save_windows, f"{_tag_of(key)}_fold{fold}.npz"),
+            )
+            print(
+                f"  teacher {row['teacher_accuracy']:.3f} student {row['student_accuracy']:.3f}"
+                f" flash {row['flash_bytes']} arena {row['arena_bytes']}"
+                f" MACs/s {row['macs_per_second']}",
+                file=sys.stderr,
+            )
             # not a key, but a run is only repeatable at the same thread count: keep it
             row["threads"] = args.threads
             table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
             os.makedirs(args.out, exist_ok=True)
-            atomic_write(csv, lambda p: table.to_csv(p, index=False))
+            atomic_write(csv, lambda p, t=table: t.to_csv(p, index=False))
     summary, md = summarise(table)
     atomic_write_data(os.path.join(args.out, "distill_tradeoff.md"), "\n".join(md) + "\n")
     plot(summary, os.path.join(args.out, "distill_tradeoff.png"))

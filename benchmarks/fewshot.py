@@ -64,21 +64,33 @@ def main():
                 test = np.flatnonzero(folds == fold)
                 for seed in range(args.seeds):
                     rng = np.random.default_rng(1000 * k + 10 * int(fold) + seed)
-                    idx = np.concatenate([
-                        rng.choice(train_pool[y[train_pool] == c], size=k, replace=False)
-                        for c in np.unique(y)])
+                    idx = np.concatenate(
+                        [
+                            rng.choice(train_pool[y[train_pool] == c], size=k, replace=False)
+                            for c in np.unique(y)
+                        ]
+                    )
                     clf = sk_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=5000))
                     acc = float((clf.fit(F[idx], y[idx]).predict(F[test]) == y[test]).mean())
-                    rows.append({"features": name.replace("-linear", ""), "shots": k,
-                                 "fold": int(fold), "seed": seed, "accuracy": acc})
+                    rows.append(
+                        {
+                            "features": name.replace("-linear", ""),
+                            "shots": k,
+                            "fold": int(fold),
+                            "seed": seed,
+                            "accuracy": acc,
+                        }
+                    )
     raw = pd.DataFrame(rows)
-    table = (raw.groupby(["features", "shots"])["accuracy"].agg(["mean", "std"]).reset_index())
+    table = raw.groupby(["features", "shots"])["accuracy"].agg(["mean", "std"]).reset_index()
     os.makedirs(args.out, exist_ok=True)
     atomic_write(os.path.join(args.out, "fewshot.csv"), lambda p: table.to_csv(p, index=False))
-    wide = table.assign(cell=[f"{100 * m:.1f}% ± {100 * s:.1f}" for m, s in
-                              zip(table["mean"], table["std"])]).pivot(
-        index="shots", columns="features", values="cell")
-    md = "| clips per class | " + " | ".join(wide.columns) + " |\n|---|" + "---|" * len(wide.columns)
+    wide = table.assign(
+        cell=[f"{100 * m:.1f}% ± {100 * s:.1f}" for m, s in zip(table["mean"], table["std"])]
+    ).pivot(index="shots", columns="features", values="cell")
+    md = (
+        "| clips per class | " + " | ".join(wide.columns) + " |\n|---|" + "---|" * len(wide.columns)
+    )
     md += "".join(f"\n| {k} | " + " | ".join(wide.loc[k]) + " |" for k in wide.index)
     atomic_write_data(os.path.join(args.out, "fewshot.md"), md + "\n")
     import matplotlib
@@ -88,18 +100,26 @@ def main():
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for name, part in table.groupby("features"):
-        ax.errorbar(part["shots"], 100 * part["mean"], yerr=100 * part["std"], marker="o",
-                    capsize=3, label=name)
+        ax.errorbar(
+            part["shots"],
+            100 * part["mean"],
+            yerr=100 * part["std"],
+            marker="o",
+            capsize=3,
+            label=name,
+        )
     ax.set_xscale("log", base=2)
     ax.set_xticks(SHOTS, [str(k) for k in SHOTS])
     ax.set_xlabel("training clips per class")
     ax.set_ylabel("ESC-10 accuracy (%)")
-    ax.set_title("Few-shot ESC-10 (5 folds x %d draws)" % args.seeds)
+    ax.set_title(f"Few-shot ESC-10 (5 folds x {args.seeds} draws)")
     ax.axhline(10, color="grey", lw=0.8, ls=":", label="chance")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    atomic_write(os.path.join(args.out, "fewshot.png"), lambda p: fig.savefig(p, dpi=120, format="png"))
+    atomic_write(
+        os.path.join(args.out, "fewshot.png"), lambda p: fig.savefig(p, dpi=120, format="png")
+    )
     print(md)
     return 0
 

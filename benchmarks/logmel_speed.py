@@ -5,7 +5,8 @@ librosa's faster mode (one batched call on a 2-D array) and clip by clip,
 against ``LogMel`` on one thread and on all cores. Each timing is the best of
 several repeats; speed is reported as ms per second of audio, both wall-clock
 and CPU time (all threads), and as ratios to librosa's batched call measured
-here, side by side. Writes ``benchmarks/results/logmel_speed.{csv,md}``.
+here, side by side, with the load average before and after. Writes
+``benchmarks/results/logmel_speed.{csv,md}``.
 
 Usage: python benchmarks/logmel_speed.py [--clips 200] [--repeats 7]
 """
@@ -48,8 +49,12 @@ def main():
     rng = np.random.default_rng(0)
     n = int(args.seconds * sr)
     t = np.arange(n) / sr
-    clips = [(0.3 * np.sin(2 * np.pi * rng.uniform(100, 4000) * t)
-              + 0.05 * rng.standard_normal(n)).astype(np.float32) for _ in range(args.clips)]
+    clips = [
+        (
+            0.3 * np.sin(2 * np.pi * rng.uniform(100, 4000) * t) + 0.05 * rng.standard_normal(n)
+        ).astype(np.float32)
+        for _ in range(args.clips)
+    ]
     batch = np.stack(clips)
     audio_s = args.clips * args.seconds
 
@@ -57,8 +62,9 @@ def main():
         return librosa.power_to_db(librosa.feature.melspectrogram(y=batch, sr=sr, **PARAMS))
 
     def librosa_per_clip():
-        return [librosa.power_to_db(librosa.feature.melspectrogram(y=c, sr=sr, **PARAMS))
-                for c in clips]
+        return [
+            librosa.power_to_db(librosa.feature.melspectrogram(y=c, sr=sr, **PARAMS)) for c in clips
+        ]
 
     ours1 = LogMel(sr=sr, **PARAMS).fit(clips[:1])
     oursN = LogMel(sr=sr, n_jobs=-1, **PARAMS).fit(clips[:1])
@@ -73,11 +79,13 @@ def main():
     # Rounds of short blocks, so background load hits every contender alike; the
     # pause lets BLAS worker threads of the previous block stop spinning, which
     # would otherwise be billed to the next contender's CPU time.
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     times = {k: [] for k in runs}
     for _ in range(args.repeats):
         for k, f in runs.items():
             time.sleep(0.2)
             times[k].append(best_time(f, 2))
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     for k, ts in times.items():
         wall = min(w for w, _ in ts) / audio_s * 1e3
@@ -92,22 +100,37 @@ def main():
     ours = ours1.transform(clips[:20])
     errs = []
     for c, S in zip(clips[:20], ours):
-        R = librosa.power_to_db(librosa.feature.melspectrogram(y=c.astype(np.float64), sr=sr,
-                                                               **PARAMS)).T
+        R = librosa.power_to_db(
+            librosa.feature.melspectrogram(y=c.astype(np.float64), sr=sr, **PARAMS)
+        ).T
         errs.append(np.max(np.abs(S - R)) / np.max(np.abs(R)))
     max_rel = float(max(errs))
 
     pd.set_option("display.width", 120)
-    print(f"{args.clips} clips x {args.seconds:g} s at {sr} Hz, best of {args.repeats}")
+    head = (
+        f"{args.clips} clips x {args.seconds:g} s at {sr} Hz, best of {args.repeats} rounds, "
+        f"{os.cpu_count()} CPUs, 1-minute load average {load_before:.1f} before and "
+        f"{load_after:.1f} after (a shared machine: absolute times vary with the load; the "
+        "ratios, measured side by side, much less)."
+    )
+    print(head)
     print(table.round(4).to_string(index=False))
     print(f"max relative error vs librosa (float64 reference): {max_rel:.2e}")
     os.makedirs(args.out, exist_ok=True)
     table["max_rel_error"] = max_rel
+    table["load_before"], table["load_after"] = load_before, load_after
     atomic_write(os.path.join(args.out, "logmel_speed.csv"), lambda p: table.to_csv(p, index=False))
-    md = ["| method | wall ms / audio s | CPU ms / audio s | speed-up (wall) | speed-up (CPU) |",
-          "|---|---|---|---|---|"]
-    md += [f"| {r.method} | {r.wall_ms_per_audio_s:.3f} | {r.cpu_ms_per_audio_s:.3f} | "
-           f"{r.speedup_wall:.2f}x | {r.speedup_cpu:.2f}x |" for r in table.itertuples()]
+    md = [
+        head,
+        "",
+        "| method | wall ms / audio s | CPU ms / audio s | speed-up (wall) | speed-up (CPU) |",
+        "|---|---|---|---|---|",
+    ]
+    md += [
+        f"| {r.method} | {r.wall_ms_per_audio_s:.3f} | {r.cpu_ms_per_audio_s:.3f} | "
+        f"{r.speedup_wall:.2f}x | {r.speedup_cpu:.2f}x |"
+        for r in table.itertuples()
+    ]
     md.append(f"\nmax relative error vs librosa: {max_rel:.1e}")
     atomic_write_data(os.path.join(args.out, "logmel_speed.md"), "\n".join(md) + "\n")
     return 0

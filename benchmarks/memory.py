@@ -121,8 +121,9 @@ print(json.dumps({"before_mb": before, "peak_mb": peak, "seconds": seconds}))
 
 def run_case(args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True,
-                          text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(args)], capture_output=True, text=True, env=env
+    )
     if proc.returncode:
         raise RuntimeError(f"case {args} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -146,40 +147,58 @@ def main():
         for case in cases:
             stem, window, mode = CASES[case]
             for seconds in durations:
-                for how in (("stream",) if mode == "embed" else ("whole", "stream")):
-                    spec = {"mode": mode, "how": how, "file": files[seconds],
-                            "warm": files[5.0], "window": window,
-                            "model": models.get(stem), "out": os.path.join(tmp, "emb.csv")}
+                for how in ("stream",) if mode == "embed" else ("whole", "stream"):
+                    spec = {
+                        "mode": mode,
+                        "how": how,
+                        "file": files[seconds],
+                        "warm": files[5.0],
+                        "window": window,
+                        "model": models.get(stem),
+                        "out": os.path.join(tmp, "emb.csv"),
+                    }
                     res = run_case(spec)
-                    row = {"case": case, "how": how, "minutes": seconds / 60, **res,
-                           "file_mb": res["peak_mb"] - res["before_mb"]}
+                    row = {
+                        "case": case,
+                        "how": how,
+                        "minutes": seconds / 60,
+                        **res,
+                        "file_mb": res["peak_mb"] - res["before_mb"],
+                    }
                     rows.append(row)
                     print(json.dumps(row), flush=True)
     df = pd.DataFrame(rows)
     os.makedirs(args.out, exist_ok=True)
-    atomic_write(os.path.join(args.out, "memory.csv"),
-                 lambda p: df.round(1).to_csv(p, index=False))
-    lines = ["Peak resident memory (MB) predicting one 16 kHz mono FLAC file, each case in a fresh "
-             "process; `before` is the RSS with the model loaded, just before the call. "
-             "`whole`: the file decoded whole then predicted (the previous behaviour); "
-             "`stream`: `predict_table` on the path (blocks of 30 s).", "",
-             "| case | how | " + " | ".join(f"{m:g} min peak (+file)" for m in
-                                            sorted(df["minutes"].unique())) + " |",
-             "|---|---|" + "---|" * df["minutes"].nunique()]
+    atomic_write(os.path.join(args.out, "memory.csv"), lambda p: df.round(1).to_csv(p, index=False))
+    lines = [
+        "Peak resident memory (MB) predicting one 16 kHz mono FLAC file, each case in a fresh "
+        "process; `before` is the RSS with the model loaded, just before the call. "
+        "`whole`: the file decoded whole then predicted (the previous behaviour); "
+        "`stream`: `predict_table` on the path (blocks of 30 s).",
+        "",
+        "| case | how | "
+        + " | ".join(f"{m:g} min peak (+file)" for m in sorted(df["minutes"].unique()))
+        + " |",
+        "|---|---|" + "---|" * df["minutes"].nunique(),
+    ]
     for (case, how), part in df.groupby(["case", "how"], sort=False):
-        cells = [f"{r.peak_mb:.0f} (+{r.file_mb:.0f})" for r in part.sort_values("minutes")
-                 .itertuples()]
+        cells = [
+            f"{r.peak_mb:.0f} (+{r.file_mb:.0f})" for r in part.sort_values("minutes").itertuples()
+        ]
         lines.append(f"| {case} | {how} | " + " | ".join(cells) + " |")
     lines += [
-        "", "`+file` is the peak less the RSS just before the call. What streaming still costs "
+        "",
+        "`+file` is the peak less the RSS just before the call. What streaming still costs "
         "does not grow with the file: a block of samples and its features; for the CNN, the "
         "network's activations for one call of 256 windows (the batches `predict_proba` uses; a "
         "1-minute file has fewer windows, hence its smaller figure); for BirdNET, the LiteRT "
         "interpreter's tensors for a batch of 16 three-second windows; `embed` loads a second "
         "BirdNET model (the command's own). Window mode adds one table row per window.",
-        "", f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/memory.py "
+        "",
+        f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/memory.py "
         f"--durations {args.durations}` (times in memory.csv are not comparable: other jobs "
-        "shared the machine)."]
+        "shared the machine).",
+    ]
     atomic_write_data(os.path.join(args.out, "memory.md"), "\n".join(lines) + "\n")
 
 

@@ -86,8 +86,14 @@ def signals(rng):
                     continue  # keep the grid small: stereo at several lengths at 44.1 kHz
                 n = int(seconds * sr)
                 t = np.arange(n) / sr
-                y = np.stack([0.3 * np.sin(2 * np.pi * rng.uniform(100, 3000) * t * (1 + 0.3 * t))
-                              + 0.03 * rng.standard_normal(n) for _ in range(channels)], axis=1)
+                y = np.stack(
+                    [
+                        0.3 * np.sin(2 * np.pi * rng.uniform(100, 3000) * t * (1 + 0.3 * t))
+                        + 0.03 * rng.standard_normal(n)
+                        for _ in range(channels)
+                    ],
+                    axis=1,
+                )
                 cases.append((seconds, sr, channels, y.astype(np.float32).squeeze()))
     return cases
 
@@ -97,8 +103,11 @@ def rel(a, b):
 
 
 MODES = (("exact", False), ("bfloat16", "bfloat16"), ("int8", "int8"))
-LABELS = {"exact": "OpenL3Embedding exact", "bfloat16": "OpenL3Embedding fast='bfloat16'",
-          "int8": "OpenL3Embedding fast=True (int8)"}
+LABELS = {
+    "exact": "OpenL3Embedding exact",
+    "bfloat16": "OpenL3Embedding fast='bfloat16'",
+    "int8": "OpenL3Embedding fast=True (int8)",
+}
 ESC10 = HERE.parent.parent / "shared" / "data" / "esc10"
 
 
@@ -116,21 +125,41 @@ def fast_mode_agreement(weights, timings, n_real):
     exact = timings["exact"][2]
     for mode, _ in MODES[1:]:
         c = cosines(timings[mode][2], exact)
-        rows.append({"mode": mode, "audio": "synthetic tone + noise, 20 s", "windows": len(c),
-                     "cos_min": c.min(), "cos_mean": c.mean(), "max_rel": rel(timings[mode][2], exact)})
+        rows.append(
+            {
+                "mode": mode,
+                "audio": "synthetic tone + noise, 20 s",
+                "windows": len(c),
+                "cos_min": c.min(),
+                "cos_mean": c.mean(),
+                "max_rel": rel(timings[mode][2], exact),
+            }
+        )
     files = sorted(ESC10.glob("*/*.ogg"))
     if n_real and files:
         per_class = max(1, n_real // 10)
-        picked = [f for d in sorted({f.parent for f in files})
-                  for f in sorted(d.glob("*.ogg"))[:: max(1, 40 // per_class)][:per_class]]
-        ests = {m: OpenL3Embedding(embedding_size=512, weights=weights, fast=f, hop=0.5)
-                for m, f in MODES}
+        picked = [
+            f
+            for d in sorted({f.parent for f in files})
+            for f in sorted(d.glob("*.ogg"))[:: max(1, 40 // per_class)][:per_class]
+        ]
+        ests = {
+            m: OpenL3Embedding(embedding_size=512, weights=weights, fast=f, hop=0.5)
+            for m, f in MODES
+        }
         emb = {m: est.fit(picked[:1]).transform(picked) for m, est in ests.items()}
         for mode, _ in MODES[1:]:
             c = np.concatenate([cosines(a, b) for a, b in zip(emb[mode], emb["exact"])])
-            rows.append({"mode": mode, "audio": f"ESC-10, {len(picked)} clips", "windows": len(c),
-                         "cos_min": c.min(), "cos_mean": c.mean(),
-                         "max_rel": max(rel(a, b) for a, b in zip(emb[mode], emb["exact"]))})
+            rows.append(
+                {
+                    "mode": mode,
+                    "audio": f"ESC-10, {len(picked)} clips",
+                    "windows": len(c),
+                    "cos_min": c.min(),
+                    "cos_mean": c.mean(),
+                    "max_rel": max(rel(a, b) for a, b in zip(emb[mode], emb["exact"])),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -141,13 +170,20 @@ def parity(args, rng, tmp):
     for input_repr in args.input_reprs.split(","):
         weights = random_weights(input_repr, os.path.join(tmp, f"w_{input_repr}.h5"))
         for size in (512, 6144):
-            job = {"weights": weights, "input_repr": input_repr, "embedding_size": size,
-                   "hop_size": 0.1, "center": True, "n_clips": len(cases)}
+            job = {
+                "weights": weights,
+                "input_repr": input_repr,
+                "embedding_size": size,
+                "hop_size": 0.1,
+                "center": True,
+                "n_clips": len(cases),
+            }
             for k, (_, sr, _, y) in enumerate(cases):
                 job[f"clip_{k}"], job[f"sr_{k}"] = y, sr
             up = run_upstream(args.reference_python, job)
-            ours = OpenL3Embedding(input_repr=input_repr, embedding_size=size,
-                                   weights=weights).fit([cases[0][3]])
+            ours = OpenL3Embedding(input_repr=input_repr, embedding_size=size, weights=weights).fit(
+                [cases[0][3]]
+            )
             for k, (seconds, sr, channels, y) in enumerate(cases):
                 ref_e, ref_t = up[f"emb_{k}"], up[f"ts_{k}"]
                 # the network and frontend on the very samples upstream's network saw
@@ -155,9 +191,15 @@ def parity(args, rng, tmp):
                 # the whole path from the raw input (our soxr vs upstream's resampy 0.2)
                 raw = ours.set_params(sr=sr).embed([y])[0]
                 ours.set_params(sr=48000)
-                row = {"input_repr": input_repr, "embedding_size": size, "seconds": seconds,
-                       "sr": sr, "channels": channels, "n_windows": len(ref_e),
-                       "same_n_windows": len(raw.values) == len(ref_e) == len(same.values)}
+                row = {
+                    "input_repr": input_repr,
+                    "embedding_size": size,
+                    "seconds": seconds,
+                    "sr": sr,
+                    "channels": channels,
+                    "n_windows": len(ref_e),
+                    "same_n_windows": len(raw.values) == len(ref_e) == len(same.values),
+                }
                 if row["same_n_windows"]:
                     row["max_rel_diff"] = rel(same.values, ref_e)
                     row["max_rel_diff_own_resampler"] = rel(raw.values, ref_e)
@@ -165,7 +207,9 @@ def parity(args, rng, tmp):
                 rows.append(row)
             print(pd.DataFrame(rows).tail(len(cases)).to_string(index=False), flush=True)
     table = pd.DataFrame(rows)
-    atomic_write(os.path.join(args.out, "openl3_parity.csv"), lambda p: table.to_csv(p, index=False))
+    atomic_write(
+        os.path.join(args.out, "openl3_parity.csv"), lambda p: table.to_csv(p, index=False)
+    )
     resampled = table[table["sr"] != 48000]
     md = [
         f"Parity on the same 48 kHz samples: max relative difference "
@@ -179,9 +223,11 @@ def parity(args, rng, tmp):
         "",
         "| input_repr | full-band input (48 kHz) | band-limited input (from 22.05/44.1 kHz) |",
         "|---|---|---|",
-        *[f"| {r} | {part[part['sr'] == 48000]['max_rel_diff'].max():.1e} | "
-          f"{part[part['sr'] != 48000]['max_rel_diff'].max():.1e} |"
-          for r, part in table.groupby("input_repr")],
+        *[
+            f"| {r} | {part[part['sr'] == 48000]['max_rel_diff'].max():.1e} | "
+            f"{part[part['sr'] != 48000]['max_rel_diff'].max():.1e} |"
+            for r, part in table.groupby("input_repr")
+        ],
     ]
     return md
 
@@ -190,10 +236,19 @@ def speed(args, rng, tmp):
     """Throughput against upstream and the fast modes' agreement: writes openl3_speed.{csv,md}."""
     weights = random_weights("mel256", os.path.join(tmp, "w_speed_mel256.h5"))
     n = int(args.speed_seconds * 48000)
-    long = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)
-            + 0.05 * rng.standard_normal(n)).astype(np.float32)
-    job = {"weights": weights, "input_repr": "mel256", "embedding_size": 512, "hop_size": 0.1,
-           "center": True, "n_clips": 1, "clip_0": long, "sr_0": 48000}
+    long = (
+        0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000) + 0.05 * rng.standard_normal(n)
+    ).astype(np.float32)
+    job = {
+        "weights": weights,
+        "input_repr": "mel256",
+        "embedding_size": 512,
+        "hop_size": 0.1,
+        "center": True,
+        "n_clips": 1,
+        "clip_0": long,
+        "sr_0": 48000,
+    }
     ests = {}
     for name, fast in MODES:
         ests[name] = OpenL3Embedding(embedding_size=512, weights=weights, fast=fast).fit([long])
@@ -210,51 +265,88 @@ def speed(args, rng, tmp):
         for name, (wall, cpu) in measured.items():
             old_wall, old_cpu = best.get(name, (np.inf, np.inf))
             best[name] = (min(old_wall, wall), min(old_cpu, cpu))
-        print({k: f"{w / args.speed_seconds:.3f} s/s wall" for k, (w, _) in measured.items()},
-              flush=True)
+        print(
+            {k: f"{w / args.speed_seconds:.3f} s/s wall" for k, (w, _) in measured.items()},
+            flush=True,
+        )
     timings = {name: (*best[name], outputs[name]) for name in ests}
-    rows = [{"method": name, "wall_s_per_audio_s": wall / args.speed_seconds,
-             "cpu_s_per_audio_s": cpu / args.speed_seconds}
-            for name, (wall, cpu) in (("upstream openl3 0.4.2", best["upstream"]),
-                                      *((LABELS[m], best[m]) for m, _ in MODES))]
+    rows = [
+        {
+            "method": name,
+            "wall_s_per_audio_s": wall / args.speed_seconds,
+            "cpu_s_per_audio_s": cpu / args.speed_seconds,
+        }
+        for name, (wall, cpu) in (
+            ("upstream openl3 0.4.2", best["upstream"]),
+            *((LABELS[m], best[m]) for m, _ in MODES),
+        )
+    ]
     table = pd.DataFrame(rows)
     table["speedup_cpu"] = table["cpu_s_per_audio_s"].iloc[0] / table["cpu_s_per_audio_s"]
     table["speedup_wall"] = table["wall_s_per_audio_s"].iloc[0] / table["wall_s_per_audio_s"]
     atomic_write(os.path.join(args.out, "openl3_speed.csv"), lambda p: table.to_csv(p, index=False))
     agreement = fast_mode_agreement(weights, timings, args.real_clips)
-    md = [f"{args.speed_seconds:g} s at 48 kHz, mel256, hop 0.1, 512-d; best of {args.repeats} "
-          "interleaved runs (random weights in the official layout):", "",
-          "| method | wall s / audio s | CPU s / audio s | speed-up (CPU) | speed-up (wall) |",
-          "|---|---|---|---|---|"]
-    md += [f"| {r.method} | {r.wall_s_per_audio_s:.3f} | {r.cpu_s_per_audio_s:.3f} | "
-           f"{r.speedup_cpu:.2f}x | {r.speedup_wall:.2f}x |" for r in table.itertuples()]
-    md += ["", f"Exact mode vs upstream on this clip: max relative difference "
-               f"{rel(timings['exact'][2], up['emb_0']):.1e}.", "",
-           "Fast modes against exact (cosine similarity per window; max |fast - exact| / "
-           "max |exact| per clip):", "",
-           "| mode | audio | windows | cosine min | cosine mean | max relative difference |",
-           "|---|---|---|---|---|---|"]
-    md += [f"| {r.mode} | {r.audio} | {r.windows} | {r.cos_min:.5f} | {r.cos_mean:.5f} | "
-           f"{r.max_rel:.1e} |" for r in agreement.itertuples()]
+    md = [
+        f"{args.speed_seconds:g} s at 48 kHz, mel256, hop 0.1, 512-d; best of {args.repeats} "
+        "interleaved runs (random weights in the official layout):",
+        "",
+        "| method | wall s / audio s | CPU s / audio s | speed-up (CPU) | speed-up (wall) |",
+        "|---|---|---|---|---|",
+    ]
+    md += [
+        f"| {r.method} | {r.wall_s_per_audio_s:.3f} | {r.cpu_s_per_audio_s:.3f} | "
+        f"{r.speedup_cpu:.2f}x | {r.speedup_wall:.2f}x |"
+        for r in table.itertuples()
+    ]
+    md += [
+        "",
+        f"Exact mode vs upstream on this clip: max relative difference "
+        f"{rel(timings['exact'][2], up['emb_0']):.1e}.",
+        "",
+        "Fast modes against exact (cosine similarity per window; max |fast - exact| / "
+        "max |exact| per clip):",
+        "",
+        "| mode | audio | windows | cosine min | cosine mean | max relative difference |",
+        "|---|---|---|---|---|---|",
+    ]
+    md += [
+        f"| {r.mode} | {r.audio} | {r.windows} | {r.cos_min:.5f} | {r.cos_mean:.5f} | "
+        f"{r.max_rel:.1e} |"
+        for r in agreement.itertuples()
+    ]
     return md
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reference-python", default=os.environ.get(
-        "OPENL3_REFERENCE_PYTHON", str(HERE.parent.parent / "openl3ref" / "bin" / "python")))
+    ap.add_argument(
+        "--reference-python",
+        default=os.environ.get(
+            "OPENL3_REFERENCE_PYTHON", str(HERE.parent.parent / "openl3ref" / "bin" / "python")
+        ),
+    )
     ap.add_argument("--input-reprs", default="mel256,mel128,linear")
     ap.add_argument("--speed-seconds", type=float, default=20.0)
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per method (best kept)")
-    ap.add_argument("--real-clips", type=int, default=50,
-                    help="ESC-10 clips for the fast modes' agreement (0: none)")
-    ap.add_argument("--only", choices=("parity", "speed"),
-                    help="run one part (the other part's result files are left as they are)")
+    ap.add_argument(
+        "--real-clips",
+        type=int,
+        default=50,
+        help="ESC-10 clips for the fast modes' agreement (0: none)",
+    )
+    ap.add_argument(
+        "--only",
+        choices=("parity", "speed"),
+        help="run one part (the other part's result files are left as they are)",
+    )
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
     if not os.path.exists(args.reference_python):
-        print(f"reference python {args.reference_python} not found; build it with "
-              "bash ../shared/tools/openl3-reference/install.sh VENV", file=sys.stderr)
+        print(
+            f"reference python {args.reference_python} not found; build it with "
+            "bash ../shared/tools/openl3-reference/install.sh VENV",
+            file=sys.stderr,
+        )
         return 2
     os.makedirs(args.out, exist_ok=True)
     for part in ("parity", "speed"):

@@ -5,8 +5,14 @@ clock, after a warm-up that starts the workers and loads the model):
 
 - ``plain``: this process, no cluster (BirdNET's LiteRT runs on every
   available CPU, as it does by default);
+- ``plain, 1 thread``: the same with ``BirdNETEmbedding(num_threads=1)``,
+  the work of one core (on 2 CPUs one worker already runs its model on both
+  cores, so "2 workers vs 1" cannot show how throughput grows per core;
+  "2 workers vs one thread" does);
 - ``dask, 1 worker`` / ``dask, 2 workers``: a ``LocalCluster`` of worker
-  processes with one thread each (what ``--workers N`` starts).
+  processes with one task thread each, each worker's model running on its
+  share of the CPUs (``embedclf.distributed.cluster``, what ``--workers N``
+  starts).
 
 Work: ``BirdNETEmbedding().embed`` on UrbanSound8K clips from
 ``../shared/data`` (synthetic 4 s clips when absent), no cache; and
@@ -26,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from embedclf.distributed import cluster
 from embedclf.evaluation import atomic_write, atomic_write_data, cross_validate_folds
 from embedclf.features.birdnet import BirdNETEmbedding
 from embedclf.pipelines import make_pipeline
@@ -40,8 +47,9 @@ def birdnet_clips(n):
     if folder.is_dir():
         return sorted(str(p) for p in folder.glob("*.flac"))[:n], "UrbanSound8K fold 3 files"
     rng = np.random.default_rng(0)
-    return [(0.1 * rng.standard_normal(4 * 48000)).astype(np.float32) for _ in range(n)], \
-        "synthetic 4 s clips"
+    return [
+        (0.1 * rng.standard_normal(4 * 48000)).astype(np.float32) for _ in range(n)
+    ], "synthetic 4 s clips"
 
 
 def eval_data(n_per_class):
@@ -77,11 +85,9 @@ def best_of(repeats, run):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=120, help="BirdNET clips")
-    parser.add_argument("--per-class", type=int, default=12, help="ESC-10 clips per class")
+    parser.add_argument("--per-class", type=int, default=40, help="ESC-10 clips per class")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-
-    import distributed
 
     clips, clips_name = birdnet_clips(args.clips)
     X, y, folds, eval_name = eval_data(args.per_class)
@@ -97,36 +103,52 @@ def main():
 
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows, reference = [], {}
-    for config in ("plain", 1, 2):
-        if config == "plain":
+    single = BirdNETEmbedding(num_threads=1).fit(clips[:1])
+    for config in ("plain", "one thread", 1, 2):
+        if config == "one thread":
+            single.embed(clips[:4])  # warm-up: model load
+            t_emb, out_emb = best_of(args.repeats, lambda: single.embed(clips))
+            t_eval, out_eval = float("nan"), reference["eval"]
+            label = "plain, 1 thread (embed only)"
+        elif config == "plain":
             emb.embed(clips[:4])  # warm-up: model load
             t_emb, out_emb = best_of(args.repeats, embed)
             t_eval, out_eval = best_of(args.repeats, evaluate)
             reference = {"emb": out_emb, "eval": out_eval}
             label = "plain (one process)"
         else:
-            with distributed.LocalCluster(n_workers=config, threads_per_worker=1,
-                                          processes=True, dashboard_address=":0",
-                                          silence_logs=40) as lc, distributed.Client(lc):
-                emb.embed(clips[:4 * config])  # warm-up: workers import, load the model
+            with cluster(workers=config):
+                emb.embed(clips[: 4 * config])  # warm-up: workers import, load the model
                 evaluate()
                 t_emb, out_emb = best_of(args.repeats, embed)
                 t_eval, out_eval = best_of(args.repeats, evaluate)
             label = f"dask, {config} worker{'s' if config > 1 else ''}"
         if audio_s is None:
             audio_s = sum(len(e.times) for e in out_emb)  # BirdNET windows
-        max_diff = max(float(np.abs(a.values - b.values).max())
-                       for a, b in zip(reference["emb"], out_emb))
-        same_scores = (out_eval.per_fold["accuracy"].tolist()
-                       == reference["eval"].per_fold["accuracy"].tolist())
-        rows.append({"configuration": label, "embed_s": round(t_emb, 2),
-                     "windows_per_s": round(audio_s / t_emb, 1), "evaluate_s": round(t_eval, 2),
-                     "embed_max_abs_diff": f"{max_diff:.1e}", "same_fold_scores": same_scores})
+        max_diff = max(
+            float(np.abs(a.values - b.values).max()) for a, b in zip(reference["emb"], out_emb)
+        )
+        same_scores = (
+            out_eval.per_fold["accuracy"].tolist()
+            == reference["eval"].per_fold["accuracy"].tolist()
+        )
+        rows.append(
+            {
+                "configuration": label,
+                "embed_s": round(t_emb, 2),
+                "windows_per_s": round(audio_s / t_emb, 1),
+                "evaluate_s": round(t_eval, 2),
+                "embed_max_abs_diff": f"{max_diff:.1e}",
+                "same_fold_scores": same_scores,
+            }
+        )
     load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     df = pd.DataFrame(rows)
     t = df.set_index("configuration")
     one, two, plain = "dask, 1 worker", "dask, 2 workers", "plain (one process)"
+    thread = "plain, 1 thread (embed only)"
     ratios = {
+        "embed: 2 workers vs one thread": t.loc[thread, "embed_s"] / t.loc[two, "embed_s"],
         "embed: 2 workers vs 1": t.loc[one, "embed_s"] / t.loc[two, "embed_s"],
         "embed: 1 worker vs plain": t.loc[plain, "embed_s"] / t.loc[one, "embed_s"],
         "embed: 2 workers vs plain": t.loc[plain, "embed_s"] / t.loc[two, "embed_s"],
@@ -136,12 +158,18 @@ def main():
     }
     out = HERE / "results"
     atomic_write(out / "scale.csv", lambda tmp: df.to_csv(tmp, index=False))
-    lines = [f"BirdNET `embed` on {len(clips)} {clips_name} ({audio_s} BirdNET windows, no "
-             f"cache); `evaluate`: logmel-linear, {len(y)} {eval_name} clips, 5 folds. "
-             f"Wall clock, best of {args.repeats}, on {os.cpu_count()} CPUs "
-             f"(1-minute load average {load_before:.1f} before, {load_after:.1f} after: on a "
-             "machine shared with other jobs the ratios vary from run to run).", "",
-             markdown(df), "", "| speed-up | ratio |", "|---|---|"]
+    lines = [
+        f"BirdNET `embed` on {len(clips)} {clips_name} ({audio_s} BirdNET windows, no "
+        f"cache); `evaluate`: logmel-linear, {len(y)} {eval_name} clips, 5 folds. "
+        f"Wall clock, best of {args.repeats}, on {os.cpu_count()} CPUs "
+        f"(1-minute load average {load_before:.1f} before, {load_after:.1f} after: on a "
+        "machine shared with other jobs the ratios vary from run to run).",
+        "",
+        markdown(df),
+        "",
+        "| speed-up | ratio |",
+        "|---|---|",
+    ]
     lines += [f"| {k} | {v:.2f}x |" for k, v in ratios.items()]
     atomic_write_data(out / "scale.md", "\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -32,8 +32,9 @@ def interpreter_class(install_hint):
             try:
                 from tensorflow.lite import Interpreter
             except ImportError:
-                raise ImportError(f"the LiteRT interpreter (ai-edge-litert) is not installed; "
-                                  f"{install_hint}") from None
+                raise ImportError(
+                    f"the LiteRT interpreter (ai-edge-litert) is not installed; {install_hint}"
+                ) from None
     return Interpreter
 
 

@@ -81,8 +81,8 @@ _F32_MAX = np.float32(np.finfo(np.float32).max)
 # soxr's HQ resampler computes in float32: samples near +-3e38 overflow inside its
 # filter. Resampling at a 2**-64 scale cannot overflow, and scaling by a power of
 # two is exact, so ordinary audio resamples bit for bit as it would unscaled.
-_DOWN = np.float32(2.0 ** -64)
-_UP = np.float32(2.0 ** 64)
+_DOWN = np.float32(2.0**-64)
+_UP = np.float32(2.0**64)
 _SCALED_MAX = np.float32(_F32_MAX * _DOWN)
 
 
@@ -114,10 +114,10 @@ def to_mono(y, source="clip"):
         except TypeError as exc:  # e.g. "float() argument must be a string or a real number"
             raise TypeError(f"{source}: {exc}") from None
         except ValueError:
-            raise AudioError(source, "unsupported sample format object; pass float samples") from None
-    if not (
-        np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.integer)
-    ):
+            raise AudioError(
+                source, "unsupported sample format object; pass float samples"
+            ) from None
+    if not (np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.integer)):
         raise AudioError(source, f"unsupported sample format {y.dtype}; pass float samples")
     if np.issubdtype(y.dtype, np.integer):
         raise AudioError(
@@ -167,8 +167,9 @@ def _as_float32(y):
         return y
     with np.errstate(over="ignore", invalid="ignore"):
         out = y.astype(np.float32)
-        overflowed = (np.finfo(y.dtype).max > _F32_MAX
-                      and not np.isfinite(np.sum(out, dtype=np.float64)))
+        overflowed = np.finfo(y.dtype).max > _F32_MAX and not np.isfinite(
+            np.sum(out, dtype=np.float64)
+        )
     if overflowed:
         out = np.clip(y, -_F32_MAX, _F32_MAX).astype(np.float32)  # NaN stays NaN
     return out
@@ -245,19 +246,28 @@ def _check_declared(path, frames, rate, channels):
     """A header's claims against the documented limits, before anything is allocated."""
     where = "embedclf.audio"
     if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
-        raise AudioError(path, f"header declares a sample rate of {rate} Hz, outside the "
-                               f"supported {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz "
-                               f"({where}.MIN_SAMPLE_RATE/MAX_SAMPLE_RATE): corrupt header?")
+        raise AudioError(
+            path,
+            f"header declares a sample rate of {rate} Hz, outside the "
+            f"supported {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz "
+            f"({where}.MIN_SAMPLE_RATE/MAX_SAMPLE_RATE): corrupt header?",
+        )
     if not 1 <= channels <= MAX_FILE_CHANNELS:
-        raise AudioError(path, f"header declares {channels} channels; the limit is "
-                               f"{MAX_FILE_CHANNELS} ({where}.MAX_FILE_CHANNELS): corrupt header?")
+        raise AudioError(
+            path,
+            f"header declares {channels} channels; the limit is "
+            f"{MAX_FILE_CHANNELS} ({where}.MAX_FILE_CHANNELS): corrupt header?",
+        )
     if frames == 0:
         raise AudioError(path, "zero-length audio (header is valid but holds no samples)")
     if not 0 < frames <= MAX_DURATION_SECONDS * rate:
-        raise AudioError(path, f"header declares {frames} samples at {rate} Hz "
-                               f"({frames / rate / 3600:.1f} h); the limit is "
-                               f"{MAX_DURATION_SECONDS / 3600:g} h ({where}.MAX_DURATION_SECONDS):"
-                               " corrupt header, or split the recording")
+        raise AudioError(
+            path,
+            f"header declares {frames} samples at {rate} Hz "
+            f"({frames / rate / 3600:.1f} h); the limit is "
+            f"{MAX_DURATION_SECONDS / 3600:g} h ({where}.MAX_DURATION_SECONDS):"
+            " corrupt header, or split the recording",
+        )
 
 
 def _decoder_errors():
@@ -304,9 +314,12 @@ def _file_blocks(path, fh, frames):
             try:
                 data = fh.read(frames, dtype="float32", always_2d=True)
             except _decoder_errors() as exc:
-                raise AudioError(path, f"decoding failed after {done} of the {fh.frames} "
-                                       f"samples the header declares ({_why(exc)}): the file "
-                                       "is truncated or corrupt") from None
+                raise AudioError(
+                    path,
+                    f"decoding failed after {done} of the {fh.frames} "
+                    f"samples the header declares ({_why(exc)}): the file "
+                    "is truncated or corrupt",
+                ) from None
             if len(data) and not np.isfinite(np.sum(data, dtype=np.float64)):
                 raise AudioError(path, "contains NaN or inf samples (corrupt float file?)")
             done += len(data)
@@ -391,8 +404,11 @@ def load_audio(path, sr=None, mono=True):
             y = resample(y, file_sr, sr, source=path)
             file_sr = int(sr)
             if y.size == 0:
-                raise AudioError(path, f"too short: {data.shape[0]} samples at {file_sr} Hz leave "
-                                       f"none after resampling to {sr} Hz")
+                raise AudioError(
+                    path,
+                    f"too short: {data.shape[0]} samples at {file_sr} Hz leave "
+                    f"none after resampling to {sr} Hz",
+                )
         return y, int(file_sr)
     if sr is not None and int(sr) != file_sr:
         data = np.stack([resample(c, file_sr, sr, source=path) for c in data.T], axis=1)
@@ -476,8 +492,7 @@ def stream_audio(path, sr=None, block_seconds=None):
     rate = fh.samplerate
     sr = rate if sr is None else int(sr)
     frames = _block_frames(block_seconds or BLOCK_SECONDS, rate, fh.channels)
-    stream = None if rate == sr else soxr.ResampleStream(
-        rate, sr, 1, dtype="float32", quality="HQ")
+    stream = None if rate == sr else soxr.ResampleStream(rate, sr, 1, dtype="float32", quality="HQ")
     for data in _file_blocks(path, fh, frames):
         mono = _mix(data)
         if stream is None:
@@ -518,6 +533,7 @@ def iter_clips(X, sr, on_error="raise"):
     >>> [(i, s, y.shape) for i, s, y in iter_clips([np.zeros(10)], sr=8000)]
     [(0, 'clip 0', (10,))]
     """
+
     def read(clip, source):
         return load_audio(clip, sr=sr)[0] if is_path(clip) else to_mono(clip, source)
 
@@ -617,9 +633,11 @@ def skipped_columns(skipped):
     >>> cols
     {'index': [1], 'source': ['a.wav'], 'reason': ['file not found']}
     """
-    return {"index": [int(i) for i in skipped["index"]],
-            "source": [str(s) for s in skipped["source"]],
-            "reason": [str(r) for r in skipped["reason"]]}
+    return {
+        "index": [int(i) for i in skipped["index"]],
+        "source": [str(s) for s in skipped["source"]],
+        "reason": [str(r) for r in skipped["reason"]],
+    }
 
 
 def skipped_from_columns(columns):
@@ -705,8 +723,10 @@ def summarize_skipped(skipped, *, examples=3, max_reasons=5):
     lines = []
     for reason, sources in ranked[:max_reasons]:
         names = ", ".join(os.path.basename(s) or s for s in sources[:examples])
-        lines.append(f"skipped {noun(sources)}: {reason} "
-                     f"({'e.g. ' if len(sources) > examples else ''}{names})")
+        lines.append(
+            f"skipped {noun(sources)}: {reason} "
+            f"({'e.g. ' if len(sources) > examples else ''}{names})"
+        )
     rest = [s for _, sources in ranked[max_reasons:] for s in sources]
     if rest:
         lines.append(f"skipped {noun(rest)} for {len(ranked) - max_reasons} other reasons")

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import DatasetError
+from .labels import BACKGROUND_LABEL
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -42,13 +43,12 @@ __all__ = [
     "load_segments",
     "make_sound_events",
     "write_sound_events",
+    "write_urbansound8k",
     "cut_background",
     "BACKGROUND_LABEL",
     "DATASETS",
 ]
 
-#: The class :func:`cut_background` gives background recordings by default.
-BACKGROUND_LABEL = "_background_"
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".mp3", ".opus")
 
@@ -60,8 +60,9 @@ def _row_path(root, folder, name, meta, line, column):
     name or one that climbs out with ``..`` would read outside the dataset.
     """
     if not isinstance(name, str) or not name.strip():
-        raise DatasetError(f"{meta}, line {line}: {column} is {name!r}, not a file name; fix "
-                           "or remove that row")
+        raise DatasetError(
+            f"{meta}, line {line}: {column} is {name!r}, not a file name; fix or remove that row"
+        )
     path = os.path.normpath(os.path.join(root, folder, name))
     base = os.path.normpath(root)
     try:
@@ -71,7 +72,8 @@ def _row_path(root, folder, name, meta, line, column):
     if not inside:
         raise DatasetError(
             f"{meta}, line {line}: {column} {name!r} points outside the dataset root {base}; "
-            "metadata names must be relative paths inside the root (fix or remove that row)")
+            "metadata names must be relative paths inside the root (fix or remove that row)"
+        )
     return str(Path(root) / folder / name)
 
 
@@ -85,7 +87,8 @@ def _root(root):
 def _audio_files(folder, extensions):
     exts = tuple(e.lower() for e in extensions)
     return sorted(
-        p for p in folder.rglob("*")
+        p
+        for p in folder.rglob("*")
         if p.is_file() and p.suffix.lower() in exts and not p.name.startswith(".")
     )
 
@@ -173,16 +176,20 @@ def load_urbansound8k(root):
     if not meta.is_file():
         raise FileNotFoundError(f"UrbanSound8K metadata not found: {meta}")
     m = pd.read_csv(meta)
-    df = pd.DataFrame({
-        "path": [_row_path(root, f"audio/fold{f}", n, meta, i + 2, "slice_file_name")
-                 for i, f, n in zip(m.index, m["fold"], m["slice_file_name"])],
-        "label": m["class"].astype(str),
-        "fold": m["fold"].astype(int),
-        "group": m["fsID"].astype(str),
-        "start": m["start"],
-        "end": m["end"],
-        "salience": m["salience"],
-    })
+    df = pd.DataFrame(
+        {
+            "path": [
+                _row_path(root, f"audio/fold{f}", n, meta, i + 2, "slice_file_name")
+                for i, f, n in zip(m.index, m["fold"], m["slice_file_name"])
+            ],
+            "label": m["class"].astype(str),
+            "fold": m["fold"].astype(int),
+            "group": m["fsID"].astype(str),
+            "start": m["start"],
+            "end": m["end"],
+            "salience": m["salience"],
+        }
+    )
     return df.reset_index(drop=True)
 
 
@@ -220,13 +227,17 @@ def load_esc50(root, esc10=False):
     m = pd.read_csv(meta)
     if esc10:
         m = m[m["esc10"].astype(str).str.lower().isin(["true", "1"])]
-    df = pd.DataFrame({
-        "path": [_row_path(root, "audio", n, meta, i + 2, "filename")
-                 for i, n in zip(m.index, m["filename"])],
-        "label": m["category"].astype(str).values,
-        "fold": m["fold"].astype(int).values,
-        "group": m["src_file"].astype(str).values,
-    })
+    df = pd.DataFrame(
+        {
+            "path": [
+                _row_path(root, "audio", n, meta, i + 2, "filename")
+                for i, n in zip(m.index, m["filename"])
+            ],
+            "label": m["category"].astype(str).values,
+            "fold": m["fold"].astype(int).values,
+            "group": m["src_file"].astype(str).values,
+        }
+    )
     return df.sort_values("path", kind="stable").reset_index(drop=True)
 
 
@@ -273,7 +284,8 @@ def load_esc10(root):
             fm = _ESC_FILE.match(f.name)
             if not fm:
                 raise ValueError(
-                    f"{f}: file name does not follow ESC's '{{fold}}-{{source id}}-{{take}}' pattern"
+                    f"{f}: file name does not follow ESC's "
+                    "'{fold}-{source id}-{take}' pattern"
                 )
             rows.append((str(f), label, int(fm.group(1)), fm.group(2)))
     if not rows:
@@ -318,7 +330,9 @@ def load_fsdd(root):
             idx = int(m.group(3))
             rows.append((str(f), m.group(1), m.group(2), "test" if idx < 5 else "train"))
     if not rows:
-        raise ValueError(f"no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav) in {str(folder)!r}")
+        raise ValueError(
+            f"no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav) in {str(folder)!r}"
+        )
     return _frame(rows, ["path", "label", "group", "split"])
 
 
@@ -365,7 +379,9 @@ def load_speechcommands(root, include_background=False):
             split = "test" if rel in test else "validation" if rel in val else "train"
             rows.append((str(f), cls.name, f.name.split("_nohash_")[0], split))
     if not rows:
-        raise ValueError(f"no Speech Commands clips (<label>/<speaker>_nohash_<n>.wav) in {str(root)!r}")
+        raise ValueError(
+            f"no Speech Commands clips (<label>/<speaker>_nohash_<n>.wav) in {str(root)!r}"
+        )
     return _frame(rows, ["path", "label", "group", "split"])
 
 
@@ -471,19 +487,25 @@ def load_segments(df, sr, min_duration=0.0):
     for path, start, end in zip(df["path"], df["start"], df["end"]):
         info = audio_info(path)
         if end > info.duration + 1.0 / info.samplerate:
-            raise AudioError(path, f"segment [{start}, {end}) s ends after the file "
-                                   f"({info.duration:.3f} s)")
+            raise AudioError(
+                path, f"segment [{start}, {end}) s ends after the file ({info.duration:.3f} s)"
+            )
         if end - start < min_duration:
             mid = (start + end) / 2
-            start, end = max(0.0, mid - min_duration / 2), min(info.duration, mid + min_duration / 2)
+            start, end = (
+                max(0.0, mid - min_duration / 2),
+                min(info.duration, mid + min_duration / 2),
+            )
         a, b = int(round(start * info.samplerate)), int(round(end * info.samplerate))
         if b <= a:
             raise AudioError(path, f"segment [{start}, {end}) s is empty")
         try:  # audio_info checked the header; the data may still be cut or corrupt
             data, file_sr = sf.read(path, start=a, stop=b, dtype="float32", always_2d=True)
         except (sf.SoundFileError, RuntimeError, ValueError) as exc:
-            raise AudioError(path, f"decoding [{start}, {end}) s failed ({exc}): the file is "
-                                   "truncated or corrupt") from None
+            raise AudioError(
+                path,
+                f"decoding [{start}, {end}) s failed ({exc}): the file is truncated or corrupt",
+            ) from None
         out.append(resample(to_mono(data, f"{path}[{start}:{end}]"), file_sr, sr))
     return out
 
@@ -491,6 +513,7 @@ def load_segments(df, sr, min_duration=0.0):
 # ----------------------------------------------------------------------------
 # Synthetic sound events
 # ----------------------------------------------------------------------------
+
 
 def _envelope(n, rng):
     attack = max(1, int(n * rng.uniform(0.02, 0.1)))
@@ -658,6 +681,67 @@ def write_sound_events(out_dir, **kwargs):
     return pd.DataFrame(rows, columns=["path", "label", "fold"])
 
 
+def write_urbansound8k(root, *, folds=(1, 2, 3), slices_per_source=2, **kwargs):
+    """Write :func:`make_sound_events` clips in UrbanSound8K's layout, for trying fold code.
+
+    ``metadata/UrbanSound8K.csv`` and ``audio/fold<N>/{fsID}-{classID}-0-{slice}.wav``:
+    the clips of each fold and class are cut, ``slices_per_source`` at a time, from
+    made-up source recordings (``fsID``), so a fold holds several sources per class
+    and no source spans two folds, as in the real dataset.
+
+    Parameters
+    ----------
+    root : str or path-like
+    folds : sequence of int, default=(1, 2, 3)
+        The fold numbers to write; clips are dealt to them round-robin within
+        each class.
+    slices_per_source : int, default=2
+    **kwargs
+        Passed to :func:`make_sound_events` (not ``n_folds``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The index :func:`load_urbansound8k` reads back from ``root``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from embedclf.datasets import write_urbansound8k
+    >>> df = write_urbansound8k(tempfile.mkdtemp(), folds=(3,), n_per_class=4, duration=0.5)
+    >>> len(df), sorted(df["fold"].unique().tolist()), df["group"].nunique()
+    (20, [3], 10)
+    """
+    import soundfile as sf
+
+    if "n_folds" in kwargs:
+        raise TypeError("write_urbansound8k takes folds=(...), not n_folds")
+    folds = [int(f) for f in folds]
+    if not folds or slices_per_source < 1:
+        raise ValueError("give at least one fold and slices_per_source >= 1")
+    sr = kwargs.get("sr", 16000)
+    X, y, dealt = make_sound_events(n_folds=len(folds), **kwargs)
+    classes = sorted(set(y.tolist()))
+    root = Path(root)
+    seen, sources, rows = {}, {}, []
+    for clip, label, k in zip(X, y, dealt):
+        fold, class_id = folds[k - 1], classes.index(label)
+        n = seen[(fold, label)] = seen.get((fold, label), -1) + 1
+        source, slice_no = divmod(n, slices_per_source)
+        fs_id = sources.setdefault((fold, class_id, source), 1000 + len(sources))
+        name = f"{fs_id}-{class_id}-0-{slice_no}.wav"
+        path = root / "audio" / f"fold{fold}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, clip, sr)
+        rows.append((name, fs_id, 0.0, len(clip) / sr, 1, fold, class_id, label))
+    (root / "metadata").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(
+        rows,
+        columns=["slice_file_name", "fsID", "start", "end", "salience", "fold", "classID", "class"],
+    ).to_csv(root / "metadata" / "UrbanSound8K.csv", index=False)
+    return load_urbansound8k(root)
+
+
 #: Loaders by name, for :func:`load_dataset` and the command line.
 DATASETS = {
     "folder": load_folder,
@@ -723,8 +807,9 @@ def cut_background(sources, *, sr, window=1.0, label=BACKGROUND_LABEL):
         if src.is_dir():
             found = _audio_files(src, AUDIO_EXTENSIONS)
             if not found:
-                raise DatasetError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in "
-                                   f"{str(src)!r}")
+                raise DatasetError(
+                    f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) in {str(src)!r}"
+                )
             paths += found
         else:
             paths.append(src)
@@ -733,7 +818,7 @@ def cut_background(sources, *, sr, window=1.0, label=BACKGROUND_LABEL):
     for path in paths:
         y, _ = load_audio(path, sr=sr)
         starts = range(0, max(1, len(y) - n // 2), n) if len(y) >= n else [0]
-        clips += [np.ascontiguousarray(y[s:s + n]) for s in starts]
+        clips += [np.ascontiguousarray(y[s : s + n]) for s in starts]
     return clips, [label] * len(clips)
 
 

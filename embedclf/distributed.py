@@ -12,14 +12,15 @@ tasks of at most ``clips_per_task`` clips; every task carries the fitted
 estimator (its model is not pickled), and each worker thread unpickles it
 once and loads the model on first use, so a model is loaded once per worker
 (thread), not once per task. Workers started through :func:`cluster` run one
-thread each, and Dask's nanny sets ``OMP_NUM_THREADS=1`` in its workers, which
-:func:`embedclf.threads.model_threads` follows: workers together run no more
-threads than the machine has. Results come back in input order. A task whose
-worker dies is run again on another worker by Dask's scheduler, and since a
-clip's features never depend on which other clips share its task, the result
-equals a single-process run. Pretrained embeddings with a ``cache`` read and
-write it on the workers: on storage the workers share, the cache is the
-checkpoint, and a rerun after an interruption computes only what is missing.
+task thread each and set ``OMP_NUM_THREADS`` to their share of the CPUs (Dask's
+nanny otherwise sets 1), which :func:`embedclf.threads.model_threads`
+follows: workers together run no more model threads than the machine has.
+Results come back in input order. A task whose worker dies is run again on
+another worker by Dask's scheduler, and since a clip's features never depend
+on which other clips share its task, the result equals a single-process run.
+Pretrained embeddings with a ``cache`` read and write it on the workers: on
+storage the workers share, the cache is the checkpoint, and a rerun after an
+interruption computes only what is missing.
 
 Examples
 --------
@@ -47,8 +48,15 @@ from contextlib import contextmanager
 
 from .exceptions import ClusterUnavailableError, SkippedClipsWarning
 
-__all__ = ["ClusterUnavailableError", "active_client", "cluster", "distribute", "map_clips",
-           "CLIPS_PER_TASK", "CONNECT_TIMEOUT"]
+__all__ = [
+    "ClusterUnavailableError",
+    "active_client",
+    "cluster",
+    "distribute",
+    "map_clips",
+    "CLIPS_PER_TASK",
+    "CONNECT_TIMEOUT",
+]
 
 #: Seconds :func:`cluster` waits for a scheduler by default.
 CONNECT_TIMEOUT = 10
@@ -56,7 +64,9 @@ CONNECT_TIMEOUT = 10
 #: Most clips in one task (bounds a task's memory and the work a lost worker redoes).
 CLIPS_PER_TASK = 32
 
-_INSTALL = "running on a Dask cluster needs dask's distributed package: pip install 'embedclf[dask]'"
+_INSTALL = (
+    "running on a Dask cluster needs dask's distributed package: pip install 'embedclf[dask]'"
+)
 
 
 def _on_worker():
@@ -160,10 +170,12 @@ def _run_task(token, payload, method, clips, offset):
                 item.source = _global_source(item.source, clips[int(index.group(1))], offset)
     skipped = []
     if getattr(est, "on_error", None) == "skip" and hasattr(est, "skipped_"):
-        for i, source, reason in zip(est.skipped_["index"], est.skipped_["source"],
-                                     est.skipped_["reason"]):
-            skipped.append((int(i) + offset, str(_global_source(source, clips[int(i)], offset)),
-                            str(reason)))
+        for i, source, reason in zip(
+            est.skipped_["index"], est.skipped_["source"], est.skipped_["reason"]
+        ):
+            skipped.append(
+                (int(i) + offset, str(_global_source(source, clips[int(i)], offset)), str(reason))
+            )
     return list(out), skipped
 
 
@@ -226,8 +238,10 @@ def map_clips(estimator, method, X, *, client, clips_per_task=None, progress=Fal
     payload = cloudpickle.dumps(estimator)
     token = hashlib.blake2b(payload, digest_size=16).hexdigest()
     bounds = [(a, min(a + clips_per_task, n)) for a in range(0, n, clips_per_task)]
-    futures = {client.submit(_run_task, token, payload, method, X[a:b], a, pure=False): k
-               for k, (a, b) in enumerate(bounds)}
+    futures = {
+        client.submit(_run_task, token, payload, method, X[a:b], a, pure=False): k
+        for k, (a, b) in enumerate(bounds)
+    }
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -279,8 +293,9 @@ def distribute(estimator, method, X):
     client = active_client()
     if client is None:
         return None
-    return map_clips(estimator, method, X, client=client,
-                     progress=bool(getattr(estimator, "progress", False)))
+    return map_clips(
+        estimator, method, X, client=client, progress=bool(getattr(estimator, "progress", False))
+    )
 
 
 @contextmanager
@@ -298,7 +313,9 @@ def cluster(*, scheduler=None, workers=None, timeout=None):
         The scheduler's address, e.g. ``"tcp://10.0.0.5:8786"``.
     workers : int, optional
         Start a ``LocalCluster`` of this many worker processes, one thread
-        each. Ignored when ``scheduler`` is given.
+        each; a worker's models run its share of this process's CPUs
+        (``available_cpus() // workers`` threads, at least one). Ignored
+        when ``scheduler`` is given.
     timeout : float, optional
         Seconds to wait for the scheduler (default :data:`CONNECT_TIMEOUT`).
 
@@ -338,13 +355,27 @@ def cluster(*, scheduler=None, workers=None, timeout=None):
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise ClusterUnavailableError(
                 f"cannot reach the Dask scheduler at {scheduler} ({reason}); check that it "
-                "is running and that the address and port are right") from None
+                "is running and that the address and port are right"
+            ) from None
         with client:
             yield client
         return
     if int(workers) < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    with distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                  dashboard_address=":0", silence_logs=logging.ERROR) as lc, \
-            distributed.Client(lc) as client:
+    from .threads import available_cpus
+
+    # Dask's nanny would hold every worker's models to one thread; here each worker
+    # gets its share of the CPUs, so fewer workers than CPUs still use them all.
+    share = max(1, available_cpus() // int(workers))
+    with (
+        distributed.LocalCluster(
+            n_workers=int(workers),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+            env={"OMP_NUM_THREADS": str(share)},
+        ) as lc,
+        distributed.Client(lc) as client,
+    ):
         yield client

@@ -9,6 +9,7 @@ report saves itself as CSV, JSON and a confusion-matrix PNG.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -21,11 +22,19 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 # re-exported: reports and callers write atomically
 from ._utils.jsonsafe import json_safe
+from ._utils.parallel import single_threaded_blas
 from .distributed import active_client
 from .files import atomic_write, atomic_write_data
 
-__all__ = ["cross_validate_folds", "fold_scores", "FoldReport", "fold_splits", "atomic_write",
-           "atomic_write_data"]
+__all__ = [
+    "cross_validate_folds",
+    "fold_scores",
+    "FoldReport",
+    "fold_splits",
+    "dataset_protocol",
+    "atomic_write",
+    "atomic_write_data",
+]
 
 
 def fold_splits(n, *, y=None, folds=None, groups=None, split=None, n_splits=5, random_state=0):
@@ -93,6 +102,67 @@ def fold_splits(n, *, y=None, folds=None, groups=None, split=None, n_splits=5, r
         cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
         it = cv.split(idx, y)
     return [(str(k + 1), tr, te) for k, (tr, te) in enumerate(it)]
+
+
+def dataset_protocol(df, *, n_splits=5):
+    """How to cross-validate a dataset index, and that choice in words.
+
+    The index's own ``fold`` column when it holds at least two folds (each
+    held out once; a ``split`` column is then ignored); with a single fold
+    present (part of a dataset), ``n_splits``-fold cross-validation within
+    it, grouped by ``group`` when there is one, so no source is on both
+    sides; else the ``split`` column, ``group`` or stratified folds, as
+    :func:`fold_splits` ranks them.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A dataset index (see :mod:`embedclf.datasets`): ``label`` and any of
+        ``fold``, ``group``, ``split``.
+    n_splits : int, default=5
+        Folds to make when the index does not define at least two.
+
+    Returns
+    -------
+    kwargs : dict
+        ``folds``, ``groups``, ``split`` (arrays, those that apply) and
+        ``n_splits``, for :func:`cross_validate_folds` or :func:`fold_splits`.
+    protocol : str
+        One sentence naming the protocol (and the fold, when only one is
+        present).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from embedclf.evaluation import dataset_protocol
+    >>> df = pd.DataFrame({"label": list("abab"), "fold": [3] * 4, "group": list("wxyz")})
+    >>> kwargs, protocol = dataset_protocol(df, n_splits=2)
+    >>> sorted(kwargs)
+    ['groups', 'n_splits']
+    >>> protocol
+    'only fold 3 present: 2-fold cross-validation within it, grouped by source'
+    """
+    cols = {c: df[c].to_numpy() for c in ("fold", "group", "split") if c in df}
+    kwargs = {"n_splits": n_splits}
+    if "group" in cols:
+        kwargs["groups"] = cols["group"]
+    if "fold" in cols:
+        present = sorted(pd.unique(cols["fold"]).tolist(), key=lambda v: (str(type(v)), v))
+        if len(present) >= 2:
+            kwargs["folds"] = cols["fold"]
+            shown = ", ".join(str(f) for f in present)
+            return kwargs, f"the dataset's folds {shown}, each held out once"
+        if len(present) == 1:
+            how = "grouped by source" if "groups" in kwargs else "stratified"
+            return kwargs, (
+                f"only fold {present[0]} present: {n_splits}-fold cross-validation within it, {how}"
+            )
+    if "split" in cols:
+        kwargs["split"] = cols["split"]
+        return kwargs, "the dataset's train/test split"
+    if "groups" in kwargs:
+        return kwargs, f"{n_splits}-fold cross-validation grouped by source"
+    return kwargs, f"{n_splits}-fold stratified cross-validation"
 
 
 def _take(X, idx):
@@ -181,9 +251,11 @@ class FoldReport:
         }
 
     def __str__(self):
-        lines = [f"{self.name}: accuracy {100 * self.accuracy_mean:.1f}% "
-                 f"± {100 * self.accuracy_std:.1f}, macro-F1 {100 * self.f1_mean:.1f}% "
-                 f"± {100 * self.f1_std:.1f} over {len(self.per_fold)} fold(s)"]
+        lines = [
+            f"{self.name}: accuracy {100 * self.accuracy_mean:.1f}% "
+            f"± {100 * self.accuracy_std:.1f}, macro-F1 {100 * self.f1_mean:.1f}% "
+            f"± {100 * self.f1_std:.1f} over {len(self.per_fold)} fold(s)"
+        ]
         table = self.per_fold.copy()
         table["accuracy"] = (100 * table["accuracy"]).round(1)
         table["macro_f1"] = (100 * table["macro_f1"]).round(1)
@@ -217,13 +289,21 @@ class FoldReport:
         ax.set_yticks(range(len(labels)), labels)
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
-        ax.set_title(f"{self.name}: {100 * self.accuracy_mean:.1f}% ± {100 * self.accuracy_std:.1f}")
+        ax.set_title(
+            f"{self.name}: {100 * self.accuracy_mean:.1f}% ± {100 * self.accuracy_std:.1f}"
+        )
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
                 if cm[i, j] > 0:
-                    ax.text(j, i, f"{cm[i, j]:.2f}" if normalize else int(cm[i, j]),
-                            ha="center", va="center", fontsize=7,
-                            color="white" if cm[i, j] > 0.6 * cm.max() else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{cm[i, j]:.2f}" if normalize else int(cm[i, j]),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if cm[i, j] > 0.6 * cm.max() else "black",
+                    )
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
         ax.figure.tight_layout()
         return ax
@@ -248,9 +328,16 @@ class FoldReport:
         import matplotlib.pyplot as plt
 
         os.makedirs(out_dir, exist_ok=True)
-        paths = {k: os.path.join(out_dir, f) for k, f in [
-            ("json", "report.json"), ("folds", "folds.csv"), ("predictions", "predictions.csv"),
-            ("confusion_csv", "confusion.csv"), ("confusion_png", "confusion.png")]}
+        paths = {
+            k: os.path.join(out_dir, f)
+            for k, f in [
+                ("json", "report.json"),
+                ("folds", "folds.csv"),
+                ("predictions", "predictions.csv"),
+                ("confusion_csv", "confusion.csv"),
+                ("confusion_png", "confusion.png"),
+            ]
+        }
         summary = json.dumps(json_safe(self.summary()), indent=2, default=str)  # fail early
         if os.path.lexists(paths["json"]):  # an older report's marker: not for a mixed set
             os.remove(paths["json"])
@@ -259,16 +346,23 @@ class FoldReport:
         atomic_write(paths["confusion_csv"], lambda p: self.confusion.to_csv(p))
         ax = self.plot_confusion()
         try:
-            atomic_write(paths["confusion_png"],
-                         lambda p: ax.figure.savefig(p, dpi=120, format="png"))
+            atomic_write(
+                paths["confusion_png"], lambda p: ax.figure.savefig(p, dpi=120, format="png")
+            )
         finally:
             plt.close(ax.figure)
         atomic_write_data(paths["json"], summary)
         return paths
 
 
-def fold_scores(estimator, X, y, fold_name, train, test, *, labels):
+def fold_scores(estimator, X, y, fold_name, train, test, *, labels, blas_threads=1):
     """Fit a clone of ``estimator`` on ``train``, score it on ``test``: one fold's results.
+
+    BLAS (NumPy's and SciPy's) is held to ``blas_threads`` threads while the
+    fold runs: the matrix products of linear heads and of the log-mel
+    projection are small, and BLAS threads cost more in synchronisation
+    than they save. Models with their own thread pools (LiteRT, TensorFlow,
+    ``LogMel(n_jobs=...)``) keep them.
 
     Parameters
     ----------
@@ -280,6 +374,9 @@ def fold_scores(estimator, X, y, fold_name, train, test, *, labels):
         Indices into ``X`` and ``y``.
     labels : list
         Every class, for macro-F1.
+    blas_threads : int or None, default=1
+        BLAS threads while the fold runs; ``None`` leaves BLAS as it is (e.g.
+        for a large linear model on many cores).
 
     Returns
     -------
@@ -300,23 +397,39 @@ def fold_scores(estimator, X, y, fold_name, train, test, *, labels):
     1.0
     """
     model = clone(estimator)
-    t0 = time.perf_counter()
-    model.fit(_take(X, train), y[train])
-    t1 = time.perf_counter()
-    y_pred = np.asarray(model.predict(_take(X, test)))
-    t2 = time.perf_counter()
+    with _blas_limit(blas_threads):
+        t0 = time.perf_counter()
+        model.fit(_take(X, train), y[train])
+        t1 = time.perf_counter()
+        y_pred = np.asarray(model.predict(_take(X, test)))
+        t2 = time.perf_counter()
     if len(y_pred) != len(test):
         raise RuntimeError(
             f"fold {fold_name}: model returned {len(y_pred)} predictions for {len(test)} clips"
         )
     row = {
-        "fold": fold_name, "n_train": len(train), "n_test": len(test),
+        "fold": fold_name,
+        "n_train": len(train),
+        "n_test": len(test),
         "accuracy": accuracy_score(y[test], y_pred),
         "macro_f1": f1_score(y[test], y_pred, average="macro", labels=labels, zero_division=0),
-        "fit_seconds": round(t1 - t0, 3), "predict_seconds": round(t2 - t1, 3),
+        "fit_seconds": round(t1 - t0, 3),
+        "predict_seconds": round(t2 - t1, 3),
     }
-    return row, pd.DataFrame({"index": test, "fold": fold_name, "y_true": y[test],
-                              "y_pred": y_pred})
+    return row, pd.DataFrame(
+        {"index": test, "fold": fold_name, "y_true": y[test], "y_pred": y_pred}
+    )
+
+
+def _blas_limit(n):
+    """A context holding BLAS to ``n`` threads (``None``: as it is)."""
+    if n is None:
+        return contextlib.nullcontext()
+    if n == 1:
+        return single_threaded_blas()  # reference-counted with LogMel's own use
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n, user_api="blas")
 
 
 def cross_validate_folds(
@@ -331,6 +444,7 @@ def cross_validate_folds(
     random_state=0,
     name=None,
     progress=True,
+    blas_threads=1,
 ):
     """Cross-validate ``estimator`` over predefined folds, groups or a split.
 
@@ -360,6 +474,9 @@ def cross_validate_folds(
         Label for the report (default: the estimator's class name).
     progress : bool, default=True
         Show a progress bar over folds.
+    blas_threads : int or None, default=1
+        BLAS threads while each fold runs (see :func:`fold_scores`); ``None``
+        leaves BLAS as it is.
 
     Returns
     -------
@@ -384,9 +501,17 @@ def cross_validate_folds(
     for arr, what in ((folds, "folds"), (groups, "groups"), (split, "split")):
         if arr is not None and len(arr) != n:
             raise ValueError(f"{what} has {len(arr)} entries, expected {n}")
-    splits = fold_splits(n, y=y, folds=folds, groups=groups, split=split, n_splits=n_splits,
-                         random_state=random_state)
+    splits = fold_splits(
+        n,
+        y=y,
+        folds=folds,
+        groups=groups,
+        split=split,
+        n_splits=n_splits,
+        random_state=random_state,
+    )
     labels = sorted(np.unique(y).tolist(), key=str)
+
     def track(folds_done):
         if not progress:
             return list(folds_done)
@@ -395,21 +520,39 @@ def cross_validate_folds(
         return list(tqdm(folds_done, total=len(splits), desc="folds", unit="fold"))
 
     if active_client() is None:
-        results = track(fold_scores(estimator, X, y, fold_name, train, test, labels=labels)
-                        for fold_name, train, test in splits)
+        results = track(
+            fold_scores(
+                estimator, X, y, fold_name, train, test, labels=labels, blas_threads=blas_threads
+            )
+            for fold_name, train, test in splits
+        )
     else:  # a Dask cluster is active: one task per fold, through joblib's Dask backend
         from joblib import Parallel, delayed, parallel_config
 
         # the clips go to the workers once, not once per fold
         with parallel_config(backend="dask", scatter=[X, y]):
-            results = track(Parallel(n_jobs=-1, return_as="generator")(
-                delayed(fold_scores)(estimator, X, y, fold_name, train, test, labels=labels)
-                for fold_name, train, test in splits))
+            results = track(
+                Parallel(n_jobs=-1, return_as="generator")(
+                    delayed(fold_scores)(
+                        estimator,
+                        X,
+                        y,
+                        fold_name,
+                        train,
+                        test,
+                        labels=labels,
+                        blas_threads=blas_threads,
+                    )
+                    for fold_name, train, test in splits
+                )
+            )
     rows = [row for row, _ in results]
     preds = [pred for _, pred in results]
     predictions = pd.concat(preds, ignore_index=True)
     cm = confusion_matrix(predictions["y_true"], predictions["y_pred"], labels=labels)
-    confusion = pd.DataFrame(cm, index=pd.Index(labels, name="true"),
-                             columns=pd.Index(labels, name="predicted"))
-    return FoldReport(pd.DataFrame(rows), predictions, labels, confusion,
-                      name or type(estimator).__name__)
+    confusion = pd.DataFrame(
+        cm, index=pd.Index(labels, name="true"), columns=pd.Index(labels, name="predicted")
+    )
+    return FoldReport(
+        pd.DataFrame(rows), predictions, labels, confusion, name or type(estimator).__name__
+    )

@@ -35,10 +35,12 @@ __all__ = [
     "BudgetError",
     "UnsupportedOpError",
     "TeacherClassesWarning",
+    "TeacherTargetsWarning",
     "ResamplingWarning",
     "UnsupportedNetworkError",
     "ToolMissingError",
     "ClusterUnavailableError",
+    "ProjectError",
 ]
 
 
@@ -186,6 +188,24 @@ class TeacherClassesWarning(UserWarning):
     """
 
 
+class TeacherTargetsWarning(UserWarning):
+    """The teacher's answers about the student's windows are far worse than about whole clips.
+
+    The distiller asks its teacher about every student window (hearing
+    ``teacher_context`` of audio around it) and measures, on the labelled
+    training clips, how often those answers, averaged over a clip's windows,
+    name the clip's label; when that falls far below the teacher's accuracy
+    on the same clips heard whole, the student learns from poor targets.
+    Issued by :class:`embedclf.distill.Distiller`'s ``fit``.
+
+    Examples
+    --------
+    >>> from embedclf.distill import TeacherTargetsWarning
+    >>> issubclass(TeacherTargetsWarning, UserWarning)
+    True
+    """
+
+
 class ResamplingWarning(UserWarning):
     """A stream's rate differs from the model's: it is resampled (said once).
 
@@ -231,5 +251,16 @@ class ClusterUnavailableError(ConnectionError):
     --------
     >>> from embedclf.distributed import ClusterUnavailableError
     >>> issubclass(ClusterUnavailableError, OSError)
+    True
+    """
+
+
+class ProjectError(ValueError):
+    """A studio request the project cannot carry out (a bad name, a missing clip, a path escape).
+
+    Examples
+    --------
+    >>> from embedclf.studio.project import ProjectError
+    >>> isinstance(ProjectError("no clip 'a/b.wav'"), ValueError)
     True
     """

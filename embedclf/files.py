@@ -11,8 +11,17 @@ import os
 import threading
 import uuid
 
-__all__ = ["atomic_write", "atomic_write_data", "file_state", "memo_by_file", "file_digest",
-           "sha256_file", "replace_folder", "recover_folder", "check_replaceable"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_data",
+    "file_state",
+    "memo_by_file",
+    "file_digest",
+    "sha256_file",
+    "replace_folder",
+    "recover_folder",
+    "check_replaceable",
+]
 
 
 def atomic_write(path, write):
@@ -257,11 +266,12 @@ def check_replaceable(path):
     path = os.path.realpath(os.fspath(path))
     cwd = os.path.realpath(os.getcwd())
     if cwd == path or cwd.startswith(path.rstrip(os.sep) + os.sep):
-        raise ValueError(f"cannot replace {path} as a whole: it holds the current working "
-                         "directory; write to another folder or run from elsewhere")
+        raise ValueError(
+            f"cannot replace {path} as a whole: it holds the current working "
+            "directory; write to another folder or run from elsewhere"
+        )
     if os.path.lexists(path) and not os.path.isdir(path):
-        raise NotADirectoryError(f"{path} exists and is not a folder; choose a folder to "
-                                 "write to")
+        raise NotADirectoryError(f"{path} exists and is not a folder; choose a folder to write to")
     return path
 
 

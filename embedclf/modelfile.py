@@ -19,8 +19,14 @@ import zipfile
 
 from .exceptions import ModelFileError, UntrustedModelError
 
-__all__ = ["save_model", "load_model", "is_skops_file", "TRUSTED_TYPES", "ModelFileError",
-           "UntrustedModelError"]
+__all__ = [
+    "save_model",
+    "load_model",
+    "is_skops_file",
+    "TRUSTED_TYPES",
+    "ModelFileError",
+    "UntrustedModelError",
+]
 
 #: Types a skops model file may create beyond skops' defaults. embedclf's own estimators
 #: and helpers, and every scikit-learn type of the named pipelines (``embedclf
@@ -58,8 +64,9 @@ def _stored_functions(obj, where="", seen=None):
     if id(obj) in seen:
         return
     seen.add(id(obj))
-    if isinstance(obj, (types.FunctionType, types.MethodType, types.BuiltinFunctionType,
-                        functools.partial)):
+    if isinstance(
+        obj, (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)
+    ):
         yield where, obj
     elif isinstance(obj, dict):
         for key, value in obj.items():
@@ -111,12 +118,16 @@ def save_model(model, path):
     if found is not None:
         where, func = found
         name = getattr(func, "__qualname__", None) or repr(func)
-        named = (" (e.g. architecture='strided_ds')"
-                 if where.rsplit(".", 1)[-1] in ("architecture", "student") else "")
+        named = (
+            " (e.g. architecture='strided_ds')"
+            if where.rsplit(".", 1)[-1] in ("architecture", "student")
+            else ""
+        )
         raise ModelFileError(
             f"cannot save this {type(model).__name__} safely: {where} is the Python function "
             f"{name}, and a safe model file stores no code; use a named option instead{named}, "
-            "or pickle it yourself and load it with trust_pickle=True")
+            "or pickle it yourself and load it with trust_pickle=True"
+        )
     import skops.io as sio
 
     from .files import atomic_write_data
@@ -169,24 +180,29 @@ def _load_skops(path, trusted):
     try:
         found = sio.get_untrusted_types(file=path)
     except Exception as exc:  # a damaged archive or schema
-        raise ModelFileError(_one_line(
-            f"{path}: not a readable skops model file ({type(exc).__name__}: {exc})")) from None
+        raise ModelFileError(
+            _one_line(f"{path}: not a readable skops model file ({type(exc).__name__}: {exc})")
+        ) from None
     allowed = set(TRUSTED_TYPES) | {_type_name(t) for t in trusted or ()}
     refused = sorted(t for t in found if t not in allowed)
     if refused:
         raise UntrustedModelError(
             f"{path}: holds types embedclf does not trust: {', '.join(refused)}; inspect them "
             "(skops.io.get_untrusted_types(file=...)) and, only if you trust them, load it "
-            "in Python with embedclf.modelfile.load_model(path, trusted=[...])", refused)
+            "in Python with embedclf.modelfile.load_model(path, trusted=[...])",
+            refused,
+        )
     try:
         return sio.load(path, trusted=found)
     except Exception as exc:
         if "safe_mode" in str(exc):  # keras refused a Lambda layer or other stored code
             raise UntrustedModelError(
                 f"{path}: its Keras network holds Python code (e.g. a Lambda layer), which "
-                "Keras safe mode refuses to run; embedclf never saves such a network") from None
-        raise ModelFileError(_one_line(
-            f"{path}: not a readable embedclf model ({type(exc).__name__}: {exc})")) from None
+                "Keras safe mode refuses to run; embedclf never saves such a network"
+            ) from None
+        raise ModelFileError(
+            _one_line(f"{path}: not a readable embedclf model ({type(exc).__name__}: {exc})")
+        ) from None
 
 
 def load_model(path, *, trust_pickle=False, trusted=None):
@@ -246,27 +262,36 @@ def load_model(path, *, trust_pickle=False, trusted=None):
     if is_skops_file(path):
         model = _load_skops(path, trusted)
     elif _starts_like_a_zip(path):  # e.g. a truncated .skops file: no pickle either
-        raise ModelFileError(f"{path} is a zip archive but not a readable skops model file "
-                             "(damaged, or not written by embedclf.modelfile.save_model)")
+        raise ModelFileError(
+            f"{path} is a zip archive but not a readable skops model file "
+            "(damaged, or not written by embedclf.modelfile.save_model)"
+        )
     elif not trust_pickle:
         raise UntrustedModelError(
             f"{path} is not a skops model file: embedclf treats it as a pickle/joblib file, "
             "and loading a pickle can run any code it holds; only if you trust its source, "
             "load it with trust_pickle=True and re-save it "
-            "with embedclf.modelfile.save_model")
+            "with embedclf.modelfile.save_model"
+        )
     else:
         import joblib
 
         try:
             model = joblib.load(path)
         except Exception as exc:  # a truncated or foreign file: say so in one line
-            raise ModelFileError(_one_line(
-                f"{path}: not a readable pickle/joblib model ({type(exc).__name__}: {exc})"
-            )) from None
+            raise ModelFileError(
+                _one_line(
+                    f"{path}: not a readable pickle/joblib model ({type(exc).__name__}: {exc})"
+                )
+            ) from None
     if not (hasattr(model, "fit") and hasattr(model, "get_params")):
-        raise ModelFileError(f"{path} holds a {type(model).__module__}.{type(model).__name__}, "
-                             "not an estimator; use a model written by `embedclf train`")
+        raise ModelFileError(
+            f"{path} holds a {type(model).__module__}.{type(model).__name__}, "
+            "not an estimator; use a model written by `embedclf train`"
+        )
     if not hasattr(model, "predict"):
-        raise ModelFileError(f"{path} holds a {type(model).__name__} without a predict method "
-                             "(not a classifier); use a model written by `embedclf train`")
+        raise ModelFileError(
+            f"{path} holds a {type(model).__name__} without a predict method "
+            "(not a classifier); use a model written by `embedclf train`"
+        )
     return model

@@ -6,13 +6,18 @@ Later backends (pretrained embeddings, CNNs) add entries with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .sample_rate import estimator_sr
 
-__all__ = ["register_pipeline", "make_pipeline", "available_pipelines", "pipeline_sr",
-           "PipelineSpec"]
+__all__ = [
+    "register_pipeline",
+    "make_pipeline",
+    "available_pipelines",
+    "pipeline_sr",
+    "PipelineSpec",
+]
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,7 @@ class PipelineSpec:
     >>> from embedclf.pipelines import PipelineSpec
     >>> PipelineSpec("x", dict, "an example").description
     'an example'
-"""
+    """
 
     name: str
     factory: Callable
@@ -140,9 +145,13 @@ def _openl3_features():
     from .features.windows import WindowAggregator
 
     # 512-d env embedding at 0.5 s hop: a classifier's budget, not a retrieval index
-    return [("emb", OpenL3Embedding(content_type="env", input_repr="mel256", embedding_size=512,
-                                    hop=0.5)),
-            ("agg", WindowAggregator(stats=("mean", "max")))]
+    return [
+        (
+            "emb",
+            OpenL3Embedding(content_type="env", input_repr="mel256", embedding_size=512, hop=0.5),
+        ),
+        ("agg", WindowAggregator(stats=("mean", "max"))),
+    ]
 
 
 def _linear():
@@ -166,34 +175,41 @@ def _pipe(*parts):
 
 
 register_pipeline(
-    "logmel-linear", _pipe(_logmel_features, _linear),
+    "logmel-linear",
+    _pipe(_logmel_features, _linear),
     "log-mel (64 bands) -> mean/std/max + frame differences -> standardise -> logistic regression",
 )
 register_pipeline(
-    "logmel-forest", _pipe(_logmel_features, _forest),
+    "logmel-forest",
+    _pipe(_logmel_features, _forest),
     "log-mel (64 bands) -> mean/std/max + frame differences -> random forest (500 trees)",
 )
 register_pipeline(
-    "mfcc-linear", _pipe(_mfcc_features, _linear),
+    "mfcc-linear",
+    _pipe(_mfcc_features, _linear),
     "MFCC (20 + deltas) -> mean/std/min/max -> standardise -> logistic regression",
 )
 register_pipeline(
-    "birdnet-linear", _pipe(_birdnet_features, _linear),
+    "birdnet-linear",
+    _pipe(_birdnet_features, _linear),
     "BirdNET V2.4 embeddings (3 s windows) -> mean/max -> standardise -> logistic regression "
     "[extra: birdnet; model CC BY-NC-SA 4.0]",
 )
 register_pipeline(
-    "birdnet-forest", _pipe(_birdnet_features, _forest),
+    "birdnet-forest",
+    _pipe(_birdnet_features, _forest),
     "BirdNET V2.4 embeddings (3 s windows) -> mean/max -> random forest (500 trees) "
     "[extra: birdnet; model CC BY-NC-SA 4.0]",
 )
 register_pipeline(
-    "openl3-linear", _pipe(_openl3_features, _linear),
+    "openl3-linear",
+    _pipe(_openl3_features, _linear),
     "OpenL3 env/mel256 512-d embeddings (1 s windows, hop 0.5 s) -> mean/max -> standardise -> "
     "logistic regression [needs TensorFlow and the official weights: embedclf weights fetch]",
 )
 register_pipeline(
-    "openl3-forest", _pipe(_openl3_features, _forest),
+    "openl3-forest",
+    _pipe(_openl3_features, _forest),
     "OpenL3 env/mel256 512-d embeddings (1 s windows, hop 0.5 s) -> mean/max -> random forest "
     "[needs TensorFlow and the official weights: embedclf weights fetch]",
 )
@@ -203,25 +219,33 @@ def _cnn(architecture, augment=False):
     def factory():
         from .models import Augmenter, KerasCNN
 
-        return KerasCNN(architecture=architecture, random_state=0, verbose=1,
-                        augment=Augmenter(copies=2) if augment else None)
+        return KerasCNN(
+            architecture=architecture,
+            random_state=0,
+            verbose=1,
+            augment=Augmenter(copies=2) if augment else None,
+        )
 
     return factory
 
 
 register_pipeline(
-    "cnn", _cnn("sbcnn"),
+    "cnn",
+    _cnn("sbcnn"),
     "log-mel (40 bands) 1 s windows -> SB-CNN (3 conv blocks) -> mean window probabilities",
 )
 register_pipeline(
-    "cnn-aug", _cnn("sbcnn", augment=True),
+    "cnn-aug",
+    _cnn("sbcnn", augment=True),
     "as `cnn`, trained with 2 augmented copies per clip (shift, stretch, pitch, noise)",
 )
 register_pipeline(
-    "cnn-ds", _cnn("ds_cnn"),
+    "cnn-ds",
+    _cnn("ds_cnn"),
     "log-mel (40 bands) 1 s windows -> depthwise-separable CNN (small)",
 )
 register_pipeline(
-    "cnn-strided", _cnn("strided_ds"),
+    "cnn-strided",
+    _cnn("strided_ds"),
     "log-mel (40 bands) 1 s windows -> strided depthwise-separable CNN (tiny)",
 )

@@ -45,8 +45,11 @@ def _clip_streamer(model):
     if not steps or len(steps) < 3:
         return None
     first, second = steps[0][1], steps[1][1]
-    if not (getattr(first, "supports_streaming", False) and hasattr(first, "stream_file")
-            and hasattr(second, "pool_stream")):
+    if not (
+        getattr(first, "supports_streaming", False)
+        and hasattr(first, "stream_file")
+        and hasattr(second, "pool_stream")
+    ):
         return None
     rest = model[2:]
 
@@ -135,8 +138,17 @@ def _stream_windows(model, path, sr, win_n, hop_n, block_seconds):
     return rows
 
 
-def predict_table(model, X, *, sr=None, on_error="raise", window=None, hop=None, progress=False,
-                  block_seconds=None):
+def predict_table(
+    model,
+    X,
+    *,
+    sr=None,
+    on_error="raise",
+    window=None,
+    hop=None,
+    progress=False,
+    block_seconds=None,
+):
     """Predict clips and return a table a person (or a script) can read.
 
     Memory does not grow with a file's length wherever the model allows:
@@ -202,8 +214,9 @@ def predict_table(model, X, *, sr=None, on_error="raise", window=None, hop=None,
             raise ValueError("window and hop must be positive seconds")
     block_seconds = block_seconds or BLOCK_SECONDS
     X = check_X(X)
-    sources = [os.fspath(x) if isinstance(x, (str, os.PathLike)) else f"clip {i}"
-               for i, x in enumerate(X)]
+    sources = [
+        os.fspath(x) if isinstance(x, (str, os.PathLike)) else f"clip {i}" for i, x in enumerate(X)
+    ]
     streamer = _clip_streamer(model) if window is None and sr == model_sr else None
     rows, whole, skipped = [], [], []
     it = range(len(X))
@@ -225,8 +238,14 @@ def predict_table(model, X, *, sr=None, on_error="raise", window=None, hop=None,
             if window is None:
                 got = _rows(sources[i], *streamer(clip, block_seconds))
             else:
-                got = _stream_windows(model, sources[i], sr, int(round(window * sr)),
-                                      int(round(hop * sr)), block_seconds)
+                got = _stream_windows(
+                    model,
+                    sources[i],
+                    sr,
+                    int(round(window * sr)),
+                    int(round(hop * sr)),
+                    block_seconds,
+                )
         except AudioError as err:
             if on_error == "raise":
                 raise
@@ -234,11 +253,11 @@ def predict_table(model, X, *, sr=None, on_error="raise", window=None, hop=None,
             continue
         rows.extend((i, r) for r in got)  # only a file read to its end gives rows
     if whole:
-        rows += _whole_files(model, [X[i] for i in whole], whole, sources, sr, on_error, window,
-                             hop, skipped)
+        rows += _whole_files(
+            model, [X[i] for i in whole], whole, sources, sr, on_error, window, hop, skipped
+        )
     if skipped:
-        warn_skipped(pd.DataFrame(skipped, columns=["index", "source", "reason"]),
-                     "predict_table")
+        warn_skipped(pd.DataFrame(skipped, columns=["index", "source", "reason"]), "predict_table")
     for i, source, reason in skipped:
         rows.append((i, {"source": source, "label": None, "error": reason}))
     rows.sort(key=lambda r: r[0])  # input order; windows stay in time order (stable sort)
@@ -264,17 +283,25 @@ def _whole_files(model, clips, index, sources, sr, on_error, window, hop, skippe
         res = load_clips(clips, sr=sr, on_error=on_error)
     if len(res.kept) and len(res.clips) != len(res.kept):
         raise RuntimeError("internal error: loaded clips and their indices differ in number")
-    skipped += [(index[k], sources[index[k]], reason)
-                for k, _, reason in res.skipped.itertuples(index=False)]
+    skipped += [
+        (index[k], sources[index[k]], reason)
+        for k, _, reason in res.skipped.itertuples(index=False)
+    ]
     rows = []
     if window is None:
         if res.clips:
             labels, proba, classes = _probabilities(model, res.clips)
             for k, j in enumerate(res.kept):
                 i = index[j]
-                rows += [(i, r) for r in _rows(sources[i], labels[k : k + 1],
-                                               None if proba is None else proba[k : k + 1],
-                                               classes)]
+                rows += [
+                    (i, r)
+                    for r in _rows(
+                        sources[i],
+                        labels[k : k + 1],
+                        None if proba is None else proba[k : k + 1],
+                        classes,
+                    )
+                ]
         return rows
     win_n, hop_n = int(round(window * sr)), int(round(hop * sr))
     for k, j in enumerate(res.kept):

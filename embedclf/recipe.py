@@ -126,8 +126,12 @@ class DistillRecipe:
             return None
         from .models.augment import Augmenter
 
-        return Augmenter(copies=self.augment_copies, mixup=self.mixup,
-                         freq_mask=self.freq_mask, time_mask=self.time_mask)
+        return Augmenter(
+            copies=self.augment_copies,
+            mixup=self.mixup,
+            freq_mask=self.freq_mask,
+            time_mask=self.time_mask,
+        )
 
     def distiller_params(self):
         """The recipe as :class:`~embedclf.distill.Distiller` parameters (the teacher aside).
@@ -139,10 +143,25 @@ class DistillRecipe:
         >>> params["width"], params["augment"].copies
         (2.0, 2)
         """
-        params = {name: getattr(self, name) for name in (
-            "student", "width", "window", "hop", "fit_hop", "teacher_context", "temperature",
-            "alpha", "epochs", "lr_schedule", "weight_decay", "early_stopping", "mix_copies",
-            "clip_pooling")}
+        params = {
+            name: getattr(self, name)
+            for name in (
+                "student",
+                "width",
+                "window",
+                "hop",
+                "fit_hop",
+                "teacher_context",
+                "temperature",
+                "alpha",
+                "epochs",
+                "lr_schedule",
+                "weight_decay",
+                "early_stopping",
+                "mix_copies",
+                "clip_pooling",
+            )
+        }
         params["augment"] = self.augmenter()
         return params
 

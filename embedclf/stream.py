@@ -30,21 +30,34 @@ from typing import NamedTuple
 import numpy as np
 
 from .audio import stream_audio, to_mono
-from .datasets import BACKGROUND_LABEL
 from .exceptions import ResamplingWarning  # re-exported
 from .features.windows import split_windows, window_starts
+from .labels import BACKGROUND_LABEL, BACKGROUND_LABELS
 from .pipelines import pipeline_sr
 
-__all__ = ["Recognizer", "Event", "Window", "Update", "Int8Folder", "BlockSource",
-           "ResamplingWarning", "file_source", "pcm_source", "mic_source", "iter_source",
-           "rechunk", "plot_timeline", "SpectrogramLog", "parse_frontend_header",
-           "BACKGROUND_LABELS", "DEFAULT_BACKGROUND_LABEL",
-           "PCM_FORMATS"]
+__all__ = [
+    "Recognizer",
+    "Event",
+    "Window",
+    "Update",
+    "Int8Folder",
+    "BlockSource",
+    "ResamplingWarning",
+    "file_source",
+    "pcm_source",
+    "mic_source",
+    "iter_source",
+    "rechunk",
+    "plot_timeline",
+    "SpectrogramLog",
+    "parse_frontend_header",
+    "BACKGROUND_LABELS",
+    "DEFAULT_BACKGROUND_LABEL",
+    "PCM_FORMATS",
+]
 
 #: The label ``embedclf train --background`` gives background recordings.
 DEFAULT_BACKGROUND_LABEL = BACKGROUND_LABEL
-#: Labels a Recognizer never reports by default (ours, and Speech Commands' own).
-BACKGROUND_LABELS = (DEFAULT_BACKGROUND_LABEL, "_background_noise_", "_silence_", "_unknown_")
 #: Raw PCM sample formats :func:`pcm_source` reads: numpy dtype and full scale.
 PCM_FORMATS = {"s16le": ("<i2", 32768.0), "f32le": ("<f4", 1.0)}
 
@@ -119,9 +132,14 @@ class Event:
         >>> Event("dog", 1.0, 2.5, 0.9, 1.5, 3.0).as_dict()["offset"]
         2.5
         """
-        return {"onset": round(self.onset, 6), "offset": round(self.offset, 6),
-                "label": str(self.label), "score": float(self.score),
-                "detected": round(self.detected, 6), "decided": round(self.decided, 6)}
+        return {
+            "onset": round(self.onset, 6),
+            "offset": round(self.offset, 6),
+            "label": str(self.label),
+            "score": float(self.score),
+            "detected": round(self.detected, 6),
+            "decided": round(self.decided, 6),
+        }
 
 
 class Update(NamedTuple):
@@ -151,6 +169,13 @@ class Int8Folder:
     Parameters
     ----------
     folder : str or path-like
+    partial_windows : bool, default=True
+        Also score a clip's trailing partial window (padded), as the float
+        student does. The centred frontend gives a clip of exactly one
+        window one frame more than a window, so such a clip gets a second,
+        mostly padded window; ``False`` scores full windows only (a clip
+        shorter than one window still gets its one padded window), as the
+        device scores a stream.
 
     Attributes
     ----------
@@ -168,13 +193,16 @@ class Int8Folder:
     ValueError: no/such/folder: not an exported int8 model folder ...
     """
 
-    def __init__(self, folder):
+    def __init__(self, folder, *, partial_windows=True):
+        self.partial_windows = bool(partial_windows)
         folder = os.fspath(folder)
         paths = {n: os.path.join(folder, n) for n in ("model.tflite", "report.json", "frontend.h")}
         missing = [n for n, p in paths.items() if not os.path.isfile(p)]
         if missing:
-            raise ValueError(f"{folder}: not an exported int8 model folder (missing "
-                             f"{', '.join(missing)}); write one with `embedclf.distill.export`")
+            raise ValueError(
+                f"{folder}: not an exported int8 model folder (missing "
+                f"{', '.join(missing)}); write one with `embedclf.distill.export`"
+            )
         with open(paths["report.json"]) as fh:
             report = json.load(fh)
         with open(paths["frontend.h"]) as fh:
@@ -193,7 +221,7 @@ class Int8Folder:
         basis = np.zeros((n_mels, n_fft // 2 + 1), np.float64)
         pos = 0
         for b, (s, k) in enumerate(zip(c["kMelStart"], c["kMelCount"])):
-            basis[b, int(s):int(s) + int(k)] = c["kMelWeights"][pos:pos + int(k)]
+            basis[b, int(s) : int(s) + int(k)] = c["kMelWeights"][pos : pos + int(k)]
             pos += int(k)
         self._basis = basis
 
@@ -234,10 +262,14 @@ class Int8Folder:
         for y in X:
             # as the student windows a clip: a trailing partial window (or a clip shorter
             # than one) is padded with the clip's quietest value
-            W, _ = split_windows(self._features(y).astype(np.float32), n, h, pad="last")
+            F = self._features(y).astype(np.float32)
+            pad = "last" if self.partial_windows or len(F) < n else "none"
+            W, _ = split_windows(F, n, h, pad=pad)
             if top_db > 0:
                 W = np.maximum(W, W.max(axis=(1, 2), keepdims=True) - np.float32(top_db))
             W = (W - c["kMean"]) / c["kStd"]
+            # windows are (frames, mels); the network takes (mels, frames, 1), as the device
+            W = W.transpose(0, 2, 1)
             P = self._net.predict_windows(W.reshape((len(W),) + shape).astype(np.float32))
             out.append(P.astype(np.float64).mean(axis=0))
         return np.stack(out) if out else np.zeros((0, len(self.classes_)))
@@ -268,10 +300,14 @@ def parse_frontend_header(text):
     out = {}
     for name, value in re.findall(r"#define\s+(EMBEDCLF_\w+)\s+([-+0-9.eE]+)f?\s*$", text, re.M):
         out[name] = float(value)
-    for name, body in re.findall(r"static const (?:float|unsigned short) (\w+)\[[^\]]*\]\s*=\s*"
-                                 r"\{([^}]*)\}", text):
-        out[name] = np.array([float(v.strip().rstrip("f")) for v in body.split(",")
-                              if v.strip()], np.float64)
+    for name, body in re.findall(
+        r"static const (?:float|unsigned short) (\w+)\[[^\]]*\]\s*=\s*"
+        r"\{([^}]*)\}",
+        text,
+    ):
+        out[name] = np.array(
+            [float(v.strip().rstrip("f")) for v in body.split(",") if v.strip()], np.float64
+        )
     return out
 
 
@@ -285,18 +321,21 @@ def _needs_proba_message(model):
                 able.append(name)
         except Exception:  # noqa: BLE001 - a pipeline that cannot be built here is not listed
             pass
-    return (f"the model ({type(model).__name__}) gives no class probabilities (predict_proba), "
-            "which live recognition scores windows with; pipelines ending in a probabilistic "
-            f"classifier can: {', '.join(able)}")
+    return (
+        f"the model ({type(model).__name__}) gives no class probabilities (predict_proba), "
+        "which live recognition scores windows with; pipelines ending in a probabilistic "
+        f"classifier can: {', '.join(able)}"
+    )
 
 
 class Recognizer:
     """Scores and events from a stream of audio blocks, for any fitted clip classifier.
 
     Windows of ``window`` seconds start at exact sample positions
-    ``k * hop`` (at the model's rate) and each is scored alone by
-    ``model.predict_proba([waveform])``, so the scores do not depend on how
-    the stream is cut into blocks, and they equal
+    ``k * hop`` (at the model's rate) and are scored by
+    ``model.predict_proba`` in fixed groups of ``batch`` consecutive windows
+    (window ``k`` in group ``k // batch``; by default each alone), so the
+    scores do not depend on how the stream is cut into blocks, and they equal
     :func:`embedclf.predict.predict_table`'s rows with the same ``window``
     and ``hop`` on the same file. At :meth:`flush` the stream's tail is
     treated as ``predict_table`` treats it: when samples are left after the
@@ -309,9 +348,10 @@ class Recognizer:
     event starts when the top smoothed class is not a background label, its
     smoothed score reaches ``threshold`` and no event ended less than
     ``suppression`` seconds before (times of decision: the end of the
-    window that decides). It lasts while its smoothed score stays at or
-    above ``threshold_off`` (hysteresis) and is reported when it ends, if it
-    lasted ``min_duration``. Each window stands for the ``min(hop, window)``
+    window that decides, or of the last window in its ``batch``). It lasts
+    while its smoothed score stays at or above ``threshold_off``
+    (hysteresis) and is reported when it ends, if it lasted
+    ``min_duration``. Each window stands for the ``min(hop, window)``
     seconds around its centre: the event's onset is the beginning of that
     span for the first window (in the averaging span that started it) whose
     own score reached ``threshold_off``, its offset the end of that span for
@@ -351,6 +391,12 @@ class Recognizer:
         Keep every window and event for :meth:`scores_table`,
         :meth:`events_table`, :attr:`windows` and :attr:`events` (a few numbers
         per window). ``False`` keeps nothing once returned.
+    batch : int, default=1
+        Windows per model call. A group is scored (and decided on) when its
+        last window is complete, or at :meth:`flush`: a model whose calls
+        cost more than their windows (BirdNET's interpreter) runs faster, and
+        decisions wait up to ``batch - 1`` hops longer. Groups are fixed by
+        window index, so any batch gives block-size-invariant scores.
 
     Attributes
     ----------
@@ -358,7 +404,8 @@ class Recognizer:
     sr : int
     window_samples, hop_samples : int
     capacity : int
-        Samples the audio buffer can hold: ``window_samples + hop_samples``.
+        Samples the audio buffer can hold: ``window_samples + hop_samples``
+        (besides the at most ``batch - 1`` complete windows waiting for their group).
     buffered : int
         Samples it holds now; never more than ``capacity``.
     max_buffered : int
@@ -389,35 +436,62 @@ class Recognizer:
     (13, True)
     """
 
-    def __init__(self, model, *, window=None, hop=None, smoothing=1.0, threshold=0.5,
-                 threshold_off=None, min_duration=0.0, suppression=0.5,
-                 background=BACKGROUND_LABELS, sr=None, input_sr=None, tail=True, history=True):
+    def __init__(
+        self,
+        model,
+        *,
+        window=None,
+        hop=None,
+        smoothing=1.0,
+        threshold=0.5,
+        threshold_off=None,
+        min_duration=0.0,
+        suppression=0.5,
+        background=BACKGROUND_LABELS,
+        sr=None,
+        input_sr=None,
+        tail=True,
+        history=True,
+        batch=1,
+    ):
         if not callable(getattr(model, "predict_proba", None)):
             raise ValueError(_needs_proba_message(model))
         if not hasattr(model, "classes_"):
-            raise ValueError(f"the model ({type(model).__name__}) is not fitted (no classes_); "
-                             "fit it first")
+            raise ValueError(
+                f"the model ({type(model).__name__}) is not fitted (no classes_); fit it first"
+            )
         self.model = model
         self.classes_ = np.asarray(model.classes_)
         if sr is None:  # a Distiller takes clips at its teacher's rate
-            sr = pipeline_sr(model) or (pipeline_sr(model.teacher) if hasattr(model, "teacher")
-                                        else None)
+            sr = pipeline_sr(model) or (
+                pipeline_sr(model.teacher) if hasattr(model, "teacher") else None
+            )
         self.sr = int(sr or 0)
         if self.sr <= 0:
             raise ValueError("cannot tell the model's sample rate; pass sr=")
         own = lambda name: getattr(model, name, None)  # noqa: E731
-        window = window if window is not None else (own("window") if _is_seconds(own("window"))
-                                                   else 1.0)
+        window = (
+            window if window is not None else (own("window") if _is_seconds(own("window")) else 1.0)
+        )
         if hop is None:
             hop = own("hop") if _is_seconds(own("hop")) and window == own("window") else window / 2
-        for name, value in (("window", window), ("hop", hop), ("smoothing", smoothing),
-                            ("min_duration", min_duration), ("suppression", suppression)):
+        for name, value in (
+            ("window", window),
+            ("hop", hop),
+            ("smoothing", smoothing),
+            ("min_duration", min_duration),
+            ("suppression", suppression),
+        ):
             if not (_is_seconds(value) or (value == 0 and name not in ("window", "hop"))):
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise ValueError(f"batch must be a whole number of windows >= 1, got {batch!r}")
         threshold_off = 0.8 * threshold if threshold_off is None else threshold_off
         if not (0 <= threshold <= 1 and 0 <= threshold_off <= threshold):
-            raise ValueError(f"need 0 <= threshold_off <= threshold <= 1, got threshold "
-                             f"{threshold!r} and threshold_off {threshold_off!r}")
+            raise ValueError(
+                f"need 0 <= threshold_off <= threshold <= 1, got threshold "
+                f"{threshold!r} and threshold_off {threshold_off!r}"
+            )
         self.window, self.hop = float(window), float(hop)
         self.window_samples = max(1, int(round(self.window * self.sr)))
         self.hop_samples = max(1, int(round(self.hop * self.sr)))
@@ -426,7 +500,7 @@ class Recognizer:
         self.background = tuple(str(b) for b in (background or ()))
         self.n_smooth = max(1, int(round(self.smoothing / self.hop)))
         self.input_sr = None if input_sr is None else int(input_sr)
-        self.tail, self.history = bool(tail), bool(history)
+        self.tail, self.history, self.batch = bool(tail), bool(history), int(batch)
         # pushed audio goes in pieces of at most one hop: the buffer then never holds more
         # than the window still being filled plus one piece
         self.capacity = self.window_samples + self.hop_samples
@@ -446,6 +520,7 @@ class Recognizer:
         self.n_samples = 0
         self._next = 0  # start sample of the next window
         self._n_windows = 0
+        self._pending = []  # complete windows waiting for their group: (start, end, samples)
         self._recent = deque(maxlen=self.n_smooth)  # the last windows: the smoothing span
         self._active = None
         self._last_end_decided = -math.inf
@@ -461,11 +536,14 @@ class Recognizer:
         if y.ndim == 2:
             y = to_mono(y, "block")
         if y.ndim != 1:
-            raise ValueError(f"a block must be 1-D samples (or samples x channels), got shape "
-                             f"{y.shape}")
+            raise ValueError(
+                f"a block must be 1-D samples (or samples x channels), got shape {y.shape}"
+            )
         if y.dtype.kind in "iu":
-            raise ValueError(f"a block must hold float samples in [-1, 1], got dtype {y.dtype}; "
-                             "scale integer PCM first (pcm_source does)")
+            raise ValueError(
+                f"a block must hold float samples in [-1, 1], got dtype {y.dtype}; "
+                "scale integer PCM first (pcm_source does)"
+            )
         if y.dtype.kind != "f":
             raise ValueError(f"a block must hold float samples, got dtype {y.dtype}")
         y = y.astype(np.float32, copy=False)
@@ -476,11 +554,15 @@ class Recognizer:
             if self.input_sr is not None and self.input_sr != self.sr:
                 import soxr
 
-                warnings.warn(f"the audio is at {self.input_sr} Hz and the model takes "
-                              f"{self.sr} Hz: resampling the stream", ResamplingWarning,
-                              stacklevel=3)
-                self._resampler = soxr.ResampleStream(self.input_sr, self.sr, 1,
-                                                      dtype="float32", quality="HQ")
+                warnings.warn(
+                    f"the audio is at {self.input_sr} Hz and the model takes "
+                    f"{self.sr} Hz: resampling the stream",
+                    ResamplingWarning,
+                    stacklevel=3,
+                )
+                self._resampler = soxr.ResampleStream(
+                    self.input_sr, self.sr, 1, dtype="float32", quality="HQ"
+                )
         if self._resampler is not None:
             y = self._resampler.resample_chunk(y, last=False)
         return y
@@ -505,16 +587,18 @@ class Recognizer:
     def _consume(self, y):
         windows, events = [], []
         for i in range(0, len(y), self.hop_samples):
-            self._append(y[i:i + self.hop_samples])
+            self._append(y[i : i + self.hop_samples])
             while self.n_samples >= self._next + self.window_samples:
-                self._emit(self._next, self._next + self.window_samples, windows, events)
+                self._queue(self._next, self._next + self.window_samples)
+                if len(self._pending) == self.batch:
+                    self._score(windows, events)
         return Update(windows, events)
 
     def _append(self, piece):
         # drop what no window needs any more: everything before the next window's start
         drop = min(self.buffered, self._next - self._buf_pos)
         if drop > 0:
-            self._buf[:self.buffered - drop] = self._buf[drop:self.buffered].copy()
+            self._buf[: self.buffered - drop] = self._buf[drop : self.buffered].copy()
             self.buffered -= drop
             self._buf_pos += drop
         if self.buffered == 0:  # a hop longer than the window skips samples
@@ -523,7 +607,7 @@ class Recognizer:
             self._buf_pos = self.n_samples + skip
         if self.buffered + len(piece) > self.capacity:  # pragma: no cover - a broken invariant
             raise RuntimeError("internal error: the recognizer's audio buffer overflowed")
-        self._buf[self.buffered:self.buffered + len(piece)] = piece
+        self._buf[self.buffered : self.buffered + len(piece)] = piece
         self.buffered += len(piece)
         self.n_samples = self._buf_pos + self.buffered
         self.max_buffered = max(self.max_buffered, self.buffered)
@@ -547,27 +631,34 @@ class Recognizer:
                 s = int(starts[-1])
                 if s != self._next:  # pragma: no cover - a broken invariant
                     raise RuntimeError("internal error: the tail window is not the next one")
-                self._emit(s, self.n_samples, windows, events)
+                self._queue(s, self.n_samples)
+        if self._pending:  # the last, incomplete group (its composition: the stream's length)
+            self._score(windows, events)
         if self._active is not None:
             self._close(self.n_samples / self.sr, events)
         self._finished = True
         return Update(windows, events)
 
     # ---- scores and events -------------------------------------------------------------
-    def _emit(self, start, end, windows, events):
+    def _queue(self, start, end):
         a = start - self._buf_pos
-        wave = self._buf[a:a + (end - start)].copy()
-        scores = np.asarray(self.model.predict_proba([wave]), dtype=np.float64)[0]
+        self._pending.append((start, end, self._buf[a : a + (end - start)].copy()))
         self._next = start + self.hop_samples
         self._n_windows += 1
-        span = [w.scores for w in self._recent][1 - self.n_smooth:] if self.n_smooth > 1 else []
-        smoothed = np.mean(np.stack(span + [scores]), axis=0)
-        win = Window(start / self.sr, end / self.sr, scores, smoothed)
-        self._recent.append(win)  # the smoothing span: the last n_smooth windows
-        windows.append(win)
-        if self.history:
-            self.windows.append(win)
-        self._decide(win, events)
+
+    def _score(self, windows, events):
+        group, self._pending = self._pending, []
+        P = np.asarray(self.model.predict_proba([w for _, _, w in group]), dtype=np.float64)
+        now = group[-1][1] / self.sr  # the decisions are made once the group is scored
+        for (start, end, _), scores in zip(group, P):
+            recent = [w.scores for w in self._recent][1 - self.n_smooth :]
+            smoothed = np.mean(np.stack((recent if self.n_smooth > 1 else []) + [scores]), axis=0)
+            win = Window(start / self.sr, end / self.sr, scores, smoothed)
+            self._recent.append(win)  # the smoothing span: the last n_smooth windows
+            windows.append(win)
+            if self.history:
+                self.windows.append(win)
+            self._decide(win, events, now)
 
     def _span(self, win):
         """The part of the stream a window stands for: ``min(hop, window)`` around its centre."""
@@ -575,8 +666,7 @@ class Recognizer:
         centre = (win.start + win.end) / 2
         return centre - half, centre + half
 
-    def _decide(self, win, events):
-        now = win.end
+    def _decide(self, win, events, now):
         if self._active is not None:
             k = self._active["k"]
             if win.smoothed[k] >= self.threshold_off:
@@ -586,13 +676,21 @@ class Recognizer:
                 return
             self._close(now, events)
         k = int(np.argmax(win.smoothed))
-        if (str(self.classes_[k]) in self.background or win.smoothed[k] < self.threshold
-                or now < self._last_end_decided + self.suppression):
+        if (
+            str(self.classes_[k]) in self.background
+            or win.smoothed[k] < self.threshold
+            or now < self._last_end_decided + self.suppression
+        ):
             return
         high = [w for w in self._recent if w.scores[k] >= self.threshold_off]
         first, last = (high[0], high[-1]) if high else (win, win)
-        self._active = {"k": k, "onset": self._span(first)[0], "offset": self._span(last)[1],
-                        "score": float(win.smoothed[k]), "detected": now}
+        self._active = {
+            "k": k,
+            "onset": self._span(first)[0],
+            "offset": self._span(last)[1],
+            "score": float(win.smoothed[k]),
+            "detected": now,
+        }
 
     def _close(self, now, events):
         a, self._active = self._active, None
@@ -651,9 +749,14 @@ class Recognizer:
         """
         import pandas as pd
 
-        rows = [{"start": w.start, "end": w.end,
-                 **{f"prob_{c}": float(p) for c, p in zip(self.classes_, w.scores)}}
-                for w in self.windows]
+        rows = [
+            {
+                "start": w.start,
+                "end": w.end,
+                **{f"prob_{c}": float(p) for c, p in zip(self.classes_, w.scores)},
+            }
+            for w in self.windows
+        ]
         return pd.DataFrame(rows, columns=["start", "end"] + [f"prob_{c}" for c in self.classes_])
 
     def events_table(self):
@@ -670,8 +773,12 @@ class Recognizer:
 
 
 def _is_seconds(value):
-    return (isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-            and math.isfinite(value) and value > 0)
+    return (
+        isinstance(value, (int, float, np.floating, np.integer))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 # ---- sources ---------------------------------------------------------------------------
@@ -873,13 +980,15 @@ def mic_source(sr, *, block=1024, device=None, duration=None, stream=None):
         try:
             import sounddevice as sd
         except ImportError:
-            raise ImportError("listening to a microphone needs sounddevice: "
-                              "pip install 'embedclf[live]'") from None
+            raise ImportError(
+                "listening to a microphone needs sounddevice: pip install 'embedclf[live]'"
+            ) from None
         except OSError as err:  # the PortAudio library is missing
             raise OSError(f"no microphone: sounddevice cannot load PortAudio ({err})") from None
         try:
-            return sd.InputStream(samplerate=sr, blocksize=block, device=device, channels=1,
-                                  dtype="float32")
+            return sd.InputStream(
+                samplerate=sr, blocksize=block, device=device, channels=1, dtype="float32"
+            )
         except Exception as err:  # noqa: BLE001 - PortAudioError, ValueError: no such device
             raise OSError(f"no microphone: {' '.join(str(err).split())}") from None
 
@@ -967,7 +1076,7 @@ def plot_timeline(path, recognizer, spectrogram=None, reference=None):
     for k, c in enumerate(recognizer.classes_):
         if str(c) in recognizer.background:
             continue
-        line, = ax.plot(centres, [w.smoothed[k] for w in recognizer.windows], label=str(c), lw=1)
+        (line,) = ax.plot(centres, [w.smoothed[k] for w in recognizer.windows], label=str(c), lw=1)
         colours[str(c)] = line.get_color()
     ax.axhline(recognizer.threshold, color="k", ls="--", lw=0.8)
     ax.set_ylim(0, 1)
@@ -980,8 +1089,9 @@ def plot_timeline(path, recognizer, spectrogram=None, reference=None):
             ev_ax.barh(labels.index(str(lab)) - 0.3, off - on, left=on, height=0.15, color="k")
     for e in recognizer.events:
         y = labels.index(str(e.label)) if str(e.label) in labels else 0
-        ev_ax.barh(y, e.offset - e.onset, left=e.onset, height=0.45,
-                   color=colours.get(str(e.label)))
+        ev_ax.barh(
+            y, e.offset - e.onset, left=e.onset, height=0.45, color=colours.get(str(e.label))
+        )
     ev_ax.set_yticks(range(len(labels)), labels)
     ev_ax.set_xlabel("seconds")
     ev_ax.set_title("events" + (" (black: reference)" if reference else ""), fontsize="small")
@@ -1022,16 +1132,17 @@ class SpectrogramLog:
 
     def push(self, block):
         """Add samples."""
-        y = np.concatenate([self._rest, np.asarray(block, np.float32).reshape(len(block), -1)
-                            .mean(axis=1)])
+        y = np.concatenate(
+            [self._rest, np.asarray(block, np.float32).reshape(len(block), -1).mean(axis=1)]
+        )
         n = len(y) // self.frame
         if n:
-            F = y[:n * self.frame].reshape(n, self.frame) * np.hanning(self.frame)
+            F = y[: n * self.frame].reshape(n, self.frame) * np.hanning(self.frame)
             P = np.abs(np.fft.rfft(F, axis=1)) ** 2
             edges = np.linspace(0, P.shape[1], self.bands + 1).astype(int)
             B = np.add.reduceat(P, edges[:-1], axis=1)
             self._rows.append((10 * np.log10(np.maximum(B, 1e-10))).astype(np.float32))
-        self._rest = y[n * self.frame:]
+        self._rest = y[n * self.frame :]
 
     def result(self):
         """``(times, freqs, S_db)``: frame centres (s), band centres (Hz), ``(n_frames, bands)``."""

@@ -24,12 +24,22 @@ import urllib.parse
 import urllib.request
 from itertools import product
 
-from .files import atomic_write_data, sha256_file
 from .exceptions import WeightsNotFoundError
+from .files import atomic_write_data, sha256_file
 
-__all__ = ["WeightsNotFoundError", "cache_dir", "find_openl3", "fetch_openl3", "list_weights",
-           "OPENL3_BASE_URL", "OPENL3_SHA256", "OPENL3_MAX_BYTES", "INPUT_REPRS", "CONTENT_TYPES",
-           "weights_filename"]
+__all__ = [
+    "WeightsNotFoundError",
+    "cache_dir",
+    "find_openl3",
+    "fetch_openl3",
+    "list_weights",
+    "OPENL3_BASE_URL",
+    "OPENL3_SHA256",
+    "OPENL3_MAX_BYTES",
+    "INPUT_REPRS",
+    "CONTENT_TYPES",
+    "weights_filename",
+]
 
 #: OpenL3's input representations and content types: one weight file each
 #: (:mod:`embedclf.features.openl3_net` builds the networks they fit).
@@ -45,8 +55,9 @@ OPENL3_VERSION = "v0_4_0"
 #: the command line's ``--sha256``). The one entry was recorded from the published file by
 #: another project and could not be re-checked from this machine (no network).
 OPENL3_SHA256 = {
-    "openl3_audio_mel256_music-v0_4_0.h5.gz":
-        "e379f41e880b78e157c199ebddac80d3764e6a46282bcccdbe875bcf538f9afd",
+    "openl3_audio_mel256_music-v0_4_0.h5.gz": (
+        "e379f41e880b78e157c199ebddac80d3764e6a46282bcccdbe875bcf538f9afd"
+    ),
 }
 
 
@@ -145,8 +156,10 @@ def find_openl3(input_repr, content_type, weights=None):
         place = os.fspath(weights)
         path = os.path.join(place, name) if os.path.isdir(place) else place
         if not _usable(path):
-            raise WeightsNotFoundError(f"OpenL3 weights not found at {path} (the weights "
-                                       f"argument); {_fetch_hint(input_repr, content_type)}")
+            raise WeightsNotFoundError(
+                f"OpenL3 weights not found at {path} (the weights "
+                f"argument); {_fetch_hint(input_repr, content_type)}"
+            )
         _check_name(path, input_repr, content_type)
         return path
     searched = []
@@ -169,8 +182,9 @@ def _gz_name(input_repr, content_type):
 def _fetch_hint(input_repr, content_type):
     call = f"embedclf.weights.fetch_openl3({input_repr!r}, {content_type!r}"
     if _gz_name(input_repr, content_type) not in OPENL3_SHA256:
-        call += (", sha256=DIGEST) (no digest is recorded for this file: take it from a trusted "
-                 "source)")
+        call += (
+            ", sha256=DIGEST) (no digest is recorded for this file: take it from a trusted source)"
+        )
     else:
         call += ")"
     return f"Fetch them with: {call}"
@@ -182,8 +196,10 @@ def _check_name(path, input_repr, content_type):
 
     m = re.fullmatch(r"openl3_audio_(linear|mel128|mel256)_(music|env)\.h5", os.path.basename(path))
     if m and (m.group(1), m.group(2)) != (input_repr, content_type):
-        raise ValueError(f"{path} holds the {m.group(1)}/{m.group(2)} weights, but "
-                         f"input_repr={input_repr!r}, content_type={content_type!r} was asked for")
+        raise ValueError(
+            f"{path} holds the {m.group(1)}/{m.group(2)} weights, but "
+            f"input_repr={input_repr!r}, content_type={content_type!r} was asked for"
+        )
 
 
 class _NoDowngradeRedirects(urllib.request.HTTPRedirectHandler):
@@ -191,18 +207,27 @@ class _NoDowngradeRedirects(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         new = urllib.parse.urljoin(req.full_url, newurl)
-        if (urllib.parse.urlsplit(req.full_url).scheme.lower() == "https"
-                and urllib.parse.urlsplit(new).scheme.lower() != "https"):
+        if (
+            urllib.parse.urlsplit(req.full_url).scheme.lower() == "https"
+            and urllib.parse.urlsplit(new).scheme.lower() != "https"
+        ):
             raise urllib.error.HTTPError(
-                req.full_url, code, f"refused a redirect from https to {new} (a weaker "
-                "scheme); use a mirror served over https", headers, fp)
+                req.full_url,
+                code,
+                f"refused a redirect from https to {new} (a weaker "
+                "scheme); use a mirror served over https",
+                headers,
+                fp,
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def _too_large(what, size):
-    return ValueError(f"{what} is larger than OPENL3_MAX_BYTES ({OPENL3_MAX_BYTES} bytes, "
-                      f"embedclf.weights.OPENL3_MAX_BYTES){size}; it is not an OpenL3 weight "
-                      "file; nothing installed")
+    return ValueError(
+        f"{what} is larger than OPENL3_MAX_BYTES ({OPENL3_MAX_BYTES} bytes, "
+        f"embedclf.weights.OPENL3_MAX_BYTES){size}; it is not an OpenL3 weight "
+        "file; nothing installed"
+    )
 
 
 def _download(url, dest, progress):
@@ -247,8 +272,17 @@ def _stream(resp, dest, digest, total, cap, url, progress):
     return digest.hexdigest()
 
 
-def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_url=None,
-                 sha256=None, progress=True, force=False, allow_unverified=False):
+def fetch_openl3(
+    input_repr="mel256",
+    content_type="music",
+    dest=None,
+    *,
+    base_url=None,
+    sha256=None,
+    progress=True,
+    force=False,
+    allow_unverified=False,
+):
     """Download one official OpenL3 weight file, verify it, unpack it atomically.
 
     Parameters
@@ -323,12 +357,15 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
         except OSError as exc:
             raise OSError(f"download of {url} failed: {exc}") from exc
         if expected is None:
-            print(f"embedclf: installed {gz_name} unverified; its SHA-256 is {got}",
-                  file=sys.stderr)
+            print(
+                f"embedclf: installed {gz_name} unverified; its SHA-256 is {got}", file=sys.stderr
+            )
             expected = got
         if got != expected:
-            raise ValueError(f"{url}: SHA-256 mismatch (expected {expected}, got {got}); "
-                             "the download is corrupt or not the official file; nothing installed")
+            raise ValueError(
+                f"{url}: SHA-256 mismatch (expected {expected}, got {got}); "
+                "the download is corrupt or not the official file; nothing installed"
+            )
         h5_tmp = os.path.join(tmp, name)
         try:
             h5_digest = _gunzip(gz_path, h5_tmp, gz_name)
@@ -336,8 +373,11 @@ def fetch_openl3(input_repr="mel256", content_type="music", dest=None, *, base_u
             raise ValueError(f"{gz_name}: not a valid gzip file ({exc})") from None
         os.replace(h5_tmp, target)  # same filesystem: atomic
         # after the file: a crash between the two leaves a mismatch, so a re-fetch
-        atomic_write_data(target + _RECORD, json.dumps(
-            {"sha256": h5_digest, "source": gz_name, "source_sha256": got}, indent=2) + "\n")
+        atomic_write_data(
+            target + _RECORD,
+            json.dumps({"sha256": h5_digest, "source": gz_name, "source_sha256": got}, indent=2)
+            + "\n",
+        )
     return target
 
 
@@ -386,7 +426,6 @@ def list_weights(weights=None):
     ['model', 'input_repr', 'content_type', 'path', 'size_mb']
     """
     import pandas as pd
-
 
     rows = []
     for repr_, content in product(INPUT_REPRS, CONTENT_TYPES):

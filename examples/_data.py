@@ -14,10 +14,16 @@ def held_out_split(folder=None, *, quick=False, sr=16000, random_state=0):
     sub-folder per class), a stratified quarter held out.
     """
     if quick:
-        X, y, folds = make_sound_events(n_per_class=10, sr=sr, duration=1.5,
-                                        random_state=random_state)
+        X, y, folds = make_sound_events(
+            n_per_class=10, sr=sr, duration=1.5, random_state=random_state
+        )
         train, test = np.flatnonzero(folds != 1), np.flatnonzero(folds == 1)
         return [X[i] for i in train], [X[i] for i in test], y[train], y[test]
     df = load_dataset("folder", folder)
-    return train_test_split(df["path"].tolist(), df["label"].to_numpy(), test_size=0.25,
-                            stratify=df["label"], random_state=random_state)
+    return train_test_split(
+        df["path"].tolist(),
+        df["label"].to_numpy(),
+        test_size=0.25,
+        stratify=df["label"],
+        random_state=random_state,
+    )

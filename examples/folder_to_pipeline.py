@@ -44,8 +44,13 @@ def main(argv=None):
     table.insert(1, "true", test["label"].to_numpy())
     table.to_csv(out / "predictions.csv", index=False)
     accuracy = float((table["label"] == table["true"]).mean())
-    summary = {"n_train": len(train), "n_test": len(test), "classes": sorted(df["label"].unique()),
-               "held_out_accuracy": accuracy, "model": str(out / "model.skops")}
+    summary = {
+        "n_train": len(train),
+        "n_test": len(test),
+        "classes": sorted(df["label"].unique()),
+        "held_out_accuracy": accuracy,
+        "model": str(out / "model.skops"),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"{len(train)} training clips, {len(test)} held out, classes {summary['classes']}")
     print(f"held-out accuracy: {accuracy:.3f}")

@@ -53,18 +53,28 @@ def main(argv=None):
 
     entries = len(list(cache.rglob("*.npz")))
     rewritten = sum(p.stat().st_mtime_ns != t for p, t in written.items())
-    summary = {"n_clips": len(df), "cache_entries": entries, "fits": 4 * 3 + 1,
-               "entries_rewritten_by_search": rewritten,
-               "first_fit_seconds": round(first_fit, 2), "search_seconds": round(search_seconds, 2),
-               "best_params": {k: list(v) if isinstance(v, tuple) else v
-                               for k, v in search.best_params_.items()},
-               "best_cv_accuracy": float(search.best_score_)}
+    summary = {
+        "n_clips": len(df),
+        "cache_entries": entries,
+        "fits": 4 * 3 + 1,
+        "entries_rewritten_by_search": rewritten,
+        "first_fit_seconds": round(first_fit, 2),
+        "search_seconds": round(search_seconds, 2),
+        "best_params": {
+            k: list(v) if isinstance(v, tuple) else v for k, v in search.best_params_.items()
+        },
+        "best_cv_accuracy": float(search.best_score_),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(f"{len(df)} clips embedded once: {entries} cache entries in {cache}")
-    print(f"first fit {first_fit:.1f} s; grid search of {summary['fits']} fits "
-          f"{search_seconds:.1f} s, {rewritten} cache entries computed again")
-    print(f"best parameters {summary['best_params']}, cross-validated accuracy "
-          f"{search.best_score_:.3f}")
+    print(
+        f"first fit {first_fit:.1f} s; grid search of {summary['fits']} fits "
+        f"{search_seconds:.1f} s, {rewritten} cache entries computed again"
+    )
+    print(
+        f"best parameters {summary['best_params']}, cross-validated accuracy "
+        f"{search.best_score_:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from _data import held_out_split  # beside this script
+
 from embedclf import KerasCNN
 from embedclf.modelfile import load_model, save_model
 from embedclf.models import Augmenter
@@ -38,9 +38,18 @@ def main(argv=None):
     X_train, X_test, y_train, y_test = held_out_split(args.folder, quick=args.quick)
     augment = Augmenter(copies=1, mixup=0.2, freq_mask=0.15, time_mask=0.15)
     if args.quick:  # a tiny network on short windows of the 16 kHz synthetic clips
-        cnn = KerasCNN(architecture="strided_ds", width=2.0, sr=16000, window=0.5, hop=0.25,
-                       epochs=20, learning_rate=1e-2, early_stopping=False, augment=augment,
-                       random_state=0)
+        cnn = KerasCNN(
+            architecture="strided_ds",
+            width=2.0,
+            sr=16000,
+            window=0.5,
+            hop=0.25,
+            epochs=20,
+            learning_rate=1e-2,
+            early_stopping=False,
+            augment=augment,
+            random_state=0,
+        )
     else:
         cnn = KerasCNN(architecture="sbcnn", epochs=args.epochs, augment=augment, random_state=0)
 
@@ -50,13 +59,20 @@ def main(argv=None):
     accuracy = float(np.mean(loaded.predict(X_test) == y_test))
     proba, _ = loaded.predict_windows(X_test[:1])
     window_labels = loaded.classes_[proba.argmax(axis=1)].tolist()
-    summary = {"n_train": len(X_train), "n_test": len(X_test), "epochs_run": int(cnn.n_epochs_),
-               "held_out_accuracy": accuracy, "classes": cnn.classes_.tolist(),
-               "first_clip_window_labels": window_labels,
-               "model": str(out / "cnn.skops")}
+    summary = {
+        "n_train": len(X_train),
+        "n_test": len(X_test),
+        "epochs_run": int(cnn.n_epochs_),
+        "held_out_accuracy": accuracy,
+        "classes": cnn.classes_.tolist(),
+        "first_clip_window_labels": window_labels,
+        "model": str(out / "cnn.skops"),
+    }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(f"trained {summary['epochs_run']} epochs on {len(X_train)} clips "
-          f"(+ {augment.copies} augmented copy each)")
+    print(
+        f"trained {summary['epochs_run']} epochs on {len(X_train)} clips "
+        f"(+ {augment.copies} augmented copy each)"
+    )
     print(f"held-out accuracy: {accuracy:.3f} on {len(X_test)} clips")
     print(f"first held-out clip ({y_test[0]}), top class per window: {window_labels}")
     print(f"model: {summary['model']}")

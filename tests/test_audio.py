@@ -41,8 +41,9 @@ def test_resample_matches_analytic_sine():
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
 def test_formats_read_the_same(write_wav, subtype, tone):
     y, sr = tone
-    path = write_wav(f"t_{subtype}.flac" if subtype != "FLOAT" else "t.wav", y, sr=sr,
-                     subtype=subtype)
+    path = write_wav(
+        f"t_{subtype}.flac" if subtype != "FLOAT" else "t.wav", y, sr=sr, subtype=subtype
+    )
     got, _ = load_audio(path)
     assert np.max(np.abs(got - y)) < 1e-4
 
@@ -77,8 +78,9 @@ def _bad_files(tmp_path, write_wav):
     return cases
 
 
-@pytest.mark.parametrize("case", ["missing", "not audio", "empty", "zero-length", "nan", "inf",
-                                  "directory"])
+@pytest.mark.parametrize(
+    "case", ["missing", "not audio", "empty", "zero-length", "nan", "inf", "directory"]
+)
 def test_bad_file_raises_audio_error_naming_file(tmp_path, write_wav, case):
     path, reason = _bad_files(tmp_path, write_wav)[case]
     with pytest.raises(AudioError) as info:
@@ -87,15 +89,18 @@ def test_bad_file_raises_audio_error_naming_file(tmp_path, write_wav, case):
     assert reason in str(info.value) and path in str(info.value)
 
 
-@pytest.mark.parametrize("clip, reason", [
-    (np.zeros(0, dtype=np.float32), "zero-length"),
-    (np.array([0.0, np.nan], dtype=np.float32), "NaN"),
-    (np.array([0.0, np.inf]), "inf"),
-    (np.zeros(10, dtype=np.int16), "integer samples"),
-    (np.array(["a", "b"]), "unsupported sample format"),
-    (np.zeros((2, 8000), dtype=np.float32), "channels-first"),
-    (np.zeros((2, 2, 2), dtype=np.float32), "1-D or 2-D"),
-])
+@pytest.mark.parametrize(
+    "clip, reason",
+    [
+        (np.zeros(0, dtype=np.float32), "zero-length"),
+        (np.array([0.0, np.nan], dtype=np.float32), "NaN"),
+        (np.array([0.0, np.inf]), "inf"),
+        (np.zeros(10, dtype=np.int16), "integer samples"),
+        (np.array(["a", "b"]), "unsupported sample format"),
+        (np.zeros((2, 8000), dtype=np.float32), "channels-first"),
+        (np.zeros((2, 2, 2), dtype=np.float32), "1-D or 2-D"),
+    ],
+)
 def test_bad_waveforms(clip, reason):
     with pytest.raises(AudioError, match=reason) as info:
         list(iter_clips([np.zeros(4, dtype=np.float32), clip], sr=8000))

@@ -3,8 +3,17 @@
 import numpy as np
 import pytest
 
-from embedclf.models.augment import (Augmenter, add_noise, make_noise, mix_clips, mixup,
-                                     pitch_shift, spec_mask, time_shift, time_stretch)
+from embedclf.models.augment import (
+    Augmenter,
+    add_noise,
+    make_noise,
+    mix_clips,
+    mixup,
+    pitch_shift,
+    spec_mask,
+    time_shift,
+    time_stretch,
+)
 
 SR = 16000
 
@@ -79,8 +88,11 @@ def test_add_noise_from_a_recording_loops_and_keeps_silence_silent():
     residual = mixed - y
     scale = np.sqrt(np.mean(residual**2) / np.mean(rec**2))
     # the added noise is the recording (looped, scaled): every sample is one of its values
-    assert np.allclose(np.sort(np.unique(np.round(residual / scale, 4)))[[0, -1]],
-                       np.round([rec.min(), rec.max()], 4), atol=1e-3)
+    assert np.allclose(
+        np.sort(np.unique(np.round(residual / scale, 4)))[[0, -1]],
+        np.round([rec.min(), rec.max()], 4),
+        atol=1e-3,
+    )
     assert np.array_equal(add_noise(np.zeros(100), 10.0), np.zeros(100))
     with pytest.raises(ValueError, match="noise recording"):
         add_noise(y, 5.0, np.zeros((2, 2)))
@@ -167,13 +179,16 @@ def test_augmenter_draws_from_given_noise_recordings():
     assert np.array_equal(Augmenter(copies=1, p=1.0).augment([silence], SR, 0)[0], silence)
 
 
-@pytest.mark.parametrize("params, match", [
-    ({"stretch": (1.2, 0.8)}, "stretch"),
-    ({"stretch": (0.0, 1.0)}, "stretch"),
-    ({"snr_db": (1.0,)}, "snr_db"),
-    ({"p": 2.0}, "p"),
-    ({"freq_mask": 1.5}, "freq_mask"),
-])
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"stretch": (1.2, 0.8)}, "stretch"),
+        ({"stretch": (0.0, 1.0)}, "stretch"),
+        ({"snr_db": (1.0,)}, "snr_db"),
+        ({"p": 2.0}, "p"),
+        ({"freq_mask": 1.5}, "freq_mask"),
+    ],
+)
 def test_augmenter_rejects_bad_parameters(params, match):
     with pytest.raises(ValueError, match=match):
         Augmenter(**params).augment([_tone()], SR, 0)
@@ -192,20 +207,21 @@ def test_augmenters_pickled_before_the_masks_load_without_them():
 def test_mix_clips_adds_another_clip_at_a_drawn_share_keeping_loudness():
     t = np.arange(16000) / 16000
     a = np.sin(2 * np.pi * 440 * t).astype(np.float32)
-    b = (0.01 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)   # much quieter
+    b = (0.01 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)  # much quieter
     out = mix_clips([a, b], copies=3, random_state=0, share=(0.5, 0.5))
     assert len(out) == 6 and all(o.shape == a.shape and o.dtype == np.float32 for o in out)
     # two clips: each one's partner is the other, brought to its loudness, equal power shares
     rms = lambda x: np.sqrt(np.mean(np.asarray(x, np.float64) ** 2))  # noqa: E731
     for o in out[:3]:
-        np.testing.assert_allclose(o, np.sqrt(0.5) * a + np.sqrt(0.5) * b * rms(a) / rms(b),
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            o, np.sqrt(0.5) * a + np.sqrt(0.5) * b * rms(a) / rms(b), atol=1e-5
+        )
     for o in out[3:]:
-        np.testing.assert_allclose(rms(o), rms(b), rtol=0.02)   # loudness of clip 1 kept
+        np.testing.assert_allclose(rms(o), rms(b), rtol=0.02)  # loudness of clip 1 kept
     # the drawn share is within its range, and seeded
     shares = []
     for o in mix_clips([a, b], copies=20, random_state=1, share=(0.1, 0.3))[:20]:
-        w = 1 - (np.dot(o, a) / np.dot(a, a)) ** 2   # a's weight is sqrt(1 - w); a, b orthogonal
+        w = 1 - (np.dot(o, a) / np.dot(a, a)) ** 2  # a's weight is sqrt(1 - w); a, b orthogonal
         shares.append(w)
     assert 0.09 < min(shares) and max(shares) < 0.31 and np.ptp(shares) > 0.1
     again = mix_clips([a, b], copies=20, random_state=1, share=(0.1, 0.3))
@@ -220,14 +236,19 @@ def test_mix_clips_never_mixes_a_clip_with_itself_and_fits_partners_to_length():
         partners, offsets, starts = set(), set(), set()
         for o in out[i * copies : (i + 1) * copies]:
             assert len(o) == len(a)
-            rest = o / np.sqrt(0.5) - a          # the partner, brought to a's loudness
+            rest = o / np.sqrt(0.5) - a  # the partner, brought to a's loudness
             starts.add(int(np.flatnonzero(np.abs(rest) > 1e-3)[0]))
-            match = [j for j, b in enumerate(tones) if j != i and np.abs(
-                np.fft.rfft(rest))[int(len(rest) * (300 + 200 * j) / SR)] > 0.1 * len(rest)]
-            assert len(match) == 1               # exactly one other clip, never clip i itself
+            match = [
+                j
+                for j, b in enumerate(tones)
+                if j != i
+                and np.abs(np.fft.rfft(rest))[int(len(rest) * (300 + 200 * j) / SR)]
+                > 0.1 * len(rest)
+            ]
+            assert len(match) == 1  # exactly one other clip, never clip i itself
             assert abs(np.dot(rest, a)) < 0.05 * np.dot(a, a)
             partners.add(match[0])
-            if match[0] == 2 and len(a) > 800:   # the short clip is placed, zero-padded
+            if match[0] == 2 and len(a) > 800:  # the short clip is placed, zero-padded
                 inside = np.flatnonzero(np.abs(rest) > 1e-3)
                 offsets.add(int(inside[0]))
                 assert inside[-1] - inside[0] < 800

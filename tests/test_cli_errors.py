@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 
-import skops.io
 import numpy as np
 import pandas as pd
 import pytest
+import skops.io
 
 import embedclf.cli as cli
 from embedclf.audio import summarize_skipped
@@ -55,9 +55,11 @@ def model_file(tmp_path_factory, event_files):
 
 # --- 1. any exception: one line, exit 1 (130 when interrupted), --debug, --json ---------------
 
+
 @pytest.fixture
 def broken_command(monkeypatch):
     """`embedclf pipelines` fails the way a bug would (a multi-line message)."""
+
     def boom(args):
         raise RuntimeError("something broke\nin two lines")
 
@@ -67,14 +69,16 @@ def broken_command(monkeypatch):
 
 def test_unexpected_exception_is_one_line_pointing_at_debug(capsys, broken_command):
     code, out, err = run(capsys, "pipelines")
-    assert_one_line_error(code, out, err, 1, "unexpected RuntimeError: something broke in two "
-                                             "lines")
+    assert_one_line_error(
+        code, out, err, 1, "unexpected RuntimeError: something broke in two lines"
+    )
     assert "--debug" in err and "EMBEDCLF_DEBUG=1" in err and out == ""
 
 
-@pytest.mark.parametrize("argv, env", [(["--debug", "pipelines"], None),
-                                       (["pipelines", "--debug"], None),
-                                       (["pipelines"], "1")])
+@pytest.mark.parametrize(
+    "argv, env",
+    [(["--debug", "pipelines"], None), (["pipelines", "--debug"], None), (["pipelines"], "1")],
+)
 def test_debug_flag_or_env_shows_the_traceback(capsys, broken_command, monkeypatch, argv, env):
     if env:
         monkeypatch.setenv("EMBEDCLF_DEBUG", env)
@@ -97,8 +101,11 @@ def test_json_error_is_an_object_on_stdout(capsys, tmp_path, model_file, broken_
     missing = tmp_path / "gone.wav"
     code, out, err = run(capsys, "predict", model_file, missing, "--json", "--quiet")
     assert_one_line_error(code, out, err, 1, "file not found")
-    assert json.loads(out) == {"error": f"{missing}: file not found", "type": "AudioError",
-                               "source": str(missing)}
+    assert json.loads(out) == {
+        "error": f"{missing}: file not found",
+        "type": "AudioError",
+        "source": str(missing),
+    }
     code, out, err = run(capsys, "pipelines", "--json")
     assert_one_line_error(code, out, err, 1, "unexpected RuntimeError")
     assert json.loads(out)["type"] == "RuntimeError"
@@ -107,9 +114,12 @@ def test_json_error_is_an_object_on_stdout(capsys, tmp_path, model_file, broken_
 def test_a_real_process_prints_no_traceback(tmp_path):
     skops.io.dump({"not": "a model"}, tmp_path / "dict.skops")
     env = {k: v for k, v in os.environ.items() if k != "EMBEDCLF_DEBUG"}
-    proc = subprocess.run([sys.executable, "-m", "embedclf.cli", "predict",
-                           str(tmp_path / "dict.skops"), "x.wav"],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "embedclf.cli", "predict", str(tmp_path / "dict.skops"), "x.wav"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert proc.returncode == 1 and proc.stdout == "" and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1 and "holds a builtins.dict, not an estimator" in proc.stderr
 
@@ -120,29 +130,38 @@ PREDICT = ["predict", "no-such-model.joblib", "x.wav"]  # a missing model: exit 
 DISTILL = ["distill", "--teacher", "no-such-model.joblib", "--data", "nowhere"]
 
 
-@pytest.mark.parametrize("argv, says", [
-    (PREDICT + ["--window", "inf"], "argument --window/--windows: expected a finite number"),
-    (PREDICT + ["--window", "nan"], "argument --window/--windows: expected a finite number"),
-    (PREDICT + ["--window", "-1"], "argument --window/--windows: expected a finite number"),
-    (PREDICT + ["--window", "1", "--hop", "0"], "argument --hop: expected a finite number"),
-    (PREDICT + ["--window", "1", "--hop", "inf"], "argument --hop: expected a finite number"),
-    (PREDICT + ["--hop", "0.5"], "argument --hop: needs --window"),
-    (DISTILL + ["--width", "0"], "argument --width: expected a finite number > 0"),
-    (DISTILL + ["--epochs", "0"], "argument --epochs: expected a whole number >= 1"),
-    (DISTILL + ["--augment", "-1"], "argument --augment: expected a whole number >= 0"),
-    (DISTILL + ["--temperature", "inf"], "argument --temperature: expected a finite number"),
-    (DISTILL + ["--alpha", "2"], "argument --alpha: expected a number from 0 to 1"),
-    (DISTILL + ["--test-fraction", "0"], "argument --test-fraction: expected a number above 0"),
-    (DISTILL + ["--max-flash-kb", "nan"], "argument --max-flash-kb: expected a finite number"),
-    (DISTILL + ["--seed", "-1"], "argument --seed: expected a whole number from 0 to"),
-    (["evaluate", "--dataset", "folder", "--root", "nowhere", "--n-splits", "1"],
-     "argument --n-splits: expected a whole number >= 2"),
-    (["train", "nowhere", "-o", "m.joblib", "--limit-per-class", "0"],
-     "argument --limit-per-class: expected a whole number >= 1"),
-    (["embed", "nowhere", "-o", "e.csv", "--hop-size", "0"],
-     "argument --hop-size: expected a finite number > 0"),
-    (["demo", "--n-per-class", "1"], "argument --n-per-class: expected a whole number >= 2"),
-])
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (PREDICT + ["--window", "inf"], "argument --window/--windows: expected a finite number"),
+        (PREDICT + ["--window", "nan"], "argument --window/--windows: expected a finite number"),
+        (PREDICT + ["--window", "-1"], "argument --window/--windows: expected a finite number"),
+        (PREDICT + ["--window", "1", "--hop", "0"], "argument --hop: expected a finite number"),
+        (PREDICT + ["--window", "1", "--hop", "inf"], "argument --hop: expected a finite number"),
+        (PREDICT + ["--hop", "0.5"], "argument --hop: needs --window"),
+        (DISTILL + ["--width", "0"], "argument --width: expected a finite number > 0"),
+        (DISTILL + ["--epochs", "0"], "argument --epochs: expected a whole number >= 1"),
+        (DISTILL + ["--augment", "-1"], "argument --augment: expected a whole number >= 0"),
+        (DISTILL + ["--temperature", "inf"], "argument --temperature: expected a finite number"),
+        (DISTILL + ["--alpha", "2"], "argument --alpha: expected a number from 0 to 1"),
+        (DISTILL + ["--test-fraction", "0"], "argument --test-fraction: expected a number above 0"),
+        (DISTILL + ["--max-flash-kb", "nan"], "argument --max-flash-kb: expected a finite number"),
+        (DISTILL + ["--seed", "-1"], "argument --seed: expected a whole number from 0 to"),
+        (
+            ["evaluate", "--dataset", "folder", "--root", "nowhere", "--n-splits", "1"],
+            "argument --n-splits: expected a whole number >= 2",
+        ),
+        (
+            ["train", "nowhere", "-o", "m.joblib", "--limit-per-class", "0"],
+            "argument --limit-per-class: expected a whole number >= 1",
+        ),
+        (
+            ["embed", "nowhere", "-o", "e.csv", "--hop-size", "0"],
+            "argument --hop-size: expected a finite number > 0",
+        ),
+        (["demo", "--n-per-class", "1"], "argument --n-per-class: expected a whole number >= 2"),
+    ],
+)
 def test_bad_numbers_are_usage_errors_naming_the_flag(capsys, argv, says):
     assert says in usage_error(capsys, *argv)
 
@@ -156,15 +175,18 @@ def test_output_path_is_checked_before_the_model_is_loaded(capsys, tmp_path):
     assert "cannot tell the format of" in last and ".csv, .json, .parquet" in last
     assert "is a folder" in usage_error(capsys, *PREDICT, "-o", tmp_path)
     assert "is a file, not a folder" in usage_error(
-        capsys, "train", "nowhere", "-o", a_file / "m.joblib")
-    assert "argument --out: " in usage_error(capsys, "evaluate", "--dataset", "folder",
-                                             "--root", "nowhere", "--out", a_file)
+        capsys, "train", "nowhere", "-o", a_file / "m.joblib"
+    )
+    assert "argument --out: " in usage_error(
+        capsys, "evaluate", "--dataset", "folder", "--root", "nowhere", "--out", a_file
+    )
     assert "argument --out: " in usage_error(capsys, *DISTILL, "--out", a_file)
     assert not (tmp_path / "out.xlsx").exists()
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="root may write anywhere")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere"
+)
 def test_unwritable_output_folder_is_a_usage_error(capsys, tmp_path):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
@@ -180,12 +202,14 @@ def test_predict_output_suffix_selects_the_format(capsys, tmp_path, model_file, 
     assert run(capsys, "predict", model_file, *files, "-o", tmp_path / "p.csv", "--quiet")[0] == 0
     assert pd.read_csv(tmp_path / "p.csv")["label"].tolist() == [r["label"] for r in rows]
     pytest.importorskip("pyarrow")
-    assert run(capsys, "predict", model_file, *files, "-o", tmp_path / "p.parquet",
-               "--quiet")[0] == 0
+    assert (
+        run(capsys, "predict", model_file, *files, "-o", tmp_path / "p.parquet", "--quiet")[0] == 0
+    )
     assert pd.read_parquet(tmp_path / "p.parquet")["source"].tolist() == files
 
 
 # --- 3. data errors are one line ------------------------------------------------------------
+
 
 def test_csv_with_an_empty_path_cell_is_one_line_naming_the_line(capsys, tmp_path, event_files):
     _, df = event_files
@@ -203,8 +227,9 @@ def test_csv_with_an_empty_label_cell_is_one_line(capsys, tmp_path, event_files)
     assert_one_line_error(code, out, err, 1, "empty label on 1 row(s) (line 3)")
 
 
-@pytest.mark.parametrize("header, missing", [("file,label", "['path']"),
-                                             ("path,class", "['label']")])
+@pytest.mark.parametrize(
+    "header, missing", [("file,label", "['path']"), ("path,class", "['label']")]
+)
 def test_csv_missing_path_or_label_column_is_one_line(capsys, tmp_path, header, missing):
     csv = tmp_path / "index.csv"
     csv.write_text(f"{header}\na.wav,beep\n")
@@ -224,13 +249,15 @@ def _unfitted_pipeline():
     return make_pipeline("logmel-linear")
 
 
-@pytest.mark.parametrize("content, says", [
-    ({"not": "a model"}, "holds a builtins.dict, not an estimator"),
-    (_fitted_scaler, "holds a StandardScaler without a predict method"),
-    (_unfitted_pipeline, "the model is not fitted"),
-])
-def test_model_file_that_cannot_predict_is_one_line(capsys, tmp_path, event_files, content,
-                                                    says):
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ({"not": "a model"}, "holds a builtins.dict, not an estimator"),
+        (_fitted_scaler, "holds a StandardScaler without a predict method"),
+        (_unfitted_pipeline, "the model is not fitted"),
+    ],
+)
+def test_model_file_that_cannot_predict_is_one_line(capsys, tmp_path, event_files, content, says):
     _, df = event_files
     path = tmp_path / "model.skops"
     skops.io.dump(content() if callable(content) else content, path)
@@ -249,8 +276,9 @@ def test_teacher_without_predict_proba_is_one_line(capsys, tmp_path, event_files
     teacher.fit(df["path"].tolist(), df["label"].to_numpy())
     path = tmp_path / "svc.skops"
     save_model(teacher, path)
-    code, out, err = run(capsys, "distill", "--teacher", path, "--data", root,
-                         "--out", tmp_path / "mcu", "--quiet")
+    code, out, err = run(
+        capsys, "distill", "--teacher", path, "--data", root, "--out", tmp_path / "mcu", "--quiet"
+    )
     assert_one_line_error(code, out, err, 1, "has no predict_proba")
     assert not (tmp_path / "mcu").exists()  # refused before any work
 
@@ -265,19 +293,38 @@ def test_unreadable_model_file_is_one_line(capsys, tmp_path, event_files):
 
 # --- 4. skipped files are summarised, every one kept in the output ---------------------------
 
+
+def not_audio(seed, size):
+    """Bytes no audio decoder accepts: plain text, never random bytes (random
+    bytes sometimes hold an MPEG frame sync, and libsndfile then reads them)."""
+    line = f"embedclf test file {seed}: this is not audio\n".encode()
+    return (line * (size // len(line) + 1))[:size]
+
+
 def test_many_skipped_files_are_one_line_per_reason(capsys, tmp_path, event_files):
     _, df = event_files
     garbage = []
     for i in range(4):
         garbage.append(tmp_path / f"noise{i}.wav")
-        garbage[-1].write_bytes(os.urandom(2000))
+        garbage[-1].write_bytes(not_audio(i, 2000))
     missing = [tmp_path / "gone" / f"m{i:03d}.wav" for i in range(300)]
     rows = df[["path", "label"]].copy()
     extra = pd.DataFrame({"path": [str(p) for p in missing + garbage], "label": "beep"})
     csv = tmp_path / "index.csv"
     pd.concat([rows, extra]).to_csv(csv, index=False)
-    code, out, err = run(capsys, "train", csv, "--set", "mel__sr=16000",
-                         "-o", tmp_path / "m.joblib", "--on-error", "skip", "--json", "--quiet")
+    code, out, err = run(
+        capsys,
+        "train",
+        csv,
+        "--set",
+        "mel__sr=16000",
+        "-o",
+        tmp_path / "m.joblib",
+        "--on-error",
+        "skip",
+        "--json",
+        "--quiet",
+    )
     assert code == 0 and "Traceback" not in err
     assert err.splitlines() == [
         "embedclf: skipped 300 files: file not found (e.g. m000.wav, m001.wav, m002.wav)",
@@ -296,37 +343,64 @@ def test_evaluate_summarises_skips_and_keeps_them_in_the_report(capsys, tmp_path
         (copy / label).mkdir(parents=True, exist_ok=True)
         os.symlink(path, copy / label / os.path.basename(path))
     for i in range(5):
-        (copy / "beep" / f"zz-broken{i}.wav").write_bytes(os.urandom(1000))
-    code, out, err = run(capsys, "evaluate", "--dataset", "folder", "--root", copy, "--set",
-                         "mel__sr=16000", "--n-splits", 3, "--on-error", "skip", "--quiet",
-                         "--out", tmp_path / "rep")
+        (copy / "beep" / f"zz-broken{i}.wav").write_bytes(not_audio(i, 1000))
+    code, out, err = run(
+        capsys,
+        "evaluate",
+        "--dataset",
+        "folder",
+        "--root",
+        copy,
+        "--set",
+        "mel__sr=16000",
+        "--n-splits",
+        3,
+        "--on-error",
+        "skip",
+        "--quiet",
+        "--out",
+        tmp_path / "rep",
+    )
     assert code == 0
     lines = [line for line in err.splitlines() if line.startswith("embedclf: ")]
     assert lines[0].startswith("embedclf: skipped 5 files: not a readable audio file")
     assert "(e.g. zz-broken" in lines[0] and "report.json" in lines[1] and len(lines) == 2
     report = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert sorted(os.path.basename(r["source"]) for r in report["skipped"]) == [
-        f"zz-broken{i}.wav" for i in range(5)]
+        f"zz-broken{i}.wav" for i in range(5)
+    ]
 
 
-def test_predict_skips_are_summarised_and_rows_keep_each_error(capsys, tmp_path, model_file,
-                                                               event_files):
+def test_predict_skips_are_summarised_and_rows_keep_each_error(
+    capsys, tmp_path, model_file, event_files
+):
     _, df = event_files
     missing = [tmp_path / f"gone{i}.wav" for i in range(5)]
-    code, out, err = run(capsys, "predict", model_file, df["path"][0], *missing,
-                         "--on-error", "skip", "--json", "--quiet")
+    code, out, err = run(
+        capsys,
+        "predict",
+        model_file,
+        df["path"][0],
+        *missing,
+        "--on-error",
+        "skip",
+        "--json",
+        "--quiet",
+    )
     assert code == 0
     assert err.splitlines() == [
         "embedclf: skipped 5 files: file not found (e.g. gone0.wav, gone1.wav, gone2.wav)",
-        "embedclf: every skipped file is listed in the output's error column"]
+        "embedclf: every skipped file is listed in the output's error column",
+    ]
     rows = json.loads(out)
     assert [r["error"] for r in rows] == [None] + ["file not found"] * 5
 
 
 def test_skip_summary_orders_reasons_by_count_and_caps_their_number():
     reasons = ["r1"] + ["r2"] * 3 + ["r3"] * 2 + ["r4", "r5", "r6"]
-    skipped = pd.DataFrame({"source": [f"clip {i}" for i in range(len(reasons))],
-                            "reason": reasons})
+    skipped = pd.DataFrame(
+        {"source": [f"clip {i}" for i in range(len(reasons))], "reason": reasons}
+    )
     assert summarize_skipped(skipped, examples=2, max_reasons=3) == [
         "skipped 3 clips: r2 (e.g. clip 1, clip 2)",
         "skipped 2 clips: r3 (clip 4, clip 5)",
@@ -338,23 +412,27 @@ def test_skip_summary_orders_reasons_by_count_and_caps_their_number():
 
 def test_closed_stdout_pipe_stops_quietly():
     """`embedclf ... | head`: the reader leaving is no error to report."""
-    script = ("import sys, embedclf.cli as cli\n"
-              "def many(args):\n"
-              "    for _ in range(100000):\n"
-              "        print('x' * 100)\n"
-              "    return 0\n"
-              "cli.cmd_pipelines = many\n"
-              "sys.exit(cli.main(['pipelines']))\n")
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    script = (
+        "import sys, embedclf.cli as cli\n"
+        "def many(args):\n"
+        "    for _ in range(100000):\n"
+        "        print('x' * 100)\n"
+        "    return 0\n"
+        "cli.cmd_pipelines = many\n"
+        "sys.exit(cli.main(['pipelines']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     proc.stdout.readline()
     proc.stdout.close()  # like `head -1` exiting
     err = proc.stderr.read().decode()
     assert proc.wait() == 141 and err == ""
 
 
-def test_library_messages_name_python_parameters_and_the_command_its_options(capsys, tmp_path,
-                                                                            monkeypatch):
+def test_library_messages_name_python_parameters_and_the_command_its_options(
+    capsys, tmp_path, monkeypatch
+):
     from embedclf.weights import WeightsNotFoundError, fetch_openl3, find_openl3
 
     # the library says what a Python caller passes ...
@@ -368,10 +446,23 @@ def test_library_messages_name_python_parameters_and_the_command_its_options(cap
         find_openl3("mel128", "env")
     assert "embedclf.weights.fetch_openl3('mel128', 'env', sha256=DIGEST)" in str(info.value)
     # ... and the command line says the same with its own options (before any download)
-    code, out, err = run(capsys, "weights", "fetch", "openl3", "--input-repr", "mel128",
-                         "--content-type", "env", "--dest", tmp_path, "--quiet")
+    code, out, err = run(
+        capsys,
+        "weights",
+        "fetch",
+        "openl3",
+        "--input-repr",
+        "mel128",
+        "--content-type",
+        "env",
+        "--dest",
+        tmp_path,
+        "--quiet",
+    )
     assert code == 1 and "--sha256 DIGEST" in err and "--allow-unverified" in err
     assert "sha256=DIGEST" not in err and "allow_unverified" not in err
     message = cli._in_option_words(str(info.value))
-    assert ("embedclf weights fetch openl3 --input-repr mel128 --content-type env --sha256 DIGEST"
-            in message)
+    assert (
+        "embedclf weights fetch openl3 --input-repr mel128 --content-type env --sha256 DIGEST"
+        in message
+    )

@@ -17,7 +17,7 @@ pytest.importorskip("tflite_micro")
 from embedclf import LogMel, WindowAggregator  # noqa: E402
 from embedclf.distill import Distiller, export  # noqa: E402
 from embedclf.distill.clib import UnsupportedNetworkError, network_source  # noqa: E402
-from embedclf.distill.export import Int8Model, to_int8_tflite, tflm_outputs  # noqa: E402
+from embedclf.distill.export import Int8Model, tflm_outputs, to_int8_tflite  # noqa: E402
 from embedclf.distill.verify import build, missing_tools, run_demo, write_pcm  # noqa: E402
 from embedclf.models.windows import pool_windows, resolve_clip_pooling  # noqa: E402
 
@@ -27,8 +27,10 @@ SR = 16000
 def _skip_without(target):
     missing = missing_tools(target)
     if missing:
-        pytest.skip(f"{', '.join(missing)} not installed: `make test` installs them when run "
-                    "as root (tools/system-deps.sh)")
+        pytest.skip(
+            f"{', '.join(missing)} not installed: `make test` installs them when run "
+            "as root (tools/system-deps.sh)"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +46,13 @@ def data():
 def exported(data, tmp_path_factory):
     """One small student, exported and its C library built for the host, once."""
     X, y, _, _ = data
-    teacher = Pipeline([("mel", LogMel(sr=SR)), ("agg", WindowAggregator()),
-                        ("clf", LogisticRegression(max_iter=1000))]).fit(X, y)
+    teacher = Pipeline(
+        [
+            ("mel", LogMel(sr=SR)),
+            ("agg", WindowAggregator()),
+            ("clf", LogisticRegression(max_iter=1000)),
+        ]
+    ).fit(X, y)
     student = Distiller(teacher, epochs=8, learning_rate=1e-2, random_state=0).fit(X, y)
     out = tmp_path_factory.mktemp("clib")
     report = export(student, out, X)
@@ -85,8 +92,9 @@ def test_network_in_c_equals_the_tflm_interpreter(exported, data, tmp_path):
     model = (out / "model.tflite").read_bytes()
     Q = np.concatenate([_python_int8(student, model, w) for w in X[:6] + Xt])[..., None]
     Q.tofile(tmp_path / "in.i8")
-    subprocess.run([out / "c" / "embedclf_check_network", tmp_path / "in.i8",
-                    tmp_path / "out.i8"], check=True)
+    subprocess.run(
+        [out / "c" / "embedclf_check_network", tmp_path / "in.i8", tmp_path / "out.i8"], check=True
+    )
     C = np.fromfile(tmp_path / "out.i8", np.int8).reshape(len(Q), -1)
     expected = tflm_outputs(model, Q, 64 * 1024)
     assert len(np.unique(expected, axis=0)) > 5  # varied windows, not one repeated answer
@@ -123,48 +131,95 @@ def test_demo_clip_labels_equal_python(exported, clips):
         Q = _python_int8(student, model, wave)
         T = tflm_outputs(model, Q[..., None], 64 * 1024)
         np.testing.assert_array_equal(scores, T)
-        P = pool_windows(int8.dequantize(T).astype(np.float64), np.zeros(len(T), int), 1,
-                         resolve_clip_pooling(student.clip_pooling, student.aggregate))
+        P = pool_windows(
+            int8.dequantize(T).astype(np.float64),
+            np.zeros(len(T), int),
+            1,
+            resolve_clip_pooling(student.clip_pooling, student.aggregate),
+        )
         labels.append(label)
         expected.append(int(P.argmax()))
     assert labels == expected
 
 
 def test_streaming_gives_the_same_windows_for_any_chunking(exported, clips, tmp_path):
-    """Samples pushed one at a time, in odd chunks or all at once: the same scores."""
+    """Samples pushed one at a time, in odd chunks or all at once: the same scores and the same
+    events (embedclf_events.c)."""
     _, out, _ = exported
     c = out / "c"
     prog = tmp_path / "chunks.c"
-    prog.write_text(r'''
+    prog.write_text(r"""
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "embedclf.h"
+#include "embedclf_events.h"
 static void on_window(long i, const int8_t *q, void *u) {
   int c; (void)u; printf("%ld,%d", i, ecl_argmax(q));
   for (c = 0; c < ECL_N_CLASSES; ++c) printf(",%d", q[c]);
   printf("\n");
 }
+static void on_event(const ecl_event *e, void *u) {
+  uint32_t bits; /* as the demo prints it: the score's float32 bits */
+  (void)u; memcpy(&bits, &e->score, sizeof bits);
+  printf("event,%d,%ld,%ld,%08lx,%ld,%ld,%s\n", e->label, e->onset, e->offset,
+         (unsigned long)bits, e->detected, e->decided, ecl_labels[e->label]);
+}
 int main(int argc, char **argv) {
-  static int16_t pcm[1 << 20]; static ecl_state st; size_t n, i, chunk = atoi(argv[2]);
+  static int16_t pcm[1 << 20]; static ecl_state st; static ecl_listener ls;
+  size_t n, i, chunk = atoi(argv[2]);
   (void)argc;
   FILE *f = fopen(argv[1], "rb"); n = fread(pcm, 2, 1 << 20, f); fclose(f);
   ecl_init(&st);
-  for (i = 0; i < n; i += chunk) ecl_push_pcm16(&st, pcm + i, i + chunk < n ? chunk : n - i,
-                                                on_window, NULL);
-  printf("clip,%d\n", ecl_finish(&st, on_window, NULL));
+  ecl_listener_init(&ls, on_event, on_window, NULL);
+  for (i = 0; i < n; i += chunk) ecl_listen_pcm16(&st, &ls, pcm + i, i + chunk < n ? chunk : n - i);
+  printf("clip,%d\n", ecl_listen_finish(&st, &ls));
   return 0;
 }
-''')
+""")
     exe = tmp_path / "chunks"
-    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-ffp-contract=off", "-I", c,
-                    "-o", exe, prog, c / "embedclf.c", c / "embedclf_frontend.c",
-                    c / "embedclf_network.c", c / "embedclf_kernels.c", "-lm"], check=True)
-    path = clips[0][0]
-    outputs = {chunk: subprocess.run([exe, path, str(chunk)], capture_output=True, text=True,
-                                     check=True).stdout for chunk in (1, 77, 320, 1 << 20)}
-    assert len(set(outputs.values())) == 1
-    _, _, demo = run_demo(c, path)
-    assert outputs[1] == demo
+    subprocess.run(
+        [
+            "cc",
+            "-std=c99",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-ffp-contract=off",
+            "-I",
+            c,
+            "-o",
+            exe,
+            prog,
+            c / "embedclf.c",
+            c / "embedclf_frontend.c",
+            c / "embedclf_network.c",
+            c / "embedclf_kernels.c",
+            c / "embedclf_events.c",
+            "-lm",
+        ],
+        check=True,
+    )
+
+    def lines(text):  # windows and events in order (the demo prints events after a chunk)
+        rows = text.splitlines()
+        return [r for r in rows if not r.startswith("event,")], [
+            r for r in rows if r.startswith("event,")
+        ]
+
+    long_pcm = tmp_path / "long.pcm"  # several clips in a row: events come and go
+    long_pcm.write_bytes(b"".join(p.read_bytes() for p in clips[0][:6]))
+    for path in (clips[0][0], long_pcm):
+        outputs = {
+            chunk: subprocess.run(
+                [exe, path, str(chunk)], capture_output=True, text=True, check=True
+            ).stdout
+            for chunk in (1, 77, 320, 1 << 20)
+        }
+        assert len(set(outputs.values())) == 1
+        _, _, demo = run_demo(c, path)
+        assert lines(outputs[1]) == lines(demo)
+    assert lines(demo)[1]  # the long stream has an event
 
 
 def test_cortex_m4_firmware_prints_what_the_host_build_prints(exported, clips):
@@ -205,8 +260,38 @@ def test_report_device_section_is_measured_on_the_linked_firmware(exported):
     assert d["flash_bytes"] < d["image_flash_bytes"]  # the demo's printf and newlib on top
     assert 0 < d["stack_bytes"] < 4096
     assert d["ram_bytes"] == d["static_ram_bytes"] + d["stack_bytes"]
+    # the whole firmware: linked sections, the heap stdio took and the program's peak stack
+    parts = d["image_static_ram_bytes"], d["image_heap_bytes"], d["image_stack_bytes"]
+    assert d["image_ram_bytes"] == sum(parts) and min(parts[0], parts[2]) > 0
+    # files go through open/read/write and stdout has a static buffer: newlib never mallocs
+    # (its malloc would claim memory up to a page boundary)
+    assert d["image_heap_bytes"] == 0
+    assert d["stack_bytes"] <= d["image_stack_bytes"] < 8192
     assert d["n_windows"] == 10  # 5 s of audio, 1 s windows every 0.5 s (trailing one padded)
     assert d["instructions_per_window"] > report["macs_per_window"]
+
+
+def test_frontend_buffers_share_the_network_scratch(exported, tmp_path):
+    """The library's only statics are one work area (the FFT buffers and the activations,
+    never live at once); the state's frame ring holds int8 values."""
+    _skip_without("m4")
+    student, out, report = exported
+    c = tmp_path / "c"
+    subprocess.run(["cp", "-r", out / "c", c], check=True)
+    build(c, "m4")
+    text = (c / "embedclf_demo.map").read_text()
+    text = text[text.index("Linker script and memory map") :]
+    statics = re.findall(
+        r"^ \.(?:bss|data)\.(\S+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+) m4-obj/embedclf\w*\.o", text, re.M
+    )
+    assert [name for name, _ in statics] == ["ecl_work"]
+    n_fft = student.student_.frontend_.n_fft
+    n_mels, n_frames = report["input_shape"][:2]
+    frontend = 4 * (n_fft + n_fft // 2 + 1)  # float re, im and power
+    assert int(statics[0][1], 16) == max(report["c_library"]["scratch_bytes"], frontend)
+    # float samples of one frame, int8 frames and a float maximum per frame, then counters
+    state = re.search(r"\.bss\.state\s+0x[0-9a-f]+\s+0x([0-9a-f]+)", text)
+    assert int(state.group(1), 16) < 4 * n_fft + (n_mels + 4) * n_frames + 128
 
 
 def test_budget_uses_the_measured_device_figures(exported, data, tmp_path):
@@ -252,9 +337,50 @@ def test_cli_verify_prints_the_table_and_writes_verify_json(exported, data, tmp_
     assert main(["verify", str(out), *paths]) == 0
     text = capsys.readouterr().out
     assert re.search(r"Cortex-M4 \(QEMU\) output = host output +2 of 2 clips", text)
+    assert re.search(r"int8 features, C = Python +\d+ of \d+ values \(max step [01]\)", text)
     saved = json.loads((out / "verify.json").read_text())
     assert saved["outputs_equal_tflm"] == saved["n_windows"] > 0
     assert saved["device"]["flash_bytes"] > 0
+    assert saved["features_compared"] and saved["feature_max_step"] <= 1
+    shape = json.loads((out / "report.json").read_text())["input_shape"]
+    assert saved["feature_values"] == saved["n_windows"] * int(np.prod(shape))
+
+
+def test_verify_recomputes_the_students_python_features_from_the_export_alone(exported, clips):
+    """report.json's frontend section gives the student's own int8 input, bit for bit."""
+    from embedclf.distill.verify import python_int8_features
+
+    student, out, _ = exported
+    model = (out / "model.tflite").read_bytes()
+    spec = json.loads((out / "report.json").read_text())["frontend"]
+    for wave in clips[1]:
+        np.testing.assert_array_equal(
+            python_int8_features(spec, Int8Model(model), wave), _python_int8(student, model, wave)
+        )
+
+
+def test_cli_verify_fails_when_the_c_features_are_not_pythons(exported, data, tmp_path, capsys):
+    """A C library whose standardisation differs from the student's: verify says so, exit 1."""
+    _skip_without("m4")
+    import shutil
+
+    import soundfile as sf
+
+    from embedclf.cli import main
+
+    _, out, _ = exported
+    _, _, Xt, _ = data
+    other = tmp_path / "export"
+    shutil.copytree(out, other)
+    report = json.loads((other / "report.json").read_text())
+    report["frontend"]["feature_mean"][3] -= 2.0  # Python's reference no longer the C one's
+    (other / "report.json").write_text(json.dumps(report))
+    sf.write(tmp_path / "c0.wav", Xt[0], SR)
+    assert main(["verify", str(other), str(tmp_path / "c0.wav")]) == 1
+    saved = json.loads((other / "verify.json").read_text())
+    assert saved["feature_values_differing"] > 0 and saved["feature_max_step"] > 1
+    assert saved["outputs_equal_tflm"] == saved["n_windows"]  # the network still agrees
+    capsys.readouterr()
 
 
 def test_cli_verify_names_a_missing_emulator(exported, tmp_path, capsys, monkeypatch):
@@ -267,14 +393,20 @@ def test_cli_verify_names_a_missing_emulator(exported, tmp_path, capsys, monkeyp
     assert "not found on PATH" in err and "Traceback" not in err
 
 
-def test_export_of_an_uncompilable_student_names_the_op_and_drops_an_old_library(data,
-                                                                                  tmp_path):
+def test_export_of_an_uncompilable_student_names_the_op_and_drops_an_old_library(data, tmp_path):
     from embedclf.distill import mcu_frontend
     from embedclf.models import KerasCNN
 
     X, y, _, _ = data
-    cnn = KerasCNN(architecture="sbcnn", width=0.25, sr=SR, frontend=mcu_frontend(),
-                   window_top_db=80.0, epochs=1, random_state=0).fit(X[:8], y[:8])
+    cnn = KerasCNN(
+        architecture="sbcnn",
+        width=0.25,
+        sr=SR,
+        frontend=mcu_frontend(),
+        window_top_db=80.0,
+        epochs=1,
+        random_state=0,
+    ).fit(X[:8], y[:8])
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "embedclf_network.c").write_text("/* an earlier student's network */")
     report = export(cnn, tmp_path, X[:4])
@@ -284,3 +416,43 @@ def test_export_of_an_uncompilable_student_names_the_op_and_drops_an_old_library
     assert report["device"]["measured"] is False
     assert not (tmp_path / "c").exists()  # never a library of another model next to this one
     assert (tmp_path / "model_data.c").is_file()  # the TFLM path is written as before
+
+
+def test_frontend_header_compiles_as_strict_c_and_holds_the_students_numbers(exported, tmp_path):
+    """frontend.h is for people writing their own firmware: it must compile on its own (no
+    ``2f``-style literals) and its numbers, read by C, must be the student's in float32."""
+    import shutil
+
+    student, out, _ = exported
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    (tmp_path / "main.c").write_text(
+        '#include <stdio.h>\n#include "frontend.h"\n'
+        "int main(void) {\n"
+        '  printf("%.9g %.9g %.9g\\n", (double)EMBEDCLF_POWER, (double)EMBEDCLF_REF,'
+        " (double)EMBEDCLF_WINDOW_TOP_DB);\n"
+        '  for (int i = 0; i < EMBEDCLF_N_FFT; i++) printf("%.9g ", (double)kWindow[i]);\n'
+        '  printf("\\n");\n'
+        '  for (int i = 0; i < EMBEDCLF_N_MELS; i++) printf("%.9g ", (double)kMean[i]);\n'
+        '  printf("\\n%s\\n", kLabels[0]);\n  return 0;\n}\n'
+    )
+    flags = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wno-unused-const-variable"]
+    exe = tmp_path / "frontend_check"
+    subprocess.run(
+        [cc, *flags, "-I", str(out), str(tmp_path / "main.c"), "-o", str(exe)],
+        check=True,
+        capture_output=True,
+    )
+    lines = subprocess.run([exe], capture_output=True, text=True, check=True).stdout.splitlines()
+    fe = student.student_.frontend_
+    # %.9g round-trips a float32: read back, the C values are the student's in float32
+    read = lambda line: np.array([float(v) for v in line.split()], np.float32)  # noqa: E731
+    ref = fe.ref if isinstance(fe.ref, (int, float)) else 1.0
+    want = np.array([fe.power, ref, student.student_.window_top_db or 0], np.float32)
+    np.testing.assert_array_equal(read(lines[0]), want)
+    np.testing.assert_array_equal(read(lines[1]), np.asarray(fe.window_, np.float32))
+    np.testing.assert_array_equal(
+        read(lines[2]), np.asarray(student.student_.feature_mean_, np.float32)
+    )
+    assert lines[3] == str(student.classes_[0])

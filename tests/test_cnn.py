@@ -20,8 +20,15 @@ SR = 8000
 
 
 def tiny(**kw):
-    params = dict(architecture="strided_ds", sr=SR, epochs=3, random_state=0,
-                  frontend=LogMel(n_fft=256, hop_length=128, n_mels=20), window=0.5, hop=0.25)
+    params = dict(
+        architecture="strided_ds",
+        sr=SR,
+        epochs=3,
+        random_state=0,
+        frontend=LogMel(n_fft=256, hop_length=128, n_mels=20),
+        window=0.5,
+        hop=0.25,
+    )
     params.update(kw)
     return KerasCNN(**params)
 
@@ -67,6 +74,19 @@ def test_clip_probability_is_the_mean_of_its_windows(fitted, data):
     g = gmean(np.maximum(Pw, 1 / 512).reshape(3, 3, -1), axis=1)
     assert np.allclose(geo.predict_proba(X[:3]), g / g.sum(1, keepdims=True))
     assert (geo.predict(X[:3]) == geo.classes_[g.argmax(1)]).all()
+
+
+@pytest.mark.numeric
+def test_window_proba_runs_the_traced_network_as_the_eager_one(fitted, data):
+    X, _, _ = data
+    W, _, _ = fitted.windows(X[:4])
+    eager = fitted.model_(W, training=False).numpy()
+    # a traced graph may fuse operations differently: equal up to float rounding
+    np.testing.assert_allclose(fitted.window_proba(W), eager, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(fitted.window_proba(W[:1]), eager[:1], rtol=1e-5, atol=1e-7)
+    # its batch dimension is open: one trace serves every batch size (a stream's one window)
+    fitted.window_proba(W[:5])
+    assert fitted._forward().experimental_get_tracing_count() == 1
 
 
 def test_models_pickled_before_clip_pooling_keep_their_pooling(fitted):
@@ -186,7 +206,7 @@ def test_augmentation_changes_training_inputs_never_predictions(data, monkeypatc
     train_inputs = seen[0]
     assert len(train_inputs) == 3 * len(X) and model.n_windows_fit_ == 3 * 3 * len(X)
     assert all(np.array_equal(a, b) for a, b in zip(train_inputs[: len(X)], X))
-    assert not any(np.allclose(a, X[i // 2]) for i, a in enumerate(train_inputs[len(X):]))
+    assert not any(np.allclose(a, X[i // 2]) for i, a in enumerate(train_inputs[len(X) :]))
 
     def no_augment(*args, **kw):
         raise AssertionError("augmentation ran at prediction time")
@@ -217,8 +237,7 @@ def test_mixup_and_masks_reach_the_training_batches(data, monkeypatch):
     assert (inputs == 0).all(axis=2).any() and (inputs == 0).all(axis=1).any()
 
 
-@pytest.mark.parametrize("dump, load", [(pickle.dumps, pickle.loads),
-                                        ("joblib", "joblib")])
+@pytest.mark.parametrize("dump, load", [(pickle.dumps, pickle.loads), ("joblib", "joblib")])
 def test_pickle_round_trip_gives_identical_predictions(fitted, data, dump, load, tmp_path):
     X, _, _ = data
     if dump == "joblib":
@@ -235,8 +254,9 @@ def test_pipeline_holding_a_cnn_round_trips(data, tmp_path):
     X, y, _ = data
     pipe = Pipeline([("load", AudioLoader(sr=SR)), ("cnn", tiny(epochs=1))]).fit(X, y)
     joblib.dump(pipe, tmp_path / "p.joblib")
-    assert np.array_equal(joblib.load(tmp_path / "p.joblib").predict_proba(X),
-                          pipe.predict_proba(X))
+    assert np.array_equal(
+        joblib.load(tmp_path / "p.joblib").predict_proba(X), pipe.predict_proba(X)
+    )
 
 
 def test_models_pickled_before_lr_schedule_load_with_the_constant_rate(fitted, data):
@@ -258,8 +278,9 @@ def test_clone_is_unfitted_with_same_params(fitted):
 
 def test_grid_search_over_architectures_does_not_leak_state(data):
     X, y, folds = data
-    grid = GridSearchCV(tiny(epochs=2), {"architecture": ["strided_ds", "ds_cnn"],
-                                         "width": [0.5]}, cv=2, n_jobs=1)
+    grid = GridSearchCV(
+        tiny(epochs=2), {"architecture": ["strided_ds", "ds_cnn"], "width": [0.5]}, cv=2, n_jobs=1
+    )
     grid.fit(X, y)
     assert len(grid.cv_results_["mean_test_score"]) == 2
     # the refitted best model equals a fresh fit with the same parameters
@@ -320,8 +341,9 @@ def test_learning_rate_schedule(data, schedule):
         def on_epoch_end(self, epoch, logs=None):
             seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
 
-    tiny(epochs=4, early_stopping=False, learning_rate=1e-2, lr_schedule=schedule,
-         callbacks=[Rate()]).fit(X, y)
+    tiny(
+        epochs=4, early_stopping=False, learning_rate=1e-2, lr_schedule=schedule, callbacks=[Rate()]
+    ).fit(X, y)
     if schedule == "constant":
         assert seen == pytest.approx([1e-2] * 4)
     else:  # a half cosine over all steps, down to 1% of the rate at the last one
@@ -341,17 +363,25 @@ def test_weight_decay_shrinks_kernels_only(data):
             opt = self.model.optimizer
             seen["optimizer"] = type(opt).__name__
             if seen["optimizer"] == "AdamW":
-                seen["decayed"] = {v.path.split("/")[-1]: opt._use_weight_decay(v)
-                                   for v in self.model.trainable_variables}
+                seen["decayed"] = {
+                    v.path.split("/")[-1]: opt._use_weight_decay(v)
+                    for v in self.model.trainable_variables
+                }
 
     def kernels(model):
-        return np.sqrt(sum(float(np.sum(v.numpy() ** 2)) for v in model.trainable_variables
-                           if v.path.endswith("kernel")))
+        return np.sqrt(
+            sum(
+                float(np.sum(v.numpy() ** 2))
+                for v in model.trainable_variables
+                if v.path.endswith("kernel")
+            )
+        )
 
     plain = tiny(epochs=3, early_stopping=False, learning_rate=1e-2, callbacks=[Look()]).fit(X, y)
     assert seen["optimizer"] == "Adam"  # no decay: the optimizer every earlier model used
-    decayed = tiny(epochs=3, early_stopping=False, learning_rate=1e-2, weight_decay=20.0,
-                   callbacks=[Look()]).fit(X, y)
+    decayed = tiny(
+        epochs=3, early_stopping=False, learning_rate=1e-2, weight_decay=20.0, callbacks=[Look()]
+    ).fit(X, y)
     assert seen["optimizer"] == "AdamW"
     names = seen["decayed"]
     assert {n for n, on in names.items() if on} == {n for n in names if n.endswith("kernel")}

@@ -6,7 +6,6 @@ choice, not a bug.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-
 from embedclf import MFCC, AudioLoader, LogMel, WindowAggregator
 
 _LIST_OUTPUT = (
@@ -83,13 +82,32 @@ def _deep_estimators():
     except ImportError:
         return []
     tiny_mel = dict(sr=8000, n_fft=64, hop_length=32, n_mels=8)
-    cnn = KerasCNN(architecture="strided_ds", width=0.5, sr=8000, epochs=2, random_state=0,
-                   frontend=LogMel(**tiny_mel), window=0.016, hop=0.008)
+    cnn = KerasCNN(
+        architecture="strided_ds",
+        width=0.5,
+        sr=8000,
+        epochs=2,
+        random_state=0,
+        frontend=LogMel(**tiny_mel),
+        window=0.016,
+        hop=0.008,
+    )
     X = np.random.default_rng(0).standard_normal((30, 400)).astype(np.float32)
-    teacher = Pipeline([("mel", LogMel(**tiny_mel)), ("agg", WindowAggregator()),
-                        ("clf", LogisticRegression(max_iter=1000))]).fit(X, np.arange(30) % 3)
-    distiller = Distiller(FrozenEstimator(teacher), frontend=LogMel(**tiny_mel, top_db=None),
-                          window=0.016, hop=0.008, epochs=1, random_state=0)
+    teacher = Pipeline(
+        [
+            ("mel", LogMel(**tiny_mel)),
+            ("agg", WindowAggregator()),
+            ("clf", LogisticRegression(max_iter=1000)),
+        ]
+    ).fit(X, np.arange(30) % 3)
+    distiller = Distiller(
+        FrozenEstimator(teacher),
+        frontend=LogMel(**tiny_mel, top_db=None),
+        window=0.016,
+        hop=0.008,
+        epochs=1,
+        random_state=0,
+    )
     return [cnn, distiller]
 
 
@@ -97,8 +115,15 @@ def _deep_estimators():
     [
         AudioLoader(sr=8000),
         LogMel(sr=8000, n_fft=64, hop_length=32, n_mels=8),
-        LogMel(sr=8000, n_fft=64, hop_length=32, n_mels=8, normalize="window",
-               normalize_window=0.01, n_jobs=2),
+        LogMel(
+            sr=8000,
+            n_fft=64,
+            hop_length=32,
+            n_mels=8,
+            normalize="window",
+            normalize_window=0.01,
+            n_jobs=2,
+        ),
         MFCC(sr=8000, n_fft=64, hop_length=32, n_mels=8, n_mfcc=4, deltas=1, delta_width=3),
         WindowAggregator(),
         WindowAggregator(stats=("mean", "max"), quantiles=(0.1, 0.9), diffs=True),

@@ -10,25 +10,43 @@ from embedclf.datasets import DatasetError, load_esc50, load_urbansound8k
 
 def urbansound(root, names):
     (root / "metadata").mkdir(parents=True)
-    pd.DataFrame({
-        "slice_file_name": names, "fsID": range(len(names)), "start": 0.0, "end": 1.0,
-        "salience": 1, "fold": 1, "classID": 0, "class": "dog_bark",
-    }).to_csv(root / "metadata" / "UrbanSound8K.csv", index=False)
+    pd.DataFrame(
+        {
+            "slice_file_name": names,
+            "fsID": range(len(names)),
+            "start": 0.0,
+            "end": 1.0,
+            "salience": 1,
+            "fold": 1,
+            "classID": 0,
+            "class": "dog_bark",
+        }
+    ).to_csv(root / "metadata" / "UrbanSound8K.csv", index=False)
 
 
 def esc50(root, names):
     (root / "meta").mkdir(parents=True)
-    pd.DataFrame({
-        "filename": names, "fold": 1, "target": 0, "category": "dog", "esc10": True,
-        "src_file": range(len(names)), "take": "A",
-    }).to_csv(root / "meta" / "esc50.csv", index=False)
+    pd.DataFrame(
+        {
+            "filename": names,
+            "fold": 1,
+            "target": 0,
+            "category": "dog",
+            "esc10": True,
+            "src_file": range(len(names)),
+            "take": "A",
+        }
+    ).to_csv(root / "meta" / "esc50.csv", index=False)
 
 
 @pytest.mark.parametrize("bad", ["../../../secret.wav", "/etc/passwd", "../../../x/../../y.wav"])
 def test_urbansound8k_row_outside_the_root_is_an_error_naming_the_row(tmp_path, bad):
     urbansound(tmp_path, ["100032-3-0-0.wav", bad])
-    with pytest.raises(DatasetError, match=r"UrbanSound8K.csv, line 3: slice_file_name .*"
-                                           r"outside the dataset root"):
+    with pytest.raises(
+        DatasetError,
+        match=r"UrbanSound8K.csv, line 3: slice_file_name .*"
+        r"outside the dataset root",
+    ):
         load_urbansound8k(tmp_path)
 
 

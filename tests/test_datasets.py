@@ -14,7 +14,6 @@ from embedclf.datasets import (
     load_fsdd,
     load_segments,
     load_speechcommands,
-    load_urbansound8k,
     make_sound_events,
     read_audacity_labels,
     write_sound_events,
@@ -48,11 +47,18 @@ def test_folder_errors(tmp_path):
 
 def test_urbansound8k(tmp_path):
     (tmp_path / "metadata").mkdir()
-    pd.DataFrame({
-        "slice_file_name": ["100032-3-0-0.wav", "100263-2-0-117.wav"], "fsID": [100032, 100263],
-        "start": [0.0, 58.5], "end": [0.3, 62.5], "salience": [1, 1], "fold": [5, 5],
-        "classID": [3, 2], "class": ["dog_bark", "children_playing"],
-    }).to_csv(tmp_path / "metadata" / "UrbanSound8K.csv", index=False)
+    pd.DataFrame(
+        {
+            "slice_file_name": ["100032-3-0-0.wav", "100263-2-0-117.wav"],
+            "fsID": [100032, 100263],
+            "start": [0.0, 58.5],
+            "end": [0.3, 62.5],
+            "salience": [1, 1],
+            "fold": [5, 5],
+            "classID": [3, 2],
+            "class": ["dog_bark", "children_playing"],
+        }
+    ).to_csv(tmp_path / "metadata" / "UrbanSound8K.csv", index=False)
     df = load_dataset("urbansound8k", tmp_path)
     assert df["path"][0].endswith("audio/fold5/100032-3-0-0.wav")
     assert df["fold"].dtype.kind == "i" and df["label"].tolist() == ["dog_bark", "children_playing"]
@@ -61,11 +67,17 @@ def test_urbansound8k(tmp_path):
 
 def _esc50_meta(root):
     (root / "meta").mkdir(parents=True)
-    pd.DataFrame({
-        "filename": ["1-100032-A-0.wav", "1-100038-A-14.wav", "2-100648-A-43.wav"],
-        "fold": [1, 1, 2], "target": [0, 14, 43], "category": ["dog", "chirping_birds", "car_horn"],
-        "esc10": [True, False, False], "src_file": [100032, 100038, 100648], "take": ["A"] * 3,
-    }).to_csv(root / "meta" / "esc50.csv", index=False)
+    pd.DataFrame(
+        {
+            "filename": ["1-100032-A-0.wav", "1-100038-A-14.wav", "2-100648-A-43.wav"],
+            "fold": [1, 1, 2],
+            "target": [0, 14, 43],
+            "category": ["dog", "chirping_birds", "car_horn"],
+            "esc10": [True, False, False],
+            "src_file": [100032, 100038, 100648],
+            "take": ["A"] * 3,
+        }
+    ).to_csv(root / "meta" / "esc50.csv", index=False)
 
 
 def test_esc50_and_its_esc10_subset(tmp_path):
@@ -81,15 +93,23 @@ def test_esc10_folder_layout(tmp_path):
     touch(tmp_path / "010 - Fire crackling" / "2-18766-A.ogg")
     df = load_esc10(tmp_path)
     assert df[["label", "fold", "group"]].values.tolist() == [
-        ["Dog bark", 1, "100032"], ["Dog bark", 5, "9032"], ["Fire crackling", 2, "18766"]]
+        ["Dog bark", 1, "100032"],
+        ["Dog bark", 5, "9032"],
+        ["Fire crackling", 2, "18766"],
+    ]
     touch(tmp_path / "001 - Dog bark" / "badname.ogg")
     with pytest.raises(ValueError, match="badname.ogg"):
         load_esc10(tmp_path)
 
 
 def test_fsdd_split_and_speakers(tmp_path):
-    for name in ["0_george_0.wav", "0_george_4.wav", "0_george_5.wav", "9_yweweler_49.wav",
-                 "README.wav"]:
+    for name in [
+        "0_george_0.wav",
+        "0_george_4.wav",
+        "0_george_5.wav",
+        "9_yweweler_49.wav",
+        "README.wav",
+    ]:
         touch(tmp_path / "recordings" / name)
     df = load_fsdd(tmp_path)
     assert df["split"].tolist() == ["test", "test", "train", "train"]
@@ -98,15 +118,24 @@ def test_fsdd_split_and_speakers(tmp_path):
 
 
 def test_speechcommands(tmp_path):
-    for rel in ["yes/aa11_nohash_0.wav", "yes/bb22_nohash_1.wav", "no/aa11_nohash_2.wav",
-                "_background_noise_/white.wav"]:
+    for rel in [
+        "yes/aa11_nohash_0.wav",
+        "yes/bb22_nohash_1.wav",
+        "no/aa11_nohash_2.wav",
+        "_background_noise_/white.wav",
+    ]:
         touch(tmp_path / rel)
     (tmp_path / "testing_list.txt").write_text("yes/bb22_nohash_1.wav\n")
     (tmp_path / "validation_list.txt").write_text("no/aa11_nohash_2.wav\n")
     df = load_speechcommands(tmp_path)
     assert df[["label", "group", "split"]].values.tolist() == [
-        ["no", "aa11", "validation"], ["yes", "aa11", "train"], ["yes", "bb22", "test"]]
-    assert "_background_noise_" in set(load_speechcommands(tmp_path, include_background=True)["label"])
+        ["no", "aa11", "validation"],
+        ["yes", "aa11", "train"],
+        ["yes", "bb22", "test"],
+    ]
+    assert "_background_noise_" in set(
+        load_speechcommands(tmp_path, include_background=True)["label"]
+    )
 
 
 def test_audacity_labels_to_segments(tmp_path):
@@ -116,7 +145,10 @@ def test_audacity_labels_to_segments(tmp_path):
     sf.write(wav, audio, sr)
     (tmp_path / "rec.txt").write_text("1.0\t2.0\tbeep\n\\\t200.0\t1000.0\n2.5\t2.5\tclick\n")
     df = load_audacity(wav)
-    assert df[["start", "end", "label"]].values.tolist() == [[1.0, 2.0, "beep"], [2.5, 2.5, "click"]]
+    assert df[["start", "end", "label"]].values.tolist() == [
+        [1.0, 2.0, "beep"],
+        [2.5, 2.5, "click"],
+    ]
     segs = load_segments(df, sr=4000, min_duration=0.5)
     assert len(segs[0]) == 4000 and abs(segs[0][100:-100].mean() - 0.5) < 1e-3
     assert len(segs[1]) == 2000  # the point label was widened to 0.5 s

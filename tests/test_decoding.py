@@ -13,11 +13,21 @@ import pytest
 import soundfile as sf
 from test_embeddings import ToyEmbedding
 
-from embedclf import AudioError, AudioLoader, LogMel, MFCC
+from embedclf import MFCC, AudioError, AudioLoader, LogMel
 from embedclf import audio as audio_mod
-from embedclf.audio import (MAX_DURATION_SECONDS, MAX_FILE_CHANNELS, SkippedClipsWarning,
-                            audio_info, content_key, iter_clips, load_audio, load_clips,
-                            resample, stream_audio, to_mono)
+from embedclf.audio import (
+    MAX_DURATION_SECONDS,
+    MAX_FILE_CHANNELS,
+    SkippedClipsWarning,
+    audio_info,
+    content_key,
+    iter_clips,
+    load_audio,
+    load_clips,
+    resample,
+    stream_audio,
+    to_mono,
+)
 from embedclf.features.embeddings import EmbeddingCache
 
 F32_MAX = float(np.finfo(np.float32).max)
@@ -65,12 +75,17 @@ def _flac_declaring(tmp_path, name, total_samples, seconds=1.0, sr=16000):
 
 # --- 1. every decoder failure on every path is an AudioError naming the file --------------
 
-@pytest.mark.parametrize("read", [
-    lambda p: load_audio(p, sr=8000),
-    lambda p: list(stream_audio(p)),
-    lambda p: list(stream_audio(p, sr=16000)),
-    lambda p: content_key(p),
-], ids=["load_audio", "stream_audio", "stream_audio_resampled", "content_key"])
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda p: load_audio(p, sr=8000),
+        lambda p: list(stream_audio(p)),
+        lambda p: list(stream_audio(p, sr=16000)),
+        lambda p: content_key(p),
+    ],
+    ids=["load_audio", "stream_audio", "stream_audio_resampled", "content_key"],
+)
 def test_truncated_flac_is_an_audio_error_naming_the_file(truncated_flac, read):
     with pytest.raises(AudioError, match="truncated or corrupt") as info:
         read(truncated_flac)
@@ -83,8 +98,9 @@ def test_truncated_flac_is_skipped_by_audio_loader_and_lazy_loading(truncated_fl
     assert len(out) == 1 and len(out[0]) == 8000
     # lazy checking decodes through stream_audio/content_key (the CLI's path)
     with pytest.warns(SkippedClipsWarning):
-        res = load_clips([truncated_flac, good_wav], y=["a", "b"], sr=8000, on_error="skip",
-                         lazy=True)
+        res = load_clips(
+            [truncated_flac, good_wav], y=["a", "b"], sr=8000, on_error="skip", lazy=True
+        )
     assert res.y.tolist() == ["b"] and res.skipped["source"].tolist() == [truncated_flac]
     assert "truncated" in res.skipped["reason"][0]
     with pytest.raises(AudioError, match="truncated"):
@@ -92,8 +108,9 @@ def test_truncated_flac_is_skipped_by_audio_loader_and_lazy_loading(truncated_fl
 
 
 @pytest.mark.parametrize("cache", [False, True])
-def test_truncated_flac_is_skipped_by_an_embedding_transformer(tmp_path, truncated_flac,
-                                                               good_wav, cache):
+def test_truncated_flac_is_skipped_by_an_embedding_transformer(
+    tmp_path, truncated_flac, good_wav, cache
+):
     cache = str(tmp_path / "cache") if cache else None
     est = ToyEmbedding(cache=cache, on_error="skip").fit([good_wav])
     with pytest.warns(SkippedClipsWarning):
@@ -107,10 +124,17 @@ def test_truncated_flac_is_skipped_by_an_embedding_transformer(tmp_path, truncat
 
 # --- 2. declared length, rate and channels are checked before anything is allocated ------
 
-@pytest.mark.parametrize("read", [
-    lambda p: load_audio(p), lambda p: audio_info(p), lambda p: next(stream_audio(p)),
-    lambda p: content_key(p),
-], ids=["load_audio", "audio_info", "stream_audio", "content_key"])
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda p: load_audio(p),
+        lambda p: audio_info(p),
+        lambda p: next(stream_audio(p)),
+        lambda p: content_key(p),
+    ],
+    ids=["load_audio", "audio_info", "stream_audio", "content_key"],
+)
 def test_huge_declared_length_is_an_audio_error_before_allocating(tmp_path, read):
     path = _flac_declaring(tmp_path, "huge.flac", (1 << 36) - 1)  # 2**36 samples: 256 GiB
     start = time.perf_counter()
@@ -141,10 +165,19 @@ def test_declared_length_within_limits_allocates_only_what_the_file_holds(tmp_pa
     # 2**31 samples at 16 kHz is 37 h (within MAX_DURATION_SECONDS), 8 GiB as float32;
     # the file holds 1 s. A whole-file read sized by the header would be a MemoryError.
     path = _flac_declaring(tmp_path, "liar.flac", 1 << 31)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(sys.path))
-    run = subprocess.run([sys.executable, "-c", _LOW_MEMORY, path], capture_output=True,
-                         text=True, env=env, timeout=120)
+    env = dict(
+        os.environ,
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(sys.path),
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", _LOW_MEMORY, path],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.splitlines()
     assert len(lines) == 2 and all(line.startswith("AudioError:") for line in lines), run.stdout
@@ -171,8 +204,10 @@ def test_absurd_declared_sample_rate_is_an_audio_error(tmp_path, rate):
 def test_too_many_declared_channels_is_an_audio_error(tmp_path):
     path = str(tmp_path / "many.wav")
     sf.write(path, np.zeros((10, MAX_FILE_CHANNELS + 1), np.float32), 8000)
-    with pytest.raises(AudioError, match=f"declares {MAX_FILE_CHANNELS + 1} channels; the "
-                                         f"limit is {MAX_FILE_CHANNELS}"):
+    with pytest.raises(
+        AudioError,
+        match=f"declares {MAX_FILE_CHANNELS + 1} channels; the limit is {MAX_FILE_CHANNELS}",
+    ):
         load_audio(path)
 
 
@@ -188,6 +223,7 @@ def test_blocks_are_capped_in_samples_whatever_the_rate_and_channels(tmp_path, m
 
 # --- 3. NaN/inf is an AudioError on every path; extreme finite input stays finite ---------
 
+
 @pytest.fixture
 def nan_wav(tmp_path):
     y = _noise(8000)
@@ -197,13 +233,27 @@ def nan_wav(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("read", [
-    lambda p: load_audio(p), lambda p: list(stream_audio(p, sr=16000)),
-    lambda p: content_key(p), lambda p: load_clips([p], sr=8000, lazy=True),
-    lambda p: list(iter_clips([p], sr=8000)), lambda p: ToyEmbedding().fit([p]).transform([p]),
-    lambda p: LogMel(sr=8000).fit([p]).transform([p]),
-], ids=["load_audio", "stream_audio", "content_key", "load_clips_lazy", "iter_clips",
-        "embedding", "logmel"])
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda p: load_audio(p),
+        lambda p: list(stream_audio(p, sr=16000)),
+        lambda p: content_key(p),
+        lambda p: load_clips([p], sr=8000, lazy=True),
+        lambda p: list(iter_clips([p], sr=8000)),
+        lambda p: ToyEmbedding().fit([p]).transform([p]),
+        lambda p: LogMel(sr=8000).fit([p]).transform([p]),
+    ],
+    ids=[
+        "load_audio",
+        "stream_audio",
+        "content_key",
+        "load_clips_lazy",
+        "iter_clips",
+        "embedding",
+        "logmel",
+    ],
+)
 def test_nan_in_a_file_is_an_audio_error_on_every_path(nan_wav, read):
     with pytest.raises(AudioError, match="NaN or inf") as info:
         read(nan_wav)
@@ -217,8 +267,9 @@ def test_non_finite_waveform_is_an_audio_error(bad):
     with pytest.raises(AudioError, match="NaN" if np.isnan(bad) else "inf"):
         to_mono(y)
     # a float64 sum of finite values may overflow: that alone is no reason to refuse
-    np.testing.assert_array_equal(to_mono(np.array([1e308, 1e308, -1.0])),
-                                  np.float32([F32_MAX, F32_MAX, -1.0]))
+    np.testing.assert_array_equal(
+        to_mono(np.array([1e308, 1e308, -1.0])), np.float32([F32_MAX, F32_MAX, -1.0])
+    )
 
 
 def _extreme(n, channels=None):
@@ -273,16 +324,25 @@ def test_resampling_ordinary_audio_is_unchanged_by_the_overflow_guard():
 def test_non_finite_resampler_output_is_an_audio_error(monkeypatch):
     import soxr
 
-    monkeypatch.setattr(soxr, "resample", lambda y, *a, **kw: np.full(len(y) // 2, np.nan,
-                                                                       np.float32))
+    monkeypatch.setattr(
+        soxr, "resample", lambda y, *a, **kw: np.full(len(y) // 2, np.nan, np.float32)
+    )
     with pytest.raises(AudioError, match="resampled waveform contains NaN"):
         resample(_noise(800), 16000, 8000, source="x.wav")
 
 
-@pytest.mark.parametrize("params", [
-    {}, {"ref": "max"}, {"log": False}, {"normalize": "clip"},
-    {"log": False, "normalize": "window"}, {"power": 1.0, "top_db": None},
-], ids=["default", "ref_max", "power_spectrum", "normalized", "power_normalized", "magnitude"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"ref": "max"},
+        {"log": False},
+        {"normalize": "clip"},
+        {"log": False, "normalize": "window"},
+        {"power": 1.0, "top_db": None},
+    ],
+    ids=["default", "ref_max", "power_spectrum", "normalized", "power_normalized", "magnitude"],
+)
 def test_logmel_of_extreme_finite_samples_is_finite(params):
     ordinary = _noise(8000)
     est = LogMel(sr=8000, n_mels=32, **params).fit([ordinary])
@@ -311,6 +371,7 @@ def test_mfcc_of_extreme_finite_samples_is_finite():
 
 # --- 4. the embedding cache never stores a non-finite embedding, nor trusts one -----------
 
+
 def test_embedding_cache_refuses_non_finite_values(tmp_path):
     cache = EmbeddingCache(str(tmp_path), "toy")
     with pytest.raises(ValueError, match="refusing to cache entry k: it holds NaN or inf"):
@@ -331,8 +392,10 @@ def test_non_finite_embedding_is_not_cached_and_honours_on_error(tmp_path):
     assert "produced NaN or inf embeddings (not cached)" in est.skipped_["reason"][0]
     entries = [f for _, _, files in os.walk(tmp_path) for f in files]
     assert len(entries) == 1  # the good clip's only
-    with np.errstate(over="ignore", invalid="ignore"), \
-            pytest.raises(AudioError, match="clip 0: ToyEmbedding produced NaN or inf"):
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(AudioError, match="clip 0: ToyEmbedding produced NaN or inf"),
+    ):
         ToyEmbedding(cache=str(tmp_path)).fit([good]).transform([loud, good])
     assert len([f for _, _, files in os.walk(tmp_path) for f in files]) == 1
 

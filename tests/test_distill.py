@@ -2,9 +2,11 @@
 
 import json
 import re
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -32,8 +34,13 @@ def data():
 @pytest.fixture(scope="module")
 def teacher(data):
     X, y, _, _ = data
-    return Pipeline([("mel", LogMel(sr=SR)), ("agg", WindowAggregator(stats=("mean", "std", "max"))),
-                     ("clf", LogisticRegression(max_iter=2000))]).fit(X, y)
+    return Pipeline(
+        [
+            ("mel", LogMel(sr=SR)),
+            ("agg", WindowAggregator(stats=("mean", "std", "max"))),
+            ("clf", LogisticRegression(max_iter=2000)),
+        ]
+    ).fit(X, y)
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +115,7 @@ def recording_teacher(classes, seen):
 
         def predict_proba(self, clips):
             seen.extend(np.asarray(c).copy() for c in clips)
-            return np.eye(len(classes))[np.arange(len(seen) - len(clips), len(seen))
-                                        % len(classes)]
+            return np.eye(len(classes))[np.arange(len(seen) - len(clips), len(seen)) % len(classes)]
 
     return Recorder()
 
@@ -173,6 +179,102 @@ def test_auto_context_is_the_teachers_own_window_when_longer(distilled):
     assert distilled.teacher_context_ is None  # its log-mel teacher declares no window
 
 
+def test_auto_context_spans_two_teacher_windows_when_it_pools_a_spread():
+    # one BirdNET window pooled with std gives a spread of 0, never seen in training: two do not
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.preprocessing import StandardScaler
+
+    from embedclf import BirdNETEmbedding
+    from embedclf.distill.distiller import auto_teacher_context, pools_spread
+
+    def birdnet(agg, hop=3.0):
+        return Pipeline(
+            [
+                ("emb", BirdNETEmbedding(hop=hop)),
+                ("agg", agg),
+                ("scale", StandardScaler()),
+                ("clf", LogisticRegression()),
+            ]
+        )
+
+    assert pools_spread(birdnet(WindowAggregator())) is True  # default stats: mean, std
+    assert pools_spread(birdnet(WindowAggregator(stats=("mean",), diffs=True))) is True
+    assert pools_spread(birdnet(WindowAggregator(stats=("mean", "max", "median")))) is False
+    assert auto_teacher_context(birdnet(WindowAggregator()), 1.0) == 6.0
+    assert auto_teacher_context(FrozenEstimator(birdnet(WindowAggregator())), 1.0) == 6.0
+    assert auto_teacher_context(birdnet(WindowAggregator(), hop=1.5), 1.0) == 4.5
+    assert auto_teacher_context(birdnet(WindowAggregator(stats=("mean", "max"))), 1.0) == 3.0
+    assert auto_teacher_context(birdnet(WindowAggregator()), 8.0) is None  # student's is longer
+    # a spread over log-mel frames is fine in any window: no teacher window, no context
+    assert (
+        auto_teacher_context(Pipeline([("mel", LogMel()), ("agg", WindowAggregator())]), 1) is None
+    )
+
+
+def test_fit_measures_the_teachers_answers_on_what_it_is_asked(distilled, data, teacher):
+    from embedclf.distill.distiller import teacher_window_proba
+
+    X, y, _, _ = data
+    student = distilled.student_  # every clip trained (no early stopping, no held-out clips)
+    _, owner, starts = student.windows(X)
+    P = teacher_window_proba(
+        teacher,
+        X,
+        owner,
+        starts,
+        sr=SR,
+        frame_seconds=student.frontend_.hop_length / SR,
+        window_frames=student.window_frames_[0],
+    )
+    top = teacher.classes_[P.argmax(1)]
+    assert distilled.teacher_window_accuracy_ == pytest.approx(np.mean(top == y[owner]))
+    averaged = np.stack([P[owner == i].mean(0) for i in range(len(X))])
+    assert distilled.teacher_averaged_accuracy_ == pytest.approx(
+        np.mean(teacher.classes_[averaged.argmax(1)] == y)
+    )
+    assert distilled.teacher_clip_accuracy_ == pytest.approx(teacher.score(X, y))
+    unlabelled = Distiller(teacher, epochs=1, random_state=0).fit(X, None)
+    assert unlabelled.teacher_window_accuracy_ is None and unlabelled.teacher_clip_accuracy_ is None
+
+
+class WholeClipTeacher(ClassifierMixin, BaseEstimator):
+    """Right about whole clips, always "quiet" about shorter audio: like a teacher whose
+    pooled statistic is out of range on less audio than it was trained on."""
+
+    def __init__(self, sr=SR, clip_seconds=1.5):
+        self.sr = sr
+        self.clip_seconds = clip_seconds
+
+    def fit(self, X, y):
+        self.classes_ = np.array(["loud", "quiet"])
+        return self
+
+    def predict_proba(self, X):
+        P = []
+        for clip in X:
+            whole = len(clip) >= self.clip_seconds * self.sr
+            loud = whole and np.abs(np.asarray(clip)).mean() > 0.1
+            P.append([0.9, 0.1] if loud else [0.1, 0.9])
+        return np.array(P)
+
+
+def test_teacher_far_worse_on_windows_than_on_clips_warns_what_to_do():
+    from embedclf.distill import TeacherTargetsWarning
+
+    rng = np.random.default_rng(0)
+    X = [rng.uniform(-a, a, int(1.5 * SR)).astype(np.float32) for a in [0.5, 0.01] * 4]
+    y = np.array(["loud", "quiet"] * 4)
+    teacher = WholeClipTeacher().fit(X, y)
+    with pytest.warns(TeacherTargetsWarning, match=r"50% .* 100% .*teacher_context=SECONDS"):
+        d = Distiller(teacher, epochs=1, random_state=0).fit(X, y)
+    assert (d.teacher_averaged_accuracy_, d.teacher_clip_accuracy_) == (0.5, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TeacherTargetsWarning)  # hearing the clip, it is right
+        d = Distiller(teacher, teacher_context="clip", epochs=1, random_state=0).fit(X, y)
+    assert d.teacher_window_accuracy_ == d.teacher_averaged_accuracy_ == 1.0
+    assert d.teacher_clip_accuracy_ == 1.0
+
+
 def test_mixup_and_masks_reach_the_student(data, teacher, monkeypatch):
     from embedclf.models import Augmenter
 
@@ -187,8 +289,15 @@ def test_mixup_and_masks_reach_the_student(data, teacher, monkeypatch):
     monkeypatch.setattr(Augmenter, "augment_windows", spy)
     augment = Augmenter(copies=0, mixup=0.3, freq_mask=0.2, time_mask=0.1)
     # the old recipe's path too: early stopping on held-out clips' soft targets
-    d = Distiller(teacher, epochs=2, patience=0, early_stopping=True, lr_schedule="constant",
-                  random_state=0, augment=augment).fit(X, y)
+    d = Distiller(
+        teacher,
+        epochs=2,
+        patience=0,
+        early_stopping=True,
+        lr_schedule="constant",
+        random_state=0,
+        augment=augment,
+    ).fit(X, y)
     assert seen and set(seen) == {(0, 0.3, 0.2, 0.1)}
     assert len(d.history_["val_loss"]) == d.student_.n_epochs_ >= 1
     assert np.isfinite(d.history_["val_loss"]).all()
@@ -201,7 +310,7 @@ def test_soften_is_a_tempered_softmax():
     assert np.allclose(soften(P, 1.0), P)
     flat = soften(P, 1e6)
     assert np.allclose(flat, 1 / 3, atol=1e-4)
-    expected = P ** 0.5 / (P ** 0.5).sum()
+    expected = P**0.5 / (P**0.5).sum()
     assert np.allclose(soften(P, 2.0), expected)
 
 
@@ -241,8 +350,11 @@ def test_export_writes_files_that_run_the_same_in_litert_and_tflm(exported, dist
     diff = np.abs(lite.astype(int) - micro.astype(int))
     assert diff.max() <= 1 and (diff == 0).mean() > 0.98
     assert (lite.argmax(1) == micro.argmax(1)).mean() > 0.95
-    assert set(op_list(model)) == set(report["ops"]) <= {
-        "CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX"}
+    assert (
+        set(op_list(model))
+        == set(report["ops"])
+        <= {"CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX"}
+    )
 
 
 def test_report_arena_is_what_tflm_needs(exported, distilled, data):
@@ -262,8 +374,14 @@ def test_report_numbers(exported, distilled):
     out, report = exported
     saved = json.loads((out / "report.json").read_text())
     assert saved == report
-    for key in ("flash_bytes", "arena_bytes", "macs_per_second", "student_accuracy",
-                "teacher_accuracy", "int8_float_agreement"):
+    for key in (
+        "flash_bytes",
+        "arena_bytes",
+        "macs_per_second",
+        "student_accuracy",
+        "teacher_accuracy",
+        "int8_float_agreement",
+    ):
         assert key in report
     assert report["flash_bytes"] == report["model_bytes"] + report["frontend_table_bytes"]
     assert report["model_bytes"] == (out / "model.tflite").stat().st_size
@@ -273,11 +391,26 @@ def test_report_numbers(exported, distilled):
     assert report["budget"]["within_budget"] is True
     # the recipe is recorded: the distiller's defaults (cosine decay over every epoch)
     assert report["training"] == {
-        "epochs": 40, "epochs_run": 40, "learning_rate": 1e-2, "lr_schedule": "cosine",
-        "weight_decay": 0.0, "fit_hop_seconds": 0.5, "early_stopping": False,
+        "epochs": 40,
+        "epochs_run": 40,
+        "learning_rate": 1e-2,
+        "lr_schedule": "cosine",
+        "weight_decay": 0.0,
+        "fit_hop_seconds": 0.5,
+        "early_stopping": False,
         "n_windows": distilled.n_windows_fit_,
-        "augment": None, "temperature": 4.0, "alpha": 0.5, "teacher_context": None,
-        "mix_copies": 0, "n_labelled_clips": distilled.n_labelled_}
+        "augment": None,
+        "temperature": 4.0,
+        "alpha": 0.5,
+        "teacher_context": None,
+        "mix_copies": 0,
+        "n_labelled_clips": distilled.n_labelled_,
+        "teacher_targets": {
+            "window_accuracy": distilled.teacher_window_accuracy_,
+            "averaged_clip_accuracy": distilled.teacher_averaged_accuracy_,
+            "clip_accuracy": distilled.teacher_clip_accuracy_,
+        },
+    }
 
 
 def test_report_training_section_is_json_with_numpy_parameters(distilled):
@@ -287,8 +420,12 @@ def test_report_training_section_is_json_with_numpy_parameters(distilled):
     from embedclf.models import Augmenter
 
     d = copy.copy(distilled)  # the same fit, another augmenter (e.g. from a grid of numpy values)
-    d.augment = Augmenter(copies=np.int64(2), mixup=np.float32(0.25), stretch=(np.float64(0.9), 1.1),
-                          noise=[np.zeros(100, np.float32)] * 3)
+    d.augment = Augmenter(
+        copies=np.int64(2),
+        mixup=np.float32(0.25),
+        stretch=(np.float64(0.9), 1.1),
+        noise=[np.zeros(100, np.float32)] * 3,
+    )
     d.temperature = np.float64(3.0)
     section = json.loads(json.dumps(_training(d, d.student_)))
     assert section["augment"]["copies"] == 2 and section["augment"]["mixup"] == 0.25
@@ -342,12 +479,13 @@ def test_frontend_header_reproduces_the_int8_input(exported, distilled, data):
     assert re.search(r'kLabels\[EMBEDCLF_N_CLASSES\] = \{"beep", "buzz"', text)
 
 
-def test_budget_overrun_raises_keeps_the_report_and_the_earlier_export(distilled, data,
-                                                                       tmp_path):
+def test_budget_overrun_raises_keeps_the_report_and_the_earlier_export(distilled, data, tmp_path):
     X, _, _, _ = data
     export(distilled, tmp_path, X[:5])
-    good = {name: (tmp_path / name).read_bytes() for name in
-            ("model.tflite", "model_data.c", "frontend.h", "report.json")}
+    good = {
+        name: (tmp_path / name).read_bytes()
+        for name in ("model.tflite", "model_data.c", "frontend.h", "report.json")
+    }
     with pytest.raises(BudgetError, match="flash .* > 1 KB.*report.over_budget.json"):
         export(distilled, tmp_path, X[:5], max_flash_kb=1, max_ram_kb=64, n_representative=7)
     report = json.loads((tmp_path / "report.over_budget.json").read_text())
@@ -373,8 +511,15 @@ def test_export_scores_clips_pooled_as_the_estimator_pools(tmp_path):
 
     # 3 s clips: five windows each, so a vote and a mean can disagree
     X, y, _ = make_sound_events(n_per_class=6, sr=SR, duration=3.0, random_state=2)
-    cnn = KerasCNN(architecture="strided_ds", sr=SR, frontend=mcu_frontend(), window_top_db=80.0,
-                   clip_pooling="vote", epochs=3, random_state=0).fit(X, y)
+    cnn = KerasCNN(
+        architecture="strided_ds",
+        sr=SR,
+        frontend=mcu_frontend(),
+        window_top_db=80.0,
+        clip_pooling="vote",
+        epochs=3,
+        random_state=0,
+    ).fit(X, y)
     votes = cnn.predict(X)
     means = cnn.set_params(clip_pooling="mean").predict(X)
     assert (votes != means).any(), "no clip where the poolings differ: the test proves nothing"
@@ -383,8 +528,14 @@ def test_export_scores_clips_pooled_as_the_estimator_pools(tmp_path):
     report = export(cnn, tmp_path, X, X_test=X, y_test=votes, n_representative=50)
     assert report["clip_pooling"] == "vote" and report["student_float_accuracy"] == 1.0
     assert "most frequent answer" in (tmp_path / "frontend.h").read_text()
-    report = export(cnn.set_params(clip_pooling="mean"), tmp_path, X, X_test=X, y_test=votes,
-                    n_representative=50)
+    report = export(
+        cnn.set_params(clip_pooling="mean"),
+        tmp_path,
+        X,
+        X_test=X,
+        y_test=votes,
+        n_representative=50,
+    )
     assert report["student_float_accuracy"] == np.mean(means == votes) < 1.0
     assert "highest mean p over its windows" in (tmp_path / "frontend.h").read_text()
     geo = cnn.set_params(clip_pooling="logmean").predict(X)
@@ -399,8 +550,9 @@ def test_cross_validation_with_a_frozen_teacher(data, teacher):
     from sklearn.model_selection import cross_val_score
 
     X, y, _, _ = data
-    scores = cross_val_score(Distiller(FrozenEstimator(teacher), epochs=1, random_state=0),
-                             X, y, cv=2)
+    scores = cross_val_score(
+        Distiller(FrozenEstimator(teacher), epochs=1, random_state=0), X, y, cv=2
+    )
     assert scores.shape == (2,) and np.isfinite(scores).all()
     with pytest.raises(NotFittedError, match="FrozenEstimator"):
         cross_val_score(Distiller(teacher, epochs=1), X, y, cv=2, error_score="raise")
@@ -411,8 +563,9 @@ def test_bad_teachers_get_clear_errors(data):
     no_proba = Pipeline([("mel", LogMel(sr=SR)), ("agg", WindowAggregator())])
     with pytest.raises(TypeError, match="no predict_proba"):
         Distiller(no_proba).fit(X, y)
-    unfitted = Pipeline([("mel", LogMel(sr=SR)), ("agg", WindowAggregator()),
-                         ("clf", LogisticRegression())])
+    unfitted = Pipeline(
+        [("mel", LogMel(sr=SR)), ("agg", WindowAggregator()), ("clf", LogisticRegression())]
+    )
     with pytest.raises(NotFittedError, match="not fitted"):
         Distiller(unfitted).fit(X, y)
     with pytest.raises(TypeError, match="fitted Distiller or KerasCNN"):
@@ -461,13 +614,20 @@ def test_augmented_copies_are_labelled_by_the_teacher(data, teacher):
 
     X, y, _, _ = data
     asked = []
-    d = Distiller(asking_teacher(teacher, asked), epochs=1, early_stopping=False, random_state=0,
-                  augment=Augmenter(copies=1, p=1.0)).fit(X, y)
-    # 40 clips of 1.5 s -> 3 windows each, plus one augmented copy of each
-    assert d.n_windows_fit_ == len(asked) == 2 * 3 * len(X)
+    d = Distiller(
+        asking_teacher(teacher, asked),
+        epochs=1,
+        early_stopping=False,
+        random_state=0,
+        augment=Augmenter(copies=1, p=1.0),
+    ).fit(X, y)
+    # 40 clips of 1.5 s -> 3 windows each, plus one augmented copy of each; then the
+    # original clips heard whole, to measure the window answers against
+    assert d.n_windows_fit_ == len(asked) - len(X) == 2 * 3 * len(X)
     originals = asked[: 3 * len(X)]
-    copies = asked[3 * len(X):]
+    copies = asked[3 * len(X) : 6 * len(X)]
     assert not any(np.allclose(a, b) for a, b in zip(originals, copies))
+    assert all(np.array_equal(a, b) for a, b in zip(asked[6 * len(X) :], X))
 
 
 def test_mixtures_are_heard_by_the_teacher_and_taught_without_labels(data, teacher, monkeypatch):
@@ -486,8 +646,9 @@ def test_mixtures_are_heard_by_the_teacher_and_taught_without_labels(data, teach
     augment = Augmenter(copies=1, p=1.0)
     asked = []
     plain = Distiller(teacher, epochs=1, augment=augment, random_state=0).fit(X, y)
-    mixed = Distiller(asking_teacher(teacher, asked), epochs=1, augment=augment, mix_copies=2,
-                      random_state=0).fit(X, y)
+    mixed = Distiller(
+        asking_teacher(teacher, asked), epochs=1, augment=augment, mix_copies=2, random_state=0
+    ).fit(X, y)
     # 40 clips of 1.5 s -> 3 windows each: originals, one augmented copy, two mixtures
     assert plain.n_windows_fit_ == 2 * 3 * len(X) and mixed.n_windows_fit_ == 4 * 3 * len(X)
     before, after = trained
@@ -501,10 +662,10 @@ def test_mixtures_are_heard_by_the_teacher_and_taught_without_labels(data, teach
     assert (before[:, 2 * k] == 1).all()
     # ... they are the teacher's answers to what it heard: clip i's mixtures are clip i plus
     # another sound at its loudness, with a power share of at most 75%
-    heard = asked[n:]
+    heard = asked[n : -len(X)]  # the last are the original clips heard whole
     np.testing.assert_allclose(soft, soften(teacher.predict_proba(heard), 4.0), atol=1e-6)
     for m in range(2 * len(X)):
-        first, last = heard[3 * m], heard[3 * m + 2]   # windows at 0 s and 1 s cover the clip
+        first, last = heard[3 * m], heard[3 * m + 2]  # windows at 0 s and 1 s cover the clip
         mixture, clip = np.concatenate([first, last[: SR // 2]]), X[m // 2]
         cos = np.dot(mixture, clip) / (np.linalg.norm(mixture) * np.linalg.norm(clip))
         assert 0.4 < cos < 0.99
@@ -531,11 +692,15 @@ def test_weight_decay_reaches_the_student(distilled):
 def test_fit_hop_teaches_on_more_windows_than_the_device_runs(data, teacher, tmp_path):
     X, y, Xt, yt = data
     asked = []
-    d = Distiller(asking_teacher(teacher, asked), epochs=1, hop=1.0, fit_hop=0.5,
-                  random_state=0).fit(X, y)
+    d = Distiller(
+        asking_teacher(teacher, asked), epochs=1, hop=1.0, fit_hop=0.5, random_state=0
+    ).fit(X, y)
     # 1.5 s clips (76 frames of 20 ms): the teacher labels windows every 0.5 s (frames 0, 25
     # and 50, the last padded), the device runs one every 1 s (frames 0 and 50)
-    assert d.n_windows_fit_ == 3 * len(X) == len(asked)
+    windows = [a for a in asked if len(a) == SR]  # 1 s: what the student's windows hear
+    assert d.n_windows_fit_ == 3 * len(X) == len(windows)
+    # and each clip once whole, to measure the teacher's clip accuracy (teacher_targets)
+    assert len(asked) - len(windows) == len(X) and d.teacher_clip_accuracy_ is not None
     assert d.student_.window_frames_ == (50, 50) and d.student_.fit_hop == 0.5
     _, owner = d.student_.predict_windows(d.student_waves(Xt[:1]))
     assert owner.tolist() == [0, 0]
@@ -549,7 +714,8 @@ def test_fit_hop_teaches_on_more_windows_than_the_device_runs(data, teacher, tmp
 
 
 def test_export_replaces_the_whole_set_and_a_failure_midway_keeps_the_old_one(
-        distilled, data, tmp_path, monkeypatch):
+    distilled, data, tmp_path, monkeypatch
+):
     import importlib
 
     from embedclf.distill.export import EXPORT_FILES, OVER_BUDGET_REPORT
@@ -579,16 +745,18 @@ def test_export_replaces_the_whole_set_and_a_failure_midway_keeps_the_old_one(
     assert json.loads((out / "report.json").read_text())["run"] == 2 == report["run"]
     model = (out / "model.tflite").read_bytes()
     assert model != old["model.tflite"]  # calibrated on other windows
-    c_bytes = bytes(int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})",
-                                                   (out / "model_data.c").read_text()))
+    c_bytes = bytes(
+        int(v, 16) for v in re.findall(r"0x([0-9a-f]{2})", (out / "model_data.c").read_text())
+    )
     assert c_bytes == model  # the C array is the new model, not a leftover
     assert (out / "notes.txt").read_text() == "kept by the user"
     assert not (out / OVER_BUDGET_REPORT).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mcu"]
 
 
-def test_distill_and_export_scores_a_teacher_refitted_without_the_held_out_fold(data, teacher,
-                                                                              tmp_path):
+def test_distill_and_export_scores_a_teacher_refitted_without_the_held_out_fold(
+    data, teacher, tmp_path
+):
     from sklearn.base import clone
 
     from embedclf.distill import RECIPE, TeacherClassesWarning, distill_and_export, held_out_split
@@ -597,25 +765,41 @@ def test_distill_and_export_scores_a_teacher_refitted_without_the_held_out_fold(
     clips, labels = X + Xt, np.concatenate([y, yt])
     folds = np.r_[np.zeros(len(X), int), np.ones(len(Xt), int)]
     saved = clone(teacher).fit(clips, labels)  # a saved teacher has usually seen every clip
-    quick = RECIPE.replace(width=0.5, epochs=1, augment_copies=0, mixup=0, freq_mask=0,
-                           time_mask=0)
-    report = distill_and_export(saved, clips, labels, tmp_path / "a", recipe=quick, folds=folds,
-                                test_fold=1, extra={"note": 1})
+    quick = RECIPE.replace(width=0.5, epochs=1, augment_copies=0, mixup=0, freq_mask=0, time_mask=0)
+    report = distill_and_export(
+        saved,
+        clips,
+        labels,
+        tmp_path / "a",
+        recipe=quick,
+        folds=folds,
+        test_fold=1,
+        extra={"note": 1},
+    )
     assert report["n_test_clips"] == len(Xt) and report["note"] == 1
     assert report["teacher_refit_without_held_out"] is True
     assert report["width"] == 0.5 and report["training"]["epochs"] == 1
     # the teacher scored is one refitted on the other fold only, not the saved one
     assert report["teacher_accuracy"] == clone(teacher).fit(X, y).score(Xt, yt)
     assert json.loads((tmp_path / "a" / "report.json").read_text()) == report
-    kept = distill_and_export(saved, clips, labels, tmp_path / "b", recipe=quick, folds=folds,
-                              test_fold=1, refit_teacher=False)
+    kept = distill_and_export(
+        saved,
+        clips,
+        labels,
+        tmp_path / "b",
+        recipe=quick,
+        folds=folds,
+        test_fold=1,
+        refit_teacher=False,
+    )
     assert kept["teacher_accuracy"] == saved.score(Xt, yt)
     assert kept["teacher_refit_without_held_out"] is False
     # a class only in the held-out fold: the refitted teacher cannot know it, and says so
     only_held_out = np.where(folds == 1, labels, np.where(labels == labels[0], "other", labels))
     with pytest.warns(TeacherClassesWarning, match="refitted on this data it knows"):
-        distill_and_export(saved, clips, only_held_out, tmp_path / "c", recipe=quick,
-                           folds=folds, test_fold=1)
+        distill_and_export(
+            saved, clips, only_held_out, tmp_path / "c", recipe=quick, folds=folds, test_fold=1
+        )
     with pytest.raises(ValueError, match="test_fold needs the fold of each clip"):
         held_out_split(labels, test_fold=1)
     with pytest.raises(ValueError, match="empty or takes every clip"):

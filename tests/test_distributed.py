@@ -24,12 +24,12 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from embedclf import LogMel  # noqa: E402
-from embedclf.distributed import (  # noqa: E402
-    ClusterUnavailableError, active_client, cluster, map_clips)
+from embedclf.distributed import ClusterUnavailableError, active_client, cluster, map_clips  # noqa: E402
 from embedclf.evaluation import cross_validate_folds  # noqa: E402
 from embedclf.exceptions import AudioError, SkippedClipsWarning  # noqa: E402
 from embedclf.features.embeddings import EmbeddingCache, PretrainedEmbedding  # noqa: E402
 from embedclf.features.windows import WindowAggregator  # noqa: E402
+from embedclf.threads import available_cpus, model_threads  # noqa: E402
 
 # the toy backend below is defined here, not in an importable package: send it by value
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -43,11 +43,25 @@ class CountingEmbedding(PretrainedEmbedding):
         return sum(int((log_dir / name).read_text()) for name in os.listdir(log_dir))
 
     model_sr, window_seconds = 8000, 0.5
-    _parameter_constraints = {**PretrainedEmbedding._common_constraints,
-                              "log_dir": [str, None], "delay": [float]}
+    _parameter_constraints = {
+        **PretrainedEmbedding._common_constraints,
+        "log_dir": [str, None],
+        "delay": [float],
+    }
 
-    def __init__(self, *, sr=8000, hop=0.25, center=False, batch_size=4, cache=None,
-                 progress=False, on_error="raise", log_dir=None, delay=0.0):
+    def __init__(
+        self,
+        *,
+        sr=8000,
+        hop=0.25,
+        center=False,
+        batch_size=4,
+        cache=None,
+        progress=False,
+        on_error="raise",
+        log_dir=None,
+        delay=0.0,
+    ):
         self.sr, self.hop, self.center, self.batch_size = sr, hop, center, batch_size
         self.cache, self.progress, self.on_error = cache, progress, on_error
         self.log_dir, self.delay = log_dir, delay
@@ -57,7 +71,9 @@ class CountingEmbedding(PretrainedEmbedding):
 
     def _embed_windows(self, w):
         if self.log_dir:
-            with open(os.path.join(self.log_dir, f"{os.getpid()}-{time.monotonic_ns()}"), "w") as fh:
+            with open(
+                os.path.join(self.log_dir, f"{os.getpid()}-{time.monotonic_ns()}"), "w"
+            ) as fh:
                 fh.write(str(len(w)))  # windows embedded by this call
         time.sleep(self.delay)
         return np.c_[w.mean(1), w.std(1), np.abs(w).max(1)]
@@ -71,16 +87,19 @@ class CountingEmbedding(PretrainedEmbedding):
 
 @pytest.fixture(scope="module")
 def dask_cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0", silence_logs=40) as lc:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=40
+    ) as lc:
         yield lc
 
 
 @pytest.fixture(scope="module")
 def clips():
     rng = np.random.default_rng(0)
-    return [(0.3 * rng.standard_normal(int(8000 * d))).astype(np.float32)
-            for d in rng.uniform(0.3, 1.6, 24)]
+    return [
+        (0.3 * rng.standard_normal(int(8000 * d))).astype(np.float32)
+        for d in rng.uniform(0.3, 1.6, 24)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +129,7 @@ def test_logmel_on_cluster_gives_the_same_bits(dask_cluster, clips):
         assert a.dtype == b.dtype and np.array_equal(a, b)
 
 
-def test_embeddings_in_input_order_and_cache_is_the_checkpoint(dask_cluster, clip_files,
-                                                                tmp_path):
+def test_embeddings_in_input_order_and_cache_is_the_checkpoint(dask_cluster, clip_files, tmp_path):
     log = tmp_path / "calls"
     log.mkdir()
     est = CountingEmbedding(cache=str(tmp_path / "cache"), log_dir=str(log)).fit(clip_files[:1])
@@ -156,15 +174,16 @@ def test_concurrent_writers_of_one_key_never_damage_it(dask_cluster, tmp_path):
     with distributed.Client(dask_cluster) as client:
         pids = client.run(os.getpid)
         assert len(set(pids.values())) == 2  # two processes write at once
-        futures = [client.submit(_hammer_cache, str(tmp_path), "k", values, 60, pure=False,
-                                 workers=[addr]) for addr in pids]
+        futures = [
+            client.submit(_hammer_cache, str(tmp_path), "k", values, 60, pure=False, workers=[addr])
+            for addr in pids
+        ]
         damaged = client.gather(futures)
     assert damaged == [0, 0]
     assert not [f for f in os.listdir(tmp_path / "shared") if f.endswith(".tmp.npz")]
 
 
-def test_killed_worker_tasks_rerun_elsewhere_with_equal_results(dask_cluster, clip_files,
-                                                                 tmp_path):
+def test_killed_worker_tasks_rerun_elsewhere_with_equal_results(dask_cluster, clip_files, tmp_path):
     log = tmp_path / "calls"
     log.mkdir()
     est = CountingEmbedding(log_dir=str(log), delay=0.03).fit(clip_files[:1])
@@ -223,8 +242,12 @@ def test_in_memory_clips_keep_their_global_names_when_skipped(dask_cluster, clip
 
 
 def _logmel_model():
-    return make_pipeline(LogMel(sr=8000, n_mels=16), WindowAggregator(), StandardScaler(),
-                         LogisticRegression(max_iter=500))
+    return make_pipeline(
+        LogMel(sr=8000, n_mels=16),
+        WindowAggregator(),
+        StandardScaler(),
+        LogisticRegression(max_iter=500),
+    )
 
 
 def test_evaluation_folds_and_searches_on_cluster_score_the_same(dask_cluster):
@@ -245,8 +268,9 @@ def test_evaluation_folds_and_searches_on_cluster_score_the_same(dask_cluster):
     assert remote.per_fold["fold"].tolist() == local.per_fold["fold"].tolist()
     assert remote.per_fold["accuracy"].tolist() == local.per_fold["accuracy"].tolist()
     assert remote.predictions["y_pred"].tolist() == local.predictions["y_pred"].tolist()
-    assert np.allclose(remote_search.cv_results_["mean_test_score"],
-                       local_search.cv_results_["mean_test_score"])
+    assert np.allclose(
+        remote_search.cv_results_["mean_test_score"], local_search.cv_results_["mean_test_score"]
+    )
     assert np.allclose(remote_cv, cross_val_score(_logmel_model(), X, y, cv=3))
 
 
@@ -254,8 +278,21 @@ def test_cli_evaluate_on_a_scheduler_matches_the_local_run(dask_cluster, event_f
     from embedclf.cli import main
 
     root, _ = event_files
-    argv = ["evaluate", "--dataset", "folder", "--root", str(root), "--pipeline",
-            "logmel-linear", "--set", "mel__sr=16000", "--n-splits", "3", "--json", "--quiet"]
+    argv = [
+        "evaluate",
+        "--dataset",
+        "folder",
+        "--root",
+        str(root),
+        "--pipeline",
+        "logmel-linear",
+        "--set",
+        "mel__sr=16000",
+        "--n-splits",
+        "3",
+        "--json",
+        "--quiet",
+    ]
     assert main(argv) == 0
     local = json.loads(capsys.readouterr().out)
     assert main(argv + ["--scheduler", dask_cluster.scheduler_address]) == 0
@@ -269,14 +306,26 @@ def test_unreachable_scheduler_is_one_line_before_any_work(monkeypatch, capsys, 
     from embedclf.cli import main
 
     monkeypatch.setattr(embedclf.distributed, "CONNECT_TIMEOUT", 0.5)
-    code = main(["evaluate", "--dataset", "folder", "--root", str(tmp_path / "absent"),
-                 "--scheduler", "tcp://127.0.0.1:9", "--quiet"])
+    code = main(
+        [
+            "evaluate",
+            "--dataset",
+            "folder",
+            "--root",
+            str(tmp_path / "absent"),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+            "--quiet",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
     assert err.startswith("embedclf: error: cannot reach the Dask scheduler at tcp://127.0.0.1:9")
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    with pytest.raises(ClusterUnavailableError), cluster(scheduler="tcp://127.0.0.1:9",
-                                                         timeout=0.5):
+    with (
+        pytest.raises(ClusterUnavailableError),
+        cluster(scheduler="tcp://127.0.0.1:9", timeout=0.5),
+    ):
         pass
 
 
@@ -302,7 +351,9 @@ def test_workers_option_starts_and_closes_a_local_cluster(clips):
         assert len(client.scheduler_info()["workers"]) == 1
         remote = est.transform(clips[:3])
         processes = client.run(os.getpid)
+        threads = client.run(model_threads)
     assert active_client() is None and client.status == "closed"
+    assert list(threads.values()) == [available_cpus()]  # one worker: its models use every CPU
     assert os.getpid() not in processes.values()  # the work ran in a worker process
     assert all(np.array_equal(a, b) for a, b in zip(est.transform(clips[:3]), remote))
 
@@ -315,14 +366,76 @@ def _predict_proba(model, X):
 def test_fitted_keras_cnn_pickles_to_a_worker_process(dask_cluster):
     pytest.importorskip("keras")
     from embedclf.datasets import make_sound_events
-    from embedclf.models import KerasCNN
 
     X, y, _ = make_sound_events(n_per_class=3, sr=8000, duration=1.0, random_state=0)
-    model = KerasCNN(architecture="strided_ds", sr=8000, epochs=1, random_state=0, window=0.5,
-                     hop=0.25, frontend=LogMel(n_fft=256, hop_length=128, n_mels=20)).fit(X, y)
+    model = _small_keras_cnn(X, y).fit(X, y)
     with distributed.Client(dask_cluster) as client:
         remote = client.submit(_predict_proba, model, X[:4]).result()
         pid = client.submit(os.getpid, pure=False).result()
     assert pid != os.getpid()
     # the same network in another process: equal to float32 rounding (thread counts differ)
     np.testing.assert_allclose(remote, model.predict_proba(X[:4]), rtol=1e-5, atol=1e-6)
+
+
+def _small_keras_cnn(X, y):
+    from embedclf.models import KerasCNN
+
+    return KerasCNN(
+        architecture="strided_ds",
+        sr=8000,
+        epochs=1,
+        random_state=0,
+        window=0.5,
+        hop=0.25,
+        frontend=LogMel(n_fft=256, hop_length=128, n_mels=20),
+    )
+
+
+def _small_distiller(X, y):
+    from sklearn.frozen import FrozenEstimator
+
+    from embedclf.distill import Distiller
+
+    teacher = make_pipeline(
+        LogMel(sr=8000, n_fft=256, hop_length=128, n_mels=20),
+        WindowAggregator(),
+        LogisticRegression(max_iter=500),
+    ).fit(X, y)
+    return Distiller(FrozenEstimator(teacher), epochs=1, random_state=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "make_model, param",
+    [(_small_keras_cnn, "learning_rate"), (_small_distiller, "learning_rate")],
+    ids=["KerasCNN", "Distiller"],
+)
+def test_keras_cnn_and_distiller_searches_fit_on_workers_and_score_the_same(
+    dask_cluster, make_model, param
+):
+    """GridSearchCV and cross_val_score send unfitted networks to worker processes, which
+    fit and score them there: log-losses equal the single-process run's."""
+    pytest.importorskip("keras")
+    from joblib import parallel_config
+
+    from embedclf.datasets import make_sound_events
+
+    X, y, _ = make_sound_events(n_per_class=4, sr=8000, duration=1.0, random_state=0)
+    grid = {param: [1e-3, 1e-2]}
+    kw = {"cv": 2, "scoring": "neg_log_loss"}
+    local_search = GridSearchCV(make_model(X, y), grid, refit=False, **kw).fit(X, y)
+    local_cv = cross_val_score(make_model(X, y), X, y, **kw)
+    with distributed.Client(dask_cluster) as client:
+        with parallel_config(backend="dask"), distributed.get_task_stream(client) as tasks:
+            search = GridSearchCV(make_model(X, y), grid, refit=False, n_jobs=-1, **kw)
+            remote_search = search.fit(X, y)
+            remote_cv = cross_val_score(make_model(X, y), X, y, n_jobs=-1, **kw)
+    assert len(tasks.data) >= 6  # 4 search fits and 2 cross-validation fits ran on the workers
+    # the same networks trained in other processes (other thread counts): float rounding
+    np.testing.assert_allclose(
+        remote_search.cv_results_["mean_test_score"],
+        local_search.cv_results_["mean_test_score"],
+        rtol=1e-4,
+    )
+    np.testing.assert_allclose(remote_cv, local_cv, rtol=1e-4)
+    assert np.all(np.isfinite(local_cv))

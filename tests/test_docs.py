@@ -61,8 +61,10 @@ def test_readme_sections_written_once_between_snippet_markers(site):
         assert 0 <= start < end, name
     assert len(readme.splitlines()) < 200
     # text from inside each of the README's sections arrives in the site
-    pages = {name: (site / page / "index.html").read_text(encoding="utf-8")
-             for name, page in [("home", "."), ("results", "results"), ("guarantees", "guarantees")]}
+    pages = {
+        name: (site / page / "index.html").read_text(encoding="utf-8")
+        for name, page in [("home", "."), ("results", "results"), ("guarantees", "guarantees")]
+    }
     assert "Point it at a pile" in pages["home"]
     assert "95.6% of its teacher" in pages["results"]
     assert "Features do not depend on their batch" in pages["guarantees"]

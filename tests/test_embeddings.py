@@ -25,8 +25,17 @@ class ToyEmbedding(PretrainedEmbedding):
     windows_computed = 0  # across instances and clones, for cache tests
     _parameter_constraints = dict(PretrainedEmbedding._common_constraints)
 
-    def __init__(self, *, sr=8000, hop=0.25, center=False, batch_size=4, cache=None,
-                 progress=False, on_error="raise"):
+    def __init__(
+        self,
+        *,
+        sr=8000,
+        hop=0.25,
+        center=False,
+        batch_size=4,
+        cache=None,
+        progress=False,
+        on_error="raise",
+    ):
         self.sr = sr
         self.hop = hop
         self.center = center
@@ -41,8 +50,9 @@ class ToyEmbedding(PretrainedEmbedding):
     def _embed_windows(self, windows):
         assert self._model() == "loaded" and windows.shape[1] == 4000
         ToyEmbedding.windows_computed += len(windows)
-        return np.stack([windows.mean(1), windows.std(1), windows.max(1), windows[:, 0],
-                         windows[:, -1]], axis=1)
+        return np.stack(
+            [windows.mean(1), windows.std(1), windows.max(1), windows[:, 0], windows[:, -1]], axis=1
+        )
 
     def _embedding_dim(self):
         return 5
@@ -52,7 +62,7 @@ class ToyEmbedding(PretrainedEmbedding):
 
 
 def expected(y, hop, center, window=4000):
-    """Windows by hand: openl3's rule (pad half a window in front when centred, zeros at the end)."""
+    """Windows by hand: openl3's rule (half a window in front when centred, zeros at the end)."""
     y = np.r_[np.zeros(window // 2 if center else 0, np.float32), y]
     n = frame_count(len(y) - (window // 2 if center else 0), window, hop, center)
     y = np.r_[y, np.zeros(max(0, (n - 1) * hop + window - len(y)), np.float32)]
@@ -133,8 +143,13 @@ def test_grid_search_computes_each_clip_once(tmp_path, clips):
     rng = np.random.default_rng(1)
     X = [rng.uniform(-1, 1, 6000).astype(np.float32) * (0.2 if k % 2 else 1.0) for k in range(12)]
     y = np.array(["quiet" if k % 2 else "loud" for k in range(12)])
-    pipe = Pipeline([("emb", ToyEmbedding(cache=str(tmp_path))), ("agg", WindowAggregator()),
-                     ("clf", LogisticRegression())])
+    pipe = Pipeline(
+        [
+            ("emb", ToyEmbedding(cache=str(tmp_path))),
+            ("agg", WindowAggregator()),
+            ("clf", LogisticRegression()),
+        ]
+    )
     ToyEmbedding.windows_computed = 0
     grid = GridSearchCV(pipe, {"clf__C": [0.1, 1.0, 10.0]}, cv=3).fit(X, y)
     n_windows = sum(frame_count(len(x), 4000, 2000, False) for x in X)
@@ -247,7 +262,9 @@ def test_checking_files_primes_the_content_keys(tmp_path, clips, monkeypatch):
         sf.write(paths[-1], y, 8000, subtype="FLOAT")
     decodes = []
     real = audio_mod.stream_audio
-    monkeypatch.setattr(audio_mod, "stream_audio", lambda *a, **kw: decodes.append(a) or real(*a, **kw))
+    monkeypatch.setattr(
+        audio_mod, "stream_audio", lambda *a, **kw: decodes.append(a) or real(*a, **kw)
+    )
     load_clips(paths, sr=8000, lazy=True)
     assert len(decodes) == len(paths)
     ToyEmbedding(cache=str(tmp_path / "c")).fit(paths).transform(paths)

@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from embedclf.evaluation import atomic_write, cross_validate_folds, fold_splits
+from embedclf.evaluation import atomic_write, cross_validate_folds, dataset_protocol, fold_splits
 
 
 class Recorder(ClassifierMixin, BaseEstimator):
@@ -57,9 +57,11 @@ def test_estimator_trains_only_on_other_folds():
     y = np.array(["a", "b", "a"] * 4)
     folds = np.repeat([1, 2, 3], 4)
     rep = cross_validate_folds(Recorder(), X, y, folds=folds, progress=False)
-    assert [sorted(s) for s in Recorder.seen] == [list(range(4, 12)),
-                                                  list(range(0, 4)) + list(range(8, 12)),
-                                                  list(range(0, 8))]
+    assert [sorted(s) for s in Recorder.seen] == [
+        list(range(4, 12)),
+        list(range(0, 4)) + list(range(8, 12)),
+        list(range(0, 8)),
+    ]
     # accuracy by hand: majority 'a' is right for 'a' rows in each test fold
     expected = [np.mean(y[folds == k] == "a") for k in (1, 2, 3)]
     np.testing.assert_allclose(rep.per_fold["accuracy"], expected)
@@ -73,8 +75,7 @@ def test_report_saves_files(tmp_path):
     rng = np.random.default_rng(0)
     X = np.r_[rng.normal(0, 1, (30, 2)), rng.normal(3, 1, (30, 2))]
     y = np.r_[["low"] * 30, ["high"] * 30]
-    rep = cross_validate_folds(LogisticRegression(), X, y, n_splits=3, name="toy",
-                               progress=False)
+    rep = cross_validate_folds(LogisticRegression(), X, y, n_splits=3, name="toy", progress=False)
     paths = rep.save(tmp_path / "rep")
     summary = json.loads(open(paths["json"]).read())
     assert summary["name"] == "toy" and summary["n_folds"] == 3
@@ -101,5 +102,73 @@ def test_length_mismatches_are_errors():
     with pytest.raises(ValueError, match="3 clips but y has 2"):
         cross_validate_folds(LogisticRegression(), np.zeros((3, 1)), [0, 1], progress=False)
     with pytest.raises(ValueError, match="folds has 2 entries"):
-        cross_validate_folds(LogisticRegression(), np.zeros((3, 1)), [0, 1, 0], folds=[1, 2],
-                             progress=False)
+        cross_validate_folds(
+            LogisticRegression(), np.zeros((3, 1)), [0, 1, 0], folds=[1, 2], progress=False
+        )
+
+
+def test_dataset_protocol_keeps_the_folds_and_falls_back_within_a_single_fold():
+    df = pd.DataFrame(
+        {
+            "label": list("ab") * 6,
+            "fold": [1, 1, 2, 2] * 3,
+            "group": [f"s{i // 2}" for i in range(12)],
+            "split": ["train"] * 12,
+        }
+    )
+    kwargs, protocol = dataset_protocol(df)
+    assert sorted(kwargs) == ["folds", "groups", "n_splits"]  # the folds win over the split
+    assert protocol == "the dataset's folds 1, 2, each held out once"
+    assert [name for name, _, _ in fold_splits(12, y=df["label"], **kwargs)] == ["1", "2"]
+    single = df.assign(fold=7).drop(columns=["group", "split"])
+    kwargs, protocol = dataset_protocol(single, n_splits=3)
+    assert sorted(kwargs) == ["n_splits"]
+    assert protocol == "only fold 7 present: 3-fold cross-validation within it, stratified"
+    tests = [test for _, _, test in fold_splits(12, y=single["label"], **kwargs)]
+    assert len(tests) == 3 and sorted(np.concatenate(tests).tolist()) == list(range(12))
+
+
+def blas_threads():
+    """The thread counts of the BLAS libraries loaded in this process."""
+    from threadpoolctl import threadpool_info
+
+    return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+
+class BlasThreads(ClassifierMixin, BaseEstimator):
+    """A logistic regression that records the BLAS thread counts it fits under."""
+
+    seen = []
+
+    def fit(self, X, y):
+        BlasThreads.seen.append(blas_threads())
+        self.model_ = LogisticRegression(max_iter=500).fit(X, y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, X):
+        return self.model_.predict(X)
+
+
+def test_folds_run_with_one_blas_thread_and_the_same_scores():
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 40))
+    y = np.repeat(np.arange(4), 30)
+    X[np.arange(120), y] += 3.0
+    folds = np.tile(np.arange(1, 5), 30)
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        BlasThreads.seen.clear()
+        one = cross_validate_folds(BlasThreads(), X, y, folds=folds, progress=False)
+        assert BlasThreads.seen == [{1}] * 4
+        BlasThreads.seen.clear()
+        as_is = cross_validate_folds(
+            BlasThreads(), X, y, folds=folds, progress=False, blas_threads=None
+        )
+        assert BlasThreads.seen == [before] * 4
+        after = blas_threads()
+    assert after == before  # the limit is lifted when the folds are done
+    pd.testing.assert_frame_equal(one.predictions, as_is.predictions)
+    assert 0.5 < one.accuracy_mean == as_is.accuracy_mean

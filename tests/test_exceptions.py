@@ -21,10 +21,12 @@ OLD_HOMES = {
     "BudgetError": "embedclf.distill",
     "UnsupportedOpError": "embedclf.distill.export",
     "TeacherClassesWarning": "embedclf.distill.flow",
+    "TeacherTargetsWarning": "embedclf.distill.distiller",
     "ResamplingWarning": "embedclf.stream",
     "ToolMissingError": "embedclf.distill.verify",
     "UnsupportedNetworkError": "embedclf.distill.clib",
     "ClusterUnavailableError": "embedclf.distributed",
+    "ProjectError": "embedclf.studio.project",
 }
 
 
@@ -42,8 +44,11 @@ def test_every_exception_class_in_the_package_is_defined_in_exceptions():
         if path.name == "exceptions.py" and path.parent == root:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.ClassDef) and node.name != "CLIError"
-                    and node.name.endswith(("Error", "Warning", "Exception"))):
+            if (
+                isinstance(node, ast.ClassDef)
+                and node.name != "CLIError"
+                and node.name.endswith(("Error", "Warning", "Exception"))
+            ):
                 elsewhere.append(f"{path.relative_to(root)}:{node.name}")
     assert elsewhere == []
     assert sorted(exceptions.__all__) == sorted(OLD_HOMES)
@@ -51,7 +56,10 @@ def test_every_exception_class_in_the_package_is_defined_in_exceptions():
 
 def test_errors_with_fields_pickle_with_them():
     err = pickle.loads(pickle.dumps(exceptions.AudioError("a.wav", "file not found")))
-    assert (err.source, err.reason, str(err)) == ("a.wav", "file not found",
-                                                  "a.wav: file not found")
+    assert (err.source, err.reason, str(err)) == (
+        "a.wav",
+        "file not found",
+        "a.wav: file not found",
+    )
     err = exceptions.UntrustedModelError("refused", ("x.Y",))
     assert err.types == ["x.Y"] and isinstance(err, exceptions.ModelFileError)

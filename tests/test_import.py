@@ -5,8 +5,10 @@ import sys
 
 
 def test_import_pulls_in_nothing_heavy():
-    code = ("import sys, embedclf; heavy = [m for m in ('tensorflow', 'keras', 'sklearn', "
-            "'pandas', 'matplotlib', 'scipy') if m in sys.modules]; print(','.join(heavy))")
+    code = (
+        "import sys, embedclf; heavy = [m for m in ('tensorflow', 'keras', 'sklearn', "
+        "'pandas', 'matplotlib', 'scipy') if m in sys.modules]; print(','.join(heavy))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 

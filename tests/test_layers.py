@@ -9,7 +9,7 @@ layer  name        modules
 =====  ==========  ===============================================================
 0      base        ``embedclf`` (the package: lazy names only), ``audio``, ``files``,
                    ``threads``, ``modelfile``, ``weights``, ``sample_rate``,
-                   ``_litert``, ``_utils``, ``exceptions``, ``distributed``: decoding,
+                   ``_litert``, ``_utils``, ``exceptions``, ``labels``, ``distributed``: decoding,
                    safe files, a Dask cluster when one is active,
                    thread counts, model files, weight files, errors, small utilities
                    every layer may use
@@ -17,7 +17,8 @@ layer  name        modules
 2      models      ``models.*``: KerasCNN, architectures, augmentation, CNN windows
 3      distill     ``distill.*`` and ``recipe`` (the distillation recipe)
 4      apps        ``pipelines``, ``evaluation``, ``predict``, ``stream``, ``datasets``
-5      cli         ``cli.*`` (one module per command) and ``__main__``
+5      cli         ``cli.*`` (one module per command), ``studio.*`` (the web app) and
+                   ``__main__``
 =====  ==========  ===============================================================
 
 A new module must be placed in :data:`LAYERS` (the test says so). A second
@@ -37,16 +38,30 @@ PACKAGE = ROOT / "embedclf"
 
 #: module (or package prefix) -> layer; the longest matching prefix decides
 LAYERS = {
-    "embedclf": 0, "embedclf.audio": 0, "embedclf.files": 0, "embedclf.threads": 0,
-    "embedclf.modelfile": 0, "embedclf.weights": 0, "embedclf.sample_rate": 0,
-    "embedclf._litert": 0, "embedclf._utils": 0, "embedclf.exceptions": 0,
+    "embedclf": 0,
+    "embedclf.audio": 0,
+    "embedclf.files": 0,
+    "embedclf.threads": 0,
+    "embedclf.modelfile": 0,
+    "embedclf.weights": 0,
+    "embedclf.sample_rate": 0,
+    "embedclf._litert": 0,
+    "embedclf._utils": 0,
+    "embedclf.exceptions": 0,
+    "embedclf.labels": 0,
     "embedclf.distributed": 0,
     "embedclf.features": 1,
     "embedclf.models": 2,
-    "embedclf.distill": 3, "embedclf.recipe": 3,
-    "embedclf.pipelines": 4, "embedclf.evaluation": 4, "embedclf.predict": 4, "embedclf.stream": 4,
+    "embedclf.distill": 3,
+    "embedclf.recipe": 3,
+    "embedclf.pipelines": 4,
+    "embedclf.evaluation": 4,
+    "embedclf.predict": 4,
+    "embedclf.stream": 4,
     "embedclf.datasets": 4,
-    "embedclf.cli": 5, "embedclf.__main__": 5,
+    "embedclf.cli": 5,
+    "embedclf.studio": 5,
+    "embedclf.__main__": 5,
 }
 NAMES = {0: "base", 1: "features", 2: "models", 3: "distill", 4: "apps", 5: "cli"}
 
@@ -74,8 +89,9 @@ def resolved(path, node):
         return node.module or ""
     name = module_name(path)
     package = (name if path.name == "__init__.py" else name.rpartition(".")[0]).split(".")
-    return ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module
-                                                                    else []))
+    return ".".join(
+        package[: len(package) - node.level + 1] + ([node.module] if node.module else [])
+    )
 
 
 def parse(path, source=None):
@@ -103,8 +119,11 @@ def imports(path, source=None):
 
 def layer_of(module):
     """The layer of a module: its entry in LAYERS, or its package's (None: not placed)."""
-    matches = [prefix for prefix in LAYERS if module == prefix
-               or (prefix != "embedclf" and module.startswith(prefix + "."))]
+    matches = [
+        prefix
+        for prefix in LAYERS
+        if module == prefix or (prefix != "embedclf" and module.startswith(prefix + "."))
+    ]
     return LAYERS[max(matches, key=len)] if matches else None
 
 
@@ -172,8 +191,10 @@ def test_lower_layers_never_import_higher_ones():
                 continue
             theirs = layer_of(module)
             if theirs is not None and theirs > own:
-                broken.append(f"{path.relative_to(ROOT)}:{line}: {importer} ({NAMES[own]}) "
-                              f"imports {module} ({NAMES[theirs]})")
+                broken.append(
+                    f"{path.relative_to(ROOT)}:{line}: {importer} ({NAMES[own]}) "
+                    f"imports {module} ({NAMES[theirs]})"
+                )
     assert not broken, "\n".join(broken)
 
 
@@ -190,22 +211,29 @@ def test_no_module_uses_another_modules_private_names():
                 known.add((importer, module, name))
                 continue
             offenders.append(f"{path.relative_to(ROOT)}:{line}: {module}.{name}")
-    assert not offenders, ("make these public (or move them to a shared module with public "
-                           "names):\n" + "\n".join(offenders))
+    assert not offenders, (
+        "make these public (or move them to a shared module with public "
+        "names):\n" + "\n".join(offenders)
+    )
     stale = set(KNOWN_PRIVATE) - known
     assert not stale, f"no longer used, remove from KNOWN_PRIVATE: {sorted(stale)}"
 
 
-@pytest.mark.parametrize("code, expected", [
-    ("from embedclf.audio import _check_X\n", [("embedclf.audio", "_check_X")]),
-    ("from ..audio import load_clips, _is_path\n", [("embedclf.audio", "_is_path")]),
-    ("import embedclf.audio\nembedclf.audio._check_X([])\n", [("embedclf.audio", "_check_X")]),
-    ("from embedclf import audio as a\na._is_path('x')\n", [("embedclf.audio", "_is_path")]),
-    ("def f():\n    from embedclf.models import cnn\n    return cnn._seeded\n",
-     [("embedclf.models.cnn", "_seeded")]),
-    ("from embedclf import __version__\nfrom embedclf.audio import load_clips\n", []),
-    ("import numpy as np\nnp._pytesttester\n", []),
-])
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("from embedclf.audio import _check_X\n", [("embedclf.audio", "_check_X")]),
+        ("from ..audio import load_clips, _is_path\n", [("embedclf.audio", "_is_path")]),
+        ("import embedclf.audio\nembedclf.audio._check_X([])\n", [("embedclf.audio", "_check_X")]),
+        ("from embedclf import audio as a\na._is_path('x')\n", [("embedclf.audio", "_is_path")]),
+        (
+            "def f():\n    from embedclf.models import cnn\n    return cnn._seeded\n",
+            [("embedclf.models.cnn", "_seeded")],
+        ),
+        ("from embedclf import __version__\nfrom embedclf.audio import load_clips\n", []),
+        ("import numpy as np\nnp._pytesttester\n", []),
+    ],
+)
 def test_private_name_check_sees_every_form(code, expected):
     # the checker itself: each way of reaching another module's private name is caught
     # (the code read as if it were embedclf/models/probe.py)

@@ -43,25 +43,31 @@ PARAMS = [
 ]
 
 
-@pytest.mark.parametrize("params", PARAMS, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "default")
+@pytest.mark.parametrize(
+    "params", PARAMS, ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "default"
+)
 def test_logmel_matches_librosa(clips, params):
     X, sr = clips
     mel = LogMel(sr=sr, **params).fit(X)
     ours = mel.transform(X)
     kw = {"n_fft": 1024, "hop_length": 512, "n_mels": 64, **params}
     for y, S in zip(X, ours):
-        ref = librosa.power_to_db(librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, **kw))
+        ref = librosa.power_to_db(
+            librosa.feature.melspectrogram(y=y.astype(np.float64), sr=sr, **kw)
+        )
         assert S.dtype == np.float32 and S.shape == ref.T.shape
         assert_close(S, ref.T)
 
 
-@pytest.mark.parametrize("ref, top_db, amin", [("max", 80.0, 1e-10), (1.0, None, 1e-5),
-                                               (10.0, 60.0, 1e-10)])
+@pytest.mark.parametrize(
+    "ref, top_db, amin", [("max", 80.0, 1e-10), (1.0, None, 1e-5), (10.0, 60.0, 1e-10)]
+)
 def test_log_compression_matches_librosa(clips, ref, top_db, amin):
     X, sr = clips
     S = LogMel(sr=sr, ref=ref, top_db=top_db, amin=amin).fit(X).transform(X[:1])[0]
-    P = librosa.feature.melspectrogram(y=X[0].astype(np.float64), sr=sr, n_fft=1024,
-                                       hop_length=512, n_mels=64)
+    P = librosa.feature.melspectrogram(
+        y=X[0].astype(np.float64), sr=sr, n_fft=1024, hop_length=512, n_mels=64
+    )
     expected = librosa.power_to_db(P, ref=np.max if ref == "max" else ref, amin=amin, top_db=top_db)
     np.testing.assert_allclose(S, expected.T, rtol=RTOL, atol=RTOL * np.abs(expected).max())
 
@@ -69,8 +75,9 @@ def test_log_compression_matches_librosa(clips, ref, top_db, amin):
 def test_mel_power_without_log(clips):
     X, sr = clips
     S = LogMel(sr=sr, log=False).fit(X).transform(X[:1])[0]
-    ref = librosa.feature.melspectrogram(y=X[0].astype(np.float64), sr=sr, n_fft=1024,
-                                         hop_length=512, n_mels=64).T
+    ref = librosa.feature.melspectrogram(
+        y=X[0].astype(np.float64), sr=sr, n_fft=1024, hop_length=512, n_mels=64
+    ).T
     # power values: relative to the largest entry (float32 FFT rounding)
     assert np.max(np.abs(S - ref)) / ref.max() < 1e-5
 
@@ -87,8 +94,15 @@ def test_mfcc_matches_librosa(clips, deltas, lifter):
     X, sr = clips
     ours = MFCC(sr=sr, n_mfcc=13, deltas=deltas, lifter=lifter).fit(X).transform(X[:2])
     for y, C in zip(X[:2], ours):
-        ref = librosa.feature.mfcc(y=y.astype(np.float64), sr=sr, n_mfcc=13, n_fft=1024,
-                                   hop_length=512, n_mels=64, lifter=lifter)
+        ref = librosa.feature.mfcc(
+            y=y.astype(np.float64),
+            sr=sr,
+            n_mfcc=13,
+            n_fft=1024,
+            hop_length=512,
+            n_mels=64,
+            lifter=lifter,
+        )
         parts = [ref] + [librosa.feature.delta(ref, order=k) for k in range(1, deltas + 1)]
         expected = np.vstack(parts).T
         assert C.shape == expected.shape
@@ -97,8 +111,9 @@ def test_mfcc_matches_librosa(clips, deltas, lifter):
 
 def test_functional_forms_equal_transformers(clips):
     X, sr = clips
-    np.testing.assert_array_equal(log_mel(X[0], sr, n_mels=32),
-                                  LogMel(sr=sr, n_mels=32).fit(X).transform(X[:1])[0])
+    np.testing.assert_array_equal(
+        log_mel(X[0], sr, n_mels=32), LogMel(sr=sr, n_mels=32).fit(X).transform(X[:1])[0]
+    )
     np.testing.assert_array_equal(mfcc(X[0], sr), MFCC(sr=sr).fit(X).transform(X[:1])[0])
 
 
@@ -141,8 +156,9 @@ def test_a_clip_never_shares_a_matrix_product_with_another_clip(clips, monkeypat
 
 def test_frame_times_match_librosa():
     mel = LogMel(sr=22050, hop_length=512)
-    np.testing.assert_allclose(mel.frame_times(5),
-                               librosa.frames_to_time(np.arange(5), sr=22050, hop_length=512))
+    np.testing.assert_allclose(
+        mel.frame_times(5), librosa.frames_to_time(np.arange(5), sr=22050, hop_length=512)
+    )
 
 
 def test_clip_shorter_than_one_frame():
@@ -167,7 +183,9 @@ def test_window_normalisation(clips):
     quiet = mel.transform([np.zeros(sr, dtype=np.float32)])[0]
     assert np.max(np.abs(quiet)) < 1e-5
     # a near-silent window has its std floored: values stay small
-    hush = mel.transform([(1e-7 * np.random.default_rng(0).standard_normal(sr)).astype(np.float32)])[0]
+    hush = mel.transform(
+        [(1e-7 * np.random.default_rng(0).standard_normal(sr)).astype(np.float32)]
+    )[0]
     assert np.max(np.abs(hush)) < 1e3
 
 
@@ -189,8 +207,9 @@ def test_invalid_parameters_are_clear():
 
 
 def test_power_to_db_reference_values():
-    np.testing.assert_allclose(power_to_db(np.array([1e-12, 1.0, 100.0]), top_db=None),
-                               [-100.0, 0.0, 20.0])
+    np.testing.assert_allclose(
+        power_to_db(np.array([1e-12, 1.0, 100.0]), top_db=None), [-100.0, 0.0, 20.0]
+    )
 
 
 def test_concurrent_transforms_restore_blas_threads(clips):
@@ -201,8 +220,9 @@ def test_concurrent_transforms_restore_blas_threads(clips):
     X, sr = clips
     before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
     mel = LogMel(sr=sr, n_jobs=2).fit(X)
-    threads = [threading.Thread(target=lambda: [mel.transform(X[:2]) for _ in range(30)])
-               for _ in range(3)]
+    threads = [
+        threading.Thread(target=lambda: [mel.transform(X[:2]) for _ in range(30)]) for _ in range(3)
+    ]
     [t.start() for t in threads]
     [t.join() for t in threads]
     assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
@@ -220,3 +240,27 @@ def test_threaded_transform_works_in_forked_child(clips):
     child.start()
     child.join(60)
     assert child.exitcode == 0 and queue.get(timeout=5) == mel.transform(X)[0].shape
+
+
+@pytest.mark.numeric
+def test_fft_plans_never_depend_on_timing_so_processes_agree_bit_for_bit():
+    """FFTW_MEASURE picks an algorithm by timing it, so two processes on one machine (a Dask
+    worker and its client) could round differently; plans use FFTW's fixed heuristics."""
+    import subprocess
+    import sys
+
+    from embedclf._utils.fft import FFTPlan
+
+    plan = FFTPlan(8, 2048)
+    if plan._plan is None:
+        pytest.skip("pyFFTW not installed: scipy's FFT has no planner")
+    assert "FFTW_ESTIMATE" in plan._plan.flags
+    assert not {"FFTW_MEASURE", "FFTW_PATIENT", "FFTW_EXHAUSTIVE"} & set(plan._plan.flags)
+    code = (
+        "import numpy as np, sys; from embedclf import LogMel;"
+        "x = np.random.default_rng(0).standard_normal(44100).astype(np.float32);"
+        "sys.stdout.buffer.write(LogMel(sr=22050).fit([x]).transform([x])[0].tobytes())"
+    )
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout
+            for _ in range(2)]  # fmt: skip
+    assert len(runs[0]) > 0 and runs[0] == runs[1]

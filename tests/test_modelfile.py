@@ -14,8 +14,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from embedclf.cli import main
-from embedclf.modelfile import (TRUSTED_TYPES, ModelFileError, UntrustedModelError,
-                                is_skops_file, load_model, save_model)
+from embedclf.modelfile import (
+    TRUSTED_TYPES,
+    ModelFileError,
+    UntrustedModelError,
+    is_skops_file,
+    load_model,
+    save_model,
+)
 from embedclf.pipelines import available_pipelines, make_pipeline
 
 SR = 8000
@@ -56,6 +62,7 @@ def my_architecture(input_shape, n_classes, seed=0, width=1.0):  # pragma: no co
 
 def file_types(path):
     """Every non-builtin, non-numpy type a skops file creates (from its schema)."""
+
     def walk(node):
         if isinstance(node, dict):
             if "__module__" in node and "__class__" in node:
@@ -98,8 +105,14 @@ def _fit_named(name, X, y, tmp_path):
         params = {"emb__weights": str(weights)}
     elif name.startswith("cnn"):
         pytest.importorskip("keras")
-        params = {"sr": SR, "epochs": 1, "window": 0.5, "hop": 0.5, "verbose": 0,
-                  "architecture": "strided_ds"}
+        params = {
+            "sr": SR,
+            "epochs": 1,
+            "window": 0.5,
+            "hop": 0.5,
+            "verbose": 0,
+            "architecture": "strided_ds",
+        }
     elif name.startswith(("logmel", "mfcc")):
         params = {f"{name.split('-')[0].replace('logmel', 'mel')}__sr": SR}
     else:
@@ -126,22 +139,28 @@ def test_every_named_pipeline_loads_with_only_the_allow_listed_types(name, tmp_p
 @pytest.fixture(scope="module")
 def cnn(clips):
     pytest.importorskip("keras")
+    from embedclf.audio import SkippedClipsWarning
     from embedclf.features.logmel import LogMel
     from embedclf.models import Augmenter, KerasCNN
-
-    from embedclf.audio import SkippedClipsWarning
 
     X, y = clips
     # a missing file among the clips: skipped_ (a DataFrame in memory) must be stored too
     with pytest.warns(SkippedClipsWarning, match="no/such/clip.wav"):
-            return KerasCNN(architecture="strided_ds", sr=SR, epochs=2, random_state=0, window=0.5,
-                        hop=0.25, frontend=LogMel(n_fft=256, hop_length=128, n_mels=20),
-                        augment=Augmenter(copies=1), on_error="skip", verbose=0
-                        ).fit(X + ["no/such/clip.wav"], np.append(y, y[0]))
+        return KerasCNN(
+            architecture="strided_ds",
+            sr=SR,
+            epochs=2,
+            random_state=0,
+            window=0.5,
+            hop=0.25,
+            frontend=LogMel(n_fft=256, hop_length=128, n_mels=20),
+            augment=Augmenter(copies=1),
+            on_error="skip",
+            verbose=0,
+        ).fit(X + ["no/such/clip.wav"], np.append(y, y[0]))
 
 
-def test_keras_cnn_round_trips_with_equal_predictions_and_its_skipped_table(tmp_path, clips,
-                                                                           cnn):
+def test_keras_cnn_round_trips_with_equal_predictions_and_its_skipped_table(tmp_path, clips, cnn):
     X, _ = clips
     save_model(cnn, tmp_path / "cnn.skops")
     back = load_model(tmp_path / "cnn.skops")
@@ -168,10 +187,13 @@ def test_callable_architecture_is_refused_at_save_time(tmp_path):
     from embedclf.distill import Distiller
     from embedclf.models import KerasCNN
 
-    for model, where in [(KerasCNN(architecture=my_architecture), "architecture"),
-                         (Distiller(None, student=my_architecture), "student")]:
-        with pytest.raises(ModelFileError, match=f"{where} is the Python function "
-                                                 "my_architecture.*stores no code"):
+    for model, where in [
+        (KerasCNN(architecture=my_architecture), "architecture"),
+        (Distiller(None, student=my_architecture), "student"),
+    ]:
+        with pytest.raises(
+            ModelFileError, match=f"{where} is the Python function my_architecture.*stores no code"
+        ):
             save_model(model, tmp_path / "m.skops")
     assert not (tmp_path / "m.skops").exists()
 
@@ -213,10 +235,12 @@ def test_skops_file_with_an_untrusted_type_is_refused_unless_trusted_by_name(tmp
             load_model(tmp_path / "m.skops", trust_pickle=trust_pickle)
         assert info.value.types == [name] and "trusted=[...]" in str(info.value)
     expected = model.predict_proba(X)
-    assert np.array_equal(load_model(tmp_path / "m.skops", trusted=[name]).predict_proba(X),
-                          expected)
-    assert np.array_equal(load_model(tmp_path / "m.skops", trusted=[Doubler]).predict_proba(X),
-                          expected)
+    assert np.array_equal(
+        load_model(tmp_path / "m.skops", trusted=[name]).predict_proba(X), expected
+    )
+    assert np.array_equal(
+        load_model(tmp_path / "m.skops", trusted=[Doubler]).predict_proba(X), expected
+    )
 
 
 def test_keras_network_with_a_lambda_layer_is_refused_by_safe_mode(tmp_path, cnn):
@@ -247,8 +271,9 @@ def test_a_truncated_skops_file_is_a_model_file_error_not_a_pickle(tmp_path, cli
     data = (tmp_path / "m.skops").read_bytes()
     (tmp_path / "cut.skops").write_bytes(data[: len(data) // 2])
     for trust_pickle in (False, True):
-        with pytest.raises(ModelFileError, match="cut.skops is a zip archive but not a "
-                                                 "readable skops model file") as info:
+        with pytest.raises(
+            ModelFileError, match="cut.skops is a zip archive but not a readable skops model file"
+        ) as info:
             load_model(tmp_path / "cut.skops", trust_pickle=trust_pickle)
         assert not isinstance(info.value, UntrustedModelError)
 
@@ -262,10 +287,12 @@ def test_other_zip_archives_are_not_skops_files(tmp_path):
 
 
 def test_cli_predict_refuses_a_pickle_in_one_line_and_loads_it_with_trust_pickle(
-        capsys, tmp_path, event_files):
+    capsys, tmp_path, event_files
+):
     root, df = event_files
-    model = make_pipeline("logmel-linear", mel__sr=16000).fit(df["path"].tolist(),
-                                                              df["label"].to_numpy())
+    model = make_pipeline("logmel-linear", mel__sr=16000).fit(
+        df["path"].tolist(), df["label"].to_numpy()
+    )
     path = tmp_path / "model.joblib"
     joblib.dump(model, path)
     code = main(["predict", str(path), df["path"][0], "--quiet"])
@@ -291,8 +318,18 @@ def test_cli_distill_refuses_a_pickled_teacher_in_one_line(capsys, tmp_path, eve
     root, _ = event_files
     marker, path = tmp_path / "ran", tmp_path / "teacher.joblib"
     joblib.dump(MarkerOnLoad(marker), path)
-    code = main(["distill", "--teacher", str(path), "--data", str(root), "--out",
-                 str(tmp_path / "mcu"), "--quiet"])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(path),
+            "--data",
+            str(root),
+            "--out",
+            str(tmp_path / "mcu"),
+            "--quiet",
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 1 and err.count("\n") == 1 and "--trust-pickle" in err
     assert not marker.exists() and not (tmp_path / "mcu").exists()

@@ -21,8 +21,17 @@ from embedclf.features import openl3_net as net  # noqa: E402
 from embedclf.weights import WeightsNotFoundError, fetch_openl3, find_openl3  # noqa: E402
 
 EXPECTED_LAYOUT = [((1,),) * 4] + [
-    shapes for cin, cout in [(1, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256),
-                             (256, 512), (512, 512)]
+    shapes
+    for cin, cout in [
+        (1, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 256),
+        (256, 256),
+        (256, 512),
+        (512, 512),
+    ]
     for shapes in ([(3, 3, cin, cout), (cout,)], [(cout,)] * 4)
 ][:-1]
 
@@ -31,9 +40,16 @@ def randomize(model, seed=0):
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         if layer.weights:
-            layer.set_weights([
-                (rng.uniform(0.5, 1.5, w.shape) if "variance" in w.path or "gamma" in w.path
-                 else rng.normal(0, 0.05, w.shape)).astype(np.float32) for w in layer.weights])
+            layer.set_weights(
+                [
+                    (
+                        rng.uniform(0.5, 1.5, w.shape)
+                        if "variance" in w.path or "gamma" in w.path
+                        else rng.normal(0, 0.05, w.shape)
+                    ).astype(np.float32)
+                    for w in layer.weights
+                ]
+            )
     return model
 
 
@@ -41,11 +57,14 @@ def randomize(model, seed=0):
 def weights_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("w")
     path = folder / net.weights_filename("mel128", "env")
-    net.save_weights(randomize(net.build_network("mel128", 512)), path,
-                     frontend_layer="melspectrogram_1")
+    net.save_weights(
+        randomize(net.build_network("mel128", 512)), path, frontend_layer="melspectrogram_1"
+    )
     # the default configuration's file too (for the estimator checks)
-    net.save_weights(randomize(net.build_network("mel256", 512), seed=1),
-                     folder / net.weights_filename("mel256", "music"))
+    net.save_weights(
+        randomize(net.build_network("mel256", 512), seed=1),
+        folder / net.weights_filename("mel256", "music"),
+    )
     return str(path)
 
 
@@ -66,7 +85,6 @@ def test_architecture_matches_the_published_network(input_repr):
 
 
 def test_weight_file_round_trip_in_the_official_layout(weights_file):
-    import keras
 
     spec = np.random.default_rng(1).uniform(-80, 0, (3, 128, 199, 1)).astype(np.float32)
     src = net.build_network("mel128", 512)
@@ -77,10 +95,12 @@ def test_weight_file_round_trip_in_the_official_layout(weights_file):
     with h5py.File(weights_file) as fh:  # legacy layout: layer_names + weight_names by layer
         names = [n.decode() for n in fh.attrs["layer_names"]]
         assert names[0] == "melspectrogram_1" and len(names) == 17
-        assert list(fh[names[1]].attrs["weight_names"]) == [b"batch_normalization_1/gamma:0",
-                                                            b"batch_normalization_1/beta:0",
-                                                            b"batch_normalization_1/moving_mean:0",
-                                                            b"batch_normalization_1/moving_variance:0"]
+        assert list(fh[names[1]].attrs["weight_names"]) == [
+            b"batch_normalization_1/gamma:0",
+            b"batch_normalization_1/beta:0",
+            b"batch_normalization_1/moving_mean:0",
+            b"batch_normalization_1/moving_variance:0",
+        ]
     # Keras's own legacy HDF5 loader reads the file the same way (an independent reader)
     other = net.build_network("mel128", 512)
     other.load_weights(weights_file)
@@ -125,8 +145,13 @@ def test_frontend_matches_the_formula_computed_with_librosa(input_repr):
 def test_embedding_framing_batching_and_rates(weights_file):
     rng = np.random.default_rng(3)
     y = (0.2 * rng.standard_normal(int(48000 * 2.35))).astype(np.float32)
-    est = OpenL3Embedding(content_type="env", input_repr="mel128", embedding_size=512,
-                          weights=weights_file, batch_size=7).fit([y])
+    est = OpenL3Embedding(
+        content_type="env",
+        input_repr="mel128",
+        embedding_size=512,
+        weights=weights_file,
+        batch_size=7,
+    ).fit([y])
     e = est.embed([y])[0]
     assert e.values.shape == (1 + int(np.ceil((len(y) + 24000 - 48000) / 4800)), 512)
     np.testing.assert_allclose(e.times, np.arange(len(e.values)) * 0.1)
@@ -150,12 +175,17 @@ def test_inference_network_folds_batch_norm_without_changing_outputs(weights_fil
     folded = net.inference_network(model)
     # no batch-norm layers left, the same weights count minus the 7 folded batch norms
     assert not any("batch_norm" in type(layer).__name__.lower() for layer in folded.layers)
-    assert folded.count_params() == model.count_params() - 4 * (1 + 64 + 64 + 128 + 128 + 256
-                                                                 + 256 + 512)
+    assert folded.count_params() == model.count_params() - 4 * (
+        1 + 64 + 64 + 128 + 128 + 256 + 256 + 512
+    )
     rng = np.random.default_rng(5)
     x = net.frontend((0.2 * rng.standard_normal((3, 48000))).astype(np.float32), "mel128")
-    np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-5 * np.abs(model.predict(x, verbose=0)).max())
+    np.testing.assert_allclose(
+        folded.predict(x, verbose=0),
+        model.predict(x, verbose=0),
+        rtol=1e-5,
+        atol=1e-5 * np.abs(model.predict(x, verbose=0)).max(),
+    )
     with pytest.raises(ValueError, match="dtype must be"):
         net.inference_network(model, "float16")
 
@@ -177,7 +207,7 @@ def _has_bfloat16_convolutions():
 def test_fast_modes_are_close_to_exact(weights_file, fast):
     rng = np.random.default_rng(4)
     t = np.arange(48000 * 2) / 48000
-    y = (0.3 * np.sin(2 * np.pi * 600 * t * (1 + t)) + 0.02 * rng.standard_normal(len(t)))
+    y = 0.3 * np.sin(2 * np.pi * 600 * t * (1 + t)) + 0.02 * rng.standard_normal(len(t))
     y = y.astype(np.float32)
     kw = dict(content_type="env", input_repr="mel128", embedding_size=512, weights=weights_file)
     exact = OpenL3Embedding(**kw).fit([y]).transform([y])[0]
@@ -202,18 +232,26 @@ def test_fast_mode_is_validated_and_keyed_in_the_cache(weights_file, tmp_path):
     y = np.zeros(48000, np.float32)
     with pytest.raises(InvalidParameterError, match="fast"):
         OpenL3Embedding(fast="float16", weights=weights_file).fit([y])
-    kw = dict(content_type="env", input_repr="mel128", embedding_size=512, weights=weights_file,
-              cache=str(tmp_path))
+    kw = dict(
+        content_type="env",
+        input_repr="mel128",
+        embedding_size=512,
+        weights=weights_file,
+        cache=str(tmp_path),
+    )
     keys = {OpenL3Embedding(fast=f, **kw)._cache().dir for f in (False, "int8", "bfloat16")}
     assert len(keys) == 3
-    assert OpenL3Embedding(fast=True, **kw)._cache().dir == \
-        OpenL3Embedding(fast="int8", **kw)._cache().dir
+    assert (
+        OpenL3Embedding(fast=True, **kw)._cache().dir
+        == OpenL3Embedding(fast="int8", **kw)._cache().dir
+    )
 
 
 def test_refit_after_set_params_rebuilds_the_network(weights_file):
     y = np.zeros(48000, np.float32)
-    est = OpenL3Embedding(content_type="env", input_repr="mel128", embedding_size=512,
-                          weights=weights_file).fit([y])
+    est = OpenL3Embedding(
+        content_type="env", input_repr="mel128", embedding_size=512, weights=weights_file
+    ).fit([y])
     assert est.transform([y])[0].shape[1] == 512
     est.set_params(embedding_size=6144).fit([y])
     assert est.embedding_dim_ == 6144 and est.transform([y])[0].shape[1] == 6144
@@ -284,23 +322,29 @@ def weights_server(tmp_path, weights_file):
 def test_fetch_verifies_and_unpacks_atomically(tmp_path, weights_server, weights_file):
     url, digest = weights_server
     dest = tmp_path / "dest"
-    with pytest.raises(ValueError, match="no SHA-256 is recorded.*sha256=DIGEST.*"
-                                         "allow_unverified=True"):
+    with pytest.raises(
+        ValueError, match="no SHA-256 is recorded.*sha256=DIGEST.*allow_unverified=True"
+    ):
         fetch_openl3("mel128", "env", dest=str(dest), base_url=url, progress=False)
     with pytest.raises(ValueError, match="SHA-256 mismatch"):
-        fetch_openl3("mel128", "env", dest=str(dest), base_url=url, sha256="0" * 64,
-                     progress=False)
+        fetch_openl3("mel128", "env", dest=str(dest), base_url=url, sha256="0" * 64, progress=False)
     assert not (dest / "openl3_audio_mel128_env.h5").exists()
     assert [p.name for p in dest.iterdir()] == []  # no partial or temporary files left
-    path = fetch_openl3("mel128", "env", dest=str(dest), base_url=url, sha256=digest,
-                        progress=False)
+    path = fetch_openl3(
+        "mel128", "env", dest=str(dest), base_url=url, sha256=digest, progress=False
+    )
     assert open(path, "rb").read() == open(weights_file, "rb").read()
-    unverified = fetch_openl3("mel128", "env", dest=str(tmp_path / "tofu"), base_url=url,
-                              progress=False, allow_unverified=True)
+    unverified = fetch_openl3(
+        "mel128",
+        "env",
+        dest=str(tmp_path / "tofu"),
+        base_url=url,
+        progress=False,
+        allow_unverified=True,
+    )
     assert open(unverified, "rb").read() == open(weights_file, "rb").read()
     with pytest.raises(OSError, match="download of .*mel256_music-v0_4_0.h5.gz failed"):
-        fetch_openl3("mel256", "music", dest=str(dest), base_url=url, sha256=digest,
-                     progress=False)
+        fetch_openl3("mel256", "music", dest=str(dest), base_url=url, sha256=digest, progress=False)
 
 
 def test_cli_weights_fetch_and_list(tmp_path, weights_server, capsys, monkeypatch):
@@ -309,16 +353,50 @@ def test_cli_weights_fetch_and_list(tmp_path, weights_server, capsys, monkeypatc
     url, digest = weights_server
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("EMBEDCLF_WEIGHTS", raising=False)
-    assert main(["weights", "fetch", "openl3", "--input-repr", "mel128", "--content-type", "env",
-                 "--base-url", url, "--sha256", digest, "--quiet", "--json"]) == 0
+    assert (
+        main(
+            [
+                "weights",
+                "fetch",
+                "openl3",
+                "--input-repr",
+                "mel128",
+                "--content-type",
+                "env",
+                "--base-url",
+                url,
+                "--sha256",
+                digest,
+                "--quiet",
+                "--json",
+            ]
+        )
+        == 0
+    )
     fetched = json.loads(capsys.readouterr().out)["fetched"][0]["path"]
     assert fetched.startswith(str(tmp_path / "cache"))
     assert main(["weights", "list", "--json"]) == 0
-    listed = {(r["input_repr"], r["content_type"]): r["path"]
-              for r in json.loads(capsys.readouterr().out)}
+    listed = {
+        (r["input_repr"], r["content_type"]): r["path"] for r in json.loads(capsys.readouterr().out)
+    }
     assert listed[("mel128", "env")] == fetched and listed[("mel256", "music")] in (None, "")
-    assert main(["weights", "fetch", "openl3", "--input-repr", "mel256", "--content-type",
-                 "music", "--base-url", url, "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "weights",
+                "fetch",
+                "openl3",
+                "--input-repr",
+                "mel256",
+                "--content-type",
+                "music",
+                "--base-url",
+                url,
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     assert "failed" in capsys.readouterr().err
 
 
@@ -327,8 +405,9 @@ def test_estimator_contract(weights_file):
 
     from sklearn.base import clone
 
-    est = OpenL3Embedding(content_type="env", input_repr="mel128", embedding_size=512,
-                          weights=weights_file, hop=0.5)
+    est = OpenL3Embedding(
+        content_type="env", input_repr="mel128", embedding_size=512, weights=weights_file, hop=0.5
+    )
     y = np.zeros(48000, np.float32)
     assert clone(est).get_params() == est.get_params()
     fitted = est.fit([y])
@@ -337,14 +416,23 @@ def test_estimator_contract(weights_file):
     np.testing.assert_array_equal(again.transform([y])[0], est.transform([y])[0])
 
 
-_LIST_OUTPUT = ("transform returns one (n_windows, dim) array per clip in a list (clips have "
-                "different lengths)")
+_LIST_OUTPUT = (
+    "transform returns one (n_windows, dim) array per clip in a list (clips have different lengths)"
+)
 
 
 @pytest.mark.slow
 @parametrize_with_checks(
-    [OpenL3Embedding(embedding_size=512, center=False, hop=1.0, batch_size=8, sr=8000,
-                     weights=os.environ.get("EMBEDCLF_TEST_OPENL3_WEIGHTS", "__test_weights__"))],
+    [
+        OpenL3Embedding(
+            embedding_size=512,
+            center=False,
+            hop=1.0,
+            batch_size=8,
+            sr=8000,
+            weights=os.environ.get("EMBEDCLF_TEST_OPENL3_WEIGHTS", "__test_weights__"),
+        )
+    ],
     expected_failed_checks=lambda est: {
         "check_transformer_general": _LIST_OUTPUT,
         "check_transformer_data_not_an_array": _LIST_OUTPUT,

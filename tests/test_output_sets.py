@@ -12,6 +12,7 @@ def write_set(tag):
         for name in ("model.bin", "header.h"):
             with open(os.path.join(folder, name), "w") as fh:
                 fh.write(f"{tag} {name}")
+
     return write
 
 
@@ -41,8 +42,11 @@ def test_user_files_are_carried_over_and_dropped_names_are_not(tmp_path):
     (out / "sub" / "x.txt").write_text("deep")
     (out / "stale.json").write_text("{}")
     replace_folder(out, write_set("new"), drop=["stale.json"])
-    assert contents(out) == {"model.bin": "new model.bin", "header.h": "new header.h",
-                             "notes.md": "mine"}
+    assert contents(out) == {
+        "model.bin": "new model.bin",
+        "header.h": "new header.h",
+        "notes.md": "mine",
+    }
     assert (out / "sub" / "x.txt").read_text() == "deep"
 
 
@@ -107,8 +111,7 @@ def fold_report():
     rng = np.random.default_rng(0)
     X = np.r_[rng.normal(0, 1, (20, 2)), rng.normal(3, 1, (20, 2))]
     y = np.r_[["low"] * 20, ["high"] * 20]
-    return cross_validate_folds(LogisticRegression(), X, y, n_splits=2, name="toy",
-                                progress=False)
+    return cross_validate_folds(LogisticRegression(), X, y, n_splits=2, name="toy", progress=False)
 
 
 def test_report_json_is_written_last(fold_report, tmp_path, monkeypatch):
@@ -116,10 +119,16 @@ def test_report_json_is_written_last(fold_report, tmp_path, monkeypatch):
 
     order = []
     real_write, real_data = evaluation.atomic_write, evaluation.atomic_write_data
-    monkeypatch.setattr(evaluation, "atomic_write",
-                        lambda p, w: (order.append(os.path.basename(p)), real_write(p, w)))
-    monkeypatch.setattr(evaluation, "atomic_write_data",
-                        lambda p, d: (order.append(os.path.basename(p)), real_data(p, d)))
+    monkeypatch.setattr(
+        evaluation,
+        "atomic_write",
+        lambda p, w: (order.append(os.path.basename(p)), real_write(p, w)),
+    )
+    monkeypatch.setattr(
+        evaluation,
+        "atomic_write_data",
+        lambda p, d: (order.append(os.path.basename(p)), real_data(p, d)),
+    )
     fold_report.save(tmp_path / "rep")
     assert order[-1] == "report.json" and len(order) == 5
 
@@ -151,8 +160,9 @@ def test_a_failing_plot_or_csv_leaves_no_report_json(fold_report, tmp_path, monk
     assert (out / "report.json").exists()
 
 
-def test_distill_refuses_the_working_directory_as_out_before_any_work(tmp_path, monkeypatch,
-                                                                       capsys):
+def test_distill_refuses_the_working_directory_as_out_before_any_work(
+    tmp_path, monkeypatch, capsys
+):
     from embedclf.cli import main
 
     monkeypatch.chdir(tmp_path)

@@ -34,16 +34,23 @@ def test_version_single_sourced_from_package():
     assert attr == "embedclf.__version__"
     # setuptools reads the attribute statically when it is a literal assignment: check it is one
     tree = ast.parse((ROOT / "embedclf" / "__init__.py").read_text(encoding="utf-8"))
-    literals = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                and [getattr(t, "id", None) for t in node.targets] == ["__version__"]
-                and isinstance(node.value, ast.Constant)]
+    literals = [
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and [getattr(t, "id", None) for t in node.targets] == ["__version__"]
+        and isinstance(node.value, ast.Constant)
+    ]
     assert literals == [embedclf.__version__]
 
 
 def test_version_written_nowhere_else():
     pattern = re.compile(r"""__version__\s*=|^\s*version\s*=\s*["']\d""", re.M)
-    hits = [p.relative_to(ROOT).as_posix()
-            for folder in ("embedclf", "benchmarks", "examples", "docs")
-            for p in (ROOT / folder).rglob("*.py") if pattern.search(p.read_text(encoding="utf-8"))]
+    hits = [
+        p.relative_to(ROOT).as_posix()
+        for folder in ("embedclf", "benchmarks", "examples", "docs")
+        for p in (ROOT / folder).rglob("*.py")
+        if pattern.search(p.read_text(encoding="utf-8"))
+    ]
     assert hits == ["embedclf/__init__.py"]
     assert re.search(r"\d+\.\d+", embedclf.__version__)

@@ -13,12 +13,14 @@ from embedclf.pipelines import available_pipelines, make_pipeline, pipeline_sr
 
 
 def path_pipeline():
-    return Pipeline([
-        ("load", AudioLoader(sr=22050)),
-        ("mel", LogMel(sr=22050)),
-        ("agg", WindowAggregator()),
-        ("clf", LogisticRegression(max_iter=2000)),
-    ])
+    return Pipeline(
+        [
+            ("load", AudioLoader(sr=22050)),
+            ("mel", LogMel(sr=22050)),
+            ("agg", WindowAggregator()),
+            ("clf", LogisticRegression(max_iter=2000)),
+        ]
+    )
 
 
 def test_pipeline_on_paths_pickles_and_predicts_the_same(event_files, tmp_path):

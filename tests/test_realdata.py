@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import shared_dataset
+
 from embedclf.audio import load_clips
 from embedclf.datasets import load_esc10, load_fsdd
 from embedclf.evaluation import cross_validate_folds
@@ -37,8 +37,9 @@ def test_real_files_decode():
 def test_fsdd_official_split_accuracy():
     df = load_fsdd(shared_dataset("fsdd"))
     res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=22050)
-    rep = cross_validate_folds(make_pipeline("mfcc-linear"), res.clips, res.y,
-                               split=df["split"].to_numpy(), progress=False)
+    rep = cross_validate_folds(
+        make_pipeline("mfcc-linear"), res.clips, res.y, split=df["split"].to_numpy(), progress=False
+    )
     assert rep.accuracy_mean > 0.95  # docs/results/accuracy.md: 99.0%
 
 
@@ -46,6 +47,11 @@ def test_fsdd_official_split_accuracy():
 def test_esc10_five_fold_accuracy():
     df = load_esc10(shared_dataset("esc10"))
     res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=22050)
-    rep = cross_validate_folds(make_pipeline("logmel-linear"), res.clips, res.y,
-                               folds=df["fold"].to_numpy(), progress=False)
+    rep = cross_validate_folds(
+        make_pipeline("logmel-linear"),
+        res.clips,
+        res.y,
+        folds=df["fold"].to_numpy(),
+        progress=False,
+    )
     assert len(rep.per_fold) == 5 and rep.accuracy_mean > 0.75  # docs/results/accuracy.md: ~81%

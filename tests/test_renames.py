@@ -25,10 +25,25 @@ class Toy(PretrainedEmbedding):
     model_sr, window_seconds = 8000, 0.5
     _parameter_constraints = PretrainedEmbedding._common_constraints
 
-    def __init__(self, *, sr=8000, hop=0.5, center=False, batch_size=4, cache=None,
-                 progress=False, on_error="raise", hop_size="deprecated"):
+    def __init__(
+        self,
+        *,
+        sr=8000,
+        hop=0.5,
+        center=False,
+        batch_size=4,
+        cache=None,
+        progress=False,
+        on_error="raise",
+        hop_size="deprecated",
+    ):
         self.sr, self.hop, self.center, self.batch_size = sr, hop, center, batch_size
-        self.cache, self.progress, self.on_error, self.hop_size = cache, progress, on_error, hop_size
+        self.cache, self.progress, self.on_error, self.hop_size = (
+            cache,
+            progress,
+            on_error,
+            hop_size,
+        )
 
     def _load_model(self):
         return "model"
@@ -46,8 +61,17 @@ class Toy(PretrainedEmbedding):
 class LegacyToy(Toy):
     """A backend written before the rename: only ``hop_size``."""
 
-    def __init__(self, *, sr=8000, hop_size=0.5, center=False, batch_size=4, cache=None,
-                 progress=False, on_error="raise"):
+    def __init__(
+        self,
+        *,
+        sr=8000,
+        hop_size=0.5,
+        center=False,
+        batch_size=4,
+        cache=None,
+        progress=False,
+        on_error="raise",
+    ):
         self.sr, self.hop_size, self.center, self.batch_size = sr, hop_size, center, batch_size
         self.cache, self.progress, self.on_error = cache, progress, on_error
 
@@ -62,11 +86,14 @@ def _embed(est, X):
 
 
 def _same(a, b):
-    return all(np.array_equal(va, vb) and np.array_equal(ta, tb) for (va, ta), (vb, tb) in zip(a, b))
+    return all(
+        np.array_equal(va, vb) and np.array_equal(ta, tb) for (va, ta), (vb, tb) in zip(a, b)
+    )
 
 
-@pytest.mark.parametrize("old", [Toy(hop_size=0.25), LegacyToy(hop_size=0.25)],
-                         ids=["both-names", "legacy-backend"])
+@pytest.mark.parametrize(
+    "old", [Toy(hop_size=0.25), LegacyToy(hop_size=0.25)], ids=["both-names", "legacy-backend"]
+)
 def test_hop_size_still_works_with_a_future_warning(old):
     X = _clips()
     with pytest.warns(FutureWarning, match="`hop_size` was renamed `hop`.*removed in 0.4"):
@@ -98,8 +125,12 @@ def _old_pipeline(diffs, seqs):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    model = Pipeline([("agg", WindowAggregator(stats=("mean", "max"), diffs=diffs)),
-                      ("clf", LogisticRegression())]).fit(seqs, [0, 1])
+    model = Pipeline(
+        [
+            ("agg", WindowAggregator(stats=("mean", "max"), diffs=diffs)),
+            ("clf", LogisticRegression()),
+        ]
+    ).fit(seqs, [0, 1])
     agg = model.named_steps["agg"]
     del agg.__dict__["diffs"]
     agg.__dict__["deltas"] = diffs

@@ -14,8 +14,16 @@ import soundfile as sf
 from embedclf.cli import main
 from embedclf.modelfile import save_model
 from embedclf.predict import predict_table
-from embedclf.stream import (Event, Recognizer, ResamplingWarning, file_source, iter_source,
-                             mic_source, pcm_source, rechunk)
+from embedclf.stream import (
+    Event,
+    Recognizer,
+    ResamplingWarning,
+    file_source,
+    iter_source,
+    mic_source,
+    pcm_source,
+    rechunk,
+)
 
 SR = 16000
 BLOCKS = [1, 37, 4096, SR, 10 * SR]  # 1 sample, odd, typical, 1 s, 10 s
@@ -29,8 +37,7 @@ def logmel_model():
     X, y, _ = make_sound_events(n_per_class=6, sr=SR, random_state=0)
     rng = np.random.default_rng(0)
     noise = [0.01 * rng.standard_normal(2 * SR).astype(np.float32) for _ in range(6)]
-    return make_pipeline("logmel-linear", mel__sr=SR).fit(X + noise,
-                                                          list(y) + ["_background_"] * 6)
+    return make_pipeline("logmel-linear", mel__sr=SR).fit(X + noise, list(y) + ["_background_"] * 6)
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +82,10 @@ def assert_same_results(a, b):
 def test_logmel_scores_and_events_do_not_depend_on_the_block_size(logmel_model, stream_file):
     _, pcm = stream_file
     y = as_float(pcm)
-    runs = [recognize(logmel_model, iter_source(rechunk([y], b), SR), window=1.0, hop=0.5)
-            for b in BLOCKS]
+    runs = [
+        recognize(logmel_model, iter_source(rechunk([y], b), SR), window=1.0, hop=0.5)
+        for b in BLOCKS
+    ]
     assert len(runs[0].windows) == 16 and runs[0].events  # a real stream with real events
     for other in runs[1:]:
         assert_same_results(runs[0], other)
@@ -91,16 +100,41 @@ def test_cnn_scores_and_events_do_not_depend_on_the_block_size(stream_file):
 
     sr = 8000
     X, y, _ = make_sound_events(n_per_class=4, sr=sr, duration=1.0, random_state=0)
-    cnn = KerasCNN(architecture="strided_ds", sr=sr, epochs=2, random_state=0,
-                   frontend=LogMel(n_fft=256, hop_length=128, n_mels=20), window=0.5,
-                   hop=0.25).fit(X, y)
+    cnn = KerasCNN(
+        architecture="strided_ds",
+        sr=sr,
+        epochs=2,
+        random_state=0,
+        frontend=LogMel(n_fft=256, hop_length=128, n_mels=20),
+        window=0.5,
+        hop=0.25,
+    ).fit(X, y)
     stream = np.concatenate([X[0], X[1], X[2], X[3]])[: int(3.3 * sr)]
-    runs = [recognize(cnn, iter_source(rechunk([stream], b), sr), threshold=0.3)
-            for b in [1, 37, 4096, sr, 10 * sr]]
+    runs = [
+        recognize(cnn, iter_source(rechunk([stream], b), sr), threshold=0.3)
+        for b in [1, 37, 4096, sr, 10 * sr]
+    ]
     assert runs[0].window == 0.5 and runs[0].hop == 0.25  # the model's own windows
     assert len(runs[0].windows) == 13
     for other in runs[1:]:
         assert_same_results(runs[0], other)
+
+
+@pytest.mark.numeric
+def test_batched_windows_do_not_depend_on_the_block_size(logmel_model, stream_file):
+    y = as_float(stream_file[1])
+    runs = [recognize(logmel_model, iter_source(rechunk([y], b), SR), batch=3) for b in BLOCKS]
+    # groups are fixed by window index (0-2, 3-5, ...; the tail with the last group), so
+    # every block size makes the same model calls: equal by construction
+    for other in runs[1:]:
+        assert_same_results(runs[0], other)
+    # against one window per call only the batch's float rounding differs
+    alone = recognize(logmel_model, iter_source(rechunk([y], 4096), SR))
+    np.testing.assert_allclose(scores(runs[0])[0], scores(alone)[0], rtol=1e-5, atol=1e-7)
+    assert scores(runs[0])[1] == scores(alone)[1]
+    assert [(e.label, e.onset, e.offset) for e in runs[0].events] == [
+        (e.label, e.onset, e.offset) for e in alone.events
+    ]
 
 
 def test_file_pipe_and_iterator_give_the_same_results(logmel_model, stream_file):
@@ -119,28 +153,34 @@ def test_window_scores_equal_predict_tables_windows(logmel_model, stream_file):
     table = predict_table(logmel_model, [path], window=1.0, hop=0.5)
     ours = rec.scores_table()
     # the same windows, the short tail included (8.3 s: the last one is 7.5..8.3 s)
-    np.testing.assert_array_equal(ours[["start", "end"]].to_numpy(),
-                                  table[["start", "end"]].to_numpy())
+    np.testing.assert_array_equal(
+        ours[["start", "end"]].to_numpy(), table[["start", "end"]].to_numpy()
+    )
     assert ours["end"].iloc[-1] - ours["start"].iloc[-1] < 1.0
     cols = [c for c in table if c.startswith("prob_")]
     assert list(ours.columns[2:]) == cols
     # predict_table scores all windows in one batch: equal up to float rounding only
-    np.testing.assert_allclose(ours[cols].to_numpy(), table[cols].to_numpy(dtype=float),
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        ours[cols].to_numpy(), table[cols].to_numpy(dtype=float), rtol=1e-5, atol=1e-7
+    )
 
 
 def test_window_scores_equal_predict_table_with_a_hop_longer_than_the_window(
-        logmel_model, stream_file):
+    logmel_model, stream_file
+):
     path, _ = stream_file
-    rec = recognize(logmel_model, file_source(path, block=777), window=0.5, hop=1.25,
-                    tail=False)
+    rec = recognize(logmel_model, file_source(path, block=777), window=0.5, hop=1.25, tail=False)
     table = predict_table(logmel_model, [path], window=0.5, hop=1.25)
     full = table[table["end"] - table["start"] > 0.499]
-    np.testing.assert_array_equal(rec.scores_table()[["start", "end"]].to_numpy(),
-                                  full[["start", "end"]].to_numpy())
-    np.testing.assert_allclose(rec.scores_table().iloc[:, 2:].to_numpy(),
-                               full.filter(like="prob_").to_numpy(dtype=float), rtol=1e-5,
-                               atol=1e-7)
+    np.testing.assert_array_equal(
+        rec.scores_table()[["start", "end"]].to_numpy(), full[["start", "end"]].to_numpy()
+    )
+    np.testing.assert_allclose(
+        rec.scores_table().iloc[:, 2:].to_numpy(),
+        full.filter(like="prob_").to_numpy(dtype=float),
+        rtol=1e-5,
+        atol=1e-7,
+    )
 
 
 # ---- the event logic, on scores written by hand ----------------------------------------
@@ -168,7 +208,7 @@ def events_of(a_scores, other=None, **kw):
     kw = {"window": 1.0, "hop": 1.0, "smoothing": 1.0, "suppression": 0.0, **kw}
     rec = Recognizer(Scripted(rows), **kw)
     out = []
-    for k in range(len(rows)):
+    for _k in range(len(rows)):
         out += rec.push(np.zeros(10)).events
     out += rec.flush().events
     assert out == rec.events
@@ -194,14 +234,17 @@ def test_suppression_holds_off_a_new_event_after_one_ends():
     a = [0.0, 0.9, 0.0, 0.9, 0.9, 0.0]
     # the first ends at 3 s; window 3 is decided at 4 s < 3 + 1.5, window 4 at 5 s is free
     assert events_of(a, threshold=0.5, suppression=1.5) == [
-        ("a", 1.0, 2.0, 0.9, 2.0, 3.0), ("a", 4.0, 5.0, 0.9, 5.0, 6.0)]
+        ("a", 1.0, 2.0, 0.9, 2.0, 3.0),
+        ("a", 4.0, 5.0, 0.9, 5.0, 6.0),
+    ]
     assert [e[1] for e in events_of(a, threshold=0.5, suppression=0.0)] == [1.0, 3.0]
 
 
 def test_min_duration_drops_short_events_and_they_start_no_suppression():
     a = [0.9, 0.0, 0.9, 0.9, 0.0]
     assert events_of(a, threshold=0.5, min_duration=1.5, suppression=5.0) == [
-        ("a", 2.0, 4.0, 0.9, 3.0, 5.0)]
+        ("a", 2.0, 4.0, 0.9, 3.0, 5.0)
+    ]
 
 
 def test_background_labels_are_never_reported():
@@ -210,14 +253,46 @@ def test_background_labels_are_never_reported():
     assert events_of(None, other=rows, threshold=0.5) == [("b", 2.0, 3.0, 0.8, 3.0, 4.0)]
     # named otherwise, the same class is reported
     assert [e[0] for e in events_of(None, other=rows, threshold=0.5, background=())] == [
-        "_background_", "b"]
+        "_background_",
+        "b",
+    ]
 
 
 def test_smoothing_averages_windows_and_the_onset_is_the_first_high_window():
     # smoothed over 2 windows: 0, 0.5, 0.65, 0.15; starts at window 2 (0.65 >= 0.6) with its
     # onset at window 1 (the first in the span whose own score reached 0.48)
     assert events_of([0.0, 1.0, 0.3, 0.0], smoothing=2.0, threshold=0.6) == [
-        ("a", 1.0, 2.0, 0.65, 3.0, 4.0)]
+        ("a", 1.0, 2.0, 0.65, 3.0, 4.0)
+    ]
+
+
+class ScriptedBatches(Scripted):
+    """Scripted, taking windows in groups and recording each call's group size."""
+
+    def __init__(self, rows):
+        super().__init__(rows)
+        self.sizes = []
+
+    def predict_proba(self, X):
+        self.sizes.append(len(X))
+        self.calls += len(X)
+        return np.stack(self.rows[self.calls - len(X) : self.calls])
+
+
+def test_a_batch_scores_fixed_groups_and_decides_at_the_groups_end():
+    a = [0.1, 0.7, 0.5, 0.45, 0.3, 0.1, 0.0]
+    model = ScriptedBatches([[1 - v, v, 0.0] for v in a])
+    rec = Recognizer(model, window=1.0, hop=1.0, smoothing=1.0, suppression=0.0, batch=3)
+    rec.push(np.zeros(25))  # windows 0-1 complete: their group waits for window 2
+    assert model.sizes == [] and rec.buffered <= rec.capacity
+    up = rec.push(np.zeros(45))  # windows 2-6: group 0-2 scored, 3-5 scored, 6 waits
+    assert model.sizes == [3, 3] and len(up.windows) == 6
+    rec.flush()  # the last group: window 6 alone (the stream ends at a window's end)
+    assert model.sizes == [3, 3, 1]
+    (e,) = rec.events
+    # the same event as one window per call (test above), decided when its group was scored:
+    # started by window 1 (group 0-2, scored at 3 s), ended by window 4 (group 3-5, at 6 s)
+    assert (e.label, e.onset, e.offset, e.detected, e.decided) == ("a", 1.0, 4.0, 3.0, 6.0)
 
 
 def test_flush_closes_an_event_still_open_at_the_end():
@@ -253,13 +328,15 @@ def test_a_pipe_ending_inside_a_sample_keeps_the_whole_samples(logmel_model, str
 
 def test_f32le_pcm_is_read_as_floats():
     y = np.array([0.25, -0.5, 1.0, 0.125], np.float32)
-    blocks = list(pcm_source(io.BytesIO(y.astype("<f4").tobytes()), 8000, format="f32le",
-                             channels=2, block=1))
+    blocks = list(
+        pcm_source(io.BytesIO(y.astype("<f4").tobytes()), 8000, format="f32le", channels=2, block=1)
+    )
     assert [b.tolist() for b in blocks] == [[-0.125], [0.5625]]
 
 
-def test_a_file_cut_short_ends_the_stream_with_the_samples_it_holds(logmel_model, stream_file,
-                                                                    tmp_path):
+def test_a_file_cut_short_ends_the_stream_with_the_samples_it_holds(
+    logmel_model, stream_file, tmp_path
+):
     path, _ = stream_file
     data = path.read_bytes()
     cut = tmp_path / "cut.wav"
@@ -284,7 +361,7 @@ class FakeInput:
         return False
 
     def read(self, n):
-        out = self.y[self.pos:self.pos + n]
+        out = self.y[self.pos : self.pos + n]
         self.pos += n
         return out[:, None], False
 
@@ -300,8 +377,7 @@ def test_a_microphone_stream_gives_what_the_same_samples_give(logmel_model, stre
 
 # ---- resampling, bad input, memory --------------------------------------------------------
 @pytest.mark.numeric
-def test_another_rate_is_resampled_once_and_still_block_size_invariant(logmel_model,
-                                                                       stream_file):
+def test_another_rate_is_resampled_once_and_still_block_size_invariant(logmel_model, stream_file):
     _, pcm = stream_file
     y = as_float(pcm)[: 4 * SR]
     runs = []
@@ -327,23 +403,31 @@ def test_a_model_without_probabilities_is_one_error_naming_pipelines_that_can(ev
         Recognizer(model)
 
 
-@pytest.mark.parametrize("kw, says", [
-    ({"window": 0}, "window must be a positive"),
-    ({"hop": -1}, "hop must be a positive"),
-    ({"threshold": 0.5, "threshold_off": 0.7}, "threshold_off <= threshold"),
-    ({"threshold": 1.5}, "threshold"),
-])
+@pytest.mark.parametrize(
+    "kw, says",
+    [
+        ({"window": 0}, "window must be a positive"),
+        ({"hop": -1}, "hop must be a positive"),
+        ({"threshold": 0.5, "threshold_off": 0.7}, "threshold_off <= threshold"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"batch": 0}, "batch must be a whole number"),
+        ({"batch": 2.5}, "batch must be a whole number"),
+    ],
+)
 def test_bad_settings_are_refused(logmel_model, kw, says):
     with pytest.raises(ValueError, match=says):
         Recognizer(logmel_model, **kw)
 
 
-@pytest.mark.parametrize("block, says", [
-    (np.array([0.0, np.nan]), "NaN or infinity"),
-    (np.zeros((2, 2, 2)), "1-D samples"),
-    (np.array(["a"]), "float samples"),
-    (np.array([0, 16384], np.int16), "scale integer PCM first"),
-])
+@pytest.mark.parametrize(
+    "block, says",
+    [
+        (np.array([0.0, np.nan]), "NaN or infinity"),
+        (np.zeros((2, 2, 2)), "1-D samples"),
+        (np.array(["a"]), "float samples"),
+        (np.array([0, 16384], np.int16), "scale integer PCM first"),
+    ],
+)
 def test_bad_blocks_are_refused(logmel_model, block, says):
     with pytest.raises(ValueError, match=says):
         Recognizer(logmel_model).push(block)
@@ -392,23 +476,41 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def test_stream_command_prints_json_events_and_writes_outputs(capsys, model_path, stream_file,
-                                                              logmel_model, tmp_path):
+def test_stream_command_prints_json_events_and_writes_outputs(
+    capsys, model_path, stream_file, logmel_model, tmp_path
+):
     path, pcm = stream_file
     events, table, plot = tmp_path / "ev.csv", tmp_path / "sc.csv", tmp_path / "t.png"
-    code, out, err = run(capsys, "stream", model_path, path, "--json", "-o", events,
-                         "--scores", table, "--plot", plot, "--block", 37)
+    code, out, err = run(
+        capsys,
+        "stream",
+        model_path,
+        path,
+        "--json",
+        "-o",
+        events,
+        "--scores",
+        table,
+        "--plot",
+        plot,
+        "--block",
+        37,
+    )
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     ref = recognize(logmel_model, iter_source([as_float(pcm)], SR))
-    assert lines == [{k: e.as_dict()[k] for k in ("onset", "offset", "label", "score")}
-                     for e in ref.events]
+    assert lines == [
+        {k: e.as_dict()[k] for k in ("onset", "offset", "label", "score")} for e in ref.events
+    ]
     assert lines and set(lines[0]) == {"onset", "offset", "label", "score"}
     written = pd.read_csv(events)
     assert written["label"].tolist() == [str(e.label) for e in ref.events]
     np.testing.assert_allclose(written["onset"], [e.onset for e in ref.events])
-    np.testing.assert_allclose(pd.read_csv(table).iloc[:, 2:].to_numpy(),
-                               np.stack([w.scores for w in ref.windows]), rtol=1e-12)
+    np.testing.assert_allclose(
+        pd.read_csv(table).iloc[:, 2:].to_numpy(),
+        np.stack([w.scores for w in ref.windows]),
+        rtol=1e-12,
+    )
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -422,24 +524,27 @@ def test_stream_command_reads_raw_pcm_from_stdin(capsys, model_path, stream_file
     assert "event(s) in 8.3 s" in err
 
 
-def test_stream_command_says_once_that_it_resamples(capsys, model_path, stream_file,
-                                                    monkeypatch):
+def test_stream_command_says_once_that_it_resamples(capsys, model_path, stream_file, monkeypatch):
     _, pcm = stream_file
-    monkeypatch.setattr(sys, "stdin",
-                        types.SimpleNamespace(buffer=io.BytesIO(pcm[: 2 * SR].tobytes())))
+    monkeypatch.setattr(
+        sys, "stdin", types.SimpleNamespace(buffer=io.BytesIO(pcm[: 2 * SR].tobytes()))
+    )
     code, out, err = run(capsys, "stream", model_path, "-", "--rate", 22050)
     assert code == 0
     assert err.count("resampling") == 1 and "22050 Hz" in err
 
 
-@pytest.mark.parametrize("argv, says", [
-    (["-"], "--rate: needed with -"),
-    ([], "give a SOURCE"),
-    (["x.wav", "--mic"], "give a SOURCE"),
-    (["x.wav", "--rate", "16000"], "only for - or --mic"),
-    (["x.wav", "--threshold", "0.3", "--threshold-off", "0.5"], "must not exceed"),
-    (["x.wav", "--duration", "2"], "only with --mic"),
-])
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["-"], "--rate: needed with -"),
+        ([], "give a SOURCE"),
+        (["x.wav", "--mic"], "give a SOURCE"),
+        (["x.wav", "--rate", "16000"], "only for - or --mic"),
+        (["x.wav", "--threshold", "0.3", "--threshold-off", "0.5"], "must not exceed"),
+        (["x.wav", "--duration", "2"], "only with --mic"),
+    ],
+)
 def test_stream_command_refuses_bad_usage(capsys, model_path, argv, says):
     with pytest.raises(SystemExit) as info:
         main(["stream", str(model_path), *argv])
@@ -470,8 +575,9 @@ def test_stream_command_without_sounddevice_is_one_line(capsys, model_path, monk
     one_line_error(code, err, "pip install 'embedclf[live]'")
 
 
-def test_stream_command_on_a_model_without_probabilities_is_one_line(capsys, tmp_path, events,
-                                                                     stream_file):
+def test_stream_command_on_a_model_without_probabilities_is_one_line(
+    capsys, tmp_path, events, stream_file
+):
     from sklearn.pipeline import make_pipeline as sk_pipeline
     from sklearn.svm import LinearSVC
 
@@ -490,9 +596,9 @@ def test_stream_command_on_a_missing_file_is_one_line(capsys, model_path, tmp_pa
     one_line_error(code, err, "file not found")
 
 
-def test_stream_command_stops_quietly_when_its_reader_goes_away(capsys, model_path,
-                                                                stream_file, monkeypatch,
-                                                                tmp_path):
+def test_stream_command_stops_quietly_when_its_reader_goes_away(
+    capsys, model_path, stream_file, monkeypatch, tmp_path
+):
     import builtins
 
     real_print = builtins.print
@@ -514,8 +620,14 @@ def test_stream_command_stops_quietly_when_its_reader_goes_away(capsys, model_pa
 
 def test_events_as_dicts_round_times():
     e = Event("x", 1.0000000001, 2.5, np.float32(0.5), 1.5, 3.0)
-    assert e.as_dict() == {"onset": 1.0, "offset": 2.5, "label": "x", "score": 0.5,
-                           "detected": 1.5, "decided": 3.0}
+    assert e.as_dict() == {
+        "onset": 1.0,
+        "offset": 2.5,
+        "label": "x",
+        "score": 0.5,
+        "detected": 1.5,
+        "decided": 3.0,
+    }
 
 
 # ---- background class ---------------------------------------------------------------------
@@ -527,8 +639,7 @@ def test_cut_background_cuts_recordings_and_folders_into_window_clips(tmp_path):
     (tmp_path / "noise").mkdir()
     sf.write(tmp_path / "noise" / "a.wav", y, SR, subtype="FLOAT")
     sf.write(tmp_path / "b.wav", y[: SR // 3], SR, subtype="FLOAT")
-    clips, labels = cut_background([tmp_path / "noise", tmp_path / "b.wav"], sr=SR,
-                                   label="quiet")
+    clips, labels = cut_background([tmp_path / "noise", tmp_path / "b.wav"], sr=SR, label="quiet")
     # 3.5 s: three 1 s clips and the half-second remainder; the short file whole
     assert [len(c) for c in clips] == [SR, SR, SR, SR // 2 + 10, SR // 3]
     np.testing.assert_array_equal(np.concatenate(clips[:4]), y)
@@ -539,14 +650,26 @@ def test_cut_background_cuts_recordings_and_folders_into_window_clips(tmp_path):
 
 
 def test_train_with_background_learns_a_class_the_recognizer_never_reports(
-        capsys, event_files, tmp_path):
+    capsys, event_files, tmp_path
+):
     root, _ = event_files
     rng = np.random.default_rng(2)
     noise = tmp_path / "noise.wav"
     sf.write(noise, 0.02 * rng.standard_normal(12 * SR).astype(np.float32), SR)
     model = tmp_path / "bg.skops"
-    code, out, err = run(capsys, "train", root, "--set", "mel__sr=16000", "-o", model,
-                         "--background", noise, "--json", "--quiet")
+    code, out, err = run(
+        capsys,
+        "train",
+        root,
+        "--set",
+        "mel__sr=16000",
+        "-o",
+        model,
+        "--background",
+        noise,
+        "--json",
+        "--quiet",
+    )
     assert code == 0, err
     info = json.loads(out)
     assert info["n_background_clips"] == 12 and "_background_" in info["classes"]
@@ -588,9 +711,25 @@ def test_an_int8_folder_scores_as_its_float_student(distilled):
     assert np.mean(P_int8.argmax(1) == P_float.argmax(1)) >= 0.9
 
 
+def test_an_int8_folder_can_score_full_windows_only(distilled):
+    from embedclf.stream import Int8Folder
+
+    dist, out, X = distilled
+    clip = X[0][:SR]  # exactly one window: the centred frontend gives it one frame more
+    W, _, _ = dist.windows([clip])
+    assert len(W) == 2  # the float student adds a mostly padded window
+    full = Int8Folder(out, partial_windows=False).predict_proba([clip])
+    np.testing.assert_allclose(full[0], dist.student_.window_proba(W[:1])[0], atol=0.05)
+    # a clip shorter than one window still gets its one padded window
+    short = X[0][: SR // 2]
+    np.testing.assert_array_equal(
+        Int8Folder(out, partial_windows=False).predict_proba([short]),
+        Int8Folder(out).predict_proba([short]),
+    )
+
+
 @pytest.mark.numeric
-def test_distiller_and_int8_folder_streams_do_not_depend_on_the_block_size(distilled,
-                                                                          stream_file):
+def test_distiller_and_int8_folder_streams_do_not_depend_on_the_block_size(distilled, stream_file):
     from embedclf.stream import Int8Folder
 
     dist, out, _ = distilled
@@ -610,4 +749,5 @@ def test_stream_command_runs_an_exported_int8_folder(capsys, distilled, stream_f
     assert code == 0, err
     ref = recognize(Int8Folder(out), file_source(stream_file[0]), threshold=0.3)
     assert [json.loads(line)["onset"] for line in text.splitlines()] == [
-        e.onset for e in ref.events]
+        e.onset for e in ref.events
+    ]

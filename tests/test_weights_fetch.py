@@ -69,8 +69,9 @@ def sha(data):
 
 def fetch(site, dest, **kwargs):
     kwargs.setdefault("sha256", sha(gz(PAYLOAD)))
-    return fetch_openl3("mel128", "env", dest=str(dest), base_url=site.url + "/w/",
-                        progress=False, **kwargs)
+    return fetch_openl3(
+        "mel128", "env", dest=str(dest), base_url=site.url + "/w/", progress=False, **kwargs
+    )
 
 
 def test_download_larger_than_the_cap_is_refused_naming_it(site, tmp_path, monkeypatch):
@@ -138,10 +139,30 @@ def tls_site(tmp_path_factory, monkeypatch):
         pytest.skip("needs the openssl command to make a test certificate")
     d = tmp_path_factory.mktemp("tls")
     cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the default context trusts it
@@ -153,13 +174,28 @@ def tls_site(tmp_path_factory, monkeypatch):
 def test_no_redirect_from_https_to_http(site, tls_site, tmp_path):
     site.put(f"/w/{GZ}", gz(PAYLOAD))
     tls_site.put(f"/w/{GZ}", gz(PAYLOAD))
-    tls_site.routes["/down/" + GZ] = (302, {"Location": f"{site.url}/w/{GZ}",
-                                            "Content-Length": "0"}, b"")
+    tls_site.routes["/down/" + GZ] = (
+        302,
+        {"Location": f"{site.url}/w/{GZ}", "Content-Length": "0"},
+        b"",
+    )
     tls_site.routes["/same/" + GZ] = (302, {"Location": f"/w/{GZ}", "Content-Length": "0"}, b"")
     with pytest.raises(OSError, match="refused a redirect from https to http://127"):
-        fetch_openl3("mel128", "env", dest=str(tmp_path / "a"), base_url=tls_site.url + "/down",
-                     sha256=sha(gz(PAYLOAD)), progress=False)
+        fetch_openl3(
+            "mel128",
+            "env",
+            dest=str(tmp_path / "a"),
+            base_url=tls_site.url + "/down",
+            sha256=sha(gz(PAYLOAD)),
+            progress=False,
+        )
     assert not (tmp_path / "a" / H5).exists()
-    path = fetch_openl3("mel128", "env", dest=str(tmp_path / "b"),  # https -> https: followed
-                        base_url=tls_site.url + "/same", sha256=sha(gz(PAYLOAD)), progress=False)
+    path = fetch_openl3(
+        "mel128",
+        "env",
+        dest=str(tmp_path / "b"),  # https -> https: followed
+        base_url=tls_site.url + "/same",
+        sha256=sha(gz(PAYLOAD)),
+        progress=False,
+    )
     assert open(path, "rb").read() == PAYLOAD

@@ -34,18 +34,28 @@ def test_split_windows_short_sequence_padded():
 
 def test_aggregator_matches_numpy(rng):
     seqs = [rng.standard_normal((n, 3)).astype(np.float32) for n in (5, 9, 1)]
-    agg = WindowAggregator(stats=("mean", "std", "min", "max", "median"), quantiles=(0.25,),
-                           diffs=True).fit(seqs)
+    agg = WindowAggregator(
+        stats=("mean", "std", "min", "max", "median"), quantiles=(0.25,), diffs=True
+    ).fit(seqs)
     out = agg.transform(seqs)
     assert out.shape == (3, 3 * 6 * 2) and out.dtype == np.float32
     for S, row in zip(seqs, out):
         S = S.astype(np.float64)
         D = np.diff(S, axis=0) if len(S) > 1 else np.zeros_like(S)
-        expected = np.concatenate([
-            f(A) for A in (S, D) for f in (
-                lambda A: A.mean(0), lambda A: A.std(0), lambda A: A.min(0), lambda A: A.max(0),
-                lambda A: np.median(A, 0), lambda A: np.quantile(A, 0.25, axis=0))
-        ])
+        expected = np.concatenate(
+            [
+                f(A)
+                for A in (S, D)
+                for f in (
+                    lambda A: A.mean(0),
+                    lambda A: A.std(0),
+                    lambda A: A.min(0),
+                    lambda A: A.max(0),
+                    lambda A: np.median(A, 0),
+                    lambda A: np.quantile(A, 0.25, axis=0),
+                )
+            ]
+        )
         np.testing.assert_allclose(row, expected, rtol=1e-6, atol=1e-6)
     names = agg.get_feature_names_out()
     assert names[0] == "mean_f0" and names[-1] == "delta_q0.25_f2" and len(names) == out.shape[1]

@@ -28,8 +28,13 @@ def main(job_path, out_path):
     n = int(job["n_clips"])
     clips = [job[f"clip_{k}"] for k in range(n)]
     rates = [int(job[f"sr_{k}"]) for k in range(n)]
-    kw = dict(model=model, hop_size=float(job["hop_size"]), center=bool(job["center"]),
-              batch_size=32, verbose=False)
+    kw = dict(
+        model=model,
+        hop_size=float(job["hop_size"]),
+        center=bool(job["center"]),
+        batch_size=32,
+        verbose=False,
+    )
     openl3.get_audio_embedding(clips[:1], rates[:1], **kw)  # warm-up (graph tracing)
     w, c = time.perf_counter(), time.process_time()
     embs, tss = openl3.get_audio_embedding(clips, rates, **kw)

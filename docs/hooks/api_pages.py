@@ -62,8 +62,11 @@ def reexport_sources(module: str, path: Path) -> dict[str, str]:
             target = ".".join(base + ([node.module] if node.module else []))
             for alias in node.names:
                 sources[alias.asname or alias.name] = target
-        elif (isinstance(node, ast.Assign) and len(node.targets) == 1
-              and getattr(node.targets[0], "id", None) == "_LAZY"):
+        elif (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and getattr(node.targets[0], "id", None) == "_LAZY"
+        ):
             sources.update(ast.literal_eval(node.value))  # embedclf's lazy {name: module}
     return sources
 
@@ -78,12 +81,14 @@ def page_markdown(module: str, path: Path, is_package: bool) -> str:
     sources = reexport_sources(module, path)
     names = exported_names(path)
     own = [name for name in names if name not in sources]  # defined in the package itself
-    rows = [f"| [`{name}`][{sources[name]}.{name}] | [`{sources[name]}`][{sources[name]}] |"
-            for name in names if name in sources]
+    rows = [
+        f"| [`{name}`][{sources[name]}.{name}] | [`{sources[name]}`][{sources[name]}] |"
+        for name in names
+        if name in sources
+    ]
     table = ["| name | defined in |", "|---|---|", *rows] if rows else []
     members = f"[{', '.join(own)}]" if own else "false"
-    return "\n".join([f"::: {module}", "    options:", f"      members: {members}", "", *table,
-                      ""])
+    return "\n".join([f"::: {module}", "    options:", f"      members: {members}", "", *table, ""])
 
 
 def on_config(config):
@@ -101,6 +106,9 @@ def on_files(files, config):
     from mkdocs.structure.files import File
 
     for module, path, is_package in public_modules():
-        files.append(File.generated(config, page_path(module),
-                                    content=page_markdown(module, path, is_package)))
+        files.append(
+            File.generated(
+                config, page_path(module), content=page_markdown(module, path, is_package)
+            )
+        )
     return files

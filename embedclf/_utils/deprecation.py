@@ -75,7 +75,9 @@ def renamed_value(est, old, new, *, warn=True):
         warnings.warn(
             f"{type(est).__name__}: the parameter `{old}` was renamed `{new}` in {RENAMED_IN} "
             f"and `{old}` will be removed in {REMOVED_IN}; pass {new}={value!r} instead",
-            FutureWarning, stacklevel=3)
+            FutureWarning,
+            stacklevel=3,
+        )
     return value
 
 

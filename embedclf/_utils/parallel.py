@@ -25,7 +25,7 @@ __all__ = ["executor", "single_threaded_blas", "run_in_parts"]
 
 _EXECUTOR = None
 _EXECUTOR_LOCK = threading.Lock()
-_BLAS = {"users": 0, "limits": None}
+_BLAS = {"users": 0, "limits": None, "controller": None, "n_modules": 0}
 _BLAS_LOCK = threading.Lock()
 
 
@@ -68,11 +68,9 @@ def single_threaded_blas():
     ...     {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} <= {1}
     True
     """
-    from threadpoolctl import threadpool_limits
-
     with _BLAS_LOCK:
         if _BLAS["users"] == 0:
-            _BLAS["limits"] = threadpool_limits(limits=1, user_api="blas")
+            _BLAS["limits"] = _blas_controller().limit(limits=1, user_api="blas")
         _BLAS["users"] += 1
     try:
         yield
@@ -84,13 +82,30 @@ def single_threaded_blas():
                 _BLAS["limits"] = None
 
 
+def _blas_controller():
+    """A ThreadpoolController, scanned again only when modules were imported since.
+
+    Scanning the loaded libraries takes milliseconds, as much as featurising
+    a one-second clip; a library that brings its own BLAS comes with an
+    import, so the module count tells when to look again.
+    """
+    import sys
+
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS.get("controller") is None or _BLAS.get("n_modules") != len(sys.modules):
+        _BLAS["controller"] = ThreadpoolController()
+        _BLAS["n_modules"] = len(sys.modules)
+    return _BLAS["controller"]
+
+
 def _after_fork_in_child():
     """A forked child has none of the parent's threads: start the pool and locks afresh."""
     global _EXECUTOR, _EXECUTOR_LOCK, _BLAS_LOCK
     _EXECUTOR = None
     _EXECUTOR_LOCK = threading.Lock()
     _BLAS_LOCK = threading.Lock()
-    _BLAS.update(users=0, limits=None)
+    _BLAS.update(users=0, limits=None, controller=None)
 
 
 if hasattr(os, "register_at_fork"):

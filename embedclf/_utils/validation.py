@@ -22,8 +22,14 @@ import numpy as np
 
 from ..exceptions import AudioError
 
-__all__ = ["MAX_CHANNELS", "is_path", "check_X", "validate_clip", "record_n_features",
-           "check_n_features"]
+__all__ = [
+    "MAX_CHANNELS",
+    "is_path",
+    "check_X",
+    "validate_clip",
+    "record_n_features",
+    "check_n_features",
+]
 
 #: Most channels of an in-memory 2-D waveform: more almost always means channels-first data.
 MAX_CHANNELS = 16
@@ -101,8 +107,12 @@ def check_X(X):
                 "X must be a sequence of clips; got a 1-D numeric array, which is ambiguous. "
                 "Reshape your data: wrap a single waveform as [y], or use y.reshape(1, -1)."
             )
-        if (X.ndim == 2 and X.dtype != object and 1 <= X.shape[1] <= MAX_CHANNELS
-                and X.shape[0] >= 1000 * X.shape[1]):
+        if (
+            X.ndim == 2
+            and X.dtype != object
+            and 1 <= X.shape[1] <= MAX_CHANNELS
+            and X.shape[0] >= 1000 * X.shape[1]
+        ):
             raise ValueError(
                 f"X has shape {X.shape}: that looks like one {X.shape[1]}-channel waveform "
                 f"(n_samples, n_channels), not {X.shape[0]} clips of {X.shape[1]} samples. "

@@ -10,8 +10,8 @@ any work. Tracebacks only with ``--debug`` (or ``EMBEDCLF_DEBUG=1``).
 Each command is a module of this package with ``add_parser(sub, common)``,
 which adds its sub-parser, and ``run(args)``, which runs it: :mod:`.demo`,
 :mod:`.pipelines`, :mod:`.train`, :mod:`.predict`, :mod:`.evaluate`,
-:mod:`.distill` (also ``verify``), :mod:`.weights`, :mod:`.embed` and
-:mod:`.stream`. What several of them share is in ``_args`` (argument types)
+:mod:`.distill` (also ``verify``), :mod:`.weights`, :mod:`.embed`,
+:mod:`.stream` and :mod:`.studio`. What several of them share is in ``_args`` (argument types)
 and ``_common`` (model and table handling). This module assembles the parser
 and turns every failure into one line.
 """
@@ -23,7 +23,7 @@ import os
 import sys
 import traceback
 
-from . import demo, distill, embed, evaluate, pipelines, predict, stream, train, weights
+from . import demo, distill, embed, evaluate, pipelines, predict, stream, studio, train, weights
 from ._common import CLIError
 from ._common import dump as _dump
 from ._common import in_option_words as _in_option_words
@@ -48,6 +48,7 @@ cmd_verify = distill.run_verify
 cmd_weights = weights.run
 cmd_embed = embed.run
 cmd_stream = stream.run
+cmd_studio = studio.run
 
 
 def build_parser():
@@ -65,11 +66,14 @@ def build_parser():
     """
     from .. import __version__
 
-    p = argparse.ArgumentParser(prog="embedclf", description=(
-        "Embeddings-first audio classification: train, predict, evaluate."))
+    p = argparse.ArgumentParser(
+        prog="embedclf",
+        description=("Embeddings-first audio classification: train, predict, evaluate."),
+    )
     p.add_argument("--version", action="version", version=f"embedclf {__version__}")
-    debug_help = ("on an error, show the Python traceback instead of one line "
-                  "(or set EMBEDCLF_DEBUG=1)")
+    debug_help = (
+        "on an error, show the Python traceback instead of one line (or set EMBEDCLF_DEBUG=1)"
+    )
     p.add_argument("--debug", action="store_true", help=debug_help)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -77,8 +81,12 @@ def build_parser():
         sp.add_argument("--json", action="store_true", help="machine-readable output on stdout")
         sp.add_argument("--quiet", action="store_true", help="no progress bars")
         if on_error:
-            sp.add_argument("--on-error", choices=["raise", "skip"], default="raise",
-                            help="unreadable clips: stop (default) or skip and report them")
+            sp.add_argument(
+                "--on-error",
+                choices=["raise", "skip"],
+                default="raise",
+                help="unreadable clips: stop (default) or skip and report them",
+            )
 
     commands = {  # in the order `embedclf --help` lists them
         "demo": (demo.add_parser, cmd_demo),
@@ -91,12 +99,12 @@ def build_parser():
         "weights": (weights.add_parser, cmd_weights),
         "embed": (embed.add_parser, cmd_embed),
         "stream": (stream.add_parser, cmd_stream),
+        "studio": (studio.add_parser, cmd_studio),
     }
     for add_parser, run in commands.values():
         add_parser(sub, common).set_defaults(func=run)
     for sp in sub.choices.values():  # --debug also after the command; SUPPRESS keeps the global
-        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help=debug_help)
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     return p
 
 
@@ -116,8 +124,10 @@ def _fail(exc, *, as_json, debug, code=1):
     elif isinstance(exc, _EXPECTED_ERRORS):  # AudioError is a ValueError
         message = _in_option_words(_one_line(exc))  # library messages name Python parameters
     else:  # a bug or an unforeseen input: name the kind and where to see more
-        message = (f"unexpected {type(exc).__name__}: {_one_line(exc)} (run again with "
-                   "--debug or EMBEDCLF_DEBUG=1 for the traceback)")
+        message = (
+            f"unexpected {type(exc).__name__}: {_one_line(exc)} (run again with "
+            "--debug or EMBEDCLF_DEBUG=1 for the traceback)"
+        )
     if debug:
         traceback.print_exc()
     if as_json:
@@ -167,8 +177,9 @@ def main(argv=None):
         from ..distributed import cluster
 
         # the command inside a Dask cluster when --scheduler or --workers asks for one
-        with cluster(scheduler=getattr(args, "scheduler", None),
-                     workers=getattr(args, "workers", None)):
+        with cluster(
+            scheduler=getattr(args, "scheduler", None), workers=getattr(args, "workers", None)
+        ):
             return args.func(args)
     except BrokenPipeError:
         # the reader of stdout went away (`embedclf predict ... | head`): stop quietly, like

@@ -65,13 +65,15 @@ def number_in(low, high=float("inf"), *, above=False):
     >>> number_in(0, 1)("0.25")
     0.25
     """
+
     def parse(text):
         try:
             value = float(text)
         except ValueError:
             value = float("nan")
-        if not (math.isfinite(value) and (value > low if above else value >= low)
-                and value <= high):
+        if not (
+            math.isfinite(value) and (value > low if above else value >= low) and value <= high
+        ):
             if high == float("inf"):
                 bound = f"a finite number {'>' if above else '>='} {low:g}"
             else:
@@ -91,6 +93,7 @@ def int_in(low, high=None):
     >>> int_in(1)("3")
     3
     """
+
     def parse(text):
         try:
             value = int(text)
@@ -145,6 +148,7 @@ def output_file(*suffixes):
     >>> output_file(".csv", ".json")(path) == path
     True
     """
+
     def parse(text):
         if os.path.isdir(text):
             raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
@@ -153,10 +157,12 @@ def output_file(*suffixes):
             raise argparse.ArgumentTypeError(f"cannot write {text}: {problem}")
         if suffixes and not text.lower().endswith(suffixes):
             raise argparse.ArgumentTypeError(
-                f"cannot tell the format of {text}: name it ending in {', '.join(suffixes)}")
+                f"cannot tell the format of {text}: name it ending in {', '.join(suffixes)}"
+            )
         if text.lower().endswith(".parquet") and importlib.util.find_spec("pyarrow") is None:
             raise argparse.ArgumentTypeError(
-                "writing .parquet needs pyarrow: pip install 'embedclf[parquet]' (or write .csv)")
+                "writing .parquet needs pyarrow: pip install 'embedclf[parquet]' (or write .csv)"
+            )
         return text
 
     return parse
@@ -193,8 +199,87 @@ def cluster_options(sp):
     2
     """
     group = sp.add_mutually_exclusive_group()
-    group.add_argument("--scheduler", metavar="tcp://HOST:PORT",
-                       help="run on an existing Dask cluster (needs embedclf[dask])")
-    group.add_argument("--workers", type=int_in(1), metavar="N",
-                       help="run on a local Dask cluster of N worker processes started for "
-                            "this command (needs embedclf[dask])")
+    group.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run on an existing Dask cluster (needs embedclf[dask])",
+    )
+    group.add_argument(
+        "--workers",
+        type=int_in(1),
+        metavar="N",
+        help="run on a local Dask cluster of N worker processes started for "
+        "this command (needs embedclf[dask])",
+    )
+
+
+#: the event settings ``stream`` and ``distill`` (the device's events) take, by option dest
+EVENT_OPTIONS = ("smoothing", "threshold", "threshold_off", "min_duration", "suppression")
+
+
+def event_options(sp):
+    """``--smoothing --threshold --threshold-off --min-duration --suppression --background``.
+
+    The Recognizer's settings (``stream``) and the C library's (``distill``): no
+    defaults here, so that only the options given are passed on.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli._args import event_options
+    >>> sp = argparse.ArgumentParser()
+    >>> event_options(sp)
+    >>> sp.parse_args(["--threshold", "0.7"]).threshold
+    0.7
+    """
+    sp.add_argument(
+        "--smoothing",
+        type=number_in(0),
+        metavar="SECONDS",
+        help="seconds of window scores averaged before deciding (default 1)",
+    )
+    sp.add_argument(
+        "--threshold", type=share, help="smoothed score that starts an event (default 0.5)"
+    )
+    sp.add_argument(
+        "--threshold-off",
+        type=share,
+        help="smoothed score under which an event ends (default 0.8 x THRESHOLD)",
+    )
+    sp.add_argument(
+        "--min-duration",
+        type=number_in(0),
+        metavar="SECONDS",
+        help="drop shorter events (default 0)",
+    )
+    sp.add_argument(
+        "--suppression",
+        type=number_in(0),
+        metavar="SECONDS",
+        help="no new event this long after one ended (default 0.5)",
+    )
+    sp.add_argument(
+        "--background",
+        action="append",
+        metavar="LABEL",
+        help="a label never reported (repeatable; default _background_ and Speech "
+        "Commands' _silence_, _unknown_, _background_noise_)",
+    )
+
+
+def events_from_args(args):
+    """The event settings :func:`event_options` read, only those given.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from embedclf.cli._args import event_options, events_from_args
+    >>> sp = argparse.ArgumentParser()
+    >>> event_options(sp)
+    >>> events_from_args(sp.parse_args(["--threshold", "0.7", "--background", "noise"]))
+    {'threshold': 0.7, 'background': ['noise']}
+    """
+    events = {n: getattr(args, n) for n in EVENT_OPTIONS if getattr(args, n) is not None}
+    if args.background:
+        events["background"] = list(args.background)
+    return events

@@ -85,18 +85,22 @@ def read_table(data, dataset, need_label=True):
         needed = ["path", "label"] if need_label else ["path"]
         missing = set(needed) - set(df.columns)
         if missing:
-            raise CLIError(f"{data}: CSV needs columns {','.join(needed)} "
-                           f"(missing {sorted(missing)})")
+            raise CLIError(
+                f"{data}: CSV needs columns {','.join(needed)} (missing {sorted(missing)})"
+            )
         for col in needed:
             empty = df[col].isna() | (df[col].astype(str).str.strip() == "")
             if empty.any():
                 lines = (empty[empty].index + 2).tolist()  # 1-based, after the header line
                 shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
-                raise CLIError(f"{data}: empty {col} on {len(lines)} row(s) (line {shown}); "
-                               f"every row needs a {col}")
+                raise CLIError(
+                    f"{data}: empty {col} on {len(lines)} row(s) (line {shown}); "
+                    f"every row needs a {col}"
+                )
         base = os.path.dirname(os.path.abspath(data))
-        df["path"] = [p if os.path.isabs(p) else os.path.join(base, p)
-                      for p in df["path"].astype(str)]
+        df["path"] = [
+            p if os.path.isabs(p) else os.path.join(base, p) for p in df["path"].astype(str)
+        ]
         return df
     return load_dataset(dataset or "folder", data)
 
@@ -127,18 +131,23 @@ def check_model(model, path, needs=("predict",)):
     # load_model already refused objects that are not estimators or cannot predict
     missing = [m for m in needs if not callable(getattr(model, m, None))]
     if missing:
-        raise CLIError(f"{path}: the model ({type(model).__name__}) has no "
-                       f"{' or '.join(missing)}; give a classifier written by `embedclf train`")
+        raise CLIError(
+            f"{path}: the model ({type(model).__name__}) has no "
+            f"{' or '.join(missing)}; give a classifier written by `embedclf train`"
+        )
     try:
         check_is_fitted(model)
     except NotFittedError:
-        raise CLIError(f"{path}: the model is not fitted; train it first "
-                       "(`embedclf train`)") from None
+        raise CLIError(
+            f"{path}: the model is not fitted; train it first (`embedclf train`)"
+        ) from None
     except TypeError:  # an estimator check_is_fitted cannot inspect: let the command try
         pass
     if pipeline_sr(model) is None:
-        raise CLIError(f"{path}: cannot tell the sample rate the model expects (no step has "
-                       "an `sr` parameter); give a model written by `embedclf train`")
+        raise CLIError(
+            f"{path}: cannot tell the sample rate the model expects (no step has "
+            "an `sr` parameter); give a model written by `embedclf train`"
+        )
     return model
 
 
@@ -184,13 +193,17 @@ def load_labelled(df, model, on_error, progress, full_list):
     lazy = _streams_files(model)
     if not lazy and _decoded_bytes(paths, sr) > PRELOAD_LIMIT_BYTES:
         lazy = True
-        print("embedclf: the decoded clips would take more than "
-              f"{PRELOAD_LIMIT_BYTES / 1024**3:.0f} GB; checking them and reading files as "
-              "needed instead", file=sys.stderr)
+        print(
+            "embedclf: the decoded clips would take more than "
+            f"{PRELOAD_LIMIT_BYTES / 1024**3:.0f} GB; checking them and reading files as "
+            "needed instead",
+            file=sys.stderr,
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedClipsWarning)  # reported below instead
-        res = load_clips(paths, df["label"].to_numpy(), sr=sr, on_error=on_error,
-                         progress=progress, lazy=lazy)
+        res = load_clips(
+            paths, df["label"].to_numpy(), sr=sr, on_error=on_error, progress=progress, lazy=lazy
+        )
     report_skipped(res.skipped, full_list)
     return res, df.iloc[res.kept].reset_index(drop=True)
 
@@ -230,12 +243,13 @@ _OPTION_WORDS = {
     "trust_pickle=True": "--trust-pickle",
     "sha256=DIGEST": "--sha256 DIGEST",
     "allow_unverified=True": "--allow-unverified",
+    "teacher_context=SECONDS": "--teacher-context SECONDS",
+    "teacher_context='clip'": "--teacher-context clip",
 }
 
 
 def _fetch_command(match):
-    command = (f"embedclf weights fetch openl3 --input-repr {match[1]} "
-               f"--content-type {match[2]}")
+    command = f"embedclf weights fetch openl3 --input-repr {match[1]} --content-type {match[2]}"
     return command + (" --sha256 DIGEST" if match[3] else "")
 
 
@@ -247,6 +261,8 @@ def in_option_words(text):
     >>> from embedclf.cli._common import in_option_words
     >>> in_option_words("load it with trust_pickle=True and re-save it")
     'load it with --trust-pickle and re-save it'
+    >>> in_option_words("(teacher_context=SECONDS, or teacher_context='clip')")
+    '(--teacher-context SECONDS, or --teacher-context clip)'
     >>> in_option_words("Fetch them with: embedclf.weights.fetch_openl3('mel128', 'env', "
     ...                 "sha256=DIGEST) (no digest is recorded)")
     'Fetch them with: embedclf weights fetch openl3 --input-repr mel128 --content-type env \
@@ -254,8 +270,11 @@ def in_option_words(text):
     """
     import re
 
-    text = re.sub(r"embedclf\.weights\.fetch_openl3\('(\w+)', '(\w+)'(, sha256=DIGEST)?\)",
-                  _fetch_command, text)
+    text = re.sub(
+        r"embedclf\.weights\.fetch_openl3\('(\w+)', '(\w+)'(, sha256=DIGEST)?\)",
+        _fetch_command,
+        text,
+    )
     for words, option in _OPTION_WORDS.items():
         text = text.replace(words, option)
     return text

@@ -23,10 +23,15 @@ def add_parser(sub, common):
     5
     """
     sp = sub.add_parser("demo", help="synthetic end-to-end run: evaluate, train, save, predict")
-    sp.add_argument("--out", type=output_folder, default="build/demo",
-                    help="output folder (default build/demo)")
-    sp.add_argument("--n-per-class", type=int_in(2), default=40,
-                    help="clips per class (default 40; cross-validation needs >= 2)")
+    sp.add_argument(
+        "--out", type=output_folder, default="build/demo", help="output folder (default build/demo)"
+    )
+    sp.add_argument(
+        "--n-per-class",
+        type=int_in(2),
+        default=40,
+        help="clips per class (default 40; cross-validation needs >= 2)",
+    )
     sp.add_argument("--seed", type=seed, default=0)
     common(sp, on_error=False)
     return sp
@@ -59,21 +64,30 @@ def run(args):
     model = make_pipeline("logmel-linear", mel__sr=sr)
     if not args.json:
         print(f"synthetic sound events: {len(X)} clips, {len(set(y))} classes, 5 folds, {sr} Hz")
-    report = cross_validate_folds(model, X, y, folds=folds, name="logmel-linear (demo)",
-                                  progress=not args.quiet)
+    report = cross_validate_folds(
+        model, X, y, folds=folds, name="logmel-linear (demo)", progress=not args.quiet
+    )
     model.fit(X, y)
     os.makedirs(args.out, exist_ok=True)
     model_path = os.path.join(args.out, "model.skops")
     save_model(model, model_path)
     report.save(os.path.join(args.out, "report"))
     # Predict fresh files the model never saw, written the way a user has them.
-    files = write_sound_events(os.path.join(args.out, "new_clips"), n_per_class=1, sr=sr,
-                               random_state=args.seed + 1)
+    files = write_sound_events(
+        os.path.join(args.out, "new_clips"), n_per_class=1, sr=sr, random_state=args.seed + 1
+    )
     table = predict_table(load_model(model_path), files["path"].tolist())
     table.insert(1, "true", files["label"].to_numpy())
     if args.json:
-        print(dump({**report.summary(), "model": model_path,
-                    "new_clips": table.drop(columns="error").to_dict("records")}))
+        print(
+            dump(
+                {
+                    **report.summary(),
+                    "model": model_path,
+                    "new_clips": table.drop(columns="error").to_dict("records"),
+                }
+            )
+        )
         return 0
     print(report)
     print("\nconfusion matrix (rows: true, columns: predicted)")
@@ -81,7 +95,8 @@ def run(args):
     print(f"\nmodel saved to {model_path}; report and confusion.png in {args.out}/report/")
     shown = table[["source", "true", "label"]].assign(
         source=[os.path.relpath(p, args.out) for p in table["source"]],
-        confidence=table.filter(like="prob_").max(axis=1).round(3))
+        confidence=table.filter(like="prob_").max(axis=1).round(3),
+    )
     print("\npredictions on new clips:\n" + shown.to_string(index=False))
     print(f"\naccuracy on new clips: {np.mean(table['true'] == table['label']):.0%}")
     return 0

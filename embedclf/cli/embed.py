@@ -32,15 +32,24 @@ def add_parser(sub, common):
     """
     from ..datasets import DATASETS
 
-    sp = sub.add_parser("embed", help="per-window pretrained embeddings with timestamps, to a table")
+    sp = sub.add_parser(
+        "embed", help="per-window pretrained embeddings with timestamps, to a table"
+    )
     sp.add_argument("data", help="an audio file, a dataset folder, or a CSV with a path column")
-    sp.add_argument("-o", "--output", type=output_file(".parquet", ".csv"), required=True,
-                    help="embeddings.parquet or .csv")
+    sp.add_argument(
+        "-o",
+        "--output",
+        type=output_file(".parquet", ".csv"),
+        required=True,
+        help="embeddings.parquet or .csv",
+    )
     sp.add_argument("--model", choices=sorted(EMBEDDERS), default="birdnet")
-    sp.add_argument("--dataset", choices=sorted(DATASETS),
-                    help="layout of DATA (default: folder per class)")
-    sp.add_argument("--hop", type=positive, metavar="SECONDS",
-                    help="seconds between windows (model default)")
+    sp.add_argument(
+        "--dataset", choices=sorted(DATASETS), help="layout of DATA (default: folder per class)"
+    )
+    sp.add_argument(
+        "--hop", type=positive, metavar="SECONDS", help="seconds between windows (model default)"
+    )
     # the flag's name before 0.2, kept working until 0.4 (a note says to use --hop)
     sp.add_argument("--hop-size", type=positive, help=argparse.SUPPRESS)
     sp.add_argument("--cache", type=output_folder, metavar="DIR", help="embedding cache folder")
@@ -121,8 +130,9 @@ def _embed_to(tmp, est, df, parquet, bar, skipped):
                 for start in range(0, len(times), _EMBED_CHUNK_ROWS):
                     stop = min(start + _EMBED_CHUNK_ROWS, len(times))
                     values = np.fromfile(spool, dtype=np.float32, count=(stop - start) * dim)
-                    part = pd.DataFrame(values.reshape(stop - start, dim),
-                                        columns=[f"e{k}" for k in range(dim)])
+                    part = pd.DataFrame(
+                        values.reshape(stop - start, dim), columns=[f"e{k}" for k in range(dim)]
+                    )
                     part.insert(0, "time", times[start:stop])
                     part.insert(0, "window", np.arange(start, stop))
                     if "label" in df:
@@ -161,16 +171,23 @@ def run(args):
     module, name = EMBEDDERS[args.model]
     hop = args.hop if args.hop is not None else args.hop_size
     if args.hop_size is not None:
-        print("note: --hop-size is deprecated and will be removed in 0.4; use --hop",
-              file=sys.stderr)
-    params = {"on_error": args.on_error, "progress": False, "cache": args.cache,
-              **({"hop": hop} if hop else {}), **parse_set(args.set)}
+        print(
+            "note: --hop-size is deprecated and will be removed in 0.4; use --hop", file=sys.stderr
+        )
+    params = {
+        "on_error": args.on_error,
+        "progress": False,
+        "cache": args.cache,
+        **({"hop": hop} if hop else {}),
+        **parse_set(args.set),
+    }
     est = getattr(importlib.import_module(module), name)(**params)
     if os.path.isfile(args.data) and not args.data.lower().endswith(".csv"):
         df = pd.DataFrame({"path": [args.data]})
     else:
-        df = limit_per_class(read_table(args.data, args.dataset, need_label=False),
-                             args.limit_per_class)
+        df = limit_per_class(
+            read_table(args.data, args.dataset, need_label=False), args.limit_per_class
+        )
     paths = df["path"].tolist()
     out = args.output
     parquet = out.endswith(".parquet")
@@ -178,8 +195,9 @@ def run(args):
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise CLIError("writing .parquet needs pyarrow: pip install 'embedclf[parquet]' "
-                           "(or write .csv)") from None
+            raise CLIError(
+                "writing .parquet needs pyarrow: pip install 'embedclf[parquet]' (or write .csv)"
+            ) from None
     elif not out.endswith(".csv"):
         raise CLIError(f"output must end in .parquet or .csv, got {out!r}")
     est.fit(paths[:1] if paths else [])
@@ -191,19 +209,34 @@ def run(args):
     skipped, counts = [], {}
     try:
         # rows are written as they come; the file takes its name only when complete
-        atomic_write(out, lambda tmp: counts.update(
-            zip(("n_clips", "n_windows", "dim"), _embed_to(tmp, est, df, parquet, bar, skipped))))
+        atomic_write(
+            out,
+            lambda tmp: counts.update(
+                zip(("n_clips", "n_windows", "dim"), _embed_to(tmp, est, df, parquet, bar, skipped))
+            ),
+        )
     finally:
         if bar is not None:
             bar.close()
-    skipped = skipped_from_columns({"index": [s[0] for s in skipped],
-                                    "source": [s[1] for s in skipped],
-                                    "reason": [s[2] for s in skipped]})
+    skipped = skipped_from_columns(
+        {
+            "index": [s[0] for s in skipped],
+            "source": [s[1] for s in skipped],
+            "reason": [s[2] for s in skipped],
+        }
+    )
     if args.on_error == "skip":
-        report_skipped(skipped, "the --json output (\"skipped\")")
-    summary = {"output": out, "model": args.model, **counts,
-               "skipped": [] if args.on_error != "skip" else skipped.to_dict("records")}
-    print(dump(summary) if args.json else
-          f"embedded {summary['n_clips']} clips ({summary['n_windows']} windows x "
-          f"{summary['dim']}) -> {out}")
+        report_skipped(skipped, 'the --json output ("skipped")')
+    summary = {
+        "output": out,
+        "model": args.model,
+        **counts,
+        "skipped": [] if args.on_error != "skip" else skipped.to_dict("records"),
+    }
+    print(
+        dump(summary)
+        if args.json
+        else f"embedded {summary['n_clips']} clips ({summary['n_windows']} windows x "
+        f"{summary['dim']}) -> {out}"
+    )
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from ._args import cluster_options, count, int_in, output_folder, pipeline_from_args
 from ._common import dump, limit_per_class, load_labelled, read_table
 
@@ -27,13 +29,17 @@ def add_parser(sub, common):
     sp.add_argument("--root", required=True, help="the dataset's folder")
     sp.add_argument("--pipeline", default="logmel-linear")
     sp.add_argument("--set", action="append", metavar="KEY=VALUE")
-    sp.add_argument("--n-splits", type=int_in(2), default=5,
-                    help="folds when the dataset has none")
+    sp.add_argument("--n-splits", type=int_in(2), default=5, help="folds when the dataset has none")
     sp.add_argument("--limit-per-class", type=count)
-    sp.add_argument("--out", type=output_folder,
-                    help="folder for report.json, CSVs and confusion.png")
-    sp.add_argument("--cache", type=output_folder, metavar="DIR",
-                    help="embedding cache folder (embedding pipelines)")
+    sp.add_argument(
+        "--out", type=output_folder, help="folder for report.json, CSVs and confusion.png"
+    )
+    sp.add_argument(
+        "--cache",
+        type=output_folder,
+        metavar="DIR",
+        help="embedding cache folder (embedding pipelines)",
+    )
     common(sp)
     cluster_options(sp)
     return sp
@@ -52,19 +58,29 @@ def run(args):
         ...
     FileNotFoundError: dataset root 'no_such_folder' is not a directory
     """
-    from ..evaluation import cross_validate_folds
+    from ..evaluation import cross_validate_folds, dataset_protocol
 
     model = pipeline_from_args(args)
     df = limit_per_class(read_table(args.root, args.dataset), args.limit_per_class)
-    res, df = load_labelled(df, model, args.on_error, not args.quiet,
-                            "the --json output and --out's report.json (\"skipped\")")
-    cols = {c: df[c].to_numpy() for c in ("fold", "group", "split") if c in df}
-    if "fold" in cols:
-        cols.pop("split", None)
-    report = cross_validate_folds(model, res.clips, res.y, n_splits=args.n_splits,
-                                  name=f"{args.pipeline} on {args.dataset or 'folder'}",
-                                  progress=not args.quiet, **{
-                                      {"fold": "folds", "group": "groups"}.get(k, k): v for k, v in cols.items()})
+    res, df = load_labelled(
+        df,
+        model,
+        args.on_error,
+        not args.quiet,
+        'the --json output and --out\'s report.json ("skipped")',
+    )
+    kwargs, protocol = dataset_protocol(df, n_splits=args.n_splits)
+    if protocol.startswith("only fold") and not args.quiet:
+        print(f"embedclf: {protocol}", file=sys.stderr)
+    report = cross_validate_folds(
+        model,
+        res.clips,
+        res.y,
+        name=f"{args.pipeline} on {args.dataset or 'folder'}",
+        progress=not args.quiet,
+        **kwargs,
+    )
+    report.meta["protocol"] = protocol
     report.meta["skipped"] = res.skipped.to_dict("records")
     if args.out:
         report.save(args.out)

@@ -22,20 +22,37 @@ def add_parser(sub, common):
     >>> sp.parse_args(["model.skops", "a.wav", "--window", "1"]).window
     1.0
     """
-    sp = sub.add_parser("predict", help="label audio files with a saved model "
-                                        "(a CSV, JSON or Parquet table)")
+    sp = sub.add_parser(
+        "predict", help="label audio files with a saved model (a CSV, JSON or Parquet table)"
+    )
     sp.add_argument("model", help="model file written by `embedclf train`")
     sp.add_argument("files", nargs="+", help="audio files")
-    sp.add_argument("--window", "--windows", dest="window", type=number_in(1e-3),
-                    metavar="SECONDS",
-                    help="predict each window of SECONDS separately (rows with timestamps)")
-    sp.add_argument("--hop", type=number_in(1e-3), metavar="SECONDS",
-                    help="hop between windows in seconds (default WINDOW)")
-    sp.add_argument("-o", "--output", type=output_file(*TABLE_SUFFIXES),
-                    help="write the table here instead of stdout: .csv, .json or .parquet")
-    sp.add_argument("--trust-pickle", action="store_true",
-                    help="also load a pickle/joblib model file; loading a pickle can run any "
-                         "code it holds: only for files from a source you trust")
+    sp.add_argument(
+        "--window",
+        "--windows",
+        dest="window",
+        type=number_in(1e-3),
+        metavar="SECONDS",
+        help="predict each window of SECONDS separately (rows with timestamps)",
+    )
+    sp.add_argument(
+        "--hop",
+        type=number_in(1e-3),
+        metavar="SECONDS",
+        help="hop between windows in seconds (default WINDOW)",
+    )
+    sp.add_argument(
+        "-o",
+        "--output",
+        type=output_file(*TABLE_SUFFIXES),
+        help="write the table here instead of stdout: .csv, .json or .parquet",
+    )
+    sp.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also load a pickle/joblib model file; loading a pickle can run any "
+        "code it holds: only for files from a source you trust",
+    )
     common(sp)
     sp.set_defaults(check=_hop_needs_window(sp))
     return sp
@@ -43,6 +60,7 @@ def add_parser(sub, common):
 
 def _hop_needs_window(parser):
     """A check run after parsing: ``--hop`` alone would be silently ignored."""
+
     def check(args):
         if args.hop is not None and args.window is None:
             parser.error("argument --hop: needs --window (the hop is between windows)")
@@ -68,12 +86,21 @@ def run(args):
     model = check_model(load_model(args.model, args.trust_pickle), args.model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedClipsWarning)  # the table's error column says it
-        table = predict_table(model, args.files, on_error=args.on_error, window=args.window,
-                              hop=args.hop, progress=not args.quiet)
+        table = predict_table(
+            model,
+            args.files,
+            on_error=args.on_error,
+            window=args.window,
+            hop=args.hop,
+            progress=not args.quiet,
+        )
     if args.on_error == "skip":
-        report_skipped(table.loc[table["error"].notna(), ["source", "error"]]
-                       .drop_duplicates("source").rename(columns={"error": "reason"}),
-                       "the output's error column")
+        report_skipped(
+            table.loc[table["error"].notna(), ["source", "error"]]
+            .drop_duplicates("source")
+            .rename(columns={"error": "reason"}),
+            "the output's error column",
+        )
     if args.output:
         write_table(table, args.output)
     if args.json:

@@ -7,7 +7,16 @@ import os
 import sys
 import warnings
 
-from ._args import TABLE_SUFFIXES, count, int_in, number_in, output_file, positive, share
+from ._args import (
+    TABLE_SUFFIXES,
+    count,
+    event_options,
+    events_from_args,
+    int_in,
+    number_in,
+    output_file,
+    positive,
+)
 from ._common import CLIError, check_model, load_model, write_table
 
 __all__ = ["add_parser", "run"]
@@ -27,50 +36,84 @@ def add_parser(sub, common):
     """
     from ..stream import PCM_FORMATS
 
-    sp = sub.add_parser("stream", help="recognize sound events live: a file, raw PCM on stdin "
-                                       "(-) or a microphone (--mic)")
-    sp.add_argument("model", help="model file written by `embedclf train` (or an exported "
-                                  "int8 folder from `embedclf distill`)")
-    sp.add_argument("source", nargs="?", help="an audio file, or - for raw PCM on stdin "
-                                              "(with --rate and --format)")
-    sp.add_argument("--mic", action="store_true",
-                    help="listen to the microphone (needs: pip install 'embedclf[live]')")
+    sp = sub.add_parser(
+        "stream",
+        help="recognize sound events live: a file, raw PCM on stdin (-) or a microphone (--mic)",
+    )
+    sp.add_argument(
+        "model",
+        help="model file written by `embedclf train` (or an exported "
+        "int8 folder from `embedclf distill`)",
+    )
+    sp.add_argument(
+        "source",
+        nargs="?",
+        help="an audio file, or - for raw PCM on stdin (with --rate and --format)",
+    )
+    sp.add_argument(
+        "--mic",
+        action="store_true",
+        help="listen to the microphone (needs: pip install 'embedclf[live]')",
+    )
     sp.add_argument("--device", help="microphone device (name or number; default the system's)")
-    sp.add_argument("--duration", type=positive, metavar="SECONDS",
-                    help="with --mic: stop after SECONDS (default: until Ctrl-C)")
-    sp.add_argument("--rate", type=int_in(1000, 768000), metavar="HZ",
-                    help="sample rate of raw PCM on stdin (required with -) or of the microphone "
-                         "(default the model's)")
-    sp.add_argument("--format", choices=sorted(PCM_FORMATS), default="s16le",
-                    help="raw PCM sample format on stdin (default s16le)")
-    sp.add_argument("--block", type=count, metavar="SAMPLES",
-                    help="samples read at a time (results do not depend on it)")
-    sp.add_argument("--window", type=number_in(1e-3), metavar="SECONDS",
-                    help="analysis window (default the model's own, else 1)")
-    sp.add_argument("--hop", type=number_in(1e-3), metavar="SECONDS",
-                    help="hop between windows (default the model's own, else WINDOW/2)")
-    sp.add_argument("--smoothing", type=number_in(0), metavar="SECONDS",
-                    help="seconds of window scores averaged before deciding (default 1)")
-    sp.add_argument("--threshold", type=share, help="smoothed score that starts an event "
-                                                     "(default 0.5)")
-    sp.add_argument("--threshold-off", type=share,
-                    help="smoothed score under which an event ends (default 0.8 x THRESHOLD)")
-    sp.add_argument("--min-duration", type=number_in(0), metavar="SECONDS",
-                    help="drop shorter events (default 0)")
-    sp.add_argument("--suppression", type=number_in(0), metavar="SECONDS",
-                    help="no new event this long after one ended (default 0.5)")
-    sp.add_argument("--background", action="append", metavar="LABEL",
-                    help="a label never reported (repeatable; default _background_ and Speech "
-                         "Commands' _silence_, _unknown_, _background_noise_)")
-    sp.add_argument("-o", "--output", type=output_file(*TABLE_SUFFIXES),
-                    help="write the events here too: .csv, .json or .parquet")
-    sp.add_argument("--scores", type=output_file(*TABLE_SUFFIXES),
-                    help="write every window's scores here: .csv, .json or .parquet")
-    sp.add_argument("--plot", type=output_file(".png"),
-                    help="a timeline PNG: spectrogram, scores, events")
-    sp.add_argument("--trust-pickle", action="store_true",
-                    help="also load a pickle/joblib model file; loading a pickle can run any "
-                         "code it holds: only for files from a source you trust")
+    sp.add_argument(
+        "--duration",
+        type=positive,
+        metavar="SECONDS",
+        help="with --mic: stop after SECONDS (default: until Ctrl-C)",
+    )
+    sp.add_argument(
+        "--rate",
+        type=int_in(1000, 768000),
+        metavar="HZ",
+        help="sample rate of raw PCM on stdin (required with -) or of the microphone "
+        "(default the model's)",
+    )
+    sp.add_argument(
+        "--format",
+        choices=sorted(PCM_FORMATS),
+        default="s16le",
+        help="raw PCM sample format on stdin (default s16le)",
+    )
+    sp.add_argument(
+        "--block",
+        type=count,
+        metavar="SAMPLES",
+        help="samples read at a time (results do not depend on it)",
+    )
+    sp.add_argument(
+        "--window",
+        type=number_in(1e-3),
+        metavar="SECONDS",
+        help="analysis window (default the model's own, else 1)",
+    )
+    sp.add_argument(
+        "--hop",
+        type=number_in(1e-3),
+        metavar="SECONDS",
+        help="hop between windows (default the model's own, else WINDOW/2)",
+    )
+    event_options(sp)
+    sp.add_argument(
+        "-o",
+        "--output",
+        type=output_file(*TABLE_SUFFIXES),
+        help="write the events here too: .csv, .json or .parquet",
+    )
+    sp.add_argument(
+        "--scores",
+        type=output_file(*TABLE_SUFFIXES),
+        help="write every window's scores here: .csv, .json or .parquet",
+    )
+    sp.add_argument(
+        "--plot", type=output_file(".png"), help="a timeline PNG: spectrogram, scores, events"
+    )
+    sp.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="also load a pickle/joblib model file; loading a pickle can run any "
+        "code it holds: only for files from a source you trust",
+    )
     common(sp, on_error=False)
 
     def check(args):
@@ -82,8 +125,11 @@ def add_parser(sub, common):
             sp.error("argument --rate: only for - or --mic (a file has its own rate)")
         if not args.mic and (args.device is not None or args.duration is not None):
             sp.error("arguments --device/--duration: only with --mic")
-        if (args.threshold is not None and args.threshold_off is not None
-                and args.threshold_off > args.threshold):
+        if (
+            args.threshold is not None
+            and args.threshold_off is not None
+            and args.threshold_off > args.threshold
+        ):
             sp.error("argument --threshold-off: must not exceed --threshold")
 
     sp.set_defaults(check=check)
@@ -102,35 +148,46 @@ def run(args):
         ...
     FileNotFoundError: model file not found: missing.skops
     """
-    from ..stream import (Int8Folder, Recognizer, ResamplingWarning, SpectrogramLog, file_source,
-                         mic_source, pcm_source, plot_timeline)
+    from ..stream import (
+        Int8Folder,
+        Recognizer,
+        ResamplingWarning,
+        SpectrogramLog,
+        file_source,
+        mic_source,
+        pcm_source,
+        plot_timeline,
+    )
 
     if os.path.isdir(args.model):
-        model = Int8Folder(args.model)
+        # full windows only: a stream scored as the device scores it, so the events match
+        model = Int8Folder(args.model, partial_windows=False)
     else:
         model = check_model(load_model(args.model, args.trust_pickle), args.model, needs=())
-    settings = dict(window=args.window, hop=args.hop, smoothing=args.smoothing,
-                    threshold=args.threshold, threshold_off=args.threshold_off,
-                    min_duration=args.min_duration, suppression=args.suppression)
-    if args.background:
-        settings["background"] = args.background
+    settings = dict(window=args.window, hop=args.hop)
+    settings = {k: v for k, v in settings.items() if v is not None}
     try:
-        rec = Recognizer(model, **{k: v for k, v in settings.items() if v is not None})
+        rec = Recognizer(model, **settings, **events_from_args(args))
     except ValueError as err:
         raise CLIError(f"{args.model}: {err}") from None
     if args.mic:
         device = int(args.device) if args.device and args.device.isdigit() else args.device
-        source = mic_source(args.rate or rec.sr, block=args.block or 1024, device=device,
-                            duration=args.duration)
+        source = mic_source(
+            args.rate or rec.sr, block=args.block or 1024, device=device, duration=args.duration
+        )
     elif args.source == "-":
-        source = pcm_source(sys.stdin.buffer, args.rate, format=args.format,
-                            block=args.block or 4096)
+        source = pcm_source(
+            sys.stdin.buffer, args.rate, format=args.format, block=args.block or 4096
+        )
     else:
         source = file_source(args.source, block=args.block)
     rec.input_sr = source.sr
     if source.sr != rec.sr and not args.quiet:
-        print(f"embedclf: note: the audio is at {source.sr} Hz and the model takes {rec.sr} Hz: "
-              "resampling the stream", file=sys.stderr)
+        print(
+            f"embedclf: note: the audio is at {source.sr} Hz and the model takes {rec.sr} Hz: "
+            "resampling the stream",
+            file=sys.stderr,
+        )
     spec = SpectrogramLog(source.sr) if args.plot else None
 
     def blocks():
@@ -142,9 +199,12 @@ def run(args):
     def show(update):
         for e in update.events:
             d = e.as_dict()
-            print(json.dumps({k: d[k] for k in ("onset", "offset", "label", "score")})
-                  if args.json else
-                  f"{e.onset:9.2f} {e.offset:9.2f}  {e.label}  {e.score:.3f}", flush=True)
+            print(
+                json.dumps({k: d[k] for k in ("onset", "offset", "label", "score")})
+                if args.json
+                else f"{e.onset:9.2f} {e.offset:9.2f}  {e.label}  {e.score:.3f}",
+                flush=True,
+            )
 
     failure = None
     with warnings.catch_warnings():
@@ -168,6 +228,9 @@ def run(args):
     if failure is not None:
         raise failure
     if not args.quiet:
-        print(f"embedclf: {len(rec.events)} event(s) in {rec.n_samples / rec.sr:.1f} s of audio, "
-              f"{len(rec.windows)} windows", file=sys.stderr)
+        print(
+            f"embedclf: {len(rec.events)} event(s) in {rec.n_samples / rec.sr:.1f} s of audio, "
+            f"{len(rec.windows)} windows",
+            file=sys.stderr,
+        )
     return 0

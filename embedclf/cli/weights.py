@@ -25,17 +25,24 @@ def add_parser(sub, common):
     sp = sub.add_parser("weights", help="fetch or list pretrained weight files")
     sp.add_argument("action", choices=["fetch", "list"])
     sp.add_argument("model", nargs="?", default="openl3", choices=["openl3"])
-    sp.add_argument("--input-repr", choices=["mel256", "mel128", "linear"],
-                    help="fetch only this representation (default: all)")
+    sp.add_argument(
+        "--input-repr",
+        choices=["mel256", "mel128", "linear"],
+        help="fetch only this representation (default: all)",
+    )
     sp.add_argument("--content-type", choices=["music", "env"], help="default: both")
-    sp.add_argument("--dest", type=output_folder,
-                    help="folder to unpack into (default: the user cache)")
+    sp.add_argument(
+        "--dest", type=output_folder, help="folder to unpack into (default: the user cache)"
+    )
     sp.add_argument("--base-url", help="where the .h5.gz files are (default: the official place)")
     sp.add_argument("--sha256", help="expected SHA-256 of the .h5.gz (when none is recorded)")
     sp.add_argument("--weights", help="with list: also look in this folder")
     sp.add_argument("--force", action="store_true", help="download even if present")
-    sp.add_argument("--allow-unverified", action="store_true",
-                    help="install a file with no known SHA-256 and print its digest")
+    sp.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="install a file with no known SHA-256 and print its digest",
+    )
     sp.add_argument("--json", action="store_true")
     sp.add_argument("--quiet", action="store_true")
     return sp
@@ -69,15 +76,24 @@ def run(args):
     for r in reprs:
         for c in contents:
             try:
-                path = weights.fetch_openl3(r, c, dest=args.dest, base_url=args.base_url,
-                                            sha256=args.sha256, progress=not args.quiet,
-                                            force=args.force,
-                                            allow_unverified=args.allow_unverified)
+                path = weights.fetch_openl3(
+                    r,
+                    c,
+                    dest=args.dest,
+                    base_url=args.base_url,
+                    sha256=args.sha256,
+                    progress=not args.quiet,
+                    force=args.force,
+                    allow_unverified=args.allow_unverified,
+                )
                 done.append({"input_repr": r, "content_type": c, "path": path})
             except (ValueError, OSError) as exc:  # the others may still work
                 message = in_option_words(str(exc))
                 failed.append({"input_repr": r, "content_type": c, "error": message})
                 print(f"embedclf: error: {message}", file=sys.stderr)
-    print(dump({"fetched": done, "failed": failed}) if args.json
-          else "\n".join(d["path"] for d in done))
+    print(
+        dump({"fetched": done, "failed": failed})
+        if args.json
+        else "\n".join(d["path"] for d in done)
+    )
     return 1 if failed else 0

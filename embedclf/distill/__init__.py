@@ -14,10 +14,20 @@ Examples
 """
 
 from ..recipe import RECIPE, DistillRecipe
-from .distiller import Distiller, mcu_frontend
+from .distiller import Distiller, TeacherTargetsWarning, mcu_frontend
 from .export import BudgetError, UnsupportedOpError, export
 from .flow import TeacherClassesWarning, distill_and_export, held_out_split
 
-__all__ = ["Distiller", "export", "mcu_frontend", "BudgetError", "UnsupportedOpError",
-           "RECIPE", "DistillRecipe", "distill_and_export", "held_out_split",
-           "TeacherClassesWarning"]
+__all__ = [
+    "Distiller",
+    "export",
+    "mcu_frontend",
+    "BudgetError",
+    "UnsupportedOpError",
+    "RECIPE",
+    "DistillRecipe",
+    "distill_and_export",
+    "held_out_split",
+    "TeacherClassesWarning",
+    "TeacherTargetsWarning",
+]

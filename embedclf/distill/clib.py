@@ -4,13 +4,17 @@ The int8 ``.tflite`` is compiled to C: each operator becomes a call to an
 int8 kernel (``c/embedclf_kernels.c``) with TensorFlow Lite's quantisation
 arithmetic, its weights ``const`` arrays and its per-channel multipliers and
 shifts computed here exactly as TFLite computes them when it prepares the
-model. Activations live in one static scratch buffer sized here. The
+model. Activations live in one static scratch buffer sized here, which the
+frontend's FFT buffers share (they are never live at the same time). The
 log-mel frontend (``c/embedclf.c``) computes the network's int8 input from
-16-bit PCM as the Python frontend does, frame by frame, and pools window
-scores into a clip label as the student was trained to.
+16-bit PCM as the Python frontend does, frame by frame, keeping a ring of
+int8 frames, and pools window scores into a clip label as the student was
+trained to. ``c/embedclf_events.c`` turns the window scores into sound events
+as :class:`embedclf.stream.Recognizer` does, with the settings export writes
+to ``embedclf_events_config.h`` (:mod:`embedclf.distill.cevents`).
 
 The library needs no heap, no TensorFlow Lite Micro and nothing from the C
-library beyond ``<math.h>`` (``roundf``, ``rintf``, ``frexp``),
+library beyond ``<math.h>`` (``roundf``, ``rintf``, ``frexp``, ``floor``),
 ``<string.h>`` and ``<stdint.h>``.
 """
 
@@ -22,10 +26,22 @@ from importlib import resources
 import numpy as np
 
 from ..exceptions import UnsupportedNetworkError  # re-exported
+from .cevents import events_config_header
+from .csource import c_float_literal
 
-__all__ = ["C_LIBRARY_FOLDER", "c_library_for_export", "c_files_relative", "SUPPORTED_OPS",
-           "UnsupportedNetworkError", "quantize_multiplier", "parse_tflite",
-           "network_source", "frontend_source", "c_library_files", "C_TEMPLATES"]
+__all__ = [
+    "C_LIBRARY_FOLDER",
+    "c_library_for_export",
+    "c_files_relative",
+    "SUPPORTED_OPS",
+    "UnsupportedNetworkError",
+    "quantize_multiplier",
+    "parse_tflite",
+    "network_source",
+    "frontend_source",
+    "c_library_files",
+    "C_TEMPLATES",
+]
 
 #: the export's sub-folder holding the C library
 C_LIBRARY_FOLDER = "c"
@@ -34,12 +50,21 @@ C_LIBRARY_FOLDER = "c"
 SUPPORTED_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "MEAN", "FULLY_CONNECTED", "SOFTMAX")
 
 #: files copied as they are from the package into the library folder
-C_TEMPLATES = ("embedclf_kernels.h", "embedclf_kernels.c", "embedclf.h", "embedclf.c",
-               "demo.c", "check_network.c", "Makefile", "m4/startup.c", "m4/mps2_an386.ld")
+C_TEMPLATES = (
+    "embedclf_kernels.h",
+    "embedclf_kernels.c",
+    "embedclf.h",
+    "embedclf.c",
+    "embedclf_events.h",
+    "embedclf_events.c",
+    "demo.c",
+    "check_network.c",
+    "Makefile",
+    "m4/startup.c",
+    "m4/mps2_an386.ld",
+)
 
 _POOLING_CODES = {"mean": 0, "logmean": 1, "vote": 2}
-
-
 
 
 def _round_half_away(x):
@@ -115,13 +140,19 @@ def parse_tflite(model_bytes):
     """
     fb = _schema()
     names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
-    dtypes = {fb.TensorType.INT8: np.int8, fb.TensorType.INT32: np.int32,
-              fb.TensorType.FLOAT32: np.float32, fb.TensorType.UINT8: np.uint8,
-              fb.TensorType.INT16: np.int16, fb.TensorType.INT64: np.int64}
+    dtypes = {
+        fb.TensorType.INT8: np.int8,
+        fb.TensorType.INT32: np.int32,
+        fb.TensorType.FLOAT32: np.float32,
+        fb.TensorType.UINT8: np.uint8,
+        fb.TensorType.INT16: np.int16,
+        fb.TensorType.INT64: np.int64,
+    }
     m = fb.Model.GetRootAsModel(model_bytes, 0)
     if m.SubgraphsLength() != 1:
         raise UnsupportedNetworkError(
-            f"the model has {m.SubgraphsLength()} subgraphs; the C library compiles one")
+            f"the model has {m.SubgraphsLength()} subgraphs; the C library compiles one"
+        )
     g = m.Subgraphs(0)
 
     def tensor(i):
@@ -138,22 +169,32 @@ def parse_tflite(model_bytes):
                 raise UnsupportedNetworkError(f"tensor {t.Name().decode()!r} has type {t.Type()}")
             data = np.frombuffer(raw, dtype=dtype).reshape(t.ShapeAsNumpy().tolist())
         has_q = q is not None and q.ScaleLength() > 0
-        return {"index": i, "name": t.Name().decode(), "type": t.Type(),
-                "shape": [int(d) for d in t.ShapeAsNumpy()],
-                "scale": np.asarray(q.ScaleAsNumpy(), np.float32) if has_q else None,
-                "zero_point": np.asarray(q.ZeroPointAsNumpy(), np.int64) if has_q else None,
-                "data": data}
+        return {
+            "index": i,
+            "name": t.Name().decode(),
+            "type": t.Type(),
+            "shape": [int(d) for d in t.ShapeAsNumpy()],
+            "scale": np.asarray(q.ScaleAsNumpy(), np.float32) if has_q else None,
+            "zero_point": np.asarray(q.ZeroPointAsNumpy(), np.int64) if has_q else None,
+            "data": data,
+        }
 
     ops = []
     for k in range(g.OperatorsLength()):
         op = g.Operators(k)
         code = m.OperatorCodes(op.OpcodeIndex())
         builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        name = (code.CustomCode().decode() if builtin == fb.BuiltinOperator.CUSTOM
-                else names[builtin])
-        ops.append({"op": name, "inputs": [tensor(int(i)) for i in op.InputsAsNumpy()],
-                    "outputs": [tensor(int(i)) for i in op.OutputsAsNumpy()],
-                    "options": _options(fb, name, op)})
+        name = (
+            code.CustomCode().decode() if builtin == fb.BuiltinOperator.CUSTOM else names[builtin]
+        )
+        ops.append(
+            {
+                "op": name,
+                "inputs": [tensor(int(i)) for i in op.InputsAsNumpy()],
+                "outputs": [tensor(int(i)) for i in op.OutputsAsNumpy()],
+                "options": _options(fb, name, op),
+            }
+        )
     if not ops:
         raise UnsupportedNetworkError("the model has no operators")
     return ops
@@ -166,16 +207,22 @@ def _options(fb, name, op):
     if name == "CONV_2D":
         o = fb.Conv2DOptions()
         o.Init(table.Bytes, table.Pos)
-        return {"padding": o.Padding(), "stride": (o.StrideH(), o.StrideW()),
-                "dilation": (o.DilationHFactor(), o.DilationWFactor()),
-                "activation": o.FusedActivationFunction()}
+        return {
+            "padding": o.Padding(),
+            "stride": (o.StrideH(), o.StrideW()),
+            "dilation": (o.DilationHFactor(), o.DilationWFactor()),
+            "activation": o.FusedActivationFunction(),
+        }
     if name == "DEPTHWISE_CONV_2D":
         o = fb.DepthwiseConv2DOptions()
         o.Init(table.Bytes, table.Pos)
-        return {"padding": o.Padding(), "stride": (o.StrideH(), o.StrideW()),
-                "dilation": (o.DilationHFactor(), o.DilationWFactor()),
-                "depth_multiplier": o.DepthMultiplier(),
-                "activation": o.FusedActivationFunction()}
+        return {
+            "padding": o.Padding(),
+            "stride": (o.StrideH(), o.StrideW()),
+            "dilation": (o.DilationHFactor(), o.DilationWFactor()),
+            "depth_multiplier": o.DepthMultiplier(),
+            "activation": o.FusedActivationFunction(),
+        }
     if name == "FULLY_CONNECTED":
         o = fb.FullyConnectedOptions()
         o.Init(table.Bytes, table.Pos)
@@ -195,7 +242,8 @@ def _unsupported(what):
     return UnsupportedNetworkError(
         f"the C library cannot compile this network: {what}. It compiles "
         f"{', '.join(SUPPORTED_OPS)} in int8; the TensorFlow Lite Micro path "
-        "(model_data.c with the ops in report.json registered) still runs it")
+        "(model_data.c with the ops in report.json registered) still runs it"
+    )
 
 
 def _scalar_q(t):
@@ -204,6 +252,7 @@ def _scalar_q(t):
 
 def _activation_range(fb, activation, scale, zero_point):
     """TFLite's int8 clamp for a fused activation (CalculateActivationRangeQuantized)."""
+
     def q(v):  # zero_point + round(v / scale), v / scale in float32 as TFLite
         return zero_point + int(_round_half_away(float(np.float32(v) / np.float32(scale))))
 
@@ -245,11 +294,10 @@ def _c_ints(values, per_line=16):
 
 
 def _c_float(v):
-    """A float32 as a C literal that reads back to the same float (9 significant digits)."""
-    text = f"{float(np.float32(v)):.9g}"
-    if not np.isfinite(np.float32(v)):
-        raise UnsupportedNetworkError(f"a constant is not finite: {v}")
-    return (text if any(ch in text for ch in ".e") else text + ".0") + "f"
+    try:
+        return c_float_literal(v)
+    except ValueError as err:
+        raise UnsupportedNetworkError(str(err)) from None
 
 
 def _c_floats(values, per_line=8):
@@ -320,8 +368,10 @@ def network_source(model_bytes):
     def const_array(ctype, name, values):
         nonlocal weight_bytes
         weight_bytes += int(np.asarray(values).size) * {"int8_t": 1, "int32_t": 4}[ctype]
-        decls.append(f"static const {ctype} {name}[{max(1, np.asarray(values).size)}] = {{\n  "
-                     f"{_c_ints(values) if np.asarray(values).size else '0'}\n}};")
+        decls.append(
+            f"static const {ctype} {name}[{max(1, np.asarray(values).size)}] = {{\n  "
+            f"{_c_ints(values) if np.asarray(values).size else '0'}\n}};"
+        )
 
     def weighted_layer(name, w, b, n_out):
         """Filter, bias, per-channel multipliers and shifts as arrays; the activation clamp."""
@@ -367,7 +417,8 @@ def network_source(model_bytes):
                 f"static const ecl_conv_params {name} = {{{in_h}, {in_w}, {in_c}, {out_h}, "
                 f"{out_w}, {out_c}, {k_h}, {k_w}, {sh}, {sw}, {pad_h}, {pad_w}, {dm}, {-in_zp}, "
                 f"{out_zp}, {lo}, {hi}, {name}_filter, "
-                f"{name + '_bias' if b is not None else 'NULL'}, {name}_mult, {name}_shift}};")
+                f"{name + '_bias' if b is not None else 'NULL'}, {name}_mult, {name}_shift}};"
+            )
             fn = "ecl_conv2d" if op["op"] == "CONV_2D" else "ecl_depthwise_conv2d"
             calls.append(f"  {fn}(&{name}, {src}, {dst});")
         elif op["op"] == "FULLY_CONNECTED":
@@ -379,7 +430,8 @@ def network_source(model_bytes):
             decls.append(
                 f"static const ecl_fc_params {name} = {{{n_in}, {n_out}, {-in_zp}, {out_zp}, "
                 f"{lo}, {hi}, {name}_filter, {name + '_bias' if b is not None else 'NULL'}, "
-                f"{name}_mult, {name}_shift}};")
+                f"{name}_mult, {name}_shift}};"
+            )
             calls.append(f"  ecl_fully_connected(&{name}, {src}, {dst});")
         elif op["op"] == "MEAN":
             axes = sorted(int(a) for a in np.ravel(op["inputs"][1]["data"]))
@@ -387,8 +439,10 @@ def network_source(model_bytes):
                 raise _unsupported(f"MEAN over axes {axes} of a {len(x['shape'])}-D tensor")
             _, h, w_, c = x["shape"]
             mult, shift = _mean_multiplier(in_s, out_s, h * w_)
-            decls.append(f"static const ecl_mean_params {name} = {{{h * w_}, {c}, {in_zp}, "
-                         f"{out_zp}, {mult}, {shift}}};")
+            decls.append(
+                f"static const ecl_mean_params {name} = {{{h * w_}, {c}, {in_zp}, "
+                f"{out_zp}, {mult}, {shift}}};"
+            )
             calls.append(f"  ecl_mean_hw(&{name}, {src}, {dst});")
         else:  # SOFTMAX
             if out_zp != -128 or not np.isclose(out_s, 1 / 256):
@@ -396,22 +450,41 @@ def network_source(model_bytes):
             real = min(float(o["beta"]) * in_s * (1 << (31 - 5)), (1 << 31) - 1.0)
             m_, left = quantize_multiplier(real)
             radius = math.floor(((1 << 5) - 1) * (1 << (31 - 5)) / (1 << left))
-            decls.append(f"static const ecl_softmax_params {name} = {{{x['shape'][-1]}, {m_}, "
-                         f"{left}, {-radius}}};")
+            decls.append(
+                f"static const ecl_softmax_params {name} = {{{x['shape'][-1]}, {m_}, "
+                f"{left}, {-radius}}};"
+            )
             calls.append(f"  ecl_softmax(&{name}, {src}, {dst});")
     in_s, in_zp = _scalar_q(chain[0])
     out_s, out_zp = _scalar_q(chain[-1])
-    source = "\n".join([
-        "/* Generated by embedclf: the student's int8 network (weights and layer parameters",
-        " * from model.tflite; multipliers and shifts as TensorFlow Lite prepares them). */",
-        '#include "embedclf_network.h"', "", "#include <stddef.h>", '#include "embedclf_kernels.h"',
-        "", *decls, "",
-        "const int8_t *ecl_network_run(int8_t *scratch) {", *calls,
-        f"  return scratch + {offsets[-1]};", "}", ""])
-    info = {"scratch_bytes": int(sum(half)), "input_offset": offsets[0],
-            "output_offset": offsets[-1], "input_shape": chain[0]["shape"],
-            "n_classes": int(chain[-1]["shape"][-1]), "input_quantization": (in_s, in_zp),
-            "output_quantization": (out_s, out_zp), "weight_bytes": weight_bytes}
+    source = "\n".join(
+        [
+            "/* Generated by embedclf: the student's int8 network (weights and layer parameters",
+            " * from model.tflite; multipliers and shifts as TensorFlow Lite prepares them). */",
+            '#include "embedclf_network.h"',
+            "",
+            "#include <stddef.h>",
+            '#include "embedclf_kernels.h"',
+            "",
+            *decls,
+            "",
+            "const int8_t *ecl_network_run(int8_t *scratch) {",
+            *calls,
+            f"  return scratch + {offsets[-1]};",
+            "}",
+            "",
+        ]
+    )
+    info = {
+        "scratch_bytes": int(sum(half)),
+        "input_offset": offsets[0],
+        "output_offset": offsets[-1],
+        "input_shape": chain[0]["shape"],
+        "n_classes": int(chain[-1]["shape"][-1]),
+        "input_quantization": (in_s, in_zp),
+        "output_quantization": (out_s, out_zp),
+        "weight_bytes": weight_bytes,
+    }
     return source, info
 
 
@@ -449,7 +522,8 @@ def frontend_source(cnn, info):
     n_fft = int(fe.n_fft)
     if n_fft & (n_fft - 1) or n_fft < 8:
         raise UnsupportedNetworkError(
-            f"the C frontend needs a power-of-two n_fft of at least 8, got {n_fft}")
+            f"the C frontend needs a power-of-two n_fft of at least 8, got {n_fft}"
+        )
     if float(fe.power) not in (1.0, 2.0):
         raise UnsupportedNetworkError(f"the C frontend computes power 1 or 2, got {fe.power}")
     n_frames, hop_frames = cnn.window_frames_
@@ -457,7 +531,8 @@ def frontend_source(cnn, info):
     if list(info["input_shape"]) != [1, n_mels, n_frames, 1]:
         raise UnsupportedNetworkError(
             f"the network's input {info['input_shape']} is not one window of "
-            f"{n_mels} mel bands x {n_frames} frames")
+            f"{n_mels} mel bands x {n_frames} frames"
+        )
     basis = np.asarray(fe.mel_basis_, np.float32)
     starts, counts, weights = [], [], []
     for band in basis:
@@ -472,56 +547,81 @@ def frontend_source(cnn, info):
     in_s, in_zp = info["input_quantization"]
     out_s, out_zp = info["output_quantization"]
     top_db = cnn.window_top_db
-    labels = ", ".join('"' + str(c).replace("\\", "\\\\").replace('"', '\\"') + '"'
-                       for c in cnn.classes_)
+    labels = ", ".join(
+        '"' + str(c).replace("\\", "\\\\").replace('"', '\\"') + '"' for c in cnn.classes_
+    )
     from ..models.windows import LOG_FLOOR
 
-    header = "\n".join([
-        "/* Generated by embedclf: sizes and constants of this student's C library. */",
-        "#ifndef EMBEDCLF_NETWORK_H_", "#define EMBEDCLF_NETWORK_H_", "",
-        "#include <stdint.h>", "",
-        f"#define ECL_SAMPLE_RATE {int(fe.sr)}", f"#define ECL_N_FFT {n_fft}",
-        f"#define ECL_LOG2_HALF_FFT {int(np.log2(n_fft // 2))}",
-        f"#define ECL_HOP_LENGTH {int(fe.hop_length)}", f"#define ECL_CENTER {int(fe.center)}",
-        f"#define ECL_POWER {int(fe.power)}", f"#define ECL_N_MELS {n_mels}",
-        f"#define ECL_N_MEL_WEIGHTS {len(weights)}",
-        f"#define ECL_AMIN {_c_float(fe.amin)}", f"#define ECL_REF_DB {_c_float(ref_db)}",
-        f"#define ECL_WINDOW_FRAMES {int(n_frames)}", f"#define ECL_HOP_FRAMES {int(hop_frames)}",
-        f"#define ECL_HAS_TOP_DB {int(top_db is not None)}",
-        f"#define ECL_TOP_DB {_c_float(top_db or 0.0)}",
-        f"#define ECL_INPUT_SCALE {_c_float(in_s)}", f"#define ECL_INPUT_ZERO_POINT {in_zp}",
-        f"#define ECL_OUTPUT_SCALE {_c_float(out_s)}", f"#define ECL_OUTPUT_ZERO_POINT {out_zp}",
-        f"#define ECL_N_CLASSES {info['n_classes']}",
-        f"#define ECL_POOLING {_POOLING_CODES[cnn.pooling()]} /* 0 mean, 1 logmean, 2 vote */",
-        f"#define ECL_LOG_FLOOR {LOG_FLOOR!r}",
-        f"#define ECL_SCRATCH_BYTES {info['scratch_bytes']}",
-        f"#define ECL_INPUT_OFFSET {info['input_offset']}", "",
-        "extern const float ecl_window[ECL_N_FFT];",
-        "extern const float ecl_cos[ECL_N_FFT / 2], ecl_sin[ECL_N_FFT / 2];",
-        "extern const uint16_t ecl_mel_start[ECL_N_MELS], ecl_mel_count[ECL_N_MELS];",
-        "extern const float ecl_mel_weights[ECL_N_MEL_WEIGHTS];",
-        "extern const float ecl_mean[ECL_N_MELS], ecl_std[ECL_N_MELS];",
-        "extern const char *const ecl_labels[ECL_N_CLASSES];", "",
-        "/* Runs the network on the int8 input at scratch + ECL_INPUT_OFFSET; returns the",
-        " * int8 class scores (inside scratch). */",
-        "const int8_t *ecl_network_run(int8_t *scratch);", "", "#endif", ""])
-    source = "\n".join([
-        "/* Generated by embedclf: the student's frontend tables, as trained (float32). */",
-        '#include "embedclf_network.h"', "",
-        "const float ecl_window[ECL_N_FFT] = {\n  "
-        + _c_floats(np.asarray(fe.window_, np.float32)) + "\n};",
-        "const float ecl_cos[ECL_N_FFT / 2] = {\n  " + _c_floats(cos) + "\n};",
-        "const float ecl_sin[ECL_N_FFT / 2] = {\n  " + _c_floats(sin) + "\n};",
-        "const uint16_t ecl_mel_start[ECL_N_MELS] = {\n  " + _c_ints(starts) + "\n};",
-        "const uint16_t ecl_mel_count[ECL_N_MELS] = {\n  " + _c_ints(counts) + "\n};",
-        "const float ecl_mel_weights[ECL_N_MEL_WEIGHTS] = {\n  " + _c_floats(weights) + "\n};",
-        "const float ecl_mean[ECL_N_MELS] = {\n  " + _c_floats(cnn.feature_mean_) + "\n};",
-        "const float ecl_std[ECL_N_MELS] = {\n  " + _c_floats(cnn.feature_std_) + "\n};",
-        f"const char *const ecl_labels[ECL_N_CLASSES] = {{{labels}}};", ""])
+    header = "\n".join(
+        [
+            "/* Generated by embedclf: sizes and constants of this student's C library. */",
+            "#ifndef EMBEDCLF_NETWORK_H_",
+            "#define EMBEDCLF_NETWORK_H_",
+            "",
+            "#include <stdint.h>",
+            "",
+            f"#define ECL_SAMPLE_RATE {int(fe.sr)}",
+            f"#define ECL_N_FFT {n_fft}",
+            f"#define ECL_LOG2_HALF_FFT {int(np.log2(n_fft // 2))}",
+            f"#define ECL_HOP_LENGTH {int(fe.hop_length)}",
+            f"#define ECL_CENTER {int(fe.center)}",
+            f"#define ECL_POWER {int(fe.power)}",
+            f"#define ECL_N_MELS {n_mels}",
+            f"#define ECL_N_MEL_WEIGHTS {len(weights)}",
+            f"#define ECL_AMIN {_c_float(fe.amin)}",
+            f"#define ECL_REF_DB {_c_float(ref_db)}",
+            f"#define ECL_WINDOW_FRAMES {int(n_frames)}",
+            f"#define ECL_HOP_FRAMES {int(hop_frames)}",
+            f"#define ECL_HAS_TOP_DB {int(top_db is not None)}",
+            f"#define ECL_TOP_DB {_c_float(top_db or 0.0)}",
+            f"#define ECL_INPUT_SCALE {_c_float(in_s)}",
+            f"#define ECL_INPUT_ZERO_POINT {in_zp}",
+            f"#define ECL_OUTPUT_SCALE {_c_float(out_s)}",
+            f"#define ECL_OUTPUT_ZERO_POINT {out_zp}",
+            f"#define ECL_N_CLASSES {info['n_classes']}",
+            f"#define ECL_POOLING {_POOLING_CODES[cnn.pooling()]} /* 0 mean, 1 logmean, 2 vote */",
+            f"#define ECL_LOG_FLOOR {LOG_FLOOR!r}",
+            f"#define ECL_SCRATCH_BYTES {info['scratch_bytes']}",
+            f"#define ECL_INPUT_OFFSET {info['input_offset']}",
+            "",
+            "extern const float ecl_window[ECL_N_FFT];",
+            "extern const float ecl_cos[ECL_N_FFT / 2], ecl_sin[ECL_N_FFT / 2];",
+            "extern const uint16_t ecl_mel_start[ECL_N_MELS], ecl_mel_count[ECL_N_MELS];",
+            "extern const float ecl_mel_weights[ECL_N_MEL_WEIGHTS];",
+            "extern const float ecl_mean[ECL_N_MELS], ecl_std[ECL_N_MELS];",
+            "extern const char *const ecl_labels[ECL_N_CLASSES];",
+            "",
+            "/* Runs the network on the int8 input at scratch + ECL_INPUT_OFFSET; returns the",
+            " * int8 class scores (inside scratch). */",
+            "const int8_t *ecl_network_run(int8_t *scratch);",
+            "",
+            "#endif",
+            "",
+        ]
+    )
+    source = "\n".join(
+        [
+            "/* Generated by embedclf: the student's frontend tables, as trained (float32). */",
+            '#include "embedclf_network.h"',
+            "",
+            "const float ecl_window[ECL_N_FFT] = {\n  "
+            + _c_floats(np.asarray(fe.window_, np.float32))
+            + "\n};",
+            "const float ecl_cos[ECL_N_FFT / 2] = {\n  " + _c_floats(cos) + "\n};",
+            "const float ecl_sin[ECL_N_FFT / 2] = {\n  " + _c_floats(sin) + "\n};",
+            "const uint16_t ecl_mel_start[ECL_N_MELS] = {\n  " + _c_ints(starts) + "\n};",
+            "const uint16_t ecl_mel_count[ECL_N_MELS] = {\n  " + _c_ints(counts) + "\n};",
+            "const float ecl_mel_weights[ECL_N_MEL_WEIGHTS] = {\n  " + _c_floats(weights) + "\n};",
+            "const float ecl_mean[ECL_N_MELS] = {\n  " + _c_floats(cnn.feature_mean_) + "\n};",
+            "const float ecl_std[ECL_N_MELS] = {\n  " + _c_floats(cnn.feature_std_) + "\n};",
+            f"const char *const ecl_labels[ECL_N_CLASSES] = {{{labels}}};",
+            "",
+        ]
+    )
     return header, source
 
 
-def c_library_files(cnn, model_bytes):
+def c_library_files(cnn, model_bytes, events=None):
     """Every file of the C library of a fitted student, by relative path.
 
     Parameters
@@ -530,13 +630,18 @@ def c_library_files(cnn, model_bytes):
         The fitted student (a Distiller's ``student_``).
     model_bytes : bytes
         Its int8 ``.tflite``.
+    events : dict, optional
+        Event settings for ``embedclf_events.c``
+        (:func:`embedclf.distill.cevents.event_settings`); default the
+        Recognizer's.
 
     Returns
     -------
     files : dict of str to str
         Paths under the library folder (``Makefile``, ``embedclf.c``, ...).
     info : dict
-        As :func:`network_source` returns it.
+        As :func:`network_source` returns it, with ``events``: the complete
+        event settings.
 
     Examples
     --------
@@ -546,15 +651,15 @@ def c_library_files(cnn, model_bytes):
     """
     net, info = network_source(model_bytes)
     header, tables = frontend_source(cnn, info)
-    files = {"embedclf_network.h": header, "embedclf_network.c": net,
-             "embedclf_frontend.c": tables}
+    files = {"embedclf_network.h": header, "embedclf_network.c": net, "embedclf_frontend.c": tables}
+    files["embedclf_events_config.h"], info["events"] = events_config_header(cnn, events)
     root = resources.files("embedclf.distill") / "c"
     for name in C_TEMPLATES:
         files[name] = root.joinpath(*name.split("/")).read_text()
     return files, info
 
 
-def c_library_for_export(cnn, model_bytes):
+def c_library_for_export(cnn, model_bytes, events=None):
     """The C library's files under :data:`C_LIBRARY_FOLDER` and its entry in ``report.json``.
 
     A network the library cannot compile gives no files and a report entry
@@ -564,6 +669,8 @@ def c_library_for_export(cnn, model_bytes):
     ----------
     cnn : KerasCNN
     model_bytes : bytes
+    events : dict, optional
+        Event settings, as :func:`c_library_files` takes them.
 
     Returns
     -------
@@ -578,12 +685,16 @@ def c_library_for_export(cnn, model_bytes):
     'c'
     """
     try:
-        files, info = c_library_files(cnn, model_bytes)
+        files, info = c_library_files(cnn, model_bytes, events)
     except UnsupportedNetworkError as e:
         return {}, {"folder": None, "reason": str(e)}
-    report = {"folder": C_LIBRARY_FOLDER, "scratch_bytes": info["scratch_bytes"],
-              "weight_bytes": info["weight_bytes"],
-              "build": "make -C c host (system C compiler) or make -C c m4 (Cortex-M4, QEMU)"}
+    report = {
+        "folder": C_LIBRARY_FOLDER,
+        "scratch_bytes": info["scratch_bytes"],
+        "weight_bytes": info["weight_bytes"],
+        "events": info["events"],
+        "build": "make -C c host (system C compiler) or make -C c m4 (Cortex-M4, QEMU)",
+    }
     return {f"{C_LIBRARY_FOLDER}/{name}": text for name, text in files.items()}, report
 
 
@@ -597,4 +708,4 @@ def c_files_relative(files):
     {'Makefile': 'all:', 'm4/startup.c': ''}
     """
     prefix = C_LIBRARY_FOLDER + "/"
-    return {name[len(prefix):]: text for name, text in files.items() if name.startswith(prefix)}
+    return {name[len(prefix) :]: text for name, text in files.items() if name.startswith(prefix)}

@@ -88,6 +88,5 @@ def op_list(model_bytes):
         for i in range(g.OperatorsLength()):
             code = m.OperatorCodes(g.Operators(i).OpcodeIndex())
             op = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-            out.append(code.CustomCode().decode() if op == fb.BuiltinOperator.CUSTOM
-                       else names[op])
+            out.append(code.CustomCode().decode() if op == fb.BuiltinOperator.CUSTOM else names[op])
     return out

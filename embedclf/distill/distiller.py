@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -14,17 +15,32 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._utils.validation import check_n_features, check_X, record_n_features
 from ..audio import iter_clips, load_clips, resample
+from ..exceptions import TeacherTargetsWarning  # re-exported
 from ..models.augment import Augmenter, mix_clips
 from ..models.cnn import KerasCNN, labels_1d
 from ..models.windows import POOLINGS, resolve_clip_pooling
 from ..recipe import RECIPE, parse_teacher_context
 from ..sample_rate import estimator_sr
 
-__all__ = ["Distiller", "mcu_frontend", "parse_teacher_context", "teacher_window_seconds",
-           "teacher_window_proba", "soften"]
+__all__ = [
+    "Distiller",
+    "mcu_frontend",
+    "parse_teacher_context",
+    "teacher_window_seconds",
+    "pools_spread",
+    "auto_teacher_context",
+    "teacher_window_proba",
+    "soften",
+    "TeacherTargetsWarning",
+    "TARGETS_WARN_SHARE",
+]
 
 #: windows of teacher audio built and predicted at a time
 _TEACHER_BATCH = 256
+
+#: ``fit`` warns (:class:`TeacherTargetsWarning`) when the teacher's window answers, averaged
+#: per clip, are right on less than this share of the clips its whole-clip answers get right
+TARGETS_WARN_SHARE = 0.9
 
 
 def mcu_frontend():
@@ -82,13 +98,98 @@ def teacher_window_seconds(teacher):
     """
     from ..features.embeddings import PretrainedEmbedding
 
+    parts = _teacher_parts(teacher)
+    seconds = [float(p.window_seconds) for p in parts if isinstance(p, PretrainedEmbedding)]
+    seconds += [float(p.window) for p in parts if isinstance(p, KerasCNN)]
+    return max(seconds) if seconds else None
+
+
+def _teacher_parts(teacher):
+    """The teacher (unfrozen) and every estimator among its parameters."""
     teacher = _unfrozen(teacher)
     parts = [teacher]
     if hasattr(teacher, "get_params"):
         parts += list(teacher.get_params(deep=True).values())
-    seconds = [float(p.window_seconds) for p in parts if isinstance(p, PretrainedEmbedding)]
-    seconds += [float(p.window) for p in parts if isinstance(p, KerasCNN)]
-    return max(seconds) if seconds else None
+    return parts
+
+
+def pools_spread(teacher):
+    """Whether the teacher pools its frames or windows with a spread statistic.
+
+    True when one of its steps is a :class:`~embedclf.WindowAggregator`
+    with ``"std"`` among its statistics or with frame differences: over a
+    single window these are 0 whatever the audio, a value a teacher trained
+    on clips of several windows never saw.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from embedclf import BirdNETEmbedding, WindowAggregator
+    >>> from embedclf.distill.distiller import pools_spread
+    >>> pools_spread(make_pipeline(BirdNETEmbedding(), WindowAggregator()))  # mean and std
+    True
+    >>> pools_spread(make_pipeline(BirdNETEmbedding(), WindowAggregator(stats=("mean", "max"))))
+    False
+    """
+    from .._utils.deprecation import renamed_value
+    from ..features.windows import WindowAggregator
+
+    return any(
+        isinstance(p, WindowAggregator)
+        and ("std" in p.stats or bool(renamed_value(p, "deltas", "diffs")))
+        for p in _teacher_parts(teacher)
+    )
+
+
+def auto_teacher_context(teacher, window):
+    """What ``teacher_context="auto"`` lets the teacher hear around a student window.
+
+    The teacher's own analysis window (:func:`teacher_window_seconds`) when
+    it is longer than the student's ``window``; when the teacher also pools
+    its windows with a spread statistic (:func:`pools_spread`), enough audio
+    for two of its windows (its window plus its hop), so the statistic
+    takes values like those it was trained on. Otherwise the student window
+    alone (``None``).
+
+    Parameters
+    ----------
+    teacher : estimator
+    window : float
+        The student's window in seconds.
+
+    Returns
+    -------
+    float or None
+        Seconds of audio centred on each student window, or None.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from embedclf import BirdNETEmbedding, WindowAggregator
+    >>> from embedclf.distill.distiller import auto_teacher_context
+    >>> def teacher(*stats):
+    ...     return make_pipeline(BirdNETEmbedding(), WindowAggregator(stats=stats),
+    ...                          LogisticRegression())
+    >>> auto_teacher_context(teacher("mean", "max"), 1.0)  # BirdNET's own 3 s window
+    3.0
+    >>> auto_teacher_context(teacher("mean", "std"), 1.0)  # two windows: 3 s + its 3 s hop
+    6.0
+    """
+    from .._utils.deprecation import renamed_value
+    from ..features.embeddings import PretrainedEmbedding
+
+    own = teacher_window_seconds(teacher)
+    if own is None:
+        return None
+    if pools_spread(teacher):
+        hops = [
+            float(renamed_value(p, "hop_size", "hop"))
+            for p in _teacher_parts(teacher)
+            if isinstance(p, PretrainedEmbedding) and float(p.window_seconds) == own
+        ]
+        own += min(hops) if hops else own  # no embedding hop known: two windows end to end
+    return own if own > window else None
 
 
 def _check_teacher(teacher):
@@ -96,7 +197,8 @@ def _check_teacher(teacher):
     if not hasattr(teacher, "predict_proba"):
         raise TypeError(
             f"the teacher ({type(teacher).__name__}) has no predict_proba: the distiller needs "
-            "class probabilities (use a classifier such as LogisticRegression or KerasCNN)")
+            "class probabilities (use a classifier such as LogisticRegression or KerasCNN)"
+        )
     try:
         check_is_fitted(teacher)
         classes = teacher.classes_
@@ -105,10 +207,13 @@ def _check_teacher(teacher):
             f"the teacher ({type(teacher).__name__}) is not fitted: fit it on labelled clips "
             "first (e.g. `embedclf train`), then distil it. Under clone() (cross-validation, "
             "grid search) wrap it as sklearn.frozen.FrozenEstimator(teacher) so it stays "
-            "fitted") from None
+            "fitted"
+        ) from None
     if _teacher_sr(teacher) is None:
-        raise ValueError("cannot tell the teacher's sample rate: it needs an `sr` parameter "
-                         "(on itself or its first step)")
+        raise ValueError(
+            "cannot tell the teacher's sample rate: it needs an `sr` parameter "
+            "(on itself or its first step)"
+        )
     return np.asarray(classes)
 
 
@@ -133,8 +238,9 @@ def _distillation_loss(n_classes, temperature, alpha):
     return loss
 
 
-def teacher_window_proba(teacher, waves, owner, starts, *, sr, frame_seconds, window_frames,
-                         context=None, n_classes=None):
+def teacher_window_proba(
+    teacher, waves, owner, starts, *, sr, frame_seconds, window_frames, context=None, n_classes=None
+):
     """A teacher's probabilities for each student window.
 
     With ``context=None`` each window's audio (the span the student sees,
@@ -188,9 +294,13 @@ def teacher_window_proba(teacher, waves, owner, starts, *, sr, frame_seconds, wi
     empty = np.zeros((0, n_classes or 0))
     if context == "clip":  # one question per clip
         clips = np.unique(owner)
-        parts = [np.asarray(teacher.predict_proba(
-            [waves[c] for c in clips[b : b + _TEACHER_BATCH]]), dtype=np.float64)
-            for b in range(0, len(clips), _TEACHER_BATCH)]
+        parts = [
+            np.asarray(
+                teacher.predict_proba([waves[c] for c in clips[b : b + _TEACHER_BATCH]]),
+                dtype=np.float64,
+            )
+            for b in range(0, len(clips), _TEACHER_BATCH)
+        ]
         P = np.concatenate(parts or [empty])
         return P[np.searchsorted(clips, owner)]
     span = n if context is None else int(round(context * sr))
@@ -260,7 +370,7 @@ class Distiller(ClassifierMixin, BaseEstimator):
         runs the student, so its compute per second of audio (the report's
         ``macs_per_second``) scales with ``1 / hop``.
     fit_hop : float or None, default=None
-        Hop between the training windows the teacher labels; ``None`` means
+        Hop in seconds between the training windows the teacher labels; ``None`` means
         ``hop``. A shorter one teaches on more shifted views than the device
         runs (see :class:`~embedclf.models.KerasCNN`).
     window_top_db : float or None, default=80.0
@@ -273,9 +383,14 @@ class Distiller(ClassifierMixin, BaseEstimator):
         ``None``, the window itself; ``"clip"``, the whole clip (every window
         of a clip gets the same targets); ``"auto"``, the teacher's own
         analysis window when it is longer than the student's (see
-        :func:`teacher_window_seconds`; BirdNET: 3 s), else the window. A
-        teacher built for longer windows labels a short window heard alone
-        poorly, so hearing its own window around it gives better targets.
+        :func:`teacher_window_seconds`; BirdNET: 3 s), and two of them when
+        the teacher pools its windows with a spread such as ``std`` (BirdNET:
+        6 s; :func:`auto_teacher_context`), else the window. A teacher built
+        for longer windows labels a short window heard alone poorly, so
+        hearing its own windows around it gives better targets. ``fit``
+        measures how right those targets are (``teacher_*_accuracy_``) and
+        warns (:class:`~embedclf.exceptions.TeacherTargetsWarning`) when they
+        are far worse than the teacher's answers about whole clips.
     temperature : float, default=4.0
         Softens the teacher's window probabilities (``softmax(log(P) / T)``)
         and the student's logits alike, so the student also learns how the
@@ -330,6 +445,20 @@ class Distiller(ClassifierMixin, BaseEstimator):
         Training clips that had a label.
     teacher_context_ : float, "clip" or None
         What the teacher heard per window (``"auto"`` resolved).
+    teacher_window_accuracy_ : float or None
+        Share of the labelled training clips' windows (augmented copies
+        aside) whose top class in the teacher's answer is their clip's
+        label: how good the targets are, window by window. ``None`` without
+        labels.
+    teacher_averaged_accuracy_ : float or None
+        Share of the labelled training clips whose windows' answers,
+        averaged, name the clip's label: about what a student imitating the
+        targets perfectly would score on them.
+    teacher_clip_accuracy_ : float or None
+        The teacher's accuracy on the same clips heard whole. ``fit`` warns
+        (:class:`~embedclf.exceptions.TeacherTargetsWarning`) when
+        ``teacher_averaged_accuracy_`` is below :data:`TARGETS_WARN_SHARE`
+        times this.
 
     Examples
     --------
@@ -355,8 +484,11 @@ class Distiller(ClassifierMixin, BaseEstimator):
         "hop": [Interval(Real, 0, None, closed="neither")],
         "fit_hop": [Interval(Real, 0, None, closed="neither"), None],
         "window_top_db": [Interval(Real, 0, None, closed="neither"), None],
-        "teacher_context": [Interval(Real, 0, None, closed="neither"),
-                            StrOptions({"auto", "clip"}), None],
+        "teacher_context": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto", "clip"}),
+            None,
+        ],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "alpha": [Interval(Real, 0, 1, closed="both")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -376,14 +508,34 @@ class Distiller(ClassifierMixin, BaseEstimator):
 
     # the training defaults are the recipe's (one place: embedclf.distill.RECIPE); width and
     # augment keep lighter defaults of their own (RECIPE.distiller(teacher) applies it whole)
-    def __init__(self, teacher, *, student=RECIPE.student, width=1.0, frontend=None,
-                 window=RECIPE.window, hop=RECIPE.hop, fit_hop=RECIPE.fit_hop, window_top_db=80.0,
-                 teacher_context=RECIPE.teacher_context, temperature=RECIPE.temperature,
-                 alpha=RECIPE.alpha, epochs=RECIPE.epochs, batch_size=32, learning_rate=3e-3,
-                 lr_schedule=RECIPE.lr_schedule, weight_decay=RECIPE.weight_decay,
-                 early_stopping=RECIPE.early_stopping, patience=8, augment=None,
-                 mix_copies=RECIPE.mix_copies, clip_pooling=RECIPE.clip_pooling,
-                 random_state=None, verbose=0, aggregate="deprecated"):
+    def __init__(
+        self,
+        teacher,
+        *,
+        student=RECIPE.student,
+        width=1.0,
+        frontend=None,
+        window=RECIPE.window,
+        hop=RECIPE.hop,
+        fit_hop=RECIPE.fit_hop,
+        window_top_db=80.0,
+        teacher_context=RECIPE.teacher_context,
+        temperature=RECIPE.temperature,
+        alpha=RECIPE.alpha,
+        epochs=RECIPE.epochs,
+        batch_size=32,
+        learning_rate=3e-3,
+        lr_schedule=RECIPE.lr_schedule,
+        weight_decay=RECIPE.weight_decay,
+        early_stopping=RECIPE.early_stopping,
+        patience=8,
+        augment=None,
+        mix_copies=RECIPE.mix_copies,
+        clip_pooling=RECIPE.clip_pooling,
+        random_state=None,
+        verbose=0,
+        aggregate="deprecated",
+    ):
         self.teacher = teacher
         self.student = student
         self.width = width
@@ -430,17 +582,27 @@ class Distiller(ClassifierMixin, BaseEstimator):
         """
         frontend = self.frontend if self.frontend is not None else mcu_frontend()
         windows = self.augment is not None and self.augment.acts_on_windows
-        return KerasCNN(augment=self.augment.windows_only if windows else None,
-                        architecture=self.student, sr=frontend.sr, frontend=frontend,
-                        window=self.window, hop=self.hop, fit_hop=self.fit_hop,
-                        width=self.width,
-                        window_top_db=self.window_top_db,
-                        clip_pooling=resolve_clip_pooling(self.clip_pooling, self.aggregate),
-                        epochs=self.epochs,
-                        batch_size=self.batch_size, learning_rate=self.learning_rate,
-                        lr_schedule=self.lr_schedule, weight_decay=self.weight_decay,
-                        early_stopping=self.early_stopping, patience=self.patience,
-                        random_state=self.random_state, verbose=self.verbose)
+        return KerasCNN(
+            augment=self.augment.windows_only if windows else None,
+            architecture=self.student,
+            sr=frontend.sr,
+            frontend=frontend,
+            window=self.window,
+            hop=self.hop,
+            fit_hop=self.fit_hop,
+            width=self.width,
+            window_top_db=self.window_top_db,
+            clip_pooling=resolve_clip_pooling(self.clip_pooling, self.aggregate),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            lr_schedule=self.lr_schedule,
+            weight_decay=self.weight_decay,
+            early_stopping=self.early_stopping,
+            patience=self.patience,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
 
     _new_student = new_student  # the name before it was public
 
@@ -454,10 +616,10 @@ class Distiller(ClassifierMixin, BaseEstimator):
     def _resolved_context(self):
         if self.teacher_context != "auto":
             return self.teacher_context
-        own = teacher_window_seconds(self.teacher)
-        window = self.student_.window_frames_[0] * self.student_.frontend_.hop_length \
-            / self.student_.sr
-        return own if own is not None and own > window else None
+        window = (
+            self.student_.window_frames_[0] * self.student_.frontend_.hop_length / self.student_.sr
+        )
+        return auto_teacher_context(self.teacher, window)
 
     def teacher_window_proba(self, waves, owner, starts):
         """The teacher's probabilities for each student window (teacher-rate waveforms).
@@ -467,10 +629,16 @@ class Distiller(ClassifierMixin, BaseEstimator):
         resolved).
         """
         return teacher_window_proba(
-            self.teacher, waves, owner, starts, sr=self.teacher_sr_,
+            self.teacher,
+            waves,
+            owner,
+            starts,
+            sr=self.teacher_sr_,
             frame_seconds=self.student_.frontend_.hop_length / self.student_.sr,
-            window_frames=self.student_.window_frames_[0], context=self._resolved_context(),
-            n_classes=len(self.classes_))
+            window_frames=self.student_.window_frames_[0],
+            context=self._resolved_context(),
+            n_classes=len(self.classes_),
+        )
 
     def fit(self, X, y=None):
         """Distil the teacher into the student on clips ``X`` (labels optional).
@@ -510,8 +678,10 @@ class Distiller(ClassifierMixin, BaseEstimator):
                 if pd.isna(label):
                     continue
                 if label not in index:
-                    raise ValueError(f"label {label!r} of clip {i} is not one of the teacher's "
-                                     f"classes {self.classes_.tolist()}")
+                    raise ValueError(
+                        f"label {label!r} of clip {i} is not one of the teacher's "
+                        f"classes {self.classes_.tolist()}"
+                    )
                 hard[i, index[label]] = 1.0
                 has[i] = 1.0
         self.n_labelled_ = int(has.sum())
@@ -534,16 +704,25 @@ class Distiller(ClassifierMixin, BaseEstimator):
             hard_train = np.concatenate([hard_train, np.zeros((n_mix, k), np.float32)])
             has_train = np.concatenate([has_train, np.zeros(n_mix, np.float32)])
         small = self._student_waves(waves)
-        small_train = [small[i] for i in train] + self._student_waves(big[len(train):])
+        small_train = [small[i] for i in train] + self._student_waves(big[len(train) :])
         Xw, owner, starts = student.fit_frontend(small_train)
         self.teacher_context_ = self._resolved_context()
-        targets = self._targets(big, owner, starts, hard_train, has_train)
+        P = self.teacher_window_proba(big, owner, starts)
+        self._measure_teacher([waves[i] for i in train], P, owner, hard_train, has_train)
+        targets = self._targets_of(P, owner, hard_train, has_train)
         validation = None
         if len(val):
             Xv, ov, sv = student.windows([small[i] for i in val])
             validation = (Xv, self._targets([waves[i] for i in val], ov, sv, hard[val], has[val]))
-        student.fit_windows(Xw, targets, classes=self.classes_, validation=validation, seed=seed,
-                            rng=rng, loss=_distillation_loss(k, self.temperature, self.alpha))
+        student.fit_windows(
+            Xw,
+            targets,
+            classes=self.classes_,
+            validation=validation,
+            seed=seed,
+            rng=rng,
+            loss=_distillation_loss(k, self.temperature, self.alpha),
+        )
         self.n_windows_fit_ = student.n_windows_fit_
         self.history_ = student.history_
         return self
@@ -560,8 +739,68 @@ class Distiller(ClassifierMixin, BaseEstimator):
         return y
 
     def _targets(self, waves, owner, starts, hard, has):
-        soft = soften(self.teacher_window_proba(waves, owner, starts), self.temperature)
+        return self._targets_of(self.teacher_window_proba(waves, owner, starts), owner, hard, has)
+
+    def _targets_of(self, P, owner, hard, has):
+        soft = soften(P, self.temperature)
         return np.concatenate([soft, hard[owner], has[owner, None]], axis=1).astype(np.float32)
+
+    def _measure_teacher(self, clips, P, owner, hard, has):
+        """How right the teacher's window answers are on the labelled training ``clips``.
+
+        ``P`` holds its answers for the windows of ``clips`` (then of any
+        copies: those are not scored); sets the ``teacher_*_accuracy_``
+        attributes and warns when the answers averaged per clip fall far below
+        the teacher's answers about the same clips heard whole.
+        """
+        labelled = np.flatnonzero(has[: len(clips)] > 0)
+        self.teacher_window_accuracy_ = None
+        self.teacher_averaged_accuracy_ = None
+        self.teacher_clip_accuracy_ = None
+        if not len(labelled):
+            return
+        label = hard.argmax(axis=1)
+        mine = np.isin(owner, labelled)
+        self.teacher_window_accuracy_ = float(np.mean(P[mine].argmax(1) == label[owner[mine]]))
+        sums = np.zeros((len(clips), P.shape[1]))
+        np.add.at(sums, owner[mine], P[mine])
+        self.teacher_averaged_accuracy_ = float(
+            np.mean(sums[labelled].argmax(1) == label[labelled])
+        )
+        if self.teacher_context_ == "clip":  # each window's answer already is its clip's
+            present, first = np.unique(owner, return_index=True)
+            whole = P[first[np.searchsorted(present, labelled)]]
+        else:
+            whole = np.concatenate(
+                [
+                    np.asarray(
+                        self.teacher.predict_proba(
+                            [clips[i] for i in labelled[b : b + _TEACHER_BATCH]]
+                        )
+                    )
+                    for b in range(0, len(labelled), _TEACHER_BATCH)
+                ]
+            )
+        self.teacher_clip_accuracy_ = float(np.mean(whole.argmax(1) == label[labelled]))
+        if self.teacher_averaged_accuracy_ < TARGETS_WARN_SHARE * self.teacher_clip_accuracy_:
+            context = self.teacher_context_
+            heard = (
+                {None: "the window alone", "clip": "the whole clip"}[context]
+                if context is None or context == "clip"
+                else f"{context:g} s around it"
+            )
+            warnings.warn(
+                f"the teacher's answers about the student's windows (hearing {heard}), "
+                f"averaged per clip, name the label of {self.teacher_averaged_accuracy_:.0%} "
+                f"of the labelled training clips, against {self.teacher_clip_accuracy_:.0%} "
+                "when it hears the clips whole: the student learns from poor targets. Let "
+                "the teacher hear more around each window (teacher_context=SECONDS spanning "
+                "several of its own analysis windows, or teacher_context='clip'), or pool the "
+                "teacher's windows with statistics one window gives in range (mean, max) "
+                "rather than spreads (std, differences)",
+                TeacherTargetsWarning,
+                stacklevel=3,
+            )
 
     def student_waves(self, X):
         """Clips as the student hears them: read as in ``fit``, at the teacher's rate, resampled.
@@ -589,7 +828,6 @@ class Distiller(ClassifierMixin, BaseEstimator):
         [16000, 16000]
         """
         return self._student_waves(self._teacher_waves(X))
-
 
     def windows(self, X):
         """The student's input windows of clips, read as ``fit`` reads them.

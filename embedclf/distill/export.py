@@ -21,21 +21,38 @@ import os
 import numpy as np
 
 from ..files import atomic_write_data, check_replaceable, recover_folder, replace_folder
+from .cevents import event_settings
 from .clib import C_LIBRARY_FOLDER, c_files_relative, c_library_for_export
 from .convert import op_list, to_int8_tflite
-from .csource import c_array_source, check_mcu_frontend
-from .csource import frontend_header
-from .report import (BudgetError, check_budget, held_out_scores, student_report,
-                     training_summary)
+from .csource import c_array_source, check_mcu_frontend, frontend_header
+from .report import (
+    BudgetError,
+    check_budget,
+    frontend_spec,
+    held_out_scores,
+    student_report,
+    training_summary,
+)
 from .tflm import Int8Model, UnsupportedOpError, measure_arena, tflm_outputs
 from .verify import measure_library_files
 
 #: the report's training section (the name before it was public)
 _training = training_summary
 
-__all__ = ["export", "to_int8_tflite", "op_list", "measure_arena", "Int8Model", "BudgetError",
-           "UnsupportedOpError", "c_array_source", "EXPORT_FILES", "OVER_BUDGET_REPORT",
-           "tflm_outputs", "check_mcu_frontend"]
+__all__ = [
+    "export",
+    "to_int8_tflite",
+    "op_list",
+    "measure_arena",
+    "Int8Model",
+    "BudgetError",
+    "UnsupportedOpError",
+    "c_array_source",
+    "EXPORT_FILES",
+    "OVER_BUDGET_REPORT",
+    "tflm_outputs",
+    "check_mcu_frontend",
+]
 
 #: where the report of a student over budget goes (report.json stays the last good one)
 OVER_BUDGET_REPORT = "report.over_budget.json"
@@ -60,9 +77,21 @@ def _as_student(est):
     raise TypeError(f"export needs a fitted Distiller or KerasCNN, got {type(est).__name__}")
 
 
-def export(student, out_dir, representative, *, X_test=None, y_test=None, teacher=None,
-           max_flash_kb=None, max_ram_kb=None, n_representative=300, random_state=0,
-           extra=None):
+def export(
+    student,
+    out_dir,
+    representative,
+    *,
+    X_test=None,
+    y_test=None,
+    teacher=None,
+    max_flash_kb=None,
+    max_ram_kb=None,
+    n_representative=300,
+    random_state=0,
+    extra=None,
+    events=None,
+):
     """Write a student for a microcontroller and measure it.
 
     Files written to ``out_dir``, as one set (:data:`EXPORT_FILES`):
@@ -107,6 +136,13 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     random_state : int, default=0
     extra : dict, optional
         More entries for the report (e.g. how the teacher was trained).
+    events : dict, optional
+        Settings of the C library's sound events (``c/embedclf_events.c``):
+        any of ``smoothing``, ``threshold``, ``threshold_off``,
+        ``min_duration``, ``suppression`` and ``background``, as
+        :class:`embedclf.stream.Recognizer` takes them; the others are the
+        Recognizer's defaults (:func:`embedclf.distill.cevents.event_settings`).
+        The complete settings go to ``report["c_library"]["events"]``.
 
     Returns
     -------
@@ -135,6 +171,7 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     """
     cnn, own_teacher = _as_student(student)
     check_mcu_frontend(cnn.frontend_)  # before any work: can a device compute the input?
+    event_settings(events)  # a bad setting fails before any work
     teacher = own_teacher if teacher is None else teacher
     check_replaceable(out_dir)  # before any work
     recover_folder(out_dir)  # an earlier export interrupted mid-swap: its set comes back
@@ -148,18 +185,29 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     # running it in TFLM is the support check: an op TFLM lacks fails here, by name
     arena = measure_arena(model_bytes, int8.quantize(rep[:1]))
     header, source = c_array_source(model_bytes)
-    c_files, c_report = c_library_for_export(cnn, model_bytes)  # {} when an op is not compiled
-    device = measure_library_files(c_files_relative(c_files), cnn.sr) if c_files else {
-        "measured": False, "reason": c_report["reason"]}
+    # {} when an op is not compiled
+    c_files, c_report = c_library_for_export(cnn, model_bytes, events)
+    device = (
+        measure_library_files(c_files_relative(c_files), cnn.sr)
+        if c_files
+        else {"measured": False, "reason": c_report["reason"]}
+    )
     fe_header, fe_bytes = frontend_header(cnn, int8.input_quantization, int8.output_quantization)
     report = student_report(student, model_bytes, ops, arena, fe_bytes)
-    report.update({"c_library": c_report, "device": device})
+    report.update({"c_library": c_report, "device": device, "frontend": frontend_spec(cnn)})
     report["notes"]["device"] = (
         "the C library linked into a Cortex-M4 firmware (arm-none-eabi-gcc -Os, QEMU "
         "mps2-an386): flash_bytes is the library's code and constants, ram_bytes its statics, "
-        "the caller's ecl_state and its peak stack; image_flash_bytes the whole demo firmware "
-        "with newlib's stdio; instructions counted with QEMU -icount; the budget uses these "
-        "when measured")
+        "the caller's ecl_state and ecl_listener (the events) and its peak stack; "
+        "image_flash_bytes and image_ram_bytes the whole demo firmware with newlib's stdio "
+        "(RAM: linked .data and .bss, heap and the "
+        "program's peak stack); instructions counted with QEMU -icount; the budget uses the "
+        "library's figures when measured"
+    )
+    report["notes"]["frontend"] = (
+        "the student's frontend (LogMel parameters, window and hop in frames, per-window "
+        "clipping, per-band standardisation): embedclf verify recomputes the int8 input from it"
+    )
     if X_test is not None:
         report.update(held_out_scores(student, int8, X_test, y_test, teacher))
     report.update(extra or {})
@@ -170,11 +218,16 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
         atomic_write_data(path, json.dumps(report, indent=2) + "\n")
         error = BudgetError(
             "the student exceeds the budget: " + "; ".join(over) + f". Its report is in "
-            f"{path}; try a smaller width or student='strided_ds'")
+            f"{path}; try a smaller width or student='strided_ds'"
+        )
         error.report = report
         raise error
-    contents = dict(zip(EXPORT_FILES, (model_bytes, header, source, fe_header,
-                                       json.dumps(report, indent=2) + "\n")))
+    contents = dict(
+        zip(
+            EXPORT_FILES,
+            (model_bytes, header, source, fe_header, json.dumps(report, indent=2) + "\n"),
+        )
+    )
     contents = {**c_files, **contents}  # report.json stays last
 
     def write(folder):
@@ -184,4 +237,3 @@ def export(student, out_dir, representative, *, X_test=None, y_test=None, teache
     # "c": an earlier export's C library never outlives its model
     replace_folder(out_dir, write, drop=[OVER_BUDGET_REPORT, C_LIBRARY_FOLDER])
     return report
-

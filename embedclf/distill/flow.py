@@ -17,8 +17,7 @@ from .export import export
 __all__ = ["distill_and_export", "held_out_split", "TeacherClassesWarning", "TEST_FRACTION"]
 
 
-def held_out_split(y, *, folds=None, test_fold=None, test_fraction=TEST_FRACTION,
-                   random_state=0):
+def held_out_split(y, *, folds=None, test_fold=None, test_fraction=TEST_FRACTION, random_state=0):
     """Clips to distil on and clips held out: a fold, or a stratified share.
 
     Parameters
@@ -54,28 +53,47 @@ def held_out_split(y, *, folds=None, test_fold=None, test_fraction=TEST_FRACTION
     y = np.asarray(y)
     if test_fold is not None:
         if folds is None:
-            raise ValueError("test_fold needs the fold of each clip (folds=...): use a dataset "
-                             "with folds, or hold out test_fraction of the clips instead")
+            raise ValueError(
+                "test_fold needs the fold of each clip (folds=...): use a dataset "
+                "with folds, or hold out test_fraction of the clips instead"
+            )
         test = np.asarray(folds) == test_fold
     else:
         from sklearn.model_selection import train_test_split
 
         idx = np.arange(len(y))
         try:  # stratified when every class can be on both sides
-            _, te = train_test_split(idx, test_size=test_fraction, random_state=random_state,
-                                     stratify=y)
+            _, te = train_test_split(
+                idx, test_size=test_fraction, random_state=random_state, stratify=y
+            )
         except ValueError:
             _, te = train_test_split(idx, test_size=test_fraction, random_state=random_state)
         test = np.isin(idx, te)
     if test.all() or not test.any():
-        raise ValueError("the held-out split is empty or takes every clip; change test_fold or "
-                         "test_fraction")
+        raise ValueError(
+            "the held-out split is empty or takes every clip; change test_fold or test_fraction"
+        )
     return ~test, test
 
 
-def distill_and_export(teacher, X, y, out_dir, *, recipe=RECIPE, folds=None, test_fold=None,
-                       test_fraction=TEST_FRACTION, refit_teacher=True, max_flash_kb=None,
-                       max_ram_kb=None, random_state=0, verbose=0, extra=None):
+def distill_and_export(
+    teacher,
+    X,
+    y,
+    out_dir,
+    *,
+    recipe=RECIPE,
+    folds=None,
+    test_fold=None,
+    test_fraction=TEST_FRACTION,
+    refit_teacher=True,
+    max_flash_kb=None,
+    max_ram_kb=None,
+    random_state=0,
+    verbose=0,
+    extra=None,
+    events=None,
+):
     """Distil ``teacher`` into a microcontroller student and export it, scored on held-out clips.
 
     The whole flow of ``embedclf distill``: hold out clips
@@ -115,6 +133,8 @@ def distill_and_export(teacher, X, y, out_dir, *, recipe=RECIPE, folds=None, tes
         The Distiller's progress output.
     extra : dict or None, default=None
         More report entries (after ``teacher_refit_without_held_out``).
+    events : dict or None, default=None
+        Event settings of the C library (as :func:`~embedclf.distill.export` takes them).
 
     Returns
     -------
@@ -147,8 +167,9 @@ def distill_and_export(teacher, X, y, out_dir, *, recipe=RECIPE, folds=None, tes
     """
     check_replaceable(out_dir)  # export swaps the folder in whole: fail before training
     y = np.asarray(y)
-    train, test = held_out_split(y, folds=folds, test_fold=test_fold,
-                                 test_fraction=test_fraction, random_state=0)
+    train, test = held_out_split(
+        y, folds=folds, test_fold=test_fold, test_fraction=test_fraction, random_state=0
+    )
     X_train = [X[i] for i in np.flatnonzero(train)]
     X_test = [X[i] for i in np.flatnonzero(test)]
     if refit_teacher:
@@ -158,11 +179,21 @@ def distill_and_export(teacher, X, y, out_dir, *, recipe=RECIPE, folds=None, tes
         teacher = clone(teacher).fit(X_train, y[train])
         now = [str(c) for c in teacher.classes_]
         if now != known:
-            warnings.warn(f"the saved teacher knew classes {known}; refitted on this data it "
-                          f"knows {now}", TeacherClassesWarning, stacklevel=2)
+            warnings.warn(
+                f"the saved teacher knew classes {known}; refitted on this data it knows {now}",
+                TeacherClassesWarning,
+                stacklevel=2,
+            )
     student = recipe.distiller(teacher, random_state=random_state, verbose=verbose)
     student.fit(X_train, y[train])
-    return export(student, out_dir, X_train, X_test=X_test, y_test=y[test],
-                  max_flash_kb=max_flash_kb, max_ram_kb=max_ram_kb,
-                  extra={"teacher_refit_without_held_out": bool(refit_teacher),
-                         **(extra or {})})
+    return export(
+        student,
+        out_dir,
+        X_train,
+        X_test=X_test,
+        y_test=y[test],
+        max_flash_kb=max_flash_kb,
+        max_ram_kb=max_ram_kb,
+        extra={"teacher_refit_without_held_out": bool(refit_teacher), **(extra or {})},
+        events=events,
+    )

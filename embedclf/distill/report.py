@@ -22,10 +22,14 @@ import numpy as np
 from ..exceptions import BudgetError  # re-exported
 from .csource import frontend_macs_per_frame
 
-__all__ = ["BudgetError", "student_report", "held_out_scores", "check_budget",
-           "training_summary"]
-
-
+__all__ = [
+    "BudgetError",
+    "student_report",
+    "held_out_scores",
+    "check_budget",
+    "training_summary",
+    "frontend_spec",
+]
 
 
 def _plain(value):
@@ -68,19 +72,89 @@ def training_summary(est, cnn):
     aug = est.augment
     params = {} if aug is None else aug.get_params()
     if not isinstance(params.get("noise", ""), str) and any(
-            isinstance(n, np.ndarray) for n in params["noise"]):
+        isinstance(n, np.ndarray) for n in params["noise"]
+    ):
         params["noise"] = f"{len(params['noise'])} recordings"  # named, not dumped
-    out = {"epochs": cnn.epochs, "epochs_run": int(cnn.n_epochs_),
-           "learning_rate": cnn.learning_rate, "lr_schedule": cnn.lr_schedule,
-           "weight_decay": cnn.weight_decay,
-           "fit_hop_seconds": cnn.training_hop(),  # the device runs at hop_seconds
-           "early_stopping": cnn.early_stopping, "n_windows": int(cnn.n_windows_fit_),
-           "augment": None if aug is None else params}
+    out = {
+        "epochs": cnn.epochs,
+        "epochs_run": int(cnn.n_epochs_),
+        "learning_rate": cnn.learning_rate,
+        "lr_schedule": cnn.lr_schedule,
+        "weight_decay": cnn.weight_decay,
+        "fit_hop_seconds": cnn.training_hop(),  # the device runs at hop_seconds
+        "early_stopping": cnn.early_stopping,
+        "n_windows": int(cnn.n_windows_fit_),
+        "augment": None if aug is None else params,
+    }
     if isinstance(est, Distiller):
-        out.update(temperature=est.temperature, alpha=est.alpha,
-                   teacher_context=est.teacher_context_, mix_copies=est.mix_copies,
-                   n_labelled_clips=int(est.n_labelled_))
+        out.update(
+            temperature=est.temperature,
+            alpha=est.alpha,
+            teacher_context=est.teacher_context_,
+            mix_copies=est.mix_copies,
+            n_labelled_clips=int(est.n_labelled_),
+            # how right the targets were on the labelled training clips (None: no labels)
+            teacher_targets={
+                "window_accuracy": getattr(est, "teacher_window_accuracy_", None),
+                "averaged_clip_accuracy": getattr(est, "teacher_averaged_accuracy_", None),
+                "clip_accuracy": getattr(est, "teacher_clip_accuracy_", None),
+            },
+        )
     return _plain(out)
+
+
+def frontend_spec(cnn):
+    """How the student computes its network input, as JSON values (``report["frontend"]``).
+
+    Enough to recompute the int8 input in Python from an export folder alone
+    (:func:`embedclf.distill.verify.python_int8_features`): the log-mel
+    frontend's parameters, the window and hop in frames, the per-window
+    clipping and the per-band standardisation (float32 values, exact in JSON).
+
+    Parameters
+    ----------
+    cnn : KerasCNN
+        The fitted student.
+
+    Returns
+    -------
+    dict or None
+        None when a frontend parameter has no JSON form (an array window).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf import KerasCNN
+    >>> from embedclf.distill import mcu_frontend
+    >>> from embedclf.distill.report import frontend_spec
+    >>> cnn = KerasCNN(sr=16000, frontend=mcu_frontend())
+    >>> _ = cnn.fit_frontend([np.zeros(16000, np.float32)])
+    >>> spec = frontend_spec(cnn)
+    >>> spec["logmel"]["n_fft"], spec["window_frames"], spec["hop_frames"]
+    (512, 50, 25)
+    """
+    import json
+
+    params = {
+        k: v for k, v in cnn.frontend_.get_params().items() if k not in ("n_jobs", "on_error")
+    }
+    n_frames, hop_frames = cnn.window_frames_
+    top_db = cnn.window_top_db
+    spec = _plain(
+        {
+            "logmel": params,
+            "window_frames": int(n_frames),
+            "hop_frames": int(hop_frames),
+            "window_top_db": None if top_db is None else float(top_db),
+            "feature_mean": [float(v) for v in np.asarray(cnn.feature_mean_, np.float32)],
+            "feature_std": [float(v) for v in np.asarray(cnn.feature_std_, np.float32)],
+        }
+    )
+    try:
+        json.dumps(spec)
+    except TypeError:
+        return None
+    return spec
 
 
 def student_report(est, model_bytes, ops, arena_bytes, frontend_table_bytes):
@@ -127,28 +201,34 @@ def student_report(est, model_bytes, ops, arena_bytes, frontend_table_bytes):
     frontend_macs = int(round(frontend_macs_per_frame(cnn.frontend_) / frame_s))
     return {
         "architecture": cnn.architecture if isinstance(cnn.architecture, str) else "custom",
-        "width": cnn.width, "params": count_params(cnn.model_),
+        "width": cnn.width,
+        "params": count_params(cnn.model_),
         "input_shape": list(cnn.input_shape_),
-        "model_bytes": len(model_bytes), "frontend_table_bytes": frontend_table_bytes,
+        "model_bytes": len(model_bytes),
+        "frontend_table_bytes": frontend_table_bytes,
         "flash_bytes": len(model_bytes) + frontend_table_bytes,
         "arena_bytes": arena_bytes,
-        "macs_per_window": macs, "windows_per_second": round(windows_per_s, 4),
+        "macs_per_window": macs,
+        "windows_per_second": round(windows_per_s, 4),
         "macs_per_second": int(round(macs * windows_per_s)),
         "frontend_macs_per_second": frontend_macs,
         "total_macs_per_second": int(round(macs * windows_per_s)) + frontend_macs,
         "ops": sorted(set(ops)),
-        "sample_rate": cnn.sr, "n_mels": cnn.frontend_.n_mels,
-        "window_seconds": cnn.window, "hop_seconds": cnn.hop, "clip_pooling": cnn.pooling(),
+        "sample_rate": cnn.sr,
+        "n_mels": cnn.frontend_.n_mels,
+        "window_seconds": cnn.window,
+        "hop_seconds": cnn.hop,
+        "clip_pooling": cnn.pooling(),
         "classes": [str(c) for c in cnn.classes_],
         "training": training_summary(est, cnn),
         "notes": {
             "flash_bytes": "the .tflite model plus frontend.h's tables; the TFLM runtime and "
-                           "kernels (code) come on top",
+            "kernels (code) come on top",
             "arena_bytes": "measured in the TFLM Python interpreter (64-bit host, reference "
-                           "kernels); a 32-bit build needs a little less for tensor metadata, "
-                           "optimised kernels (CMSIS-NN) may add scratch",
+            "kernels); a 32-bit build needs a little less for tensor metadata, "
+            "optimised kernels (CMSIS-NN) may add scratch",
             "macs_per_second": "the network only; frontend_macs_per_second estimates the "
-                               "log-mel computation (window, FFT, power, mel)",
+            "log-mel computation (window, FFT, power, mel)",
         },
     }
 
@@ -204,8 +284,10 @@ def held_out_scores(est, int8, X_test, y_test=None, teacher=None):
     p_int8 = pool_windows(int8.predict_windows(W).astype(np.float64), owner, n, cnn.pooling())
     pred_float = cnn.classes_[p_float.argmax(1)]
     pred_int8 = cnn.classes_[p_int8.argmax(1)]
-    scores = {"n_test_clips": int(n),
-              "int8_float_agreement": float(np.mean(pred_float == pred_int8))}
+    scores = {
+        "n_test_clips": int(n),
+        "int8_float_agreement": float(np.mean(pred_float == pred_int8)),
+    }
     if teacher is not None:
         pred_teacher = np.asarray(teacher.predict(X_test))
         scores["teacher_student_agreement"] = float(np.mean(pred_teacher == pred_int8))
@@ -254,6 +336,10 @@ def check_budget(report, max_flash_kb=None, max_ram_kb=None):
         over.append(f"{flash_what} {flash_used} B > {max_flash_kb} KB")
     if max_ram_kb is not None and ram_used > max_ram_kb * 1024:
         over.append(f"{ram_what} {ram_used} B > {max_ram_kb} KB")
-    report["budget"] = {"max_flash_kb": max_flash_kb, "max_ram_kb": max_ram_kb,
-                        "within_budget": not over, "exceeded": over}
+    report["budget"] = {
+        "max_flash_kb": max_flash_kb,
+        "max_ram_kb": max_ram_kb,
+        "within_budget": not over,
+        "exceeded": over,
+    }
     return over

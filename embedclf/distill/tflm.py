@@ -22,8 +22,6 @@ from ..exceptions import UnsupportedOpError  # re-exported
 __all__ = ["UnsupportedOpError", "tflm_outputs", "measure_arena", "Int8Model"]
 
 
-
-
 def _tflm_run(model_bytes, x_int8, arena_size):
     """Outputs of the TFLM interpreter, or (None, its error text)."""
     from tflite_micro.python.tflite_micro import runtime as tflm
@@ -70,8 +68,9 @@ def tflm_outputs(model_bytes, x_int8, arena_size):
     if out is None:
         missing = [line for line in err.splitlines() if "find op" in line]
         if missing:
-            raise UnsupportedOpError(f"TensorFlow Lite Micro cannot run this model: "
-                                     f"{missing[0].strip()}")
+            raise UnsupportedOpError(
+                f"TensorFlow Lite Micro cannot run this model: {missing[0].strip()}"
+            )
         raise RuntimeError(f"TFLM failed with a {arena_size}-byte arena: {err.strip()[-300:]}")
     return out
 
@@ -137,8 +136,8 @@ class Int8Model:
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         self.interpreter = Interpreter(
-            model_content=model_bytes,
-            experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+            model_content=model_bytes, experimental_op_resolver_type=OpResolverType.BUILTIN_REF
+        )
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]

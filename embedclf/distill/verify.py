@@ -17,9 +17,26 @@ import numpy as np
 
 from ..exceptions import ToolMissingError  # re-exported
 
-__all__ = ["ToolMissingError", "missing_tools", "write_pcm", "read_pcm", "build",
-           "run_demo", "parse_demo_output", "map_sizes", "measure_device",
-           "measure_library_files", "verify_student", "verify_build", "HOST_TOOLS", "M4_TOOLS"]
+__all__ = [
+    "ToolMissingError",
+    "missing_tools",
+    "write_pcm",
+    "read_pcm",
+    "build",
+    "run_demo",
+    "qemu_command",
+    "parse_demo_output",
+    "map_sizes",
+    "measure_device",
+    "measure_library_files",
+    "verify_student",
+    "verify_build",
+    "python_int8_features",
+    "compare_features",
+    "features_agree",
+    "HOST_TOOLS",
+    "M4_TOOLS",
+]
 
 #: programs ``make host`` needs
 HOST_TOOLS = ("make", "cc")
@@ -28,8 +45,6 @@ M4_TOOLS = ("make", "arm-none-eabi-gcc", "arm-none-eabi-size", "qemu-system-arm"
 
 #: the emulator run is stopped after this many seconds (a hung firmware)
 QEMU_TIMEOUT = 600
-
-
 
 
 def missing_tools(target="host"):
@@ -45,8 +60,9 @@ def missing_tools(target="host"):
     missing = [t for t in needed if shutil.which(t) is None]
     if target == "m4" and "arm-none-eabi-gcc" not in missing:
         # the cross compiler without newlib cannot link the semihosting firmware
-        r = subprocess.run(["arm-none-eabi-gcc", "-print-file-name=rdimon.specs"],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["arm-none-eabi-gcc", "-print-file-name=rdimon.specs"], capture_output=True, text=True
+        )
         if r.stdout.strip() in ("", "rdimon.specs"):
             missing.append("newlib (rdimon.specs)")
     return missing
@@ -55,11 +71,16 @@ def missing_tools(target="host"):
 def _require(target):
     missing = missing_tools(target)
     if missing:
-        what = ("a C compiler and make" if target == "host" else
-                "the Arm cross compiler and QEMU (Debian packages gcc-arm-none-eabi, "
-                "libnewlib-arm-none-eabi, qemu-system-arm)")
-        raise ToolMissingError(f"cannot build or run the {target} demo: {', '.join(missing)} "
-                               f"not found on PATH; install {what}")
+        what = (
+            "a C compiler and make"
+            if target == "host"
+            else "the Arm cross compiler and QEMU (Debian packages gcc-arm-none-eabi, "
+            "libnewlib-arm-none-eabi, qemu-system-arm)"
+        )
+        raise ToolMissingError(
+            f"cannot build or run the {target} demo: {', '.join(missing)} "
+            f"not found on PATH; install {what}"
+        )
 
 
 def write_pcm(wave, path):
@@ -118,11 +139,11 @@ def build(lib_dir, target="host"):
     if target not in ("host", "m4"):
         raise ValueError(f"target must be 'host' or 'm4', got {target!r}")
     _require(target)
-    r = subprocess.run(["make", "-C", os.fspath(lib_dir), target], capture_output=True,
-                       text=True)
+    r = subprocess.run(["make", "-C", os.fspath(lib_dir), target], capture_output=True, text=True)
     if r.returncode:
-        raise RuntimeError(f"building the {target} C library failed:\n{r.stdout[-2000:]}"
-                           f"{r.stderr[-4000:]}")
+        raise RuntimeError(
+            f"building the {target} C library failed:\n{r.stdout[-2000:]}{r.stderr[-4000:]}"
+        )
     return r.stdout
 
 
@@ -146,6 +167,31 @@ def parse_demo_output(text):
     if label is None:
         raise RuntimeError(f"the demo printed no clip line: {text[-500:]!r}")
     return np.array(rows, dtype=np.int8).reshape(len(rows), -1), label
+
+
+def qemu_command(elf, *args, icount=False):
+    """The ``qemu-system-arm`` command running a semihosting firmware on ``mps2-an386``.
+
+    Parameters
+    ----------
+    elf : str
+        The firmware (relative to the directory the command runs in).
+    *args : str
+        Its command-line arguments (semihosting passes them).
+    icount : bool, default=False
+        One instruction per virtual nanosecond (``-icount shift=0``).
+
+    Examples
+    --------
+    >>> from embedclf.distill.verify import qemu_command
+    >>> qemu_command("fw.elf", "in.pcm")[-3:]
+    ['enable=on,target=native,arg=fw.elf,arg=in.pcm', '-kernel', 'fw.elf']
+    """
+    cmd = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none"]
+    if icount:
+        cmd[1:1] = ["-icount", "shift=0"]
+    config = ",".join(["enable=on", "target=native", *(f"arg={a}" for a in (elf, *args))])
+    return [*cmd, "-semihosting-config", config, "-kernel", elf]
 
 
 def run_demo(lib_dir, pcm_path, target="host", features_path=None, icount=False):
@@ -185,12 +231,7 @@ def run_demo(lib_dir, pcm_path, target="host", features_path=None, icount=False)
         cwd = None
     else:
         _require("m4")
-        elf = "embedclf_demo.elf"
-        cmd = ["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none",
-               "-semihosting-config", f"enable=on,target=native,arg={elf},arg={pcm_path}",
-               "-kernel", elf]
-        if icount:
-            cmd[1:1] = ["-icount", "shift=0"]
+        cmd = qemu_command("embedclf_demo.elf", pcm_path, icount=icount)
         cwd = lib_dir
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=QEMU_TIMEOUT)
     if r.returncode:
@@ -251,8 +292,13 @@ def map_sizes(map_text):
 
 def _size_totals(lib_dir):
     """(text, data, bss) of the firmware, from arm-none-eabi-size."""
-    r = subprocess.run(["arm-none-eabi-size", "embedclf_demo.elf"], cwd=os.fspath(lib_dir),
-                       capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        ["arm-none-eabi-size", "embedclf_demo.elf"],
+        cwd=os.fspath(lib_dir),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     text, data, bss = (int(v) for v in r.stdout.splitlines()[1].split()[:3])
     return text, data, bss
 
@@ -265,16 +311,21 @@ def measure_device(lib_dir, pcm_path, library_prefix="m4-obj/embedclf"):
     the firmware counts SysTick ticks around the library's calls only (its
     own file reading and printing excluded) and calibrates them against a
     loop of 2,000,000 instructions, and it paints the stack below each call
-    to find the library's peak stack.
+    to find the library's peak stack. The whole firmware's RAM is its linked
+    ``.data`` and ``.bss``, any heap newlib took (``_sbrk``; the demo avoids it) and the
+    program's peak stack from ``main``'s entry (painted once, checked before
+    each library call and before the last write).
 
     Returns
     -------
     dict
         ``flash_bytes`` (the library's objects: code, constants and data's
         initial values), ``ram_bytes`` (their data and bss, the caller's
-        ``ecl_state`` and the peak stack), ``static_ram_bytes``, ``stack_bytes``,
-        ``image_flash_bytes`` and ``image_ram_bytes`` (the whole demo
-        firmware, newlib's stdio included; RAM without heap and stack),
+        ``ecl_state`` and ``ecl_listener``, and the peak stack),
+        ``static_ram_bytes``, ``stack_bytes``, ``image_flash_bytes`` and
+        ``image_ram_bytes`` (the whole demo firmware, newlib's stdio included; its RAM is
+        ``image_static_ram_bytes`` + ``image_heap_bytes`` +
+        ``image_stack_bytes``),
         ``instructions_per_window``, ``instructions_per_second_of_audio``,
         ``n_windows`` and ``audio_seconds`` of the measured clip.
 
@@ -294,23 +345,25 @@ def measure_device(lib_dir, pcm_path, library_prefix="m4-obj/embedclf"):
     sizes = map_sizes(map_text)
     lib = {k: v for k, v in sizes.items() if k[0].startswith(library_prefix)}
     flash = sum(v for (obj, sec), v in lib.items() if sec in _FLASH_SECTIONS)
-    # the library's own statics, plus the caller's ecl_state (the demo's `state`)
-    state = re.search(r"\.bss\.state\s+0x[0-9a-fA-F]+\s+0x([0-9a-fA-F]+)\s+\S*demo\.o", map_text)
+    # the library's own statics, plus the caller's ecl_state and ecl_listener (the demo's
+    # `state` and `listener`: the events' state)
     static_ram = sum(v for (obj, sec), v in lib.items() if sec in _RAM_SECTIONS)
-    static_ram += int(state.group(1), 16) if state else 0
+    for name in ("state", "listener"):
+        found = re.search(
+            rf"\.bss\.{name}\s+0x[0-9a-fA-F]+\s+0x([0-9a-fA-F]+)\s+\S*demo\.o", map_text
+        )
+        static_ram += int(found.group(1), 16) if found else 0
     text, data, bss = _size_totals(lib_dir)
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = os.path.join(tmp, "stats.csv")
         _require("m4")
-        cmd = ["qemu-system-arm", "-icount", "shift=0", "-M", "mps2-an386", "-nographic",
-               "-monitor", "none", "-semihosting-config",
-               f"enable=on,target=native,arg=embedclf_demo.elf,arg={os.path.abspath(pcm_path)},"
-               f"arg={stats_path}", "-kernel", "embedclf_demo.elf"]
-        r = subprocess.run(cmd, cwd=lib_dir, capture_output=True, text=True,
-                           timeout=QEMU_TIMEOUT)
+        pcm = os.path.abspath(pcm_path)
+        cmd = qemu_command("embedclf_demo.elf", pcm, stats_path, icount=True)
+        r = subprocess.run(cmd, cwd=lib_dir, capture_output=True, text=True, timeout=QEMU_TIMEOUT)
         if r.returncode or not os.path.exists(stats_path):
-            raise RuntimeError(f"the Cortex-M4 firmware failed ({r.returncode}): "
-                               f"{(r.stderr or r.stdout)[-1000:]}")
+            raise RuntimeError(
+                f"the Cortex-M4 firmware failed ({r.returncode}): {(r.stderr or r.stdout)[-1000:]}"
+            )
         with open(stats_path) as fh:
             stats = dict(line.strip().split(",") for line in fh if "," in line)
     per_tick = int(stats["calibration_instructions"]) / int(stats["calibration_ticks"])
@@ -318,12 +371,22 @@ def measure_device(lib_dir, pcm_path, library_prefix="m4-obj/embedclf"):
     n_windows = int(stats["windows"])
     seconds = os.path.getsize(pcm_path) / 2 / _sample_rate(lib_dir)
     stack = int(stats["stack_bytes"])
-    return {"flash_bytes": int(flash), "ram_bytes": int(static_ram + stack),
-            "static_ram_bytes": int(static_ram), "stack_bytes": stack,
-            "image_flash_bytes": int(text + data), "image_ram_bytes": int(data + bss),
-            "instructions_per_window": int(round(instructions / max(n_windows, 1))),
-            "instructions_per_second_of_audio": int(round(instructions / seconds)),
-            "n_windows": n_windows, "audio_seconds": round(seconds, 3)}
+    heap, program_stack = int(stats["heap_bytes"]), int(stats["program_stack_bytes"])
+    return {
+        "flash_bytes": int(flash),
+        "ram_bytes": int(static_ram + stack),
+        "static_ram_bytes": int(static_ram),
+        "stack_bytes": stack,
+        "image_flash_bytes": int(text + data),
+        "image_ram_bytes": int(data + bss + heap + program_stack),
+        "image_static_ram_bytes": int(data + bss),
+        "image_heap_bytes": heap,
+        "image_stack_bytes": program_stack,
+        "instructions_per_window": int(round(instructions / max(n_windows, 1))),
+        "instructions_per_second_of_audio": int(round(instructions / seconds)),
+        "n_windows": n_windows,
+        "audio_seconds": round(seconds, 3),
+    }
 
 
 def _sample_rate(lib_dir):
@@ -356,9 +419,11 @@ def measure_library_files(files, sample_rate, seconds=5.0):
 
     missing = missing_tools("m4")
     if missing:
-        return {"measured": False,
-                "reason": f"{', '.join(missing)} not installed: the Cortex-M4 image was not "
-                          "built; flash and RAM are the .tflite and TFLM arena estimates"}
+        return {
+            "measured": False,
+            "reason": f"{', '.join(missing)} not installed: the Cortex-M4 image was not "
+            "built; flash and RAM are the .tflite and TFLM arena estimates",
+        }
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in files.items():
             path = os.path.join(tmp, *name.split("/"))
@@ -369,6 +434,97 @@ def measure_library_files(files, sample_rate, seconds=5.0):
         pcm = os.path.join(tmp, "noise.pcm")
         write_pcm(noise, pcm)
         return {"measured": True, **measure_device(tmp, pcm)}
+
+
+def python_int8_features(spec, int8, samples):
+    """The int8 network input of each window of a clip, as the Python student computes it.
+
+    Parameters
+    ----------
+    spec : dict
+        ``report["frontend"]`` of an export (:func:`embedclf.distill.report.frontend_spec`).
+    int8 : Int8Model
+        The exported model (its input quantisation).
+    samples : ndarray
+        The clip at the student's sample rate (as :func:`read_pcm` gives it).
+
+    Returns
+    -------
+    ndarray of shape (n_windows, n_mels, n_frames), int8
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.distill.verify import python_int8_features
+    >>> class Scale:  # any object with Int8Model's quantize
+    ...     def quantize(self, x):
+    ...         return np.clip(np.round(x / 0.1), -128, 127).astype(np.int8)
+    >>> spec = {"logmel": {"sr": 16000, "n_fft": 512, "hop_length": 320, "n_mels": 40,
+    ...                    "top_db": None}, "window_frames": 50, "hop_frames": 25,
+    ...         "window_top_db": 80.0, "feature_mean": [0.0] * 40, "feature_std": [1.0] * 40}
+    >>> python_int8_features(spec, Scale(), np.zeros(16000, np.float32)).shape
+    (2, 40, 50)
+    """
+    from ..features.logmel import LogMel
+    from ..models.windows import spectrogram_windows
+
+    fe = LogMel(**spec["logmel"]).fit([np.zeros(1, np.float32)])
+    W, _, _ = spectrogram_windows(
+        fe, [samples], spec["window_frames"], spec["hop_frames"], top_db=spec["window_top_db"]
+    )
+    # as KerasCNN standardises its windows, in float32
+    mean = np.asarray(spec["feature_mean"], np.float32)[:, None, None]
+    std = np.asarray(spec["feature_std"], np.float32)[:, None, None]
+    return int8.quantize((W - mean) / std)[..., 0]
+
+
+def compare_features(got, expected):
+    """``(values, values_differing, max_step)`` of two int8 feature arrays of one shape.
+
+    Raises
+    ------
+    RuntimeError
+        The shapes differ (the C library computed another number of windows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.distill.verify import compare_features
+    >>> compare_features(np.array([[1, -128]], np.int8), np.array([[2, 127]], np.int8))
+    (2, 2, 255)
+    """
+    got, expected = np.asarray(got), np.asarray(expected)
+    if got.shape != expected.shape:
+        raise RuntimeError(
+            f"the C library computed features of shape {got.shape}, Python {expected.shape}"
+        )
+    d = np.abs(got.astype(int) - expected.astype(int))
+    return int(d.size), int(np.count_nonzero(d)), int(d.max()) if d.size else 0
+
+
+def features_agree(res):
+    """Whether a verification's C features match Python's within the documented tolerance.
+
+    Identical but for the FFT's and the logarithm's rounding: at most one
+    quantisation step, on at most 0.1% of the values.
+
+    Parameters
+    ----------
+    res : dict
+        With ``feature_values``, ``feature_values_differing`` and
+        ``feature_max_step`` (:func:`verify_student`, :func:`verify_build`).
+
+    Examples
+    --------
+    >>> from embedclf.distill.verify import features_agree
+    >>> r = {"feature_values": 2000, "feature_values_differing": 2, "feature_max_step": 1}
+    >>> features_agree(r), features_agree({**r, "feature_max_step": 2})
+    (True, False)
+    """
+    return (
+        res["feature_max_step"] <= 1
+        and res["feature_values_differing"] <= 0.001 * res["feature_values"]
+    )
 
 
 def verify_student(student, export_dir, clips, *, m4=True, work_dir=None):
@@ -411,9 +567,9 @@ def verify_student(student, export_dir, clips, *, m4=True, work_dir=None):
     import tempfile
 
     from ..audio import iter_clips
+    from ..models.windows import pool_windows
     from .distiller import Distiller
     from .export import Int8Model, tflm_outputs
-    from ..models.windows import pool_windows, resolve_clip_pooling
 
     cnn = student.student_ if isinstance(student, Distiller) else student
     # the waveforms the student's predict() computes on (a Distiller: teacher rate, resampled)
@@ -426,9 +582,16 @@ def verify_student(student, export_dir, clips, *, m4=True, work_dir=None):
     with open(os.path.join(os.fspath(export_dir), "model.tflite"), "rb") as fh:
         model = fh.read()
     int8 = Int8Model(model)
-    res = {"n_clips": len(waves), "n_windows": 0, "feature_values": 0,
-           "feature_values_differing": 0, "feature_max_step": 0, "outputs_equal_tflm": 0,
-           "clip_agreement_python": 0, "clip_agreement_predict": 0}
+    res = {
+        "n_clips": len(waves),
+        "n_windows": 0,
+        "feature_values": 0,
+        "feature_values_differing": 0,
+        "feature_max_step": 0,
+        "outputs_equal_tflm": 0,
+        "clip_agreement_python": 0,
+        "clip_agreement_predict": 0,
+    }
     if m4:
         res["m4_equal_host"] = 0
     labels = []
@@ -441,16 +604,18 @@ def verify_student(student, export_dir, clips, *, m4=True, work_dir=None):
             W, _, _ = cnn.windows([samples])
             expected = int8.quantize(W)[..., 0]
             got = np.fromfile(feats, np.int8).reshape(expected.shape)
-            d = np.abs(got.astype(int) - expected)
+            n, differing, step = compare_features(got, expected)
             res["n_windows"] += len(got)
-            res["feature_values"] += int(d.size)
-            res["feature_values_differing"] += int(np.count_nonzero(d))
-            res["feature_max_step"] = max(res["feature_max_step"], int(d.max()))
-            res["outputs_equal_tflm"] += int(np.sum(np.all(
-                tflm_outputs(model, got[..., None], 256 * 1024) == scores, axis=1)))
+            res["feature_values"] += n
+            res["feature_values_differing"] += differing
+            res["feature_max_step"] = max(res["feature_max_step"], step)
+            res["outputs_equal_tflm"] += int(
+                np.sum(np.all(tflm_outputs(model, got[..., None], 256 * 1024) == scores, axis=1))
+            )
             T = tflm_outputs(model, expected[..., None], 256 * 1024)
-            P = pool_windows(int8.dequantize(T).astype(np.float64), np.zeros(len(T), int), 1,
-                             cnn.pooling())
+            P = pool_windows(
+                int8.dequantize(T).astype(np.float64), np.zeros(len(T), int), 1, cnn.pooling()
+            )
             res["clip_agreement_python"] += int(int(P.argmax()) == label)
             labels.append(label)
             if m4:
@@ -458,7 +623,8 @@ def verify_student(student, export_dir, clips, *, m4=True, work_dir=None):
             del samples
         predicted = [str(p) for p in student.predict(list(clips))]
         res["clip_agreement_predict"] = sum(
-            str(cnn.classes_[i]) == p for i, p in zip(labels, predicted))
+            str(cnn.classes_[i]) == p for i, p in zip(labels, predicted)
+        )
         if m4:
             noise = os.path.join(tmp, "noise.pcm")
             write_pcm(0.1 * np.random.default_rng(0).standard_normal(5 * cnn.sr), noise)
@@ -470,10 +636,10 @@ def verify_build(export_dir, clips, *, work_dir=None):
     """Check an export folder's C library on audio files, without the Python student.
 
     Builds the host and Cortex-M4 programs, runs both on each clip (decoded
-    at the student's sample rate), runs TFLM on the int8 features the C
-    frontend computed, and measures the firmware (:func:`measure_device`).
-    The features themselves are compared with the student's Python frontend
-    by :func:`verify_student`, which needs the fitted student.
+    at the student's sample rate), compares the int8 features the C frontend
+    computed with Python's (:func:`python_int8_features`, from the report's
+    ``frontend`` section), runs TFLM on the C features, and measures the
+    firmware (:func:`measure_device`).
 
     Parameters
     ----------
@@ -486,9 +652,12 @@ def verify_build(export_dir, clips, *, work_dir=None):
     Returns
     -------
     dict
-        ``n_clips``, ``n_windows``, ``outputs_equal_tflm``, ``clip_agreement_tflm``
-        (C clip labels equal to pooled TFLM scores), ``m4_equal_host``,
-        ``device`` and per-clip ``clips`` rows (path, label, windows).
+        ``n_clips``, ``n_windows``, ``features_compared`` (False for an export
+        whose report has no ``frontend`` section), ``feature_values``,
+        ``feature_values_differing``, ``feature_max_step``, ``outputs_equal_tflm``,
+        ``clip_agreement_tflm`` (C clip labels equal to pooled TFLM scores),
+        ``m4_equal_host``, ``device`` and per-clip ``clips`` rows (path, label,
+        windows, features differing).
 
     Examples
     --------
@@ -501,15 +670,17 @@ def verify_build(export_dir, clips, *, work_dir=None):
     import tempfile
 
     from ..audio import iter_clips
-    from ..models.windows import pool_windows, resolve_clip_pooling
+    from ..models.windows import pool_windows
     from .export import Int8Model, tflm_outputs
 
     export_dir = os.fspath(export_dir)
     report_path = os.path.join(export_dir, "report.json")
     lib = os.path.join(export_dir, "c")
     if not os.path.isfile(report_path) or not os.path.isdir(lib):
-        raise FileNotFoundError(f"{report_path}: not an export folder with a C library "
-                                "(write one with embedclf distill or embedclf.distill.export)")
+        raise FileNotFoundError(
+            f"{report_path}: not an export folder with a C library "
+            "(write one with embedclf distill or embedclf.distill.export)"
+        )
     with open(report_path) as fh:
         report = json.load(fh)
     sr, pooling = int(report["sample_rate"]), report.get("clip_pooling", "mean")
@@ -518,26 +689,53 @@ def verify_build(export_dir, clips, *, work_dir=None):
     with open(os.path.join(export_dir, "model.tflite"), "rb") as fh:
         model = fh.read()
     int8 = Int8Model(model)
-    res = {"n_clips": 0, "n_windows": 0, "outputs_equal_tflm": 0, "clip_agreement_tflm": 0,
-           "m4_equal_host": 0, "clips": []}
+    spec = report.get("frontend")
+    res = {
+        "n_clips": 0,
+        "n_windows": 0,
+        "features_compared": spec is not None,
+        "feature_values": 0,
+        "feature_values_differing": 0,
+        "feature_max_step": 0,
+        "outputs_equal_tflm": 0,
+        "clip_agreement_tflm": 0,
+        "m4_equal_host": 0,
+        "clips": [],
+    }
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         for k, source, wave in iter_clips(list(clips), sr):
             pcm = os.path.join(tmp, f"clip{k}.pcm")
-            write_pcm(wave, pcm)
+            samples = write_pcm(wave, pcm)
             feats = os.path.join(tmp, f"clip{k}.i8")
             scores, label, host_out = run_demo(lib, pcm, features_path=feats)
             F = np.fromfile(feats, np.int8).reshape(-1, *report["input_shape"])
+            differing = None
+            if spec is not None:
+                n, differing, step = compare_features(
+                    F[..., 0], python_int8_features(spec, int8, samples)
+                )
+                res["feature_values"] += n
+                res["feature_values_differing"] += differing
+                res["feature_max_step"] = max(res["feature_max_step"], step)
             T = tflm_outputs(model, F, 256 * 1024)
-            P = pool_windows(int8.dequantize(T).astype(np.float64), np.zeros(len(T), int), 1,
-                             pooling)
+            P = pool_windows(
+                int8.dequantize(T).astype(np.float64), np.zeros(len(T), int), 1, pooling
+            )
             same_m4 = run_demo(lib, pcm, "m4")[2] == host_out
             res["n_clips"] += 1
             res["n_windows"] += len(scores)
             res["outputs_equal_tflm"] += int(np.sum(np.all(T == scores, axis=1)))
             res["clip_agreement_tflm"] += int(int(P.argmax()) == label)
             res["m4_equal_host"] += int(same_m4)
-            res["clips"].append({"clip": str(source), "label": report["classes"][label],
-                                 "windows": len(scores), "m4_equal_host": bool(same_m4)})
+            res["clips"].append(
+                {
+                    "clip": str(source),
+                    "label": report["classes"][label],
+                    "windows": len(scores),
+                    "features_differing": differing,
+                    "m4_equal_host": bool(same_m4),
+                }
+            )
         noise = os.path.join(tmp, "noise.pcm")
         write_pcm(0.1 * np.random.default_rng(0).standard_normal(5 * sr), noise)
         res["device"] = measure_device(lib, noise)

@@ -31,14 +31,22 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._utils.deprecation import DEPRECATED, migrate_state, renamed_value
 from .._utils.validation import check_n_features, check_X, is_path
-from ..audio import AudioError, ClipTransformer, content_key, resample, skipped_frame, \
-    stream_audio, to_mono, warn_skipped
-from ..audio import skipped_columns, skipped_from_columns
+from ..audio import (
+    AudioError,
+    ClipTransformer,
+    content_key,
+    resample,
+    skipped_columns,
+    skipped_frame,
+    skipped_from_columns,
+    stream_audio,
+    to_mono,
+    warn_skipped,
+)
 from ..distributed import distribute
 from ..files import atomic_write
 
 __all__ = ["PretrainedEmbedding", "Embedding", "EmbeddingCache", "frame_count"]
-
 
 
 @dataclass
@@ -180,15 +188,21 @@ class EmbeddingCache:
         try:
             with np.load(path, allow_pickle=False) as z:
                 values, times = z["values"], z["times"]
-            if values.ndim != 2 or times.shape != (values.shape[0],) or (
-                    dim is not None and values.shape[1] != dim):
+            if (
+                values.ndim != 2
+                or times.shape != (values.shape[0],)
+                or (dim is not None and values.shape[1] != dim)
+            ):
                 raise ValueError(f"unexpected shapes {values.shape} and {times.shape}")
             if not (np.isfinite(values).all() and np.isfinite(times).all()):
                 raise ValueError("it holds NaN or inf values")
             return values, times
         except Exception as exc:  # truncated/corrupt/foreign entry: never trust it
-            warnings.warn(f"ignoring unreadable cache entry {path} ({exc}); recomputing",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"ignoring unreadable cache entry {path} ({exc}); recomputing",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return None
 
     def put(self, key, values, times):
@@ -319,10 +333,17 @@ class PretrainedEmbedding(ClipTransformer):
     def _cache(self):
         if self.cache is None:
             return None
-        config = {"class": type(self).__name__, "window": self._window, "hop": self._hop,
-                  "center": bool(self.center), "model_sr": self.model_sr, **self._cache_config()}
-        digest = hashlib.blake2b(json.dumps(config, sort_keys=True).encode(),
-                                 digest_size=8).hexdigest()
+        config = {
+            "class": type(self).__name__,
+            "window": self._window,
+            "hop": self._hop,
+            "center": bool(self.center),
+            "model_sr": self.model_sr,
+            **self._cache_config(),
+        }
+        digest = hashlib.blake2b(
+            json.dumps(config, sort_keys=True).encode(), digest_size=8
+        ).hexdigest()
         return EmbeddingCache(self.cache, f"{type(self).__name__}-{digest}")
 
     def _blocks(self, clip, source):
@@ -389,8 +410,11 @@ class PretrainedEmbedding(ClipTransformer):
             times = np.arange(len(values)) * (hop / self.model_sr)
             complete.discard(i)
             if not np.isfinite(values).all():  # never returned, never cached
-                err = AudioError(sources[i], f"{type(self).__name__} produced NaN or inf "
-                                             "embeddings (not cached); check the input's level")
+                err = AudioError(
+                    sources[i],
+                    f"{type(self).__name__} produced NaN or inf "
+                    "embeddings (not cached); check the input's level",
+                )
                 if self.on_error == "raise":
                     raise err
                 skipped.append((i, sources[i], err.reason))
@@ -527,8 +551,11 @@ class PretrainedEmbedding(ClipTransformer):
                 break
             out = np.asarray(self._embed_windows(np.stack(batch)), dtype=np.float32)
             if not np.isfinite(out).all():
-                raise AudioError(path, f"{type(self).__name__} produced NaN or inf embeddings "
-                                       "(not cached); check the input's level")
+                raise AudioError(
+                    path,
+                    f"{type(self).__name__} produced NaN or inf embeddings "
+                    "(not cached); check the input's level",
+                )
             times = np.arange(done, done + len(out)) * step
             done += len(out)
             if kept is not None:

@@ -14,19 +14,36 @@ import os
 from numbers import Integral, Real
 
 import numpy as np
+from joblib import effective_n_jobs
 from scipy import fft as sp_fft
 from scipy import signal as sp_signal
-from joblib import effective_n_jobs
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._utils.parallel import run_in_parts, single_threaded_blas
 from ..audio import ClipTransformer, to_mono
-from .mel import (PaddedFrames, headroom_shifts, hz_to_mel, mel_filterbank, mel_power, mel_to_hz,
-                  power_to_db, stft_window, unscaled)
+from .mel import (
+    PaddedFrames,
+    headroom_shifts,
+    hz_to_mel,
+    mel_filterbank,
+    mel_power,
+    mel_to_hz,
+    power_to_db,
+    stft_window,
+    unscaled,
+)
 
-__all__ = ["LogMel", "MFCC", "log_mel", "mfcc", "mel_filterbank", "hz_to_mel", "mel_to_hz",
-           "power_to_db"]
+__all__ = [
+    "LogMel",
+    "MFCC",
+    "log_mel",
+    "mfcc",
+    "mel_filterbank",
+    "hz_to_mel",
+    "mel_to_hz",
+    "power_to_db",
+]
 
 
 def _normalize_windows(S, frames_per_window, floor):
@@ -58,9 +75,11 @@ class LogMel(ClipTransformer):
     sr : int, default=22050
         Sample rate: files are resampled to it, waveforms are taken to be at it.
     n_fft : int, default=1024
+        FFT size in samples.
     hop_length : int, default=512
+        Samples between successive STFT frames.
     win_length : int or None, default=None
-        ``None`` means ``n_fft``.
+        STFT window length in samples; ``None`` means ``n_fft``.
     window : str, default="hann"
         Any window name scipy.signal.get_window accepts.
     center : bool, default=True
@@ -257,14 +276,19 @@ class LogMel(ClipTransformer):
         if any(shifts):
             waves = [np.ldexp(w, -k) if k else w for w, k in zip(waves, shifts)]
         mels = mel_power(
-            waves, self.n_fft, self.hop_length, self.window_, self.center, self.pad_mode,
-            float(self.power), self.mel_basis_,
+            waves,
+            self.n_fft,
+            self.hop_length,
+            self.window_,
+            self.center,
+            self.pad_mode,
+            float(self.power),
+            self.mel_basis_,
         )
         out = []
         for M, k in zip(mels, shifts):
             if k:
-                M = unscaled(M, k * float(self.power), self.log, self.ref, self.amin,
-                              self.top_db)
+                M = unscaled(M, k * float(self.power), self.log, self.ref, self.amin, self.top_db)
             elif self.log:
                 M = power_to_db(M, self.ref, self.amin, self.top_db)
             if self.normalize == "clip":
@@ -292,8 +316,11 @@ class LogMel(ClipTransformer):
         >>> LogMel().supports_streaming, LogMel(normalize="clip").supports_streaming
         (True, False)
         """
-        return type(self)._finish is LogMel._finish and not callable(self.ref) \
+        return (
+            type(self)._finish is LogMel._finish
+            and not callable(self.ref)
             and self.normalize != "clip"
+        )
 
     def stream_file(self, path, block_seconds=None):
         """Frames of one audio file, decoded and analysed block by block.
@@ -375,15 +402,18 @@ class LogMel(ClipTransformer):
         """
         check_is_fitted(self)
         if not self.supports_streaming:
-            raise ValueError(f"{type(self).__name__} with ref={self.ref!r}, "
-                             f"normalize={self.normalize!r} needs whole clips: use transform")
+            raise ValueError(
+                f"{type(self).__name__} with ref={self.ref!r}, "
+                f"normalize={self.normalize!r} needs whole clips: use transform"
+            )
         source = blocks if callable(blocks) else (lambda: iter(blocks))
         return self._stream(source)
 
     def _stream(self, source):
         power = float(self.power)
-        clip_wide = self.log and (self.top_db is not None or
-                                  (isinstance(self.ref, str) and self.ref == "max"))
+        clip_wide = self.log and (
+            self.top_db is not None or (isinstance(self.ref, str) and self.ref == "max")
+        )
         # pass 1: the peak sample, and the largest power and dB value if needed
         peak, smax, lmax = 0.0, -np.inf, -np.inf
         for M, y_peak in self._power_blocks(source(), clip_wide, first_pass=True):
@@ -467,8 +497,16 @@ class LogMel(ClipTransformer):
         if not waves:
             return None
         with single_threaded_blas():
-            parts = mel_power(waves, self.n_fft, self.hop_length, self.window_, center,
-                              self.pad_mode, float(self.power), self.mel_basis_)
+            parts = mel_power(
+                waves,
+                self.n_fft,
+                self.hop_length,
+                self.window_,
+                center,
+                self.pad_mode,
+                float(self.power),
+                self.mel_basis_,
+            )
         return np.concatenate(parts)
 
 
@@ -520,8 +558,11 @@ fmin, fmax, power, htk, norm, ref, amin, top_db, n_jobs, on_error
     """
 
     _parameter_constraints = {
-        **{k: v for k, v in LogMel._parameter_constraints.items()
-           if k not in ("log", "normalize", "normalize_window", "normalize_floor")},
+        **{
+            k: v
+            for k, v in LogMel._parameter_constraints.items()
+            if k not in ("log", "normalize", "normalize_window", "normalize_floor")
+        },
         "n_mfcc": [Interval(Integral, 1, None, closed="left")],
         "lifter": [Interval(Real, 0, None, closed="left")],
         "deltas": [StrOptions({"0", "1", "2"}), Interval(Integral, 0, 2, closed="both")],
@@ -555,9 +596,23 @@ fmin, fmax, power, htk, norm, ref, amin, top_db, n_jobs, on_error
         on_error="raise",
     ):
         super().__init__(
-            sr=sr, n_fft=n_fft, hop_length=hop_length, win_length=win_length, window=window,
-            center=center, pad_mode=pad_mode, n_mels=n_mels, fmin=fmin, fmax=fmax, power=power,
-            htk=htk, norm=norm, ref=ref, amin=amin, top_db=top_db, n_jobs=n_jobs,
+            sr=sr,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            win_length=win_length,
+            window=window,
+            center=center,
+            pad_mode=pad_mode,
+            n_mels=n_mels,
+            fmin=fmin,
+            fmax=fmax,
+            power=power,
+            htk=htk,
+            norm=norm,
+            ref=ref,
+            amin=amin,
+            top_db=top_db,
+            n_jobs=n_jobs,
             on_error=on_error,
         )
         del self.log, self.normalize, self.normalize_window, self.normalize_floor

@@ -28,8 +28,18 @@ from scipy import signal as sp_signal
 
 from .._utils.fft import FFTPlan
 
-__all__ = ["hz_to_mel", "mel_to_hz", "mel_filterbank", "stft_window", "stft_frame_count",
-           "mel_power", "power_to_db", "headroom_shifts", "unscaled", "PaddedFrames"]
+__all__ = [
+    "hz_to_mel",
+    "mel_to_hz",
+    "mel_filterbank",
+    "stft_window",
+    "stft_frame_count",
+    "mel_power",
+    "power_to_db",
+    "headroom_shifts",
+    "unscaled",
+    "PaddedFrames",
+]
 
 # Frames per FFT call: large enough to amortise call overhead, small enough
 # that a chunk (frames x n_fft float32) stays in L2 cache (measured: 64 is
@@ -260,9 +270,8 @@ def mel_power(waves, n_fft, hop, win, center, pad_mode, power, mel_basis):
     """Mel-projected |STFT|**power of each wave, frames of all waves batched.
 
     Frames stream through a fixed-size, cache-resident chunk: window, FFT,
-    square, then matrix products with the filterbank. For ``power=2`` the
-    squared real and imaginary parts are projected together by a filterbank
-    with each weight repeated twice, saving a pass over the spectrum.
+    power, then banded matrix products with the filterbank (each group of
+    neighbouring filters from just the bins it covers).
 
     A wave's result never depends on the other waves: BLAS rounds a row
     differently by its position and block shape on some CPUs (OpenBLAS's
@@ -310,18 +319,14 @@ def _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_ba
     out = np.empty((sum(counts), mel_basis.shape[0]), dtype=np.float32)
     win32 = win.astype(np.float32)
     n_bins = n_fft // 2 + 1
-    if power == 2.0:
-        # (2 * n_bins, n_mels): each weight twice, for interleaved re/im parts
-        groups = _banded(np.repeat(mel_basis.T, 2, axis=0))
-        width = 2 * n_bins
-    else:
-        groups = _banded(np.ascontiguousarray(mel_basis.T))
-        width = n_bins
+    groups = _banded(np.ascontiguousarray(mel_basis.T))
+    # squared real and imaginary parts, interleaved, for power=2
+    squares = np.empty((_CHUNK_FRAMES, 2 * n_bins), dtype=np.float32)
     # Power spectra gather here so the projection runs on larger blocks
     # (a BLAS call per 64 frames costs more in overhead than arithmetic).
     # Room for a block being gathered and the next; leftover rows (less than
     # one block) move to the front when it fills.
-    sq = np.empty((2 * _PROJECT_FRAMES + _CHUNK_FRAMES, width), dtype=np.float32)
+    sq = np.empty((2 * _PROJECT_FRAMES + _CHUNK_FRAMES, n_bins), dtype=np.float32)
     starts = np.cumsum([0, *counts])  # each wave's first row
 
     def windowed_chunks():
@@ -350,7 +355,8 @@ def _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_ba
         spec = fft()[:n]
         rows = sq[avail - base : avail - base + n]
         if power == 2.0:
-            np.square(spec.view(np.float32), out=rows)
+            sq2 = np.square(spec.view(np.float32), out=squares[:n])
+            np.add(sq2[:, 0::2], sq2[:, 1::2], out=rows)
         else:
             rows[:] = np.abs(spec) ** power
         avail += n
@@ -359,8 +365,9 @@ def _mel_power_with(fft, waves, n_fft, hop, win, center, pad_mode, power, mel_ba
         while done < avail:
             while starts[wave + 1] <= done:  # skip to the wave of row ``done`` (skips empty ones)
                 wave += 1
-            stop = min(starts[wave + 1],
-                       done + _PROJECT_FRAMES - (done - starts[wave]) % _PROJECT_FRAMES)
+            stop = min(
+                starts[wave + 1], done + _PROJECT_FRAMES - (done - starts[wave]) % _PROJECT_FRAMES
+            )
             if stop > avail:
                 break
             _project(sq[done - base : stop - base], groups, out[done:stop])
@@ -415,7 +422,7 @@ class PaddedFrames:
         """Full segments that ``block`` completes."""
         block = np.asarray(block, dtype=np.float32)
         self.n += len(block)
-        self.tail = np.concatenate([self.tail, block])[-(self.pad + 1):]
+        self.tail = np.concatenate([self.tail, block])[-(self.pad + 1) :]
         if self.buf is None:
             self.head.append(block)
             if self.n < self.min_samples:

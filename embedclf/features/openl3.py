@@ -14,8 +14,8 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .embeddings import PretrainedEmbedding
 from . import openl3_net as net
+from .embeddings import PretrainedEmbedding
 
 __all__ = ["OpenL3Embedding"]
 
@@ -44,15 +44,18 @@ class _OpenL3Runner:
         net.load_weights(model, weights_path)
         if mode == "int8":
             from .._litert import interpreter_class, keras_to_tflite
-
             from ..threads import model_threads
 
             Interpreter = interpreter_class(_LITERT_HINT)
-            self._interpreter = Interpreter(model_content=keras_to_tflite(
-                net.inference_network(model)), num_threads=model_threads(num_threads))
+            self._interpreter = Interpreter(
+                model_content=keras_to_tflite(net.inference_network(model)),
+                num_threads=model_threads(num_threads),
+            )
             self._interpreter.allocate_tensors()
-            self._io = (self._interpreter.get_input_details()[0]["index"],
-                        self._interpreter.get_output_details()[0]["index"])
+            self._io = (
+                self._interpreter.get_input_details()[0]["index"],
+                self._interpreter.get_output_details()[0]["index"],
+            )
             return
         if mode == "bfloat16":
             model = net.inference_network(model, "bfloat16")
@@ -69,7 +72,8 @@ class _OpenL3Runner:
                 raise RuntimeError(
                     "OpenL3Embedding(fast='bfloat16') is not supported on this CPU: "
                     "TensorFlow/oneDNN has no bfloat16 convolution for it (it needs AVX-512 "
-                    "or AMX). Use fast=True (int8) or fast=False.") from exc
+                    "or AMX). Use fast=True (int8) or fast=False."
+                ) from exc
 
     def __call__(self, windows):
         spec = net.frontend(windows, self.input_repr)
@@ -86,8 +90,9 @@ class _OpenL3Runner:
             part = spec[start : start + _NET_BATCH]
             n = len(part)
             if n < _NET_BATCH:
-                part = np.concatenate([part, np.zeros((_NET_BATCH - n, *part.shape[1:]),
-                                                      np.float32)])
+                part = np.concatenate(
+                    [part, np.zeros((_NET_BATCH - n, *part.shape[1:]), np.float32)]
+                )
             out.append(np.asarray(self._call(part), dtype=np.float32)[:n])
         return np.concatenate(out)
 
@@ -176,10 +181,24 @@ class OpenL3Embedding(PretrainedEmbedding):
         "num_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, *, content_type="music", input_repr="mel256", embedding_size=6144,
-                 hop=0.1, center=True, batch_size=32, sr=48000, weights=None, fast=False,
-                 num_threads=None, cache=None, progress=False, on_error="raise",
-                 hop_size="deprecated"):
+    def __init__(
+        self,
+        *,
+        content_type="music",
+        input_repr="mel256",
+        embedding_size=6144,
+        hop=0.1,
+        center=True,
+        batch_size=32,
+        sr=48000,
+        weights=None,
+        fast=False,
+        num_threads=None,
+        cache=None,
+        progress=False,
+        on_error="raise",
+        hop_size="deprecated",
+    ):
         self.content_type = content_type
         self.input_repr = input_repr
         self.embedding_size = embedding_size
@@ -222,8 +241,9 @@ class OpenL3Embedding(PretrainedEmbedding):
 
     def _load_model(self):
         path = self._weights_path()
-        return _OpenL3Runner(self.input_repr, int(self.embedding_size), path,
-                             FAST_MODES[self.fast], self.num_threads)
+        return _OpenL3Runner(
+            self.input_repr, int(self.embedding_size), path, FAST_MODES[self.fast], self.num_threads
+        )
 
     def _embed_windows(self, windows):
         return self._model()(windows)
@@ -234,9 +254,13 @@ class OpenL3Embedding(PretrainedEmbedding):
     def _cache_config(self):
         from ..files import file_digest
 
-        return {"input_repr": self.input_repr, "content_type": self.content_type,
-                "embedding_size": int(self.embedding_size), "fast": FAST_MODES[self.fast],
-                "weights_sha256": file_digest(self._weights_path())}
+        return {
+            "input_repr": self.input_repr,
+            "content_type": self.content_type,
+            "embedding_size": int(self.embedding_size),
+            "fast": FAST_MODES[self.fast],
+            "weights_sha256": file_digest(self._weights_path()),
+        }
 
     def __setstate__(self, state):
         # embeddings pickled before num_threads existed

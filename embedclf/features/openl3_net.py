@@ -21,9 +21,18 @@ import numpy as np
 from ..weights import CONTENT_TYPES, INPUT_REPRS, weights_filename
 
 __all__ = [
-    "INPUT_REPRS", "CONTENT_TYPES", "EMBEDDING_SIZES", "SR", "WINDOW",
-    "frontend", "build_network", "inference_network", "load_weights", "save_weights",
-    "weight_layout", "weights_filename",
+    "INPUT_REPRS",
+    "CONTENT_TYPES",
+    "EMBEDDING_SIZES",
+    "SR",
+    "WINDOW",
+    "frontend",
+    "build_network",
+    "inference_network",
+    "load_weights",
+    "save_weights",
+    "weight_layout",
+    "weights_filename",
 ]
 
 SR = 48000
@@ -129,8 +138,16 @@ def frontend(windows, input_repr):
     n_freq, n_frames, _ = input_shape(input_repr)
     if cfg["pad_end"]:  # zero-pad so frames = ceil(48000 / 242)
         windows = np.pad(windows, ((0, 0), (0, (n_frames - 1) * _HOP + n_fft - WINDOW)))
-    mags = mel_power(list(windows), n_fft, _HOP, stft_window("hann", n_fft, n_fft), False,
-                     "constant", 1.0, _basis(input_repr))
+    mags = mel_power(
+        list(windows),
+        n_fft,
+        _HOP,
+        stft_window("hann", n_fft, n_fft),
+        False,
+        "constant",
+        1.0,
+        _basis(input_repr),
+    )
     S = np.stack(mags)  # (n, time, freq)
     np.maximum(S, np.float32(_AMIN), out=S)
     np.log10(S, out=S)
@@ -172,16 +189,22 @@ def build_network(input_repr="mel256", embedding_size=512, dtype=None):
     for block, filters in enumerate(_FILTERS, 1):
         for k in (1, 2):
             last = block == len(_FILTERS) and k == 2
-            x = layers.Conv2D(filters, (3, 3), padding="same", **kw,
-                              name="audio_embedding_layer" if last else f"conv{block}_{k}")(x)
+            x = layers.Conv2D(
+                filters,
+                (3, 3),
+                padding="same",
+                **kw,
+                name="audio_embedding_layer" if last else f"conv{block}_{k}",
+            )(x)
             if last:
                 break
             x = layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"bn{block}_{k}", **kw)(x)
             x = layers.Activation("relu", name=f"relu{block}_{k}", **kw)(x)
         if block < len(_FILTERS):
             x = layers.MaxPooling2D((2, 2), strides=2, name=f"pool{block}", **kw)(x)
-    x = layers.MaxPooling2D(_POOL[input_repr][embedding_size], padding="same",
-                            name="embedding_pool", **kw)(x)
+    x = layers.MaxPooling2D(
+        _POOL[input_repr][embedding_size], padding="same", name="embedding_pool", **kw
+    )(x)
     x = layers.Flatten(name="embedding", dtype="float32")(x)
     return Model(inp, x, name=f"openl3_{input_repr}_{embedding_size}")
 
@@ -238,8 +261,14 @@ def inference_network(model, dtype="float32"):
             if not last:
                 scale, shift = bn_affine(f"bn{block}_{k}")
                 kernel, bias = kernel * scale, bias * scale + shift
-            conv = layers.Conv2D(filters, (3, 3), padding="same", dtype=dtype, name=name,
-                                 activation=None if last else "relu")
+            conv = layers.Conv2D(
+                filters,
+                (3, 3),
+                padding="same",
+                dtype=dtype,
+                name=name,
+                activation=None if last else "relu",
+            )
             x = conv(x)
             conv.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
             if last:
@@ -326,8 +355,10 @@ def load_weights(model, path):
                 if tuple(leaf) in (_CONV_WEIGHTS, _BN_WEIGHTS):
                     stored.append((name, [np.asarray(group[name][n]) for n in names]))
             except (KeyError, OSError) as exc:
-                raise ValueError(f"{path}: layer {name!r} is incomplete or unreadable ({exc}); "
-                                 "fetch the file again") from None
+                raise ValueError(
+                    f"{path}: layer {name!r} is incomplete or unreadable ({exc}); "
+                    "fetch the file again"
+                ) from None
         targets = _weighted_layers(model)
         if len(stored) != len(targets):
             raise ValueError(
@@ -337,8 +368,10 @@ def load_weights(model, path):
         for (name, arrays), layer in zip(stored, targets):
             shapes = [tuple(w.shape) for w in layer.weights]
             if [a.shape for a in arrays] != shapes:
-                raise ValueError(f"{path}: layer {name!r} has weights of shapes "
-                                 f"{[a.shape for a in arrays]}, expected {shapes}")
+                raise ValueError(
+                    f"{path}: layer {name!r} has weights of shapes "
+                    f"{[a.shape for a in arrays]}, expected {shapes}"
+                )
             layer.set_weights(arrays)
 
 

@@ -8,7 +8,6 @@ fixed-length vector a classical model needs.
 
 from __future__ import annotations
 
-
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import StrOptions
@@ -197,7 +196,10 @@ class _RunningStats:
             d = mean - self.total / self.n
             self.m2 = self.m2 + m2 + d * d * (self.n * n / (self.n + n))
             self.total = self.total + total
-            self.lo, self.hi = np.minimum(self.lo, B64.min(axis=0)), np.maximum(self.hi, B64.max(axis=0))
+            self.lo, self.hi = (
+                np.minimum(self.lo, B64.min(axis=0)),
+                np.maximum(self.hi, B64.max(axis=0)),
+            )
         self.n += n
         if self.kept is not None:
             self.kept.append(np.array(raw))
@@ -206,9 +208,13 @@ class _RunningStats:
         S = None
         if self.kept is not None:
             S = np.concatenate(self.kept).astype(np.float64)
-        values = {"mean": lambda: self.total / self.n, "std": lambda: np.sqrt(self.m2 / self.n),
-                  "min": lambda: self.lo, "max": lambda: self.hi,
-                  "median": lambda: STATS["median"](S)}
+        values = {
+            "mean": lambda: self.total / self.n,
+            "std": lambda: np.sqrt(self.m2 / self.n),
+            "min": lambda: self.lo,
+            "max": lambda: self.hi,
+            "median": lambda: STATS["median"](S),
+        }
         return [values[s]() for s in stats] + [_quantile(q)(S) for q in quantiles]
 
 
@@ -425,8 +431,9 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
         for B in blocks:
             B = np.asarray(B)
             if B.ndim != 2 or B.shape[1] != self.n_features_in_:
-                raise ValueError(f"blocks must be (n_frames, {self.n_features_in_}) arrays, got "
-                                 f"shape {B.shape}")
+                raise ValueError(
+                    f"blocks must be (n_frames, {self.n_features_in_}) arrays, got shape {B.shape}"
+                )
             if not len(B):
                 continue
             _check_finite(B)

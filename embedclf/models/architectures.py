@@ -15,8 +15,15 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ARCHITECTURES", "get_architecture", "sbcnn", "ds_cnn", "strided_ds", "count_macs",
-           "count_params"]
+__all__ = [
+    "ARCHITECTURES",
+    "get_architecture",
+    "sbcnn",
+    "ds_cnn",
+    "strided_ds",
+    "count_macs",
+    "count_params",
+]
 
 
 # Keras's default 0.99 needs thousands of steps before the running statistics
@@ -36,16 +43,24 @@ def _filters(n, width):
 
 
 def _conv_bn_relu(x, layers, filters, kernel, seed, strides=1, name=None):
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False,
-                      kernel_initializer=_init(seed), name=name)(x)
+    x = layers.Conv2D(
+        filters,
+        kernel,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer=_init(seed),
+        name=name,
+    )(x)
     x = layers.BatchNormalization(momentum=_BN_MOMENTUM)(x)
     return layers.ReLU()(x)
 
 
 def _ds_block(x, layers, filters, seed, strides=1):
     """Depthwise 3x3 then pointwise 1x1, each with batch norm and ReLU."""
-    x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False,
-                               depthwise_initializer=_init(seed))(x)
+    x = layers.DepthwiseConv2D(
+        3, strides=strides, padding="same", use_bias=False, depthwise_initializer=_init(seed)
+    )(x)
     x = layers.BatchNormalization(momentum=_BN_MOMENTUM)(x)
     x = layers.ReLU()(x)
     return _conv_bn_relu(x, layers, filters, 1, seed + 1)

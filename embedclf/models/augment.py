@@ -21,8 +21,17 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._utils.random_state import check_generator
 
-__all__ = ["time_shift", "time_stretch", "pitch_shift", "add_noise", "make_noise", "mixup",
-           "spec_mask", "mix_clips", "Augmenter"]
+__all__ = [
+    "time_shift",
+    "time_stretch",
+    "pitch_shift",
+    "add_noise",
+    "make_noise",
+    "mixup",
+    "spec_mask",
+    "mix_clips",
+    "Augmenter",
+]
 
 
 def time_shift(y, shift):
@@ -451,8 +460,20 @@ class Augmenter(BaseEstimator):
         "time_mask": [Interval(Real, 0, 1, closed="both")],
     }
 
-    def __init__(self, *, copies=2, p=0.5, shift=0.5, stretch=(0.85, 1.15), pitch=2.0,
-                 snr_db=(10.0, 30.0), noise="pink", mixup=0.0, freq_mask=0.0, time_mask=0.0):
+    def __init__(
+        self,
+        *,
+        copies=2,
+        p=0.5,
+        shift=0.5,
+        stretch=(0.85, 1.15),
+        pitch=2.0,
+        snr_db=(10.0, 30.0),
+        noise="pink",
+        mixup=0.0,
+        freq_mask=0.0,
+        time_mask=0.0,
+    ):
         self.copies = copies
         self.p = p
         self.shift = shift
@@ -498,8 +519,9 @@ class Augmenter(BaseEstimator):
     @property
     def windows_only(self):
         """This augmenter without its waveform copies: what a model applies per batch."""
-        return Augmenter(copies=0, mixup=self.mixup, freq_mask=self.freq_mask,
-                         time_mask=self.time_mask)
+        return Augmenter(
+            copies=0, mixup=self.mixup, freq_mask=self.freq_mask, time_mask=self.time_mask
+        )
 
     @property
     def acts_on_windows(self):
@@ -568,4 +590,3 @@ class Augmenter(BaseEstimator):
             raise ValueError(f"stretch rates must be > 0, got {self.stretch!r}")
         rng = check_generator(random_state)
         return [self.augment_one(w, sr, rng) for w in waves for _ in range(self.copies)]
-

@@ -16,12 +16,17 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._utils.validation import check_n_features, check_X, record_n_features
-from ..audio import iter_clips, load_clips
-from ..audio import skipped_columns, skipped_from_columns
+from ..audio import iter_clips, load_clips, skipped_columns, skipped_from_columns
 from .architectures import get_architecture
 from .augment import Augmenter
-from .windows import (POOLINGS, pool_windows, resolve_clip_pooling, spectrogram_windows,
-                      stream_spectrogram_windows, window_frames)
+from .windows import (
+    POOLINGS,
+    pool_windows,
+    resolve_clip_pooling,
+    spectrogram_windows,
+    stream_spectrogram_windows,
+    window_frames,
+)
 
 __all__ = ["KerasCNN", "default_frontend"]
 
@@ -127,8 +132,13 @@ def _epoch_progress(epochs, desc):
             self.bar = tqdm(total=epochs, desc=desc, unit="epoch")
 
         def on_epoch_end(self, epoch, logs=None):
-            self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items()
-                                  if k in ("loss", "accuracy", "val_loss", "val_accuracy")})
+            self.bar.set_postfix(
+                {
+                    k: f"{v:.3f}"
+                    for k, v in (logs or {}).items()
+                    if k in ("loss", "accuracy", "val_loss", "val_accuracy")
+                }
+            )
             self.bar.update(1)
 
         def on_train_end(self, logs=None):
@@ -190,7 +200,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         predicting: the rate a device runs the network at, so the compute per
         second of audio scales with ``1 / hop``.
     fit_hop : float or None, default=None
-        Hop between training windows; ``None`` means ``hop``. A shorter one
+        Hop between training windows in seconds; ``None`` means ``hop``. A shorter one
         trains on more shifted views of each clip than the device will run
         (e.g. ``fit_hop=0.5, hop=1.0``: twice the training windows, half the
         compute per second).
@@ -318,14 +328,36 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         "on_error": [StrOptions({"raise", "skip"})],
     }
 
-    def __init__(self, *, architecture="sbcnn", sr=22050, frontend=None, window=1.0, hop=0.5,
-                 fit_hop=None, width=1.0, window_top_db=None, clip_pooling="mean",
-                 threshold=None, unknown_label="unknown",
-                 epochs=40, batch_size=32, learning_rate=3e-3, lr_schedule="constant",
-                 weight_decay=0.0, early_stopping=True, validation_fraction=0.1, patience=8,
-                 class_weight=None, augment=None,
-                 random_state=None, verbose=0, callbacks=None, on_error="raise",
-                 aggregate="deprecated"):
+    def __init__(
+        self,
+        *,
+        architecture="sbcnn",
+        sr=22050,
+        frontend=None,
+        window=1.0,
+        hop=0.5,
+        fit_hop=None,
+        width=1.0,
+        window_top_db=None,
+        clip_pooling="mean",
+        threshold=None,
+        unknown_label="unknown",
+        epochs=40,
+        batch_size=32,
+        learning_rate=3e-3,
+        lr_schedule="constant",
+        weight_decay=0.0,
+        early_stopping=True,
+        validation_fraction=0.1,
+        patience=8,
+        class_weight=None,
+        augment=None,
+        random_state=None,
+        verbose=0,
+        callbacks=None,
+        on_error="raise",
+        aggregate="deprecated",
+    ):
         self.architecture = architecture
         self.sr = sr
         self.frontend = frontend
@@ -404,8 +436,15 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
             Xv, ov, _ = self._windows([waves[i] for i in val])
             validation = (Xv, np.eye(n_classes, dtype=np.float32)[y_idx[val][ov]])
         weights = self._window_weights(train_y[owner], n_classes)
-        return self.fit_windows(Xw, Yw, classes=self.classes_, sample_weight=weights,
-                                validation=validation, seed=seed, rng=rng)
+        return self.fit_windows(
+            Xw,
+            Yw,
+            classes=self.classes_,
+            sample_weight=weights,
+            validation=validation,
+            seed=seed,
+            rng=rng,
+        )
 
     # ------------------------------------------------- training on windows
     def validation_split(self, y_idx, rng):
@@ -449,8 +488,9 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         if counts.min() >= 2 and n_val >= len(counts) and n - n_val >= len(counts):
             from sklearn.model_selection import train_test_split
 
-            train, val = train_test_split(idx, test_size=n_val, stratify=y_idx,
-                                          random_state=int(rng.integers(2**31 - 1)))
+            train, val = train_test_split(
+                idx, test_size=n_val, stratify=y_idx, random_state=int(rng.integers(2**31 - 1))
+            )
             return np.sort(train), np.sort(val)
         perm = rng.permutation(n)
         return np.sort(perm[n_val:]), np.sort(perm[:n_val])
@@ -491,17 +531,29 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         self.frontend_ = frontend.set_params(sr=self.sr).fit(waves[:1])
         self.window_frames_ = window_frames(self.frontend_, self.window, self.hop)
         W, owner, starts = spectrogram_windows(
-            self.frontend_, waves, *window_frames(self.frontend_, self.window,
-                                                  self.training_hop()),
-            top_db=self.window_top_db)
+            self.frontend_,
+            waves,
+            *window_frames(self.frontend_, self.window, self.training_hop()),
+            top_db=self.window_top_db,
+        )
         self.feature_mean_ = W.mean(axis=(0, 2, 3)).astype(np.float32)
         self.feature_std_ = np.maximum(W.std(axis=(0, 2, 3)), 1.0).astype(np.float32)
         self.input_shape_ = tuple(int(d) for d in W.shape[1:])
         self.n_windows_fit_ = len(W)
         return self._standardize(W), owner, starts
 
-    def fit_windows(self, windows, targets, *, classes, loss=None, validation=None,
-                    sample_weight=None, seed=None, rng=None):
+    def fit_windows(
+        self,
+        windows,
+        targets,
+        *,
+        classes,
+        loss=None,
+        validation=None,
+        sample_weight=None,
+        seed=None,
+        rng=None,
+    ):
         """Train a new network on precomputed windows and (soft) targets.
 
         The seam for training on something other than one label per clip,
@@ -553,18 +605,26 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         >>> cnn.fit_windows(W, soft, classes=classes).predict_proba(X[:2]).shape
         (2, 5)
         """
-        check_is_fitted(self, "feature_mean_", msg="call fit_frontend before fit_windows: "
-                        "it fixes the windows' standardisation and shape")
+        check_is_fitted(
+            self,
+            "feature_mean_",
+            msg="call fit_frontend before fit_windows: "
+            "it fixes the windows' standardisation and shape",
+        )
         self._validate_params()
         classes = np.asarray(classes)
         windows, targets = np.asarray(windows, np.float32), np.asarray(targets, np.float32)
         if windows.shape[1:] != self.input_shape_ or len(targets) != len(windows):
-            raise ValueError(f"expected windows of shape (n, {', '.join(map(str, self.input_shape_))})"
-                             f" and one target row per window, got windows {windows.shape} "
-                             f"and targets {targets.shape}")
+            raise ValueError(
+                f"expected windows of shape (n, {', '.join(map(str, self.input_shape_))})"
+                f" and one target row per window, got windows {windows.shape} "
+                f"and targets {targets.shape}"
+            )
         if loss is None and targets.shape[1:] != (len(classes),):
-            raise ValueError(f"targets must hold one probability per class ({len(classes)}), "
-                             f"got shape {targets.shape}; pass loss= for other targets")
+            raise ValueError(
+                f"targets must hold one probability per class ({len(classes)}), "
+                f"got shape {targets.shape}; pass loss= for other targets"
+            )
         self.classes_ = classes
         if seed is None:
             seed = int(check_random_state(self.random_state).randint(2**31 - 1))
@@ -640,15 +700,42 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         (True, True)
         """
         check_is_fitted(self, "model_")
-        # eager calls: no tf.function retraced per batch shape and per fitted model
-        out = [self.model_(windows[i : i + _PREDICT_BATCH], training=False).numpy()
-               .astype(np.float64) for i in range(0, len(windows), _PREDICT_BATCH)]
+        forward = self._forward()
+        windows = np.asarray(windows, dtype=np.float32)
+        out = [
+            forward(windows[i : i + _PREDICT_BATCH]).numpy().astype(np.float64)
+            for i in range(0, len(windows), _PREDICT_BATCH)
+        ]
         return np.concatenate(out) if out else np.zeros((0, len(self.classes_)))
+
+    def _forward(self):
+        """The network's inference pass as one traced function, made once per fitted network.
+
+        An eager Keras call costs milliseconds of Python per layer, most of a
+        one-window call (as a live stream makes); the traced function runs a
+        window in about a sixth of that. Its input signature leaves the batch
+        dimension open, so it is traced once, whatever the batch sizes.
+        """
+        cached = self.__dict__.get("_forward_fn")
+        if cached is None or cached[0] is not self.model_:  # a network set from outside
+            self._set_forward()
+            cached = self._forward_fn
+        return cached[1]
+
+    def _set_forward(self):
+        # made (not traced) where model_ is set, so predicting leaves __dict__ unchanged
+        import tensorflow as tf
+
+        model = self.model_
+        spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
+        fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        self._forward_fn = (model, fn)
 
     def _windows(self, waves):
         """Standardised network input of waveforms at ``sr`` (a fitted frontend), owners, starts."""
-        W, owner, starts = spectrogram_windows(self.frontend_, waves, *self.window_frames_,
-                                               top_db=self.window_top_db)
+        W, owner, starts = spectrogram_windows(
+            self.frontend_, waves, *self.window_frames_, top_db=self.window_top_db
+        )
         return self._standardize(W), owner, starts
 
     def _check_unknown_label(self):
@@ -656,11 +743,13 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
             return
         numeric = np.issubdtype(self.classes_.dtype, np.number)
         if numeric != isinstance(self.unknown_label, (int, float, np.number)) or (
-                isinstance(self.unknown_label, bool)):
+            isinstance(self.unknown_label, bool)
+        ):
             raise ValueError(
                 f"unknown_label={self.unknown_label!r} must be of the labels' type "
                 f"({'numbers' if numeric else 'strings'}), or predictions would mix types; "
-                f"e.g. unknown_label={-1 if numeric else repr('unknown')}")
+                f"e.g. unknown_label={-1 if numeric else repr('unknown')}"
+            )
         if numeric and not np.isfinite(self.unknown_label):
             raise ValueError(f"unknown_label={self.unknown_label!r} must be finite")
         if self.unknown_label in set(self.classes_.tolist()):
@@ -675,7 +764,9 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         else:
             unknown = set(self.class_weight) - set(self.classes_.tolist())
             if unknown:
-                raise ValueError(f"class_weight names classes not in y: {sorted(map(str, unknown))}")
+                raise ValueError(
+                    f"class_weight names classes not in y: {sorted(map(str, unknown))}"
+                )
             per_class = np.array([self.class_weight.get(c, 1.0) for c in self.classes_.tolist()])
         return per_class[labels].astype(np.float32)
 
@@ -716,33 +807,46 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
             if self.lr_schedule == "cosine":
                 lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps, alpha=0.01)
             if loss is None:
-                model.compile(optimizer=self._optimizer(lr),
-                              loss="categorical_crossentropy", metrics=["accuracy"],
-                              run_eagerly=eager)
+                model.compile(
+                    optimizer=self._optimizer(lr),
+                    loss="categorical_crossentropy",
+                    metrics=["accuracy"],
+                    run_eagerly=eager,
+                )
             else:
                 if not isinstance(model.layers[-1], keras.layers.Softmax):
-                    raise ValueError("the architecture must end in a keras.layers.Softmax layer "
-                                     "to be trained through its logits")
+                    raise ValueError(
+                        "the architecture must end in a keras.layers.Softmax layer "
+                        "to be trained through its logits"
+                    )
                 trained = keras.Model(model.inputs, model.layers[-1].input)  # shares weights
-                trained.compile(optimizer=self._optimizer(lr), loss=loss,
-                                run_eagerly=eager)
+                trained.compile(optimizer=self._optimizer(lr), loss=loss, run_eagerly=eager)
             callbacks = list(self.callbacks or [])
             if self.early_stopping:
-                callbacks.append(keras.callbacks.EarlyStopping(
-                    monitor="val_loss" if validation is not None else "loss",
-                    patience=self.patience, restore_best_weights=True,
-                    # the first epochs' losses are noisy (batch-norm statistics settling)
-                    start_from_epoch=self.patience))
+                callbacks.append(
+                    keras.callbacks.EarlyStopping(
+                        monitor="val_loss" if validation is not None else "loss",
+                        patience=self.patience,
+                        restore_best_weights=True,
+                        # the first epochs' losses are noisy (batch-norm statistics settling)
+                        start_from_epoch=self.patience,
+                    )
+                )
             if self.verbose:
                 callbacks.append(_epoch_progress(self.epochs, "training KerasCNN"))
-            windows = self.augment if self.augment is not None and \
-                self.augment.acts_on_windows else None
+            windows = (
+                self.augment if self.augment is not None and self.augment.acts_on_windows else None
+            )
             history = trained.fit(
                 _batches(Xw, Yw, weights, self.batch_size, windows, rng),
-                epochs=self.epochs, validation_data=validation, callbacks=callbacks,
-                verbose=2 if self.verbose >= 2 else 0, shuffle=False,
+                epochs=self.epochs,
+                validation_data=validation,
+                callbacks=callbacks,
+                verbose=2 if self.verbose >= 2 else 0,
+                shuffle=False,
             )
         self.model_ = model
+        self._set_forward()
         self.history_ = {k: [float(v) for v in vals] for k, vals in history.history.items()}
         self.n_epochs_ = len(self.history_.get("loss", []))
 
@@ -875,8 +979,11 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         path = os.fspath(path)
         if not self.supports_streaming:
             return self.predict_proba([path])
-        windows = stream_spectrogram_windows(self.frontend_.stream_file(path, block_seconds),
-                                             *self.window_frames_, top_db=self.window_top_db)
+        windows = stream_spectrogram_windows(
+            self.frontend_.stream_file(path, block_seconds),
+            *self.window_frames_,
+            top_db=self.window_top_db,
+        )
         probs, pending, held = [], [], 0
         for W in windows:
             pending.append(self._standardize(W))
@@ -930,6 +1037,7 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
     # ---------------------------------------------------------- persistence
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: never touch the live object
+        state.pop("_forward_fn", None)  # a traced function: made again when needed
         if "model_" in state:
             state["model_"] = _KerasBytes(_model_to_bytes(state["model_"]))
         if "skipped_" in state:  # plain lists: safe model files (skops) store no DataFrame
@@ -949,6 +1057,8 @@ class KerasCNN(ClassifierMixin, BaseEstimator):
         if "skipped_" in state:
             state["skipped_"] = skipped_from_columns(state["skipped_"])
         super().__setstate__(state)
+        if "model_" in state:
+            self._set_forward()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

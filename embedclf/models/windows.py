@@ -16,8 +16,15 @@ import numpy as np
 
 from ..features.windows import split_windows, stream_windows
 
-__all__ = ["window_frames", "spectrogram_windows", "stream_spectrogram_windows", "pool_windows", "resolve_clip_pooling",
-           "POOLINGS", "LOG_FLOOR"]
+__all__ = [
+    "window_frames",
+    "spectrogram_windows",
+    "stream_spectrogram_windows",
+    "pool_windows",
+    "resolve_clip_pooling",
+    "POOLINGS",
+    "LOG_FLOOR",
+]
 
 
 def window_frames(frontend, window, hop):
@@ -80,8 +87,11 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
     W = np.concatenate(parts).transpose(0, 2, 1)[..., None]
     if top_db is not None:
         W = np.maximum(W, W.max(axis=(1, 2, 3), keepdims=True) - np.float32(top_db))
-    return (np.ascontiguousarray(W, dtype=np.float32), np.concatenate(owner),
-            np.concatenate(starts))
+    return (
+        np.ascontiguousarray(W, dtype=np.float32),
+        np.concatenate(owner),
+        np.concatenate(starts),
+    )
 
 
 def stream_spectrogram_windows(frames, n_frames, hop_frames, top_db=None, group=64):
@@ -157,7 +167,9 @@ def pool_windows(P, owner, n_clips, aggregate="mean"):
     np.add.at(out, owner, P)
     counts = np.bincount(owner, minlength=n_clips)[:, None]
     out /= np.maximum(counts, 1)
-    if aggregate == "logmean":  # back to probabilities that sum to 1 (a clip without windows: uniform)
+    if (
+        aggregate == "logmean"
+    ):  # back to probabilities that sum to 1 (a clip without windows: uniform)
         out = np.exp(out - out.max(axis=1, keepdims=True))
         out /= out.sum(axis=1, keepdims=True)
     return out
@@ -186,6 +198,10 @@ def resolve_clip_pooling(clip_pooling, aggregate="deprecated"):
         return clip_pooling
     import warnings
 
-    warnings.warn(f"`aggregate` was renamed `clip_pooling` in 0.2 and will be removed in 0.4; "
-                  f"pass clip_pooling={aggregate!r} instead", FutureWarning, stacklevel=3)
+    warnings.warn(
+        f"`aggregate` was renamed `clip_pooling` in 0.2 and will be removed in 0.4; "
+        f"pass clip_pooling={aggregate!r} instead",
+        FutureWarning,
+        stacklevel=3,
+    )
     return aggregate

@@ -1,18 +1,32 @@
-/* embedclf demo: classify a raw 16-bit little-endian mono PCM file.
+/* embedclf demo: classify a raw 16-bit little-endian mono PCM file and find its events.
  *   embedclf_demo IN.pcm
  * prints "window,label_index,q0,q1,..." per analysis window (the int8 scores),
- * then "clip,label_index".
+ * "event,label_index,onset,offset,score,detected,decided,label" per sound event when its
+ * end is decided (samples from the start; embedclf_events.h; score as the 8 hex digits of
+ * its float32 bits), then "clip,label_index".
  * Built with ECL_KEEP_INPUT, a second argument names a file that receives each window's
  * int8 network input. Built with ECL_MEASURE (the Cortex-M4 firmware), a second argument
  * names a file that receives the library's peak stack and SysTick ticks (the demo's own
- * I/O excluded), with a calibration loop of a known instruction count. */
+ * I/O excluded), with a calibration loop of a known instruction count, and the whole
+ * program's peak stack (from main's entry) and heap. Files are read and written with
+ * open/read/write, not fopen: newlib allocates each FILE from the heap, and its malloc then
+ * claims memory up to a page boundary (hundreds to thousands of bytes, by where the heap
+ * starts). Only stdout is a stdio stream, with a static buffer. */
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "embedclf.h"
+#include "embedclf_events.h"
 
-enum { CHUNK = 512, MAX_PENDING = 16 };
+enum { CHUNK = 256, MAX_PENDING = 16, IO_BUFFER = 128 };
 
 static ecl_state state;
+static ecl_listener listener;
+static ecl_event events[MAX_PENDING]; /* events decided during a push, printed after it */
+static int n_events;
 static int8_t pending[MAX_PENDING][ECL_N_CLASSES]; /* printed after each push: the */
 static long pending_index[MAX_PENDING];           /* library's calls stay free of I/O */
 static int n_pending;
@@ -20,6 +34,19 @@ static long n_windows;
 #ifdef ECL_KEEP_INPUT
 static FILE *dump;
 #endif
+/* a small static stdout buffer, so that newlib does not allocate BUFSIZ bytes for it */
+static char out_buffer[IO_BUFFER];
+
+/* reads up to n bytes, fewer only at the end of the file */
+static size_t read_full(int fd, unsigned char *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    long r = (long)read(fd, buf + got, n - got);
+    if (r <= 0) break;
+    got += (size_t)r;
+  }
+  return got;
+}
 
 static void print_pending(void);
 
@@ -35,6 +62,12 @@ static void on_window(long index, const int8_t *q, void *user) {
 #endif
 }
 
+static void on_event(const ecl_event *e, void *user) {
+  (void)user;
+  if (n_events == MAX_PENDING) print_pending();
+  events[n_events++] = *e;
+}
+
 static void print_pending(void) {
   int k, c;
   for (k = 0; k < n_pending; ++k) {
@@ -43,16 +76,27 @@ static void print_pending(void) {
     printf("\n");
   }
   n_pending = 0;
+  for (k = 0; k < n_events; ++k) {
+    const ecl_event *e = &events[k];
+    uint32_t bits; /* the score's float32 bits: printing a float would make newlib allocate */
+    memcpy(&bits, &e->score, sizeof bits);
+    printf("event,%d,%ld,%ld,%08lx,%ld,%ld,%s\n", e->label, e->onset, e->offset,
+           (unsigned long)bits, e->detected, e->decided, ecl_labels[e->label]);
+  }
+  n_events = 0;
 }
 
 #ifdef ECL_MEASURE
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
-enum { PAINT_WORDS = 2048 };
+enum { PAINT_WORDS = 2048, PROGRAM_PAINT_WORDS = 4096 };
 static const uint32_t kPaint = 0xA5A5A5A5u;
-static volatile uint32_t *paint_low;
-static uintptr_t paint_top;
+static volatile uint32_t *paint_low, *program_low;
+static uintptr_t paint_top, program_top;
+static unsigned long program_peak;
+extern void *_sbrk(ptrdiff_t increment); /* newlib's (rdimon's) heap */
+extern char end[];                        /* the heap starts here (the linker script) */
 
 /* paints PAINT_WORDS words of free stack below the caller's stack pointer */
 static __attribute__((noinline)) void paint_stack(void) {
@@ -70,17 +114,60 @@ static unsigned long stack_used(void) {
   return (unsigned long)(paint_top - (uintptr_t)p);
 }
 
+/* paints PROGRAM_PAINT_WORDS words below main's frame, once, before anything else runs */
+static __attribute__((noinline)) void paint_program_stack(void) {
+  uintptr_t sp;
+  int i;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  program_low = (volatile uint32_t *)(sp - 64 - 4 * PROGRAM_PAINT_WORDS);
+  for (i = 0; i < PROGRAM_PAINT_WORDS; ++i) program_low[i] = kPaint;
+}
+
+/* the whole program's deepest stack so far, from main's entry; called before each
+ * repaint of the library's region, which would hide the demo's own deeper calls */
+static void program_stack_checkpoint(void) {
+  volatile uint32_t *p = program_low;
+  unsigned long used;
+  while (*p == kPaint) ++p;
+  used = (unsigned long)(program_top - (uintptr_t)p);
+  program_peak = used > program_peak ? used : program_peak;
+}
+
+/* appends "name,value\n" to text at len (no snprintf: newlib's string printf is a second
+ * copy of the whole formatter, about 6 KB of flash) */
+static size_t put_stat(char *text, size_t len, const char *name, unsigned long value) {
+  char digits[12];
+  int n = 0;
+  while (*name) text[len++] = *name++;
+  text[len++] = ',';
+  do digits[n++] = (char)('0' + value % 10); while ((value /= 10) != 0);
+  while (n) text[len++] = digits[--n];
+  text[len++] = '\n';
+  return len;
+}
+
 static uint32_t ticks_between(uint32_t before, uint32_t after) {
   return (before - after) & 0xFFFFFFu; /* SysTick counts down, 24 bits */
 }
 #endif
 
+static int run(int argc, char **argv);
+
 int main(int argc, char **argv) {
-  unsigned char bytes[2 * CHUNK];
-  int16_t pcm[CHUNK];
+#ifdef ECL_MEASURE
+  uintptr_t sp;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  program_top = sp;
+  paint_program_stack();
+#endif
+  return run(argc, argv);
+}
+
+static __attribute__((noinline)) int run(int argc, char **argv) {
+  int16_t pcm[CHUNK]; /* read as little-endian bytes, converted in place */
+  unsigned char *bytes = (unsigned char *)pcm;
   size_t got, i;
-  int label;
-  FILE *in;
+  int label, in;
 #ifdef ECL_MEASURE
   unsigned long peak = 0, ticks = 0, used, calibration;
   uint32_t t0, n = 1000000;
@@ -91,13 +178,14 @@ int main(int argc, char **argv) {
   __asm__ volatile("1: subs %0, %0, #1\n\tbne 1b" : "+r"(n)); /* 2,000,000 instructions */
   calibration = ticks_between(t0, SYST_CVR);
 #endif
+  setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
   if (argc < 2) {
     fprintf(stderr, "usage: %s IN.pcm  (16-bit little-endian mono at %d Hz)\n", argv[0],
             ECL_SAMPLE_RATE);
     return 2;
   }
-  in = fopen(argv[1], "rb");
-  if (!in) {
+  in = open(argv[1], O_RDONLY);
+  if (in < 0) {
     fprintf(stderr, "cannot open %s\n", argv[1]);
     return 1;
   }
@@ -108,14 +196,16 @@ int main(int argc, char **argv) {
   }
 #endif
   ecl_init(&state);
-  while ((got = fread(bytes, 1, sizeof bytes, in)) >= 2) {
+  ecl_listener_init(&listener, on_event, on_window, NULL);
+  while ((got = read_full(in, bytes, sizeof pcm)) >= 2) {
     for (i = 0; i + 1 < got; i += 2) /* little-endian whatever the host's order */
       pcm[i / 2] = (int16_t)(uint16_t)(bytes[i] | (bytes[i + 1] << 8));
 #ifdef ECL_MEASURE
+    program_stack_checkpoint();
     paint_stack();
     t0 = SYST_CVR;
 #endif
-    ecl_push_pcm16(&state, pcm, got / 2, on_window, NULL);
+    ecl_listen_pcm16(&state, &listener, pcm, got / 2);
 #ifdef ECL_MEASURE
     ticks += ticks_between(t0, SYST_CVR);
     used = stack_used();
@@ -123,12 +213,13 @@ int main(int argc, char **argv) {
 #endif
     print_pending();
   }
-  fclose(in);
+  close(in);
 #ifdef ECL_MEASURE
+  program_stack_checkpoint();
   paint_stack();
   t0 = SYST_CVR;
 #endif
-  label = ecl_finish(&state, on_window, NULL);
+  label = ecl_listen_finish(&state, &listener);
 #ifdef ECL_MEASURE
   ticks += ticks_between(t0, SYST_CVR);
   used = stack_used();
@@ -138,14 +229,23 @@ int main(int argc, char **argv) {
     const long windows = n_windows;
     print_pending();
     printf("clip,%d\n", label);
+    fflush(stdout);
 #ifdef ECL_MEASURE
     if (argc > 2) {
-      FILE *stats = fopen(argv[2], "w");
-      if (!stats) return 1;
-      fprintf(stats, "stack_bytes,%lu\nlibrary_ticks,%lu\nwindows,%ld\n"
-              "calibration_ticks,%lu\ncalibration_instructions,2000000\n",
-              peak, ticks, windows, calibration);
-      fclose(stats);
+      static char text[256];
+      size_t len = 0;
+      int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd < 0) return 1;
+      program_stack_checkpoint();
+      len = put_stat(text, len, "stack_bytes", peak);
+      len = put_stat(text, len, "library_ticks", ticks);
+      len = put_stat(text, len, "windows", (unsigned long)windows);
+      len = put_stat(text, len, "calibration_ticks", calibration);
+      len = put_stat(text, len, "calibration_instructions", 2000000ul);
+      len = put_stat(text, len, "program_stack_bytes", program_peak);
+      len = put_stat(text, len, "heap_bytes", (unsigned long)((char *)_sbrk(0) - end));
+      if (write(fd, text, len) != (long)len) return 1;
+      close(fd);
     }
 #else
     (void)windows;

@@ -1,8 +1,9 @@
 /* embedclf: log-mel frontend, streaming windows and clip pooling (float32, C99).
  *
  * Per frame: the Hann-windowed samples, a radix-2 real FFT, power, a sparse mel
- * filterbank and 10 log10 in dB; per window: clipping WINDOW_TOP_DB below its
- * maximum, standardisation per band and int8 quantisation, then the network.
+ * filterbank, 10 log10 in dB, standardisation per band and int8 quantisation into a
+ * ring of frames; per window: clipping WINDOW_TOP_DB below its maximum (on the int8
+ * values, which is exact: see quantize_band), then the network.
  * The FFT's rounding differs from the Python frontend's (pocketfft/FFTW in float32),
  * so an int8 input can differ by one step where a value falls next to a rounding
  * boundary (as can the logarithm's, computed here from basic float operations so that
@@ -12,7 +13,16 @@
 #include <math.h>
 #include <string.h>
 
-static int8_t ecl_scratch[ECL_SCRATCH_BYTES];
+/* The frontend's float buffers and the network's activations share one static work area:
+ * they are never live at the same time (a frame is complete before its window is scored,
+ * and the network's output is consumed before the next frame is computed). */
+static union {
+  struct {
+    float re[ECL_N_FFT / 2], im[ECL_N_FFT / 2]; /* the half-length complex FFT */
+    float power[ECL_N_FFT / 2 + 1];
+  } fe;
+  int8_t net[ECL_SCRATCH_BYTES]; /* activations, offsets planned at export time */
+} ecl_work;
 #ifdef ECL_KEEP_INPUT /* for checking the features: the network overwrites its input */
 static int8_t ecl_input_copy[ECL_N_MELS * ECL_WINDOW_FRAMES];
 #endif
@@ -47,16 +57,17 @@ static double ecl_log(double x) {
 }
 #endif
 
-static void fft_frame(const float *y, float *power) {
-  /* complex FFT of N/2 points z[n] = y[2n] + i y[2n+1], then the real-input split */
+static void fft_frame(const float *samples, float *power) {
+  /* complex FFT of N/2 points z[n] = y[2n] + i y[2n+1] of the windowed frame
+   * y = samples * window (computed while loading), then the real-input split */
   enum { H = ECL_N_FFT / 2 };
-  static float re[H], im[H];
+  float *re = ecl_work.fe.re, *im = ecl_work.fe.im;
   int i, j, len, k;
   for (i = 0; i < H; ++i) {
     int r = 0, b;
     for (b = 0; b < ECL_LOG2_HALF_FFT; ++b) r |= ((i >> b) & 1) << (ECL_LOG2_HALF_FFT - 1 - b);
-    re[r] = y[2 * i];
-    im[r] = y[2 * i + 1];
+    re[r] = samples[2 * i] * ecl_window[2 * i];
+    im[r] = samples[2 * i + 1] * ecl_window[2 * i + 1];
   }
   for (len = 2; len <= H; len <<= 1) {
     const int step = ECL_N_FFT / len; /* twiddle stride in the N-point tables */
@@ -90,20 +101,39 @@ static void fft_frame(const float *y, float *power) {
   }
 }
 
+/* The int8 network input of one value of band b, as Python quantises the standardised
+ * features. Monotone in v (each float step is), so clipping commutes with it:
+ * quantize_band(max(v, f), b) == max(quantize_band(v, b), quantize_band(f, b)). */
+static int8_t quantize_band(float v, int b) {
+  float r;
+  v = (v - ecl_mean[b]) / ecl_std[b];
+  r = rintf(v / ECL_INPUT_SCALE) + (float)ECL_INPUT_ZERO_POINT; /* ties to even */
+  r = r > 127.0f ? 127.0f : (r < -128.0f ? -128.0f : r);
+  return (int8_t)r;
+}
+
 static void compute_frame(ecl_state *st) {
-  static float y[ECL_N_FFT], power[ECL_N_FFT / 2 + 1];
-  float *out = st->frames[st->n_frames % ECL_WINDOW_FRAMES];
+  float *power = ecl_work.fe.power;
+  const int slot = (int)(st->n_frames % ECL_WINDOW_FRAMES);
+  int8_t *out = st->frames[slot];
+  float top = -INFINITY;
   int i, b, w = 0;
-  for (i = 0; i < ECL_N_FFT; ++i) y[i] = st->samples[i] * ecl_window[i];
-  fft_frame(y, power);
+  fft_frame(st->samples, power);
   for (b = 0; b < ECL_N_MELS; ++b) {
-    float mel = 0.0f;
+    float mel = 0.0f, db;
     const int s = ecl_mel_start[b];
     for (i = 0; i < ecl_mel_count[b]; ++i) mel += ecl_mel_weights[w++] * power[s + i];
     mel = mel > ECL_AMIN ? mel : ECL_AMIN;
-    out[b] = ecl_db(mel) - ECL_REF_DB;
-    if (out[b] < st->min_db) st->min_db = out[b];
+    db = ecl_db(mel) - ECL_REF_DB;
+    if (db < st->min_db) st->min_db = db;
+    if (db > top) top = db;
+    out[b] = quantize_band(db, b);
   }
+#if ECL_HAS_TOP_DB
+  st->frame_top[slot] = top;
+#else
+  (void)top;
+#endif
   st->n_frames++;
 }
 
@@ -114,38 +144,39 @@ int ecl_argmax(const int8_t *scores) {
 }
 
 /* Scores the window of frames [start, start + ECL_WINDOW_FRAMES); frames at or past
- * n_valid are the clip's quietest value, as Python pads a clip's last window. */
+ * n_valid are the clip's quietest value, as Python pads a clip's last window. The ring
+ * holds int8 values: clipping WINDOW_TOP_DB below the window's loudest value (kept per
+ * frame in float) is applied to them exactly (quantize_band is monotone). */
 static void score_window(ecl_state *st, long start, long n_valid, ecl_window_fn fn, void *user) {
-  int8_t *x = ecl_scratch + ECL_INPUT_OFFSET;
+  int8_t *x = ecl_work.net + ECL_INPUT_OFFSET;
   const int8_t *q;
-  float top = -INFINITY;
   int t, b, c;
-  for (t = 0; t < ECL_WINDOW_FRAMES; ++t) {
-    for (b = 0; b < ECL_N_MELS; ++b) {
-      const float v = start + t < n_valid ? st->frames[(start + t) % ECL_WINDOW_FRAMES][b]
-                                           : st->min_db;
-      if (v > top) top = v;
-    }
-  }
-  for (t = 0; t < ECL_WINDOW_FRAMES; ++t) {
-    for (b = 0; b < ECL_N_MELS; ++b) {
-      float v = start + t < n_valid ? st->frames[(start + t) % ECL_WINDOW_FRAMES][b]
-                                    : st->min_db;
-      float r;
 #if ECL_HAS_TOP_DB
-      const float floor_db = top - ECL_TOP_DB;
-      v = v > floor_db ? v : floor_db;
+  float top = -INFINITY, floor_db;
+  for (t = 0; t < ECL_WINDOW_FRAMES; ++t) {
+    const float v =
+        start + t < n_valid ? st->frame_top[(start + t) % ECL_WINDOW_FRAMES] : st->min_db;
+    if (v > top) top = v;
+  }
+  floor_db = top - ECL_TOP_DB;
 #endif
-      v = (v - ecl_mean[b]) / ecl_std[b];
-      r = rintf(v / ECL_INPUT_SCALE) + (float)ECL_INPUT_ZERO_POINT; /* ties to even */
-      r = r > 127.0f ? 127.0f : (r < -128.0f ? -128.0f : r);
-      x[b * ECL_WINDOW_FRAMES + t] = (int8_t)r; /* network input is (mels, frames, 1) */
+  for (b = 0; b < ECL_N_MELS; ++b) {
+    const int8_t pad = start + ECL_WINDOW_FRAMES > n_valid ? quantize_band(st->min_db, b) : 0;
+#if ECL_HAS_TOP_DB
+    const int8_t lo = quantize_band(floor_db, b);
+#endif
+    for (t = 0; t < ECL_WINDOW_FRAMES; ++t) {
+      int8_t v = start + t < n_valid ? st->frames[(start + t) % ECL_WINDOW_FRAMES][b] : pad;
+#if ECL_HAS_TOP_DB
+      v = v > lo ? v : lo;
+#endif
+      x[b * ECL_WINDOW_FRAMES + t] = v; /* network input is (mels, frames, 1) */
     }
   }
 #ifdef ECL_KEEP_INPUT
   memcpy(ecl_input_copy, x, sizeof ecl_input_copy);
 #endif
-  q = ecl_network_run(ecl_scratch);
+  q = ecl_network_run(ecl_work.net);
   for (c = 0; c < ECL_N_CLASSES; ++c) {
 #if ECL_POOLING == 2
     st->pooled[c] += c == ecl_argmax(q) ? 1.0 : 0.0;

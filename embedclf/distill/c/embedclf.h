@@ -1,14 +1,16 @@
 /* embedclf: streaming sound classification with the exported student.
  *
- *   ecl_state st;                        -- about 10 KB for the default student
+ *   ecl_state st;                        -- about 4.4 KB for the default student
  *   ecl_init(&st);
  *   ecl_push_pcm16(&st, samples, n, on_window, user);   -- any number of samples, any times
  *   label = ecl_finish(&st, on_window, user);           -- end of a clip: its class index
  *
  * on_window(index, scores, user) is called whenever an analysis window completes,
  * with the network's int8 class scores (probability = (q - ECL_OUTPUT_ZERO_POINT) *
- * ECL_OUTPUT_SCALE). Samples are mono at ECL_SAMPLE_RATE. No heap; one static
- * scratch buffer (ECL_SCRATCH_BYTES) shared by all states: not reentrant. */
+ * ECL_OUTPUT_SCALE), valid during the call only. Samples are mono at ECL_SAMPLE_RATE.
+ * No heap; one static work area (the frontend's FFT buffers and the network's
+ * ECL_SCRATCH_BYTES of activations, never live at once) shared by all states: not
+ * reentrant. */
 #ifndef EMBEDCLF_H_
 #define EMBEDCLF_H_
 
@@ -22,7 +24,10 @@ typedef void (*ecl_window_fn)(long index, const int8_t *scores, void *user);
 typedef struct {
   float samples[ECL_N_FFT];                     /* the frame being filled */
   int n_samples;                                /* samples in it */
-  float frames[ECL_WINDOW_FRAMES][ECL_N_MELS];  /* ring of the latest frames, in dB */
+  int8_t frames[ECL_WINDOW_FRAMES][ECL_N_MELS]; /* ring of the latest frames: int8 input */
+#if ECL_HAS_TOP_DB
+  float frame_top[ECL_WINDOW_FRAMES];           /* each ring frame's loudest value, in dB */
+#endif
   long n_frames;                                /* frames computed so far */
   long n_windows;                               /* windows scored so far */
   long n_input;                                 /* samples pushed in this clip */

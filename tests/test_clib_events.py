@@ -1,0 +1,263 @@
+"""Sound events in the exported C library (embedclf_events.c): the Recognizer's decisions on a
+device, on real audio (ESC-10 clips over noise), checked on the host build."""
+
+import inspect
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras")
+pytest.importorskip("tflite_micro")
+
+from embedclf.distill.cevents import (  # noqa: E402
+    EVENT_BACKGROUND_LABELS,
+    EVENT_DEFAULTS,
+    event_settings,
+    events_config_header,
+)
+from embedclf.distill.export import Int8Model, tflm_outputs  # noqa: E402
+from embedclf.distill.verify import build, missing_tools, parse_demo_output, write_pcm  # noqa: E402
+
+SR = 16000
+ESC10 = Path(__file__).resolve().parents[2] / "shared" / "data" / "esc10"
+CLASSES = ("Baby cry", "Chainsaw", "Dog bark", "Rooster")
+
+
+def test_event_defaults_are_the_recognizers():
+    from embedclf.stream import BACKGROUND_LABELS, Recognizer
+
+    params = inspect.signature(Recognizer).parameters
+    for name, value in EVENT_DEFAULTS.items():
+        assert params[name].default == value, name
+    assert EVENT_BACKGROUND_LABELS == BACKGROUND_LABELS == params["background"].default
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"threshold": 1.5}, "threshold must be a number in"),
+        ({"threshold": 0.5, "threshold_off": 0.6}, "threshold_off must be a number in"),
+        ({"suppression": -1}, "suppression must be a number >= 0"),
+        ({"smoothing": float("nan")}, "smoothing must be"),
+        ({"background": "noise"}, "list of labels, not one string"),
+        ({"hop": 0.5}, "unknown event setting 'hop'"),
+    ],
+)
+def test_bad_event_settings_are_refused_as_the_recognizer_refuses_them(bad, match):
+    with pytest.raises(ValueError, match=match):
+        event_settings(bad)
+
+
+def test_distill_command_passes_the_stream_settings_to_the_device():
+    from embedclf.cli import build_parser
+    from embedclf.cli._args import events_from_args
+
+    args = build_parser().parse_args(
+        ["distill", "--teacher", "t", "--data", "d", "--smoothing", "1.5", "--suppression", "2"]
+        + ["--threshold-off", "0.3", "--min-duration", "0.25", "--background", "wind"]
+    )
+    events = events_from_args(args)
+    assert events == {
+        "smoothing": 1.5,
+        "threshold_off": 0.3,
+        "min_duration": 0.25,
+        "suppression": 2.0,
+        "background": ["wind"],
+    }
+    assert event_settings(events)["threshold"] == 0.5  # not given: the Recognizer's
+
+
+# ---- a student trained on ESC-10, its C library built for the host ------------------------
+def _esc10():
+    if not ESC10.is_dir():
+        pytest.skip(f"{ESC10} absent (the shared real-recordings folder)")
+    from embedclf.audio import load_audio
+    from embedclf.datasets import load_esc10
+
+    df = load_esc10(ESC10)
+    df = df[df.label.isin(CLASSES)].sort_values("path")
+    train = df[df.fold <= 4].groupby("label").head(8)
+    test = df[df.fold == 5].groupby("label").head(2)
+    load = lambda paths: [load_audio(p, sr=SR)[0] for p in paths]  # noqa: E731
+    return load(train.path), train.label.to_numpy(), load(test.path)
+
+
+def _recording(clips, seed=0):
+    """Held-out clips (2 s of each) at random gaps over low noise: about 20 s."""
+    rng = np.random.default_rng(seed)
+    pieces = []
+    for clip in clips:
+        pieces += [np.zeros(int(rng.uniform(0.5, 2.0) * SR), np.float32), clip[: 2 * SR]]
+    y = np.concatenate(pieces + [np.zeros(SR // 3, np.float32)])
+    return y + 0.003 * rng.standard_normal(len(y)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def device(tmp_path_factory):
+    """The exported student (custom event settings), its host build and a recording."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from embedclf import LogMel, WindowAggregator
+    from embedclf.distill import Distiller, export
+
+    X, y, held_out = _esc10()
+    rng = np.random.default_rng(1)  # a background class: quiet noise is not an event
+    X += [
+        (10 ** rng.uniform(-3, -1.5) * rng.standard_normal(5 * SR)).astype(np.float32)
+        for _ in range(8)
+    ]
+    y = np.concatenate([y, ["_background_"] * 8])
+    teacher = Pipeline(
+        [
+            ("mel", LogMel(sr=SR)),
+            ("agg", WindowAggregator()),
+            ("clf", LogisticRegression(max_iter=1000)),
+        ]
+    ).fit(X, y)
+    student = Distiller(teacher, epochs=8, random_state=0).fit(X, y)
+    out = tmp_path_factory.mktemp("events") / "mcu"
+    settings = {"threshold": 0.45, "suppression": 1.0, "min_duration": 1.25}
+    report = export(student, out, X[:6], events=settings)
+    if missing_tools("host"):
+        pytest.skip(f"{', '.join(missing_tools('host'))} not installed")
+    build(out / "c", "host")
+    wave = _recording(held_out)
+    pcm = out.parent / "recording.pcm"
+    samples = write_pcm(wave, pcm)  # the int16 samples the device reads, as floats
+    return student, out, report, settings, pcm, samples
+
+
+class _Replay:
+    """A clip model that answers each window with the next of the given scores."""
+
+    def __init__(self, scores, classes):
+        self.scores, self.classes_, self.i = scores, np.asarray(classes), 0
+
+    def predict_proba(self, X):
+        self.i += 1
+        return self.scores[self.i - 1 : self.i]
+
+
+def _run_device(lib, pcm):
+    out = subprocess.run([lib / "embedclf_demo", pcm], capture_output=True, text=True, check=True)
+    scores, _ = parse_demo_output(out.stdout)
+    events = [
+        tuple(line.split(",")[1:7]) for line in out.stdout.splitlines() if line.startswith("event,")
+    ]
+    events = [
+        (int(k), int(a), int(b), np.uint32(int(s, 16)).view(np.float32), int(d), int(e))
+        for k, a, b, s, d, e in events
+    ]
+    return scores, events
+
+
+def _as_device(rec, events):
+    """The Recognizer's events in the device's units: class index, samples, float32 score."""
+    classes = [str(c) for c in rec.classes_]
+    samples = lambda t: int(np.floor(t * rec.sr + 0.5))  # noqa: E731
+    return [
+        (
+            classes.index(str(e.label)),
+            samples(e.onset),
+            samples(e.offset),
+            np.float32(e.score),
+            samples(e.detected),
+            samples(e.decided),
+        )
+        for e in events
+    ]
+
+
+def _recognize(model, samples, settings, **kw):
+    from embedclf.stream import Recognizer, rechunk
+
+    rec = Recognizer(model, **settings, **kw)
+    for block in rechunk([samples], 4099):
+        rec.push(block)
+    rec.flush()
+    return rec
+
+
+@pytest.mark.parametrize(
+    "settings", [None, {"smoothing": 1.5, "threshold_off": 0.2, "suppression": 0.0}]
+)
+def test_device_events_equal_the_recognizers_for_the_python_int8_student(device, settings):
+    """Real audio through the device (C frontend, C network, C events) and through Python (the
+    student's frontend, the TFLM interpreter, the Recognizer's decisions on those window
+    scores): the same window scores and the same events, to the sample, with the same score
+    (the device computes the Recognizer's double-precision arithmetic on the same int8 steps)."""
+    student, out, _, exported, pcm, samples = device
+    lib = out / "c"
+    if settings is None:  # the settings the export wrote
+        settings = exported
+    else:  # other settings, a class as background: only the generated header changes
+        lib = out.parent / "other"
+        shutil.copytree(out / "c", lib, dirs_exist_ok=True)
+        settings = dict(settings, background=[str(student.classes_[0])])
+        header, _ = events_config_header(student.student_, settings)
+        (lib / "embedclf_events_config.h").write_text(header)
+        build(lib, "host")
+    scores, events = _run_device(lib, pcm)
+    model = (out / "model.tflite").read_bytes()
+    int8 = Int8Model(model)
+    W, _, _ = student.windows([samples])  # the student's windows over the whole recording
+    T = tflm_outputs(model, int8.quantize(W), 64 * 1024)
+    np.testing.assert_array_equal(scores, T)
+    P = int8.dequantize(T).astype(np.float64)
+    rec = _recognize(_Replay(P, student.classes_), samples, settings, window=1.0, hop=0.5, sr=SR)
+    # a stream ending exactly where a full window does: the device scores one more window
+    assert len(T) - len(rec.windows) in (0, 1)
+    assert len(events) >= 2  # a recording with events, not an empty comparison
+    assert events == _as_device(rec, rec.events)
+
+
+@pytest.mark.numeric
+def test_int8_folder_scores_a_window_as_the_device_does(device, tmp_path):
+    """A clip of exactly one student window: Int8Folder (LiteRT, numpy frontend from
+    frontend.h) equals the device's scores within one int8 step (float rounding next to a
+    feature step; LiteRT's FULLY_CONNECTED differs from TFLM by one step on rare windows)."""
+    from embedclf.stream import Int8Folder
+
+    _, out, _, _, _, samples = device
+    model = Int8Folder(out)
+    n = 15700  # 1 + n // hop_length = 50 frames: one window, no padding
+    got, want = [], []
+    for k in range(0, len(samples) - n, 3 * SR):
+        clip = samples[k : k + n]
+        write_pcm(clip, tmp_path / "clip.pcm")
+        scores, _ = _run_device(out / "c", tmp_path / "clip.pcm")
+        assert len(scores) == 1
+        want.append((scores[0].astype(np.float64) + 128) / 256)
+        got.append(model.predict_proba([clip])[0])
+    got, want = np.array(got), np.array(want)
+    assert np.abs(got - want).max() <= 1 / 256 + 1e-12
+    assert np.mean(got == want) >= 0.9
+    assert len(np.unique(want.argmax(1))) > 1  # varied windows
+
+
+def test_streaming_the_exported_folder_gives_the_devices_events(device, tmp_path):
+    """``embedclf stream`` on the exported folder (LiteRT and a numpy frontend, not the C
+    code) reports the device's events: same classes, onsets and offsets within one hop."""
+    import pandas as pd
+    import soundfile as sf
+
+    from embedclf.cli import main
+    from embedclf.stream import Int8Folder
+
+    _, out, _, settings, pcm, samples = device
+    _, want = _run_device(out / "c", pcm)
+    wav = tmp_path / "recording.wav"
+    sf.write(wav, samples.astype(np.float32), SR, subtype="FLOAT")
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+    assert main(["stream", str(out), str(wav), "-o", str(tmp_path / "ev.csv")] + flags) == 0
+    got = pd.read_csv(tmp_path / "ev.csv")
+    classes = [str(c) for c in Int8Folder(out).classes_]
+    assert len(want) >= 2 and len(got) == len(want)
+    assert [classes.index(str(lbl)) for lbl in got.label] == [e[0] for e in want]
+    hop = 0.5 * SR
+    assert np.all(np.abs(got.onset.to_numpy() * SR - [e[1] for e in want]) <= hop)
+    assert np.all(np.abs(got.offset.to_numpy() * SR - [e[2] for e in want]) <= hop)
