@@ -123,7 +123,8 @@ def test_record_upload_train_preview_export_in_chromium(server, browser, clips):
                 By.CSS_SELECTOR, f'.class-card[data-class="{label}"]'
             )
         )
-        in_card(wait, label, ".upload-input", lambda e, label=label: e.send_keys("\n".join(files[label])))
+        paths = "\n".join(files[label])
+        in_card(wait, label, ".upload-input", lambda e, paths=paths: e.send_keys(paths))
         wait.until(lambda d, label=label: n_clips(d, label) == 4)
 
     # a recorded take from the fake microphone
