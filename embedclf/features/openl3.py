@@ -19,8 +19,8 @@ from .embeddings import PretrainedEmbedding
 
 __all__ = ["OpenL3Embedding"]
 
-# Windows per network call (zero-filled when short); see _OpenL3Runner.
-_NET_BATCH = 4
+# Windows per network call (see _OpenL3Runner).
+_NET_BATCH = 1
 #: what each ``fast`` value runs
 FAST_MODES = {False: "exact", True: "int8", "int8": "int8", "bfloat16": "bfloat16"}
 _LITERT_HINT = "the int8 fast mode needs it: pip install 'embedclf[openl3]'"
@@ -59,9 +59,10 @@ class _OpenL3Runner:
             return
         if mode == "bfloat16":
             model = net.inference_network(model, "bfloat16")
-        # Always the same small batch shape: one trace, and results that do not depend
-        # on which other windows share a call (oneDNN picks kernels by batch size).
-        # Measured here, throughput per window is flat from batch 1 to 32.
+        # One window per call: one trace, and results that do not depend on which other
+        # windows share a call. oneDNN picks kernels by batch size, and on some CPUs
+        # (AMD EPYC, AVX2) a window's output also changes in the last bits with its
+        # position in a batch. Throughput per window is flat from batch 1 to 32.
         spec = tf.TensorSpec((_NET_BATCH, *net.input_shape(input_repr)), tf.float32)
         self.model = model
         self._call = tf.function(lambda x: model(x, training=False), input_signature=[spec])
@@ -85,15 +86,7 @@ class _OpenL3Runner:
                 it.invoke()
                 out[k] = it.get_tensor(i_out)[0]
             return out
-        out = []
-        for start in range(0, len(spec), _NET_BATCH):
-            part = spec[start : start + _NET_BATCH]
-            n = len(part)
-            if n < _NET_BATCH:
-                part = np.concatenate(
-                    [part, np.zeros((_NET_BATCH - n, *part.shape[1:]), np.float32)]
-                )
-            out.append(np.asarray(self._call(part), dtype=np.float32)[:n])
+        out = [np.asarray(self._call(spec[k : k + 1]), np.float32) for k in range(len(spec))]
         return np.concatenate(out)
 
 
@@ -117,8 +110,8 @@ class OpenL3Embedding(PretrainedEmbedding):
     center : bool, default=True
     batch_size : int, default=32
         Windows gathered across clips per frontend call. The network itself
-        always runs 4 windows at a time (zero-filled when short), so an
-        embedding never depends on which other windows shared its batch.
+        runs one window at a time, so an embedding never depends on which
+        other windows shared its batch.
     sr : int, default=48000
         Rate of in-memory waveforms; files are resampled to 48 kHz (soxr).
     weights : str, path-like or None, default=None
