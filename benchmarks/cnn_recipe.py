@@ -9,8 +9,12 @@ Resumable: each (recipe, dataset, fold, seed) is a row of
 ``benchmarks/results/cnn_recipe.csv`` written as soon as it is done; a rerun
 computes only the missing rows. ``cnn_recipe.md`` has the summary table.
 
+With ``--per-class N`` each fold trains on N clips per class of its training
+part (the same clips for every recipe and seed), as a user with few
+recordings has; those rows are the dataset "NAME, N per class".
+
 Usage: python benchmarks/cnn_recipe.py [--recipes before,after] [--datasets ESC-10,FSDD]
-    [--seeds 0,1,2]
+    [--seeds 0,1,2] [--per-class N]
 """
 
 import argparse
@@ -26,7 +30,7 @@ from accuracy import DATA, real_datasets  # beside this script
 from embedclf import KerasCNN
 from embedclf.audio import load_clips
 from embedclf.evaluation import atomic_write
-from embedclf.models import Augmenter
+from embedclf.models.cnn import long_training
 
 HERE = Path(__file__).resolve().parent
 POOLINGS = ("mean", "logmean")
@@ -42,12 +46,7 @@ RECIPES = {
         early_stopping=True,
         augment=None,
     ),
-    "after": dict(
-        epochs=60,
-        lr_schedule="cosine",
-        early_stopping=False,
-        augment=Augmenter(copies=0, mixup=0.3, freq_mask=0.15, time_mask=0.15),
-    ),
+    "after": long_training(),  # the cnn-long pipeline
 }
 
 
@@ -58,17 +57,27 @@ def splits(df):
     return [("official", (df["split"] == "train").to_numpy())]
 
 
-def run_fold(recipe, clips, y, train, seed=0):
+def run_fold(recipe, clips, y, train, test, seed=0):
     model = KerasCNN(architecture="sbcnn", random_state=seed, **RECIPES[recipe])
     t0, c0 = time.perf_counter(), time.process_time()
     model.fit([c for c, m in zip(clips, train) if m], y[train])
     fit_s, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
-    test = [c for c, m in zip(clips, train) if not m]
     row = {"fit_s": round(fit_s, 1), "fit_cpu_s": round(fit_cpu, 1), "epochs": model.n_epochs_}
     for pooling in POOLINGS:
         model.set_params(clip_pooling=pooling)
-        row[f"acc_{pooling}"] = float(np.mean(model.predict(test) == y[~train]))
+        predicted = model.predict([c for c, m in zip(clips, test) if m])
+        row[f"acc_{pooling}"] = float(np.mean(predicted == y[test]))
     return row
+
+
+def few_per_class(train, y, n, seed=0):
+    """``train`` kept to ``n`` clips per class, drawn once per fold (not per seed)."""
+    rng = np.random.default_rng(seed)
+    keep = np.zeros_like(train)
+    for label in np.unique(y[train]):
+        idx = np.flatnonzero(train & (y == label))
+        keep[rng.choice(idx, size=min(n, len(idx)), replace=False)] = True
+    return keep
 
 
 def summary(table):
@@ -99,6 +108,7 @@ def main():
     ap.add_argument("--recipes", default=",".join(RECIPES))
     ap.add_argument("--datasets", default="ESC-10,FSDD")
     ap.add_argument("--seeds", default="0", help="random_state values, comma-separated")
+    ap.add_argument("--per-class", type=int, help="train on this many clips per class")
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
     sets = real_datasets(args.datasets.split(","))
@@ -109,7 +119,8 @@ def main():
     table = pd.read_csv(csv, dtype={"fold": str}) if os.path.exists(csv) else pd.DataFrame()
     key = ["recipe", "dataset", "fold", "seed"]
     done = set() if table.empty else set(table[key].itertuples(index=False, name=None))
-    for dataset, df in sets.items():
+    for name, df in sets.items():
+        dataset = f"{name}, {args.per_class} per class" if args.per_class else name
         res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=22050, progress=True)
         for seed in [int(s) for s in args.seeds.split(",")]:
             for recipe in args.recipes.split(","):
@@ -118,7 +129,10 @@ def main():
                         continue
                     print(f"{recipe} on {dataset}, fold {fold}, seed {seed} ...", file=sys.stderr)
                     row = {"recipe": recipe, "dataset": dataset, "fold": fold, "seed": seed}
-                    row.update(run_fold(recipe, res.clips, res.y, train, seed))
+                    test = ~train  # the held-out fold, also when training on a few clips
+                    if args.per_class:
+                        train = few_per_class(train, res.y, args.per_class)
+                    row.update(run_fold(recipe, res.clips, res.y, train, test, seed))
                     print(f"  {row}", file=sys.stderr)
                     table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
                     atomic_write(csv, lambda p, t=table: t.to_csv(p, index=False))

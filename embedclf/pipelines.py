@@ -215,16 +215,15 @@ register_pipeline(
 )
 
 
-def _cnn(architecture, augment=False):
+def _cnn(architecture, augment=False, long=False):
     def factory():
         from .models import Augmenter, KerasCNN
+        from .models.cnn import long_training
 
-        return KerasCNN(
-            architecture=architecture,
-            random_state=0,
-            verbose=1,
-            augment=Augmenter(copies=2) if augment else None,
-        )
+        params = long_training() if long else {}
+        if augment:
+            params["augment"] = Augmenter(copies=2)
+        return KerasCNN(architecture=architecture, random_state=0, verbose=1, **params)
 
     return factory
 
@@ -238,6 +237,12 @@ register_pipeline(
     "cnn-aug",
     _cnn("sbcnn", augment=True),
     "as `cnn`, trained with 2 augmented copies per clip (shift, stretch, pitch, noise)",
+)
+register_pipeline(
+    "cnn-long",
+    _cnn("sbcnn", long=True),
+    "as `cnn`, trained 60 epochs on a cosine schedule with mixup and SpecAugment masks "
+    "(embedclf.models.cnn.long_training): for a few dozen clips per class or more",
 )
 register_pipeline(
     "cnn-ds",

@@ -284,7 +284,7 @@ def test_cnn_pipelines_train_predict_evaluate(capsys, tmp_path, event_files):
     )
     assert code == 0 and json.loads(out)["n_folds"] == 2 and "training KerasCNN" not in err
     code, out, _ = run(capsys, "pipelines")
-    assert all(name in out for name in ("cnn", "cnn-aug", "cnn-ds", "cnn-strided"))
+    assert all(name in out for name in ("cnn", "cnn-aug", "cnn-long", "cnn-ds", "cnn-strided"))
 
 
 def test_distill_writes_the_mcu_files_and_enforces_the_budget(capsys, tmp_path, event_files):
