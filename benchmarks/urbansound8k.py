@@ -148,9 +148,14 @@ def load_index(root):
 
 
 def split_id(protocol, paths, train, test):
-    """Names the exact train and test clips of a row, so a resumed run never mixes sets."""
+    """Names the exact train and test clips of a row, so a resumed run never mixes sets.
+
+    Clips are named by fold folder and file name, not their whole path, so a run resumes
+    wherever the data set lies (another checkout, a relative ``--root``).
+    """
+    names = ["/".join(Path(p).parts[-2:]) for p in paths]
     h = hashlib.sha1(protocol.encode())
-    for part in (sorted(paths[i] for i in train), sorted(paths[i] for i in test)):
+    for part in (sorted(names[i] for i in train), sorted(names[i] for i in test)):
         h.update("\n".join(part).encode() + b"\0")
     return h.hexdigest()[:16]
 

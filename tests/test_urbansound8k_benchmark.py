@@ -99,6 +99,13 @@ def test_rerun_skips_done_rows_and_redoes_only_missing_ones(bench, calls, tmp_pa
     again, _ = run_bench(bench, root, out)
     assert len(calls) == 3  # nothing fitted again
     pd.testing.assert_frame_equal(first, again)
+    # the same data set moved elsewhere (another checkout, a relative --root): still done
+    moved = tmp_path / "elsewhere" / "us8k"
+    moved.parent.mkdir()
+    root.rename(moved)
+    run_bench(bench, moved, out)
+    assert len(calls) == 3
+    moved.rename(root)
     # a run cut short after two folds: only the third runs again
     first.iloc[[0, 2]].to_csv(out / "urbansound8k.csv", index=False)
     resumed, _ = run_bench(bench, root, out)
