@@ -19,8 +19,6 @@ from .embeddings import PretrainedEmbedding
 
 __all__ = ["OpenL3Embedding"]
 
-# Windows per network call (see _OpenL3Runner).
-_NET_BATCH = 1
 #: what each ``fast`` value runs
 FAST_MODES = {False: "exact", True: "int8", "int8": "int8", "bfloat16": "bfloat16"}
 _LITERT_HINT = "the int8 fast mode needs it: pip install 'embedclf[openl3]'"
@@ -63,7 +61,7 @@ class _OpenL3Runner:
         # windows share a call. oneDNN picks kernels by batch size, and on some CPUs
         # (AMD EPYC, AVX2) a window's output also changes in the last bits with its
         # position in a batch. Throughput per window is flat from batch 1 to 32.
-        spec = tf.TensorSpec((_NET_BATCH, *net.input_shape(input_repr)), tf.float32)
+        spec = tf.TensorSpec((1, *net.input_shape(input_repr)), tf.float32)
         self.model = model
         self._call = tf.function(lambda x: model(x, training=False), input_signature=[spec])
         if mode == "bfloat16":  # oneDNN has no bfloat16 convolution on CPUs before AVX-512
