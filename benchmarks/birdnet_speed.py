@@ -16,11 +16,11 @@ Usage: python benchmarks/birdnet_speed.py [--clips 16] [--seconds 12] [--repeats
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from timing import alternating_rounds, markdown_rows, ratio_table, tone_clips  # beside this
 
 from embedclf.evaluation import atomic_write, atomic_write_data
 from embedclf.features.birdnet import BirdNETEmbedding, birdnet_model_path
@@ -48,10 +48,6 @@ def reference_runner(windows):
     return run
 
 
-def load():
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", type=int, default=16)
@@ -60,15 +56,8 @@ def main():
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
     sr = 48000
-    rng = np.random.default_rng(0)
     n = int(args.seconds * sr)
-    t = np.arange(n) / sr
-    clips = [
-        (
-            0.3 * np.sin(2 * np.pi * rng.uniform(500, 8000) * t) + 0.05 * rng.standard_normal(n)
-        ).astype(np.float32)
-        for _ in range(args.clips)
-    ]
+    clips = tone_clips(args.clips, args.seconds, sr, (500, 8000))
     one = BirdNETEmbedding(num_threads=1).fit(clips[:1])
     default = BirdNETEmbedding().fit(clips[:1])
     n_threads = model_threads(None)
@@ -83,27 +72,8 @@ def main():
     }
     for f in runs.values():  # warm up: model load, tensor allocation
         f()
-    load_before = load()
-    times = {k: [] for k in runs}
-    for _ in range(args.repeats):
-        for k, f in runs.items():
-            w, c = time.perf_counter(), time.process_time()
-            f()
-            times[k].append((time.perf_counter() - w, time.process_time() - c))
-    load_after = load()
-    rows = []
-    for k, ts in times.items():
-        rows.append(
-            {
-                "method": k,
-                "wall_ms_per_window": min(w for w, _ in ts) / n_windows * 1e3,
-                "cpu_ms_per_window": min(c for _, c in ts) / n_windows * 1e3,
-            }
-        )
-    table = pd.DataFrame(rows)
-    ref = table.iloc[0]
-    table["speedup_wall"] = ref["wall_ms_per_window"] / table["wall_ms_per_window"]
-    table["speedup_cpu"] = ref["cpu_ms_per_window"] / table["cpu_ms_per_window"]
+    best, load_before, load_after = alternating_rounds(runs, args.repeats)
+    table = ratio_table(best, n_windows, "window")
     table["load_before"], table["load_after"] = load_before, load_after
 
     head = (
@@ -119,17 +89,7 @@ def main():
     atomic_write(
         os.path.join(args.out, "birdnet_speed.csv"), lambda p: table.to_csv(p, index=False)
     )
-    md = [
-        head,
-        "",
-        "| method | wall ms / window | CPU ms / window | speed-up (wall) | speed-up (CPU) |",
-        "|---|---|---|---|---|",
-    ]
-    md += [
-        f"| {r.method} | {r.wall_ms_per_window:.1f} | {r.cpu_ms_per_window:.1f} | "
-        f"{r.speedup_wall:.2f}x | {r.speedup_cpu:.2f}x |"
-        for r in table.itertuples()
-    ]
+    md = [head, "", *markdown_rows(table, "window", "window", 1)]
     atomic_write_data(os.path.join(args.out, "birdnet_speed.md"), "\n".join(md) + "\n")
     return 0
 

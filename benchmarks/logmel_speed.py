@@ -14,28 +14,18 @@ Usage: python benchmarks/logmel_speed.py [--clips 200] [--repeats 7]
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 import librosa
 import numpy as np
 import pandas as pd
+from timing import alternating_rounds, markdown_rows, ratio_table, tone_clips  # beside this
 
 from embedclf import LogMel
 from embedclf.evaluation import atomic_write, atomic_write_data
 
 HERE = Path(__file__).resolve().parent
 PARAMS = {"n_fft": 1024, "hop_length": 512, "n_mels": 64}
-
-
-def best_time(func, repeats):
-    walls, cpus = [], []
-    for _ in range(repeats):
-        w, c = time.perf_counter(), time.process_time()
-        func()
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    return min(walls), min(cpus)
 
 
 def main():
@@ -46,15 +36,7 @@ def main():
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
     sr = 22050
-    rng = np.random.default_rng(0)
-    n = int(args.seconds * sr)
-    t = np.arange(n) / sr
-    clips = [
-        (
-            0.3 * np.sin(2 * np.pi * rng.uniform(100, 4000) * t) + 0.05 * rng.standard_normal(n)
-        ).astype(np.float32)
-        for _ in range(args.clips)
-    ]
+    clips = tone_clips(args.clips, args.seconds, sr, (100, 4000))
     batch = np.stack(clips)
     audio_s = args.clips * args.seconds
 
@@ -76,25 +58,9 @@ def main():
     }
     for f in runs.values():  # warm up: imports, FFT plans, caches
         f()
-    # Rounds of short blocks, so background load hits every contender alike; the
-    # pause lets BLAS worker threads of the previous block stop spinning, which
-    # would otherwise be billed to the next contender's CPU time.
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    times = {k: [] for k in runs}
-    for _ in range(args.repeats):
-        for k, f in runs.items():
-            time.sleep(0.2)
-            times[k].append(best_time(f, 2))
-    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    rows = []
-    for k, ts in times.items():
-        wall = min(w for w, _ in ts) / audio_s * 1e3
-        cpu = min(c for _, c in ts) / audio_s * 1e3
-        rows.append({"method": k, "wall_ms_per_audio_s": wall, "cpu_ms_per_audio_s": cpu})
-    table = pd.DataFrame(rows)
-    ref = table.iloc[0]
-    table["speedup_wall"] = ref["wall_ms_per_audio_s"] / table["wall_ms_per_audio_s"]
-    table["speedup_cpu"] = ref["cpu_ms_per_audio_s"] / table["cpu_ms_per_audio_s"]
+    # rounds of short blocks (two calls each), a pause before each for BLAS threads to settle
+    best, load_before, load_after = alternating_rounds(runs, args.repeats, per_round=2, pause=0.2)
+    table = ratio_table(best, audio_s, "audio_s")
 
     # accuracy: against librosa in float64 on the same clips
     ours = ours1.transform(clips[:20])
@@ -120,17 +86,7 @@ def main():
     table["max_rel_error"] = max_rel
     table["load_before"], table["load_after"] = load_before, load_after
     atomic_write(os.path.join(args.out, "logmel_speed.csv"), lambda p: table.to_csv(p, index=False))
-    md = [
-        head,
-        "",
-        "| method | wall ms / audio s | CPU ms / audio s | speed-up (wall) | speed-up (CPU) |",
-        "|---|---|---|---|---|",
-    ]
-    md += [
-        f"| {r.method} | {r.wall_ms_per_audio_s:.3f} | {r.cpu_ms_per_audio_s:.3f} | "
-        f"{r.speedup_wall:.2f}x | {r.speedup_cpu:.2f}x |"
-        for r in table.itertuples()
-    ]
+    md = [head, "", *markdown_rows(table, "audio_s", "audio s", 3)]
     md.append(f"\nmax relative error vs librosa: {max_rel:.1e}")
     atomic_write_data(os.path.join(args.out, "logmel_speed.md"), "\n".join(md) + "\n")
     return 0

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from timing import load_average  # beside this script
 
 from embedclf.distributed import cluster
 from embedclf.evaluation import atomic_write, atomic_write_data, cross_validate_folds
@@ -101,7 +102,7 @@ def main():
     def evaluate():
         return cross_validate_folds(model, X, y, folds=folds, progress=False)
 
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load_before = load_average()
     rows, reference = [], {}
     single = BirdNETEmbedding(num_threads=1).fit(clips[:1])
     for config in ("plain", "one thread", 1, 2):
@@ -142,7 +143,7 @@ def main():
                 "same_fold_scores": same_scores,
             }
         )
-    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    load_after = load_average()
     df = pd.DataFrame(rows)
     t = df.set_index("configuration")
     one, two, plain = "dask, 1 worker", "dask, 2 workers", "plain (one process)"
