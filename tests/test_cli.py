@@ -411,7 +411,8 @@ def test_distill_command_distiller_and_benchmark_read_one_recipe(monkeypatch):
     from pathlib import Path
 
     import embedclf.recipe
-    from embedclf.cli import _distill_recipe, build_parser
+    from embedclf.cli import build_parser
+    from embedclf.cli.distill import recipe_from_args
     from embedclf.distill import RECIPE, Distiller
     from embedclf.models.windows import POOLINGS
 
@@ -447,7 +448,7 @@ def test_distill_command_distiller_and_benchmark_read_one_recipe(monkeypatch):
     for recipe in (RECIPE, other):
         monkeypatch.setattr(embedclf.recipe, "RECIPE", recipe)
         args = build_parser().parse_args(["distill", "--teacher", "t.skops", "--data", "d"])
-        assert _distill_recipe(args) == recipe  # the command's defaults are the recipe
+        assert recipe_from_args(args) == recipe  # the command's defaults are the recipe
         b = bench.build_parser().parse_args([])
         assert (
             b.student,

@@ -461,7 +461,7 @@ def test_library_messages_name_python_parameters_and_the_command_its_options(
     )
     assert code == 1 and "--sha256 DIGEST" in err and "--allow-unverified" in err
     assert "sha256=DIGEST" not in err and "allow_unverified" not in err
-    message = cli._in_option_words(str(info.value))
+    message = cli.in_option_words(str(info.value))
     assert (
         "embedclf weights fetch openl3 --input-repr mel128 --content-type env --sha256 DIGEST"
         in message

@@ -24,10 +24,7 @@ import sys
 import traceback
 
 from . import demo, distill, embed, evaluate, pipelines, predict, stream, studio, train, weights
-from ._common import CLIError
-from ._common import dump as _dump
-from ._common import in_option_words as _in_option_words
-from .distill import recipe_from_args as _distill_recipe  # noqa: F401 - the former name
+from ._common import CLIError, dump, in_option_words
 from .embed import EMBEDDERS  # noqa: F401 - `embed --model` choices, extendable
 
 __all__ = ["main"]
@@ -122,7 +119,7 @@ def _fail(exc, *, as_json, debug, code=1):
     if isinstance(exc, KeyboardInterrupt):
         message = "interrupted"
     elif isinstance(exc, _EXPECTED_ERRORS):  # AudioError is a ValueError
-        message = _in_option_words(_one_line(exc))  # library messages name Python parameters
+        message = in_option_words(_one_line(exc))  # library messages name Python parameters
     else:  # a bug or an unforeseen input: name the kind and where to see more
         message = (
             f"unexpected {type(exc).__name__}: {_one_line(exc)} (run again with "
@@ -134,7 +131,7 @@ def _fail(exc, *, as_json, debug, code=1):
         obj = {"error": message, "type": type(exc).__name__}
         if getattr(exc, "source", None) is not None:  # AudioError: the clip at fault
             obj["source"] = exc.source
-        print(_dump(obj))
+        print(dump(obj))
     print(f"embedclf: error: {message}", file=sys.stderr)
     return code
 
