@@ -9,7 +9,6 @@ report saves itself as CSV, JSON and a confusion-matrix PNG.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -22,7 +21,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 # re-exported: reports and callers write atomically
 from ._utils.jsonsafe import json_safe
-from ._utils.parallel import single_threaded_blas
+from ._utils.parallel import blas_threads as blas_limit  # fold_scores has a blas_threads argument
 from .distributed import active_client
 from .files import atomic_write, atomic_write_data
 
@@ -397,7 +396,7 @@ def fold_scores(estimator, X, y, fold_name, train, test, *, labels, blas_threads
     1.0
     """
     model = clone(estimator)
-    with _blas_limit(blas_threads):
+    with blas_limit(blas_threads):
         t0 = time.perf_counter()
         model.fit(_take(X, train), y[train])
         t1 = time.perf_counter()
@@ -419,17 +418,6 @@ def fold_scores(estimator, X, y, fold_name, train, test, *, labels, blas_threads
     return row, pd.DataFrame(
         {"index": test, "fold": fold_name, "y_true": y[test], "y_pred": y_pred}
     )
-
-
-def _blas_limit(n):
-    """A context holding BLAS to ``n`` threads (``None``: as it is)."""
-    if n is None:
-        return contextlib.nullcontext()
-    if n == 1:
-        return single_threaded_blas()  # reference-counted with LogMel's own use
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=n, user_api="blas")
 
 
 def cross_validate_folds(

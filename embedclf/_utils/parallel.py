@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
-__all__ = ["executor", "single_threaded_blas", "run_in_parts"]
+__all__ = ["executor", "single_threaded_blas", "blas_threads", "run_in_parts"]
 
 _EXECUTOR = None
 _EXECUTOR_LOCK = threading.Lock()
@@ -80,6 +80,27 @@ def single_threaded_blas():
             if _BLAS["users"] == 0:
                 _BLAS["limits"].restore_original_limits()
                 _BLAS["limits"] = None
+
+
+def blas_threads(n):
+    """A context holding BLAS to ``n`` threads; ``None`` leaves it as it is.
+
+    One thread is :func:`single_threaded_blas`, shared with its other users;
+    more is a plain limit, restored on leaving.
+
+    Examples
+    --------
+    >>> from threadpoolctl import threadpool_info
+    >>> from embedclf._utils.parallel import blas_threads
+    >>> with blas_threads(1):
+    ...     {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} <= {1}
+    True
+    """
+    if n is None:
+        return nullcontext()
+    if n == 1:
+        return single_threaded_blas()
+    return _blas_controller().limit(limits=n, user_api="blas")
 
 
 def _blas_controller():
