@@ -54,6 +54,7 @@ __all__ = [
     "cluster",
     "distribute",
     "map_clips",
+    "map_calls",
     "CLIPS_PER_TASK",
     "CONNECT_TIMEOUT",
 ]
@@ -261,6 +262,78 @@ def map_clips(estimator, method, X, *, client, clips_per_task=None, progress=Fal
     outputs = [o for out, _ in results for o in out]
     skipped = [s for _, sk in results for s in sk]
     return outputs, skipped
+
+
+def map_calls(func, calls, *, client, shared=(), progress=False, desc=None, unit="task"):
+    """Run ``func(*shared, *args, **kwargs)`` for every ``(args, kwargs)`` on a Dask cluster.
+
+    One task per call, submitted to ``client`` directly (joblib's Dask
+    backend would run every call in this process when the cluster has a
+    single worker thread). ``shared`` (e.g. the clips and labels every fold
+    needs) is sent once and copied to every worker, not once per task, so
+    a worker lost mid-run loses no data: its tasks run again elsewhere.
+
+    Parameters
+    ----------
+    func : callable
+        Importable by the workers (a module-level function).
+    calls : sequence of (tuple, dict)
+        Positional and keyword arguments of each call, after ``shared``.
+    client : distributed.Client
+    shared : tuple, default=()
+        Leading positional arguments of every call.
+    progress : bool, default=False
+        A progress bar over calls done.
+    desc : str, optional
+        The progress bar's label (default: ``func``'s name).
+    unit : str, default="task"
+
+    Returns
+    -------
+    list
+        ``func``'s results, in the order of ``calls``.
+
+    Raises
+    ------
+    Exception
+        The first failed call's error, by its own type; the other tasks are
+        cancelled.
+
+    Examples
+    --------
+    >>> from operator import add
+    >>> from distributed import Client, LocalCluster
+    >>> from embedclf.distributed import map_calls
+    >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as lc, \\
+    ...         Client(lc) as client:
+    ...     map_calls(add, [((1,), {}), ((2,), {})], client=client, shared=(10,))
+    [11, 12]
+    """
+    from distributed import as_completed
+
+    sent = client.scatter(list(shared), broadcast=True, hash=False) if shared else []
+    futures = {
+        client.submit(func, *sent, *args, pure=False, **kwargs): k
+        for k, (args, kwargs) in enumerate(calls)
+    }
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(futures), desc=desc or getattr(func, "__name__", "tasks"), unit=unit)
+    results = [None] * len(futures)
+    try:
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        client.cancel([f for f in futures if not f.done()])
+        if sent:
+            client.cancel(sent)
+    return results
 
 
 def distribute(estimator, method, X):

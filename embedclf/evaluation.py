@@ -420,6 +420,11 @@ def fold_scores(estimator, X, y, fold_name, train, test, *, labels, blas_threads
     )
 
 
+def _fold_task(X, y, estimator, fold_name, train, test, **kwargs):
+    """:func:`fold_scores` with the clips first: the arguments every fold shares."""
+    return fold_scores(estimator, X, y, fold_name, train, test, **kwargs)
+
+
 def cross_validate_folds(
     estimator,
     X,
@@ -439,8 +444,8 @@ def cross_validate_folds(
     Each fold fits a fresh :func:`~sklearn.base.clone` on the other folds
     and predicts the held-out one; nothing fitted is shared between folds.
     When a Dask cluster is active (see :mod:`embedclf.distributed`), the
-    folds run as tasks on it through joblib's Dask backend, with the same
-    scores as here.
+    folds run as tasks on it (:func:`embedclf.distributed.map_calls`: the
+    clips go to each worker once), with the same scores as here.
 
     Parameters
     ----------
@@ -507,33 +512,30 @@ def cross_validate_folds(
 
         return list(tqdm(folds_done, total=len(splits), desc="folds", unit="fold"))
 
-    if active_client() is None:
+    client = active_client()
+    if client is None:
         results = track(
             fold_scores(
                 estimator, X, y, fold_name, train, test, labels=labels, blas_threads=blas_threads
             )
             for fold_name, train, test in splits
         )
-    else:  # a Dask cluster is active: one task per fold, through joblib's Dask backend
-        from joblib import Parallel, delayed, parallel_config
+    else:  # a Dask cluster is active: one task per fold, the clips sent to each worker once
+        from .distributed import map_calls
 
-        # the clips go to the workers once, not once per fold
-        with parallel_config(backend="dask", scatter=[X, y]):
-            results = track(
-                Parallel(n_jobs=-1, return_as="generator")(
-                    delayed(fold_scores)(
-                        estimator,
-                        X,
-                        y,
-                        fold_name,
-                        train,
-                        test,
-                        labels=labels,
-                        blas_threads=blas_threads,
-                    )
-                    for fold_name, train, test in splits
-                )
-            )
+        calls = [
+            ((estimator, fold_name, train, test), {"labels": labels, "blas_threads": blas_threads})
+            for fold_name, train, test in splits
+        ]
+        results = map_calls(
+            _fold_task,
+            calls,
+            client=client,
+            shared=(X, y),
+            progress=progress,
+            desc="folds",
+            unit="fold",
+        )
     rows = [row for row, _ in results]
     preds = [pred for _, pred in results]
     predictions = pd.concat(preds, ignore_index=True)

@@ -274,6 +274,37 @@ def test_evaluation_folds_and_searches_on_cluster_score_the_same(dask_cluster):
     assert np.allclose(remote_cv, cross_val_score(_logmel_model(), X, y, cv=3))
 
 
+def test_folds_run_on_the_worker_of_a_one_thread_cluster():
+    """joblib's Dask backend runs every call in the caller when the cluster has one
+    worker thread; the folds must still run as tasks on the worker, and never ship
+    their clips back to the cluster clip by clip."""
+    from embedclf.datasets import make_sound_events
+
+    X, y = make_sound_events(n_per_class=6, sr=8000, duration=0.5, random_state=0)[:2]
+    folds = np.tile([1, 2, 3], len(y) // 3 + 1)[: len(y)]
+    local = cross_validate_folds(_logmel_model(), X, y, folds=folds, progress=False)
+    with cluster(workers=1) as client, distributed.get_task_stream(client) as stream:
+        remote = cross_validate_folds(_logmel_model(), X, y, folds=folds, progress=False)
+        threads, warned = client.submit(_logmel_threads_here, pure=False).result()
+    names = [t["key"][0] if isinstance(t["key"], tuple) else t["key"] for t in stream.data]
+    assert sum(str(k).startswith("_fold_task") for k in names) == 3
+    assert not any(str(k).startswith("_run_task") for k in names)  # no nested clip tasks
+    assert remote.per_fold["accuracy"].tolist() == local.per_fold["accuracy"].tolist()
+    assert remote.predictions["y_pred"].tolist() == local.predictions["y_pred"].tolist()
+    # LogMel(n_jobs=-1) on the worker runs the worker's share of threads (all CPUs for
+    # one worker), without joblib's "daemon=True, setting n_jobs=1" warning
+    assert (threads, warned) == (available_cpus(), [])
+
+
+def _logmel_threads_here():
+    from embedclf._utils.parallel import thread_count
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        LogMel(sr=8000, n_jobs=-1).fit([np.zeros(800)]).transform([np.zeros(4000)] * 4)
+    return thread_count(-1), [str(w.message) for w in caught]
+
+
 def test_cli_evaluate_on_a_scheduler_matches_the_local_run(dask_cluster, event_files, capsys):
     from embedclf.cli import main
 

@@ -21,7 +21,7 @@ from contextlib import contextmanager, nullcontext
 
 import numpy as np
 
-__all__ = ["executor", "single_threaded_blas", "blas_threads", "run_in_parts"]
+__all__ = ["executor", "single_threaded_blas", "blas_threads", "run_in_parts", "thread_count"]
 
 _EXECUTOR = None
 _EXECUTOR_LOCK = threading.Lock()
@@ -131,6 +131,47 @@ def _after_fork_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def thread_count(n_jobs):
+    """Threads of this process that ``n_jobs`` (scikit-learn's convention) asks for.
+
+    For work run in :func:`run_in_parts`'s threads. ``None`` is joblib's
+    active ``n_jobs`` (1 unless :func:`joblib.parallel_config` sets more),
+    ``-1`` every CPU this process may use (:func:`embedclf.threads.model_threads`:
+    in a Dask or joblib worker, that worker's share), ``-2`` one fewer, and
+    so on. joblib's own ``effective_n_jobs`` is not used for -1: it counts
+    worker *processes*, and so gives 1 (with a warning on every call) inside a
+    daemonic Dask worker, where threads are fine.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> from embedclf._utils.parallel import thread_count
+    >>> thread_count(None), thread_count(3)
+    (1, 3)
+    >>> from embedclf.threads import model_threads
+    >>> thread_count(-1) == model_threads()
+    True
+    """
+    if n_jobs is None:
+        from joblib import effective_n_jobs
+
+        return max(1, effective_n_jobs(None))
+    n_jobs = int(n_jobs)
+    if n_jobs < 0:
+        from ..threads import model_threads
+
+        return max(1, model_threads() + 1 + n_jobs)
+    return max(1, n_jobs)
 
 
 def run_in_parts(func, waves, n_threads):

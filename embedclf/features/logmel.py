@@ -14,13 +14,12 @@ import os
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import effective_n_jobs
 from scipy import fft as sp_fft
 from scipy import signal as sp_signal
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._utils.parallel import run_in_parts, single_threaded_blas
+from .._utils.parallel import run_in_parts, single_threaded_blas, thread_count
 from ..audio import ClipTransformer, to_mono
 from .mel import (
     PaddedFrames,
@@ -117,8 +116,10 @@ class LogMel(ClipTransformer):
     normalize_floor : float, default=1.0
         Floor on the standard deviation (in dB) when normalising.
     n_jobs : int or None, default=None
-        Threads for a batch of clips (``None`` means 1, ``-1`` all cores).
-        The work releases the GIL, so threads scale; results do not change.
+        Threads for a batch of clips (``None`` means 1, ``-1`` every CPU this
+        process may use: in a Dask or joblib worker, that worker's share, see
+        :func:`embedclf.threads.model_threads`). The work releases the GIL,
+        so threads scale; results do not change.
     on_error : {"raise", "skip"}, default="raise"
         What to do with unreadable clips (see :class:`AudioLoader`).
 
@@ -261,7 +262,7 @@ class LogMel(ClipTransformer):
         return (np.arange(n_frames) * self.hop_length + offset) / float(self.sr)
 
     def _transform_waves(self, waves):
-        n_threads = min(effective_n_jobs(self.n_jobs), len(waves))
+        n_threads = min(thread_count(self.n_jobs), len(waves))
         # The mel projections are small matrix products: BLAS threads would
         # spin-wait more than they compute, so each worker runs BLAS on one thread.
         with single_threaded_blas():
