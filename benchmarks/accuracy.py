@@ -33,6 +33,12 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 US8K = "US8K fold-3 partial"
 
 
+def embedding_cache(model, value):
+    """``model`` with every embedding cache of its ``emb`` step (nested too) set to ``value``."""
+    keys = [k for k in model.get_params() if k.startswith("emb__") and k.endswith("cache")]
+    return model.set_params(**dict.fromkeys(keys, value))
+
+
 def feature_cost(model, clips, sr):
     """CPU ms per second of audio of the steps before the classifier (no cache).
 
@@ -42,9 +48,7 @@ def feature_cost(model, clips, sr):
     if not hasattr(model, "steps"):
         return None
     steps = model[:-1] if model.steps[-2][0] != "scale" else model[:-2]
-    steps = clone(steps)
-    if "emb__cache" in steps.get_params():
-        steps.set_params(emb__cache=None)
+    steps = embedding_cache(clone(steps), None)
     sample = clips[:40]
     steps.fit(sample[:1])
     steps.transform(sample[:2])  # warm up (model load, FFT plans)
@@ -54,9 +58,7 @@ def feature_cost(model, clips, sr):
 
 
 def evaluate(dataset, df, pipeline, cache, emb_cache):
-    model = make_pipeline(pipeline)
-    if "emb__cache" in model.get_params():
-        model.set_params(emb__cache=emb_cache)
+    model = embedding_cache(make_pipeline(pipeline), emb_cache)
     sr = pipeline_sr(model)
     if (dataset, sr) not in cache:  # decode + resample once per dataset and rate
         t = time.perf_counter()

@@ -24,6 +24,7 @@ _LAZY = {
     "MFCC": "embedclf.features.logmel",
     "OpenL3Embedding": "embedclf.features.openl3",
     "Recognizer": "embedclf.stream",
+    "SpeedViews": "embedclf.features.views",
     "WindowAggregator": "embedclf.features.windows",
 }
 

@@ -40,6 +40,7 @@ TRUSTED_TYPES = (
     "embedclf.features.logmel.LogMel",
     "embedclf.features.logmel.MFCC",
     "embedclf.features.openl3.OpenL3Embedding",
+    "embedclf.features.views.SpeedViews",
     "embedclf.features.windows.WindowAggregator",
     "embedclf.models.augment.Augmenter",
     "embedclf.models.cnn.KerasCNN",

@@ -140,6 +140,19 @@ def _birdnet_features():
     return [("emb", BirdNETEmbedding()), ("agg", WindowAggregator(stats=("mean", "max")))]
 
 
+def _birdnet_speed_features():
+    from .features.birdnet import BirdNETEmbedding
+    from .features.views import SpeedViews
+    from .features.windows import WindowAggregator
+
+    # speeds 0.9/1.0/1.1 (speed perturbation): chosen on ESC-10 folds 1-4 and the
+    # UrbanSound8K partial fold (benchmarks/speed_views.py)
+    return [
+        ("emb", SpeedViews(BirdNETEmbedding(), speeds=(0.9, 1.0, 1.1))),
+        ("agg", WindowAggregator(stats=("mean", "max"))),
+    ]
+
+
 def _openl3_features():
     from .features.openl3 import OpenL3Embedding
     from .features.windows import WindowAggregator
@@ -199,6 +212,13 @@ register_pipeline(
     "birdnet-forest",
     _pipe(_birdnet_features, _forest),
     "BirdNET V2.4 embeddings (3 s windows) -> mean/max -> random forest (500 trees) "
+    "[extra: birdnet; model CC BY-NC-SA 4.0]",
+)
+register_pipeline(
+    "birdnet-speeds",
+    _pipe(_birdnet_speed_features, _linear),
+    "BirdNET V2.4 embeddings of each clip played at 0.9x, 1x and 1.1x speed -> mean/max over "
+    "all their windows -> standardise -> logistic regression (3x the BirdNET cost) "
     "[extra: birdnet; model CC BY-NC-SA 4.0]",
 )
 register_pipeline(

@@ -13,13 +13,18 @@ Examples
 
 from __future__ import annotations
 
+from numbers import Integral
+
 __all__ = ["estimator_sr"]
 
 
 def estimator_sr(estimator):
     """The sample rate a fitted or unfitted estimator (or pipeline) expects its clips at.
 
-    Looks for an ``sr`` parameter on the estimator or its first step.
+    Looks for an ``sr`` parameter on the estimator or its first step, or
+    an ``sr`` attribute of the first step (a wrapper such as
+    :class:`~embedclf.features.views.SpeedViews` reads clips at its
+    transformer's rate).
 
     Parameters
     ----------
@@ -47,4 +52,8 @@ def estimator_sr(estimator):
     for key, value in params.items():
         if key.endswith("__sr") and key.count("__") == 1:
             return value
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        sr = getattr(steps[0][1], "sr", None)
+        return sr if isinstance(sr, Integral) else None
     return None

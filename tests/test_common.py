@@ -6,7 +6,7 @@ choice, not a bug.
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from embedclf import MFCC, AudioLoader, LogMel, WindowAggregator
+from embedclf import MFCC, AudioLoader, LogMel, SpeedViews, WindowAggregator
 
 _LIST_OUTPUT = (
     "transform returns one (n_frames, n_features) array per clip in a list, because clips have "
@@ -137,6 +137,7 @@ def _deep_estimators():
             n_jobs=2,
         ),
         MFCC(sr=8000, n_fft=64, hop_length=32, n_mels=8, n_mfcc=4, deltas=1, delta_width=3),
+        SpeedViews(LogMel(sr=8000, n_fft=64, hop_length=32, n_mels=8)),
         WindowAggregator(),
         WindowAggregator(stats=("mean", "max"), quantiles=(0.1, 0.9), diffs=True),
         *_deep_estimators(),

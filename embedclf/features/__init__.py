@@ -1,4 +1,4 @@
-"""Feature extractors: log-mel, MFCC, analysis windows and pooling.
+"""Feature extractors: log-mel, MFCC, speed views, analysis windows and pooling.
 
 Names and units
 ---------------
@@ -44,6 +44,7 @@ Examples
 """
 
 from .logmel import MFCC, LogMel, log_mel, mfcc
+from .views import SpeedViews
 from .windows import WindowAggregator, split_windows
 
-__all__ = ["LogMel", "MFCC", "log_mel", "mfcc", "WindowAggregator", "split_windows"]
+__all__ = ["LogMel", "MFCC", "log_mel", "mfcc", "SpeedViews", "WindowAggregator", "split_windows"]

@@ -1,0 +1,181 @@
+"""BirdNET embeddings of each clip played at several speeds (``SpeedViews``): which help.
+
+Every clip is embedded at each speed once (``SpeedViews(BirdNETEmbedding(),
+speeds=(s,))``, cached), then candidates combine them:
+
+- ``pooled``: the windows of all views pooled together (window mean and max,
+  as ``birdnet-linear``), standardised, logistic regression: what
+  ``SpeedViews(BirdNETEmbedding(), speeds=...)`` in a pipeline computes;
+- ``views as rows``: each view pooled on its own and used as an extra
+  training row with its clip's label; a clip is predicted from the mean
+  log-probability of its views (augmentation at training and test time).
+
+Selection never looks at the ESC-10 test folds: candidates are ranked by the
+mean of (a) leave-one-fold-out accuracy on ESC-10 folds 1-4 and (b) 5-fold
+accuracy on ``urbansound8k-fold3-partial`` grouped by ``fsID`` (as
+``deep_birdnet.py``). ESC-10 5-fold and FSDD's official split are reported,
+never used to choose.
+
+Writes ``benchmarks/results/speed_views.csv`` and ``speed_views.md``.
+
+Usage: python benchmarks/speed_views.py [--cache build/cache]
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from embedclf import BirdNETEmbedding, SpeedViews, WindowAggregator
+from embedclf.audio import load_clips
+from embedclf.datasets import load_esc10, load_fsdd, load_urbansound8k
+from embedclf.evaluation import atomic_write, atomic_write_data
+
+HERE = Path(__file__).resolve().parent
+DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
+SPEED_SETS = [
+    (1.0,),
+    (0.9, 1.0, 1.1),
+    (0.8, 1.0, 1.25),
+    (0.8, 0.9, 1.0, 1.1),
+    (0.8, 0.9, 1.0, 1.1, 1.25),
+]
+ALL_SPEEDS = sorted({s for speeds in SPEED_SETS for s in speeds})
+
+
+def embed_views(clips, cache):
+    """{speed: per-clip window matrices} for every speed in ``SPEED_SETS``."""
+    out = {}
+    for speed in ALL_SPEEDS:
+        views = SpeedViews(BirdNETEmbedding(cache=cache, progress=True), speeds=(speed,))
+        out[speed] = views.fit(clips[:1]).transform(clips)
+    return out
+
+
+def pooled(windows):
+    """One row per clip: the mean and max of its windows."""
+    return WindowAggregator(stats=("mean", "max")).fit_transform(windows)
+
+
+def fit_predict(V, y, train, test, speeds, head, C):
+    """Predicted labels of ``test`` from a model fitted on ``train``."""
+
+    def model():
+        return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
+
+    if head == "pooled":
+        X = pooled([np.concatenate([V[s][i] for s in speeds]) for i in range(len(y))])
+        return model().fit(X[train], y[train]).predict(X[test])
+    rows = {s: pooled(V[s]) for s in speeds}
+    m = model().fit(np.vstack([rows[s][train] for s in speeds]), np.tile(y[train], len(speeds)))
+    log_p = sum(np.log(np.clip(m.predict_proba(rows[s][test]), 1e-12, None)) for s in speeds)
+    return m.classes_[log_p.argmax(1)]
+
+
+def accuracy(V, y, splits, speeds, head, C):
+    accs = [np.mean(fit_predict(V, y, tr, te, speeds, head, C) == y[te]) for tr, te in splits]
+    return float(np.mean(accs)), float(np.std(accs))
+
+
+def fold_splits(folds, keep=None):
+    idx = np.arange(len(folds)) if keep is None else np.flatnonzero(np.isin(folds, keep))
+    return [(idx[folds[idx] != f], idx[folds[idx] == f]) for f in np.unique(folds[idx])]
+
+
+def candidates():
+    out = [("birdnet-linear", (1.0,), "pooled", 0.1)]
+    for speeds in SPEED_SETS[1:]:
+        for head in ("pooled", "views as rows"):
+            for C in (0.1, 0.3):
+                out.append((f"{head} {'/'.join(map(str, speeds))} C={C}", speeds, head, C))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
+    ap.add_argument("--out", default=str(HERE / "results"))
+    args = ap.parse_args()
+    need = ["esc10", "urbansound8k-fold3-partial", "fsdd"]
+    if not all((DATA / n).is_dir() for n in need):
+        print(f"needs {', '.join(need)} under {DATA}; nothing to measure", file=sys.stderr)
+        return 0
+    t0 = time.perf_counter()
+    esc = load_esc10(DATA / "esc10")
+    us = load_urbansound8k(DATA / "urbansound8k-fold3-partial")
+    fsdd = load_fsdd(DATA / "fsdd")
+    data = {}
+    for name, df in [("esc10", esc), ("us8k", us), ("fsdd", fsdd)]:
+        res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=48000, progress=True)
+        print(f"embedding {name} at speeds {ALL_SPEEDS} ...", file=sys.stderr)
+        data[name] = (embed_views(res.clips, args.cache), np.asarray(res.y))
+    print(f"embedded in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+    esc_folds = esc["fold"].to_numpy()
+    y_us = data["us8k"][1]
+    us_splits = list(
+        StratifiedGroupKFold(5, shuffle=True, random_state=0).split(
+            np.zeros(len(y_us)), y_us, us["group"].to_numpy()
+        )
+    )
+    split = fsdd["split"].to_numpy()
+    splits = {
+        "esc10_inner_1to4": ("esc10", fold_splits(esc_folds, keep=[1, 2, 3, 4])),
+        "us8k_partial_grouped": ("us8k", us_splits),
+        "esc10_5fold": ("esc10", fold_splits(esc_folds)),
+        "fsdd_official": (
+            "fsdd",
+            [(np.flatnonzero(split == "train"), np.flatnonzero(split == "test"))],
+        ),
+    }
+    rows = []
+    for name, speeds, head, C in candidates():
+        r = {"candidate": name, "speeds": " ".join(map(str, speeds)), "head": head, "C": C}
+        for col, (ds, sp) in splits.items():
+            V, y = data[ds]
+            r[col], std = accuracy(V, y, sp, speeds, head, C)
+            if col == "esc10_5fold":
+                r["esc10_5fold_std"] = std
+        r["selection"] = (r["esc10_inner_1to4"] + r["us8k_partial_grouped"]) / 2
+        rows.append(r)
+        print(
+            f"{name:40s} selection {100 * r['selection']:.1f} esc10 {100 * r['esc10_5fold']:.1f}"
+            f" fsdd {100 * r['fsdd_official']:.1f}",
+            file=sys.stderr,
+        )
+    write(pd.DataFrame(rows).sort_values("selection", ascending=False, kind="stable"), args.out)
+    return 0
+
+
+def write(table, out):
+    os.makedirs(out, exist_ok=True)
+    atomic_write(os.path.join(out, "speed_views.csv"), lambda p: table.to_csv(p, index=False))
+    md = [
+        "Ranked by `selection` = mean of ESC-10 folds 1-4 (leave one fold out) and the "
+        "UrbanSound8K fold-3 partial set (5 folds grouped by fsID); ESC-10 5-fold and FSDD are "
+        "reported, not used to choose. Written by `benchmarks/speed_views.py`.",
+        "",
+        "| candidate | selection | ESC-10 1-4 | US8K partial | ESC-10 5-fold | FSDD |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in table.to_dict("records"):
+        md.append(
+            f"| {r['candidate']} | {100 * r['selection']:.1f}% | "
+            f"{100 * r['esc10_inner_1to4']:.1f}% | {100 * r['us8k_partial_grouped']:.1f}% | "
+            f"{100 * r['esc10_5fold']:.1f}% ± {100 * r['esc10_5fold_std']:.1f} | "
+            f"{100 * r['fsdd_official']:.1f}% |"
+        )
+    atomic_write_data(os.path.join(out, "speed_views.md"), "\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Several views of every clip: the same clip played at a few speeds.
+
+A pretrained embedding sees a sound through the model's fixed analysis
+(BirdNET's mel bands, its 3 s windows). Playing a clip slightly faster or
+slower shifts its pitch and tempo together, the way a recording device,
+a slightly different engine or a larger dog would; embedding each of those
+views and pooling all their windows gives a clip vector that depends less
+on exactly where a sound's energy falls in the model's bands. This is
+"speed perturbation" (Ko et al., 2015, speeds 0.9, 1.0 and 1.1) used at both
+training and prediction time.
+
+Examples
+--------
+>>> import numpy as np
+>>> from embedclf import LogMel
+>>> from embedclf.features.views import SpeedViews
+>>> views = SpeedViews(LogMel(sr=8000, n_fft=256, hop_length=128, n_mels=8))
+>>> [f.shape for f in views.fit_transform([np.zeros(8000, dtype=np.float32)])]
+[(210, 8)]
+"""
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods, StrOptions
+
+from .._utils.validation import check_X
+from ..audio import ClipTransformer, resample
+from ..sample_rate import estimator_sr
+
+__all__ = ["SpeedViews"]
+
+
+class SpeedViews(ClipTransformer):
+    """Run a clip transformer on each clip played at several speeds; stack the outputs.
+
+    Each clip is resampled so that it plays ``speed`` times as fast at the
+    transformer's sample rate (shorter and higher for a speed above 1,
+    longer and lower below), the transformer runs on every view, and a
+    clip's outputs are stacked along their first axis (windows or frames),
+    in the order of ``speeds``. Follow it with an order-free pooling such as
+    :class:`~embedclf.WindowAggregator` ``stats=("mean", "max")``: the clip
+    vector then pools the windows of all its views. (``diffs=True`` would
+    also difference the last window of one view with the first of the next.)
+
+    Parameters
+    ----------
+    transformer : clip transformer
+        An estimator with an ``sr`` parameter whose ``transform`` returns one
+        array per clip with windows (or frames) along the first axis, e.g.
+        :class:`~embedclf.BirdNETEmbedding`, :class:`~embedclf.OpenL3Embedding`
+        or :class:`~embedclf.LogMel`. It is cloned at ``fit``; a ``cache`` it
+        has holds every view (each view is its own content).
+    speeds : tuple of float, default=(0.9, 1.0, 1.1)
+        Playback speeds, each above 0. A view at speed ``s`` is the clip
+        resampled from ``round(sr * s)`` Hz to ``sr`` (soxr, high quality);
+        ``1.0`` is the clip as it is. Costs one transformer run per speed
+        (a clip at speed ``s`` lasts ``1 / s`` as long).
+    on_error : {"raise", "skip"}, default="raise"
+        What to do with a clip that cannot be read: raise an
+        :class:`~embedclf.exceptions.AudioError` naming it, or leave it out
+        of the output and record it in ``skipped_`` (with a warning).
+
+    Attributes
+    ----------
+    transformer_ : estimator
+        The fitted clone of ``transformer``.
+    n_clips_fit_ : int
+        Clips passed to ``fit``.
+    skipped_ : pandas.DataFrame
+        After ``transform`` with ``on_error="skip"``: ``index, source,
+        reason`` of every clip left out.
+
+    See Also
+    --------
+    embedclf.WindowAggregator : pools the stacked windows into one row per clip.
+
+    Notes
+    -----
+    The ``sr`` this transformer reads clips at is its transformer's.
+
+    References
+    ----------
+    T. Ko, V. Peddinti, D. Povey and S. Khudanpur, "Audio augmentation for
+    speech recognition", Interspeech 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf import LogMel
+    >>> from embedclf.features.views import SpeedViews
+    >>> clip = np.sin(2 * np.pi * 440 * np.arange(8000) / 8000).astype(np.float32)
+    >>> mel = LogMel(sr=8000, n_fft=256, hop_length=128, n_mels=8)
+    >>> views = SpeedViews(mel, speeds=(0.5, 1.0)).fit([clip])
+    >>> [f.shape for f in views.transform([clip])]  # 126 frames at half speed + 63 as it is
+    [(189, 8)]
+    """
+
+    _parameter_constraints = {
+        "transformer": [HasMethods(["fit", "transform"])],
+        "speeds": ["array-like"],
+        "on_error": [StrOptions({"raise", "skip"})],
+    }
+
+    def __init__(self, transformer, *, speeds=(0.9, 1.0, 1.1), on_error="raise"):
+        self.transformer = transformer
+        self.speeds = speeds
+        self.on_error = on_error
+
+    @property
+    def sr(self):
+        """The sample rate clips are read at: the transformer's ``sr``."""
+        return estimator_sr(self.transformer)
+
+    def _speeds(self):
+        try:
+            speeds = [float(s) for s in np.ravel(np.asarray(self.speeds, dtype=object))]
+        except (TypeError, ValueError):
+            speeds = []
+        if not speeds or not all(np.isfinite(s) and s > 0 for s in speeds):
+            raise ValueError(
+                f"speeds must be one or more finite numbers above 0, got {self.speeds!r}"
+            )
+        if self.sr is None:
+            raise ValueError(
+                f"{type(self.transformer).__name__} has no sr parameter: SpeedViews needs a "
+                "clip transformer (LogMel, BirdNETEmbedding, OpenL3Embedding, ...)"
+            )
+        return speeds
+
+    def _fit_clips(self, X, y):
+        self._speeds()
+        super()._fit_clips(X, y)
+        # As a list: the transformer sees views of every length, never a fixed 2-D shape.
+        self.transformer_ = clone(self.transformer).fit(list(check_X(X)))
+
+    def _transform_waves(self, waves):
+        sr = int(self.sr)
+        per_speed = []
+        for speed in self._speeds():
+            rate = int(round(sr * speed))
+            views = waves if rate == sr else [resample(w, rate, sr) for w in waves]
+            per_speed.append(self.transformer_.transform(views))
+        return [np.concatenate([out[i] for out in per_speed]) for i in range(len(waves))]

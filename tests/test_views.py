@@ -1,0 +1,121 @@
+"""SpeedViews: a clip transformer run on each clip played at several speeds."""
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from sklearn.base import clone
+
+from embedclf import LogMel, SpeedViews, WindowAggregator
+from embedclf.exceptions import AudioError, SkippedClipsWarning
+from embedclf.pipelines import make_pipeline, pipeline_sr
+
+SR = 8000
+
+
+def _mel(**kw):
+    return LogMel(sr=SR, n_fft=512, hop_length=128, n_mels=64, **kw)
+
+
+def _tone(freq, seconds=1.0):
+    t = np.arange(int(SR * seconds)) / SR
+    return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_each_view_is_the_transformer_on_the_clip_resampled_by_soxr():
+    rng = np.random.default_rng(0)
+    clips = [(0.2 * rng.standard_normal(n)).astype(np.float32) for n in (8000, 5300)]
+    speeds = (0.8, 1.0, 1.25)
+    out = SpeedViews(_mel(), speeds=speeds).fit(clips).transform(clips)
+    mel = _mel().fit(clips)
+    for clip, got in zip(clips, out):
+        # independent reference: soxr called directly, one view after the other
+        views = [
+            clip if s == 1.0 else soxr.resample(clip, int(SR * s), SR, quality="HQ") for s in speeds
+        ]
+        want = np.concatenate([mel.transform([v])[0] for v in views])
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_a_faster_view_is_higher_and_shorter():
+    """A 500 Hz tone played at 2x peaks near 1000 Hz in half the frames."""
+    centres = librosa.mel_frequencies(n_mels=64 + 2, fmax=SR / 2)[1:-1]  # LogMel's htk=False
+    frames = {}
+    for speed in (1.0, 2.0):
+        (S,) = SpeedViews(_mel(), speeds=(speed,)).fit([_tone(500)]).transform([_tone(500)])
+        peak = centres[np.argmax(S.mean(0))]
+        assert abs(peak - 500 * speed) < 0.1 * 500 * speed, (speed, peak)
+        frames[speed] = len(S)
+    assert frames[2.0] == pytest.approx(frames[1.0] / 2, abs=2)
+
+
+def test_paths_and_waveforms_give_the_same_views(tmp_path):
+    clip = _tone(300, 0.7)
+    path = tmp_path / "tone.wav"
+    sf.write(path, clip, SR, subtype="FLOAT")
+    views = SpeedViews(_mel()).fit([clip])
+    np.testing.assert_array_equal(views.transform([str(path)])[0], views.transform([clip])[0])
+
+
+def test_unreadable_files_follow_on_error_and_are_named(tmp_path):
+    good = tmp_path / "good.wav"
+    sf.write(good, _tone(300, 0.5), SR, subtype="FLOAT")
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    X = [str(good), str(bad), str(good)]
+    with pytest.raises(AudioError, match="bad.wav"):
+        SpeedViews(_mel()).fit(X[:1]).transform(X)
+    views = SpeedViews(_mel(), on_error="skip").fit(X[:1])
+    with pytest.warns(SkippedClipsWarning, match="bad.wav"):
+        out = views.transform(X)
+    assert len(out) == 2 and np.array_equal(out[0], out[1])
+    assert views.skipped_["index"].tolist() == [1]
+    assert views.skipped_["source"].tolist() == [str(bad)]
+
+
+@pytest.mark.parametrize("speeds", [(), (1.0, 0.0), (1.0, -0.5), (float("nan"),), ("fast",)])
+def test_bad_speeds_are_refused_at_fit(speeds):
+    with pytest.raises(ValueError, match="speeds must be"):
+        SpeedViews(_mel(), speeds=speeds).fit([_tone(300)])
+
+
+def test_a_transformer_without_a_sample_rate_is_refused():
+    with pytest.raises(ValueError, match="has no sr parameter"):
+        SpeedViews(WindowAggregator()).fit([_tone(300)])
+
+
+def test_fit_leaves_the_given_transformer_alone_and_clones_survive():
+    mel = _mel()
+    views = SpeedViews(mel, speeds=(0.9, 1.1)).fit([_tone(300)])
+    assert views.transformer_ is not mel and not hasattr(mel, "mel_basis_")
+    assert views.sr == SR
+    copy = clone(views)
+    assert copy.get_params()["speeds"] == (0.9, 1.1) and not hasattr(copy, "transformer_")
+
+
+def test_the_named_pipeline_reads_clips_at_birdnets_rate():
+    pipe = make_pipeline("birdnet-speeds")
+    assert pipeline_sr(pipe) == 48000
+    assert pipe.named_steps["emb"].speeds == (0.9, 1.0, 1.1)
+
+
+def test_a_pipeline_with_speed_views_classifies_pitch():
+    """Low and high tones, each heard at several speeds, stay separable."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    rng = np.random.default_rng(1)
+    X = [_tone(f) for f in rng.uniform(200, 400, 8)] + [
+        _tone(f) for f in rng.uniform(1400, 1800, 8)
+    ]
+    y = ["low"] * 8 + ["high"] * 8
+    pipe = Pipeline(
+        [
+            ("views", SpeedViews(_mel())),
+            ("agg", WindowAggregator(stats=("mean", "max"))),
+            ("clf", LogisticRegression(max_iter=1000)),
+        ]
+    ).fit(X, y)
+    assert pipeline_sr(pipe) == SR
+    assert pipe.predict([_tone(300), _tone(1600)]).tolist() == ["low", "high"]
