@@ -139,6 +139,18 @@ def test_shapes_rates_and_batching(clips):
         np.testing.assert_allclose(a.values, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.numeric
+def test_interpreters_side_by_side_give_the_one_interpreter_embeddings(clips):
+    """Batches of 5 windows split over 3 interpreters (parts of 1 and 2), then a batch of 1,
+    embed as one interpreter does."""
+    low = [c[::3].copy() for c in clips] * 2  # 6 windows
+    one = BirdNETEmbedding(sr=16000, batch_size=5, num_threads=1).fit(low).transform(low)
+    three = BirdNETEmbedding(sr=16000, batch_size=5, num_threads=3).fit(low).transform(low)
+    for a, b in zip(one, three):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
 def test_missing_model_errors_say_what_to_do(monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match="BirdNET model not found: .*nope.tflite"):
         BirdNETEmbedding(model_path=str(tmp_path / "nope.tflite")).fit([np.zeros(10)])

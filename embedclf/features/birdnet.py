@@ -117,18 +117,16 @@ def _with_outputs(path, tensors):
         return _PATCHED[key]
 
 
-class _BirdNETRunner:
-    """A LiteRT interpreter whose batch dimension follows the input.
+class _Interpreter:
+    """One LiteRT interpreter whose batch dimension follows the input.
 
     Returns one array per requested tensor, in the order asked.
     """
 
-    def __init__(self, path, num_threads, tensors=(_POOL_TENSOR,)):
+    def __init__(self, model, num_threads, tensors):
         Interpreter = _interpreter_class()
         self.tensors = tuple(tensors)
-        self.interpreter = Interpreter(
-            model_content=_with_outputs(path, self.tensors), num_threads=num_threads
-        )
+        self.interpreter = Interpreter(model_content=model, num_threads=num_threads)
         self.input = self.interpreter.get_input_details()[0]["index"]
         self.batch = None
 
@@ -147,6 +145,44 @@ class _BirdNETRunner:
         self.interpreter.set_tensor(self.input, np.ascontiguousarray(windows, dtype=np.float32))
         self.interpreter.invoke()
         return [self.interpreter.get_tensor(i).copy() for i in self.outputs]
+
+
+class _BirdNETRunner:
+    """``num_threads`` single-thread interpreters, each running its share of a batch.
+
+    Interpreters of one thread on parts of a batch, side by side (``invoke``
+    releases the GIL), outrun one interpreter of as many threads on the
+    whole batch: BirdNET's layers are too small for XNNPACK to split well
+    (benchmarks/birdnet_speed.py). A window's embedding does not depend on
+    the part it runs in. A batch smaller than that (a live stream's single
+    window) runs on one interpreter of ``num_threads`` threads instead.
+    Returns one array per requested tensor.
+    """
+
+    def __init__(self, path, num_threads, tensors=(_POOL_TENSOR,)):
+        self.tensors = tuple(tensors)
+        self.model = _with_outputs(path, self.tensors)
+        self.parts = [_Interpreter(self.model, 1, self.tensors) for _ in range(max(1, num_threads))]
+        self.wide = None  # made on the first batch smaller than len(parts)
+
+    def __call__(self, windows):
+        if len(self.parts) == 1:
+            return self.parts[0](windows)
+        k = len(self.parts)
+        if len(windows) < k:
+            if self.wide is None:
+                self.wide = _Interpreter(self.model, k, self.tensors)
+            return self.wide(windows)
+        from .._utils.parallel import executor
+
+        cuts = np.linspace(0, len(windows), k + 1).astype(int)
+        spans = list(zip(cuts[:-1], cuts[1:]))
+        others = [
+            executor().submit(part, windows[a:b]) for part, (a, b) in zip(self.parts[1:], spans[1:])
+        ]
+        first = self.parts[0](windows[spans[0][0] : spans[0][1]])  # this thread runs a part too
+        outs = [first] + [f.result() for f in others]
+        return [np.concatenate([o[t] for o in outs]) for t in range(len(self.tensors))]
 
 
 def _pool(values, pooling):
@@ -188,7 +224,8 @@ class BirdNETEmbedding(PretrainedEmbedding):
     batch_size : int, default=16
         Windows per interpreter call, across clips.
     num_threads : int or None, default=None
-        Interpreter threads. ``None``: the CPUs this process may use
+        How many single-thread interpreters run side by side, each on its
+        part of every batch (``batch_size``). ``None``: the CPUs this process may use
         (:func:`embedclf.threads.model_threads`: CPU affinity and cgroup
         quota; inside a joblib worker, that worker's share). Never part of
         the cache key: it does not change the embeddings.
