@@ -32,20 +32,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import selection  # beside this script
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from embedclf import BirdNETEmbedding, WindowAggregator
 from embedclf.audio import load_clips
-from embedclf.datasets import load_esc10, load_fsdd, load_urbansound8k
-from embedclf.evaluation import atomic_write, atomic_write_data
+from embedclf.evaluation import atomic_write_data
 from embedclf.features.birdnet import LAYERS
 from embedclf.models.windows import pool_windows
 
 HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
 MAPS = [name for name in LAYERS if name != "pool"]  # layers with a (freq, time) map
 
 
@@ -120,11 +118,6 @@ def accuracy(X, y, splits, head, C):
     return float(np.mean(accs)), float(np.std(accs))
 
 
-def fold_splits(folds, keep=None):
-    idx = np.arange(len(folds)) if keep is None else np.flatnonzero(np.isin(folds, keep))
-    return [(idx[folds[idx] != f], idx[folds[idx] == f]) for f in np.unique(folds[idx])]
-
-
 def candidates():
     """(name, blocks, head, C, hop): what was tried, the combinations first."""
     base = [("pool", "mean")]
@@ -155,35 +148,24 @@ def main():
     args = ap.parse_args()
     if args.ensemble:
         return ensemble(args)
-    need = ["esc10", "urbansound8k-fold3-partial", "fsdd"]
-    if not all((DATA / n).is_dir() for n in need):
-        print(f"needs {', '.join(need)} under {DATA}; nothing to measure", file=sys.stderr)
+    if selection.missing():
+        print(
+            f"needs {', '.join(selection.missing())} under {selection.DATA}; nothing to measure",
+            file=sys.stderr,
+        )
         return 0
     t0 = time.perf_counter()
-    esc = load_esc10(DATA / "esc10")
-    us = load_urbansound8k(DATA / "urbansound8k-fold3-partial")
-    fsdd = load_fsdd(DATA / "fsdd")
-    data = {}
-    for name, df in [("esc10", esc), ("us8k", us), ("fsdd", fsdd)]:
-        res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=48000, progress=True)
-        data[name] = (res.clips, np.asarray(res.y))
+    tabs = selection.tables()
+    data = {name: selection.clips(table) for name, table in tabs.items()}
     emb = {}
     for name, (clips, _) in data.items():
         print(f"embedding {name} ...", file=sys.stderr)
         emb[(name, 3.0)] = embed_all(clips, 3.0, args.cache)
     print(f"embedded in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
 
-    esc_folds = esc["fold"].to_numpy()
-    inner = fold_splits(esc_folds, keep=[1, 2, 3, 4])
-    outer = fold_splits(esc_folds)
     y_us = data["us8k"][1]
-    us_splits = list(
-        StratifiedGroupKFold(5, shuffle=True, random_state=0).split(
-            np.zeros(len(y_us)), y_us, us["group"].to_numpy()
-        )
-    )
-    split = fsdd["split"].to_numpy()
-    fsdd_splits = [(np.flatnonzero(split == "train"), np.flatnonzero(split == "test"))]
+    splits = selection.all_splits(tabs, y_us)
+    inner, us_splits, outer, fsdd_splits = (sp for _, sp in splits.values())
 
     # resumable: candidates already in the table are not run again
     done = os.path.join(args.out, "deep_birdnet.csv")
@@ -226,10 +208,10 @@ def ensemble(args, weights=(0.0, 0.1, 0.2, 0.3, 0.5)):
     """ESC-10 (folds 1-4 inner, 5-fold) and US8K partial accuracy of the fusion."""
     from embedclf.pipelines import make_pipeline as named
 
-    esc = load_esc10(DATA / "esc10")
-    us = load_urbansound8k(DATA / "urbansound8k-fold3-partial")
+    tabs = selection.tables(["esc10", "us8k"])
+    esc, us = tabs["esc10"], tabs["us8k"]
     sets = {}
-    for name, df in [("esc10", esc), ("us8k", us)]:
+    for name, df in tabs.items():
         y = df["label"].to_numpy()
         at48 = load_clips(df["path"].tolist(), y, sr=48000).clips
         at22 = load_clips(df["path"].tolist(), y, sr=22050).clips
@@ -252,14 +234,10 @@ def ensemble(args, weights=(0.0, 0.1, 0.2, 0.3, 0.5)):
         return np.mean(accs, 0), np.std(accs, 0)
 
     folds = esc["fold"].to_numpy()
-    y_us = sets["us8k"][2]
-    us_splits = StratifiedGroupKFold(5, shuffle=True, random_state=0).split(
-        np.zeros(len(y_us)), y_us, us["group"].to_numpy()
-    )
     res = {
-        "ESC-10 folds 1-4": run("esc10", fold_splits(folds, keep=[1, 2, 3, 4])),
-        "US8K partial (by fsID)": run("us8k", list(us_splits)),
-        "ESC-10 5-fold": run("esc10", fold_splits(folds)),
+        "ESC-10 folds 1-4": run("esc10", selection.fold_splits(folds, keep=[1, 2, 3, 4])),
+        "US8K partial (by fsID)": run("us8k", selection.us8k_splits(us, sets["us8k"][2])),
+        "ESC-10 5-fold": run("esc10", selection.fold_splits(folds)),
     }
     md = [
         "Late fusion of `birdnet-linear` and `logmel-linear`: (1 - w) log P_birdnet + w log "
@@ -278,32 +256,12 @@ def ensemble(args, weights=(0.0, 0.1, 0.2, 0.3, 0.5)):
 
 
 def write(table, out):
-    os.makedirs(out, exist_ok=True)
-    atomic_write(os.path.join(out, "deep_birdnet.csv"), lambda p: table.to_csv(p, index=False))
-    md = [
-        "Ranked by `selection` = mean of ESC-10 folds 1-4 (leave one fold out) and the "
-        "UrbanSound8K fold-3 partial set (5 folds grouped by fsID); ESC-10 5-fold and FSDD are "
-        "reported, not used to choose. Written by `benchmarks/deep_birdnet.py`.",
-        "",
-        "| candidate | head | C | hop | dim | selection | ESC-10 1-4 | US8K partial "
-        "| ESC-10 5-fold | FSDD |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+    columns = [
+        *[(key, lambda r, key=key: str(r[key])) for key in ("candidate", "head", "C", "hop")],
+        ("dim", lambda r: str(r["dim"])),
+        *selection.RANKED_COLUMNS,
     ]
-
-    def pct(v):
-        return "" if pd.isna(v) else f"{100 * v:.1f}%"
-
-    for r in table.to_dict("records"):
-        std = r["esc10_5fold_std"]
-        spread = "" if pd.isna(std) else f" ± {100 * std:.1f}"
-        md.append(
-            f"| {r['candidate']} | {r['head']} | {r['C']} | {r['hop']} | {r['dim']} | "
-            f"{pct(r['selection'])} | {pct(r['esc10_inner_1to4'])} | "
-            f"{pct(r['us8k_partial_grouped'])} | {pct(r['esc10_5fold'])}{spread}"
-            f" | {pct(r['fsdd_official'])} |"
-        )
-    atomic_write_data(os.path.join(out, "deep_birdnet.md"), "\n".join(md) + "\n")
-    print("\n".join(md))
+    selection.write_ranked(table, out, "deep_birdnet", columns)
 
 
 if __name__ == "__main__":

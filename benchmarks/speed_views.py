@@ -22,25 +22,20 @@ Usage: python benchmarks/speed_views.py [--cache build/cache]
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import selection  # beside this script
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from embedclf import BirdNETEmbedding, SpeedViews, WindowAggregator
-from embedclf.audio import load_clips
-from embedclf.datasets import load_esc10, load_fsdd, load_urbansound8k
-from embedclf.evaluation import atomic_write, atomic_write_data
 
 HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
 SPEED_SETS = [
     (1.0,),
     (0.9, 1.0, 1.1),
@@ -85,11 +80,6 @@ def accuracy(V, y, splits, speeds, head, C):
     return float(np.mean(accs)), float(np.std(accs))
 
 
-def fold_splits(folds, keep=None):
-    idx = np.arange(len(folds)) if keep is None else np.flatnonzero(np.isin(folds, keep))
-    return [(idx[folds[idx] != f], idx[folds[idx] == f]) for f in np.unique(folds[idx])]
-
-
 def candidates():
     out = [("birdnet-linear", (1.0,), "pooled", 0.1)]
     for speeds in SPEED_SETS[1:]:
@@ -104,38 +94,21 @@ def main():
     ap.add_argument("--cache", default=str(HERE.parent / "build" / "cache"))
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
-    need = ["esc10", "urbansound8k-fold3-partial", "fsdd"]
-    if not all((DATA / n).is_dir() for n in need):
-        print(f"needs {', '.join(need)} under {DATA}; nothing to measure", file=sys.stderr)
+    if selection.missing():
+        print(
+            f"needs {', '.join(selection.missing())} under {selection.DATA}; nothing to measure",
+            file=sys.stderr,
+        )
         return 0
     t0 = time.perf_counter()
-    esc = load_esc10(DATA / "esc10")
-    us = load_urbansound8k(DATA / "urbansound8k-fold3-partial")
-    fsdd = load_fsdd(DATA / "fsdd")
+    tabs = selection.tables()
     data = {}
-    for name, df in [("esc10", esc), ("us8k", us), ("fsdd", fsdd)]:
-        res = load_clips(df["path"].tolist(), df["label"].to_numpy(), sr=48000, progress=True)
+    for name, table in tabs.items():
+        clips, y = selection.clips(table)
         print(f"embedding {name} at speeds {ALL_SPEEDS} ...", file=sys.stderr)
-        data[name] = (embed_views(res.clips, args.cache), np.asarray(res.y))
+        data[name] = (embed_views(clips, args.cache), y)
     print(f"embedded in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-
-    esc_folds = esc["fold"].to_numpy()
-    y_us = data["us8k"][1]
-    us_splits = list(
-        StratifiedGroupKFold(5, shuffle=True, random_state=0).split(
-            np.zeros(len(y_us)), y_us, us["group"].to_numpy()
-        )
-    )
-    split = fsdd["split"].to_numpy()
-    splits = {
-        "esc10_inner_1to4": ("esc10", fold_splits(esc_folds, keep=[1, 2, 3, 4])),
-        "us8k_partial_grouped": ("us8k", us_splits),
-        "esc10_5fold": ("esc10", fold_splits(esc_folds)),
-        "fsdd_official": (
-            "fsdd",
-            [(np.flatnonzero(split == "train"), np.flatnonzero(split == "test"))],
-        ),
-    }
+    splits = selection.all_splits(tabs, data["us8k"][1])
     rows = []
     for name, speeds, head, C in candidates():
         r = {"candidate": name, "speeds": " ".join(map(str, speeds)), "head": head, "C": C}
@@ -156,25 +129,8 @@ def main():
 
 
 def write(table, out):
-    os.makedirs(out, exist_ok=True)
-    atomic_write(os.path.join(out, "speed_views.csv"), lambda p: table.to_csv(p, index=False))
-    md = [
-        "Ranked by `selection` = mean of ESC-10 folds 1-4 (leave one fold out) and the "
-        "UrbanSound8K fold-3 partial set (5 folds grouped by fsID); ESC-10 5-fold and FSDD are "
-        "reported, not used to choose. Written by `benchmarks/speed_views.py`.",
-        "",
-        "| candidate | selection | ESC-10 1-4 | US8K partial | ESC-10 5-fold | FSDD |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in table.to_dict("records"):
-        md.append(
-            f"| {r['candidate']} | {100 * r['selection']:.1f}% | "
-            f"{100 * r['esc10_inner_1to4']:.1f}% | {100 * r['us8k_partial_grouped']:.1f}% | "
-            f"{100 * r['esc10_5fold']:.1f}% ± {100 * r['esc10_5fold_std']:.1f} | "
-            f"{100 * r['fsdd_official']:.1f}% |"
-        )
-    atomic_write_data(os.path.join(out, "speed_views.md"), "\n".join(md) + "\n")
-    print("\n".join(md))
+    columns = [("candidate", lambda r: r["candidate"]), *selection.RANKED_COLUMNS]
+    selection.write_ranked(table, out, "speed_views", columns)
 
 
 if __name__ == "__main__":
