@@ -149,10 +149,7 @@ def main():
     if args.ensemble:
         return ensemble(args)
     if selection.missing():
-        print(
-            f"needs {', '.join(selection.missing())} under {selection.DATA}; nothing to measure",
-            file=sys.stderr,
-        )
+        print(selection.missing_message(), file=sys.stderr)
         return 0
     t0 = time.perf_counter()
     tabs = selection.tables()

@@ -29,6 +29,11 @@ def missing():
     return [f for f in FOLDERS.values() if not (DATA / f).is_dir()]
 
 
+def missing_message():
+    """What is missing, for a benchmark that measures nothing without it."""
+    return f"needs {', '.join(missing())} under {DATA}; nothing to measure"
+
+
 def tables(names=tuple(FOLDERS)):
     """{name: index table} of the data sets ``names``."""
     return {name: LOADERS[name](DATA / FOLDERS[name]) for name in names}

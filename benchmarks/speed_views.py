@@ -95,10 +95,7 @@ def main():
     ap.add_argument("--out", default=str(HERE / "results"))
     args = ap.parse_args()
     if selection.missing():
-        print(
-            f"needs {', '.join(selection.missing())} under {selection.DATA}; nothing to measure",
-            file=sys.stderr,
-        )
+        print(selection.missing_message(), file=sys.stderr)
         return 0
     t0 = time.perf_counter()
     tabs = selection.tables()
