@@ -53,6 +53,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
+from timing import load_average  # beside this script
 
 from embedclf.audio import load_audio
 from embedclf.datasets import load_esc10
@@ -329,9 +330,9 @@ def main():
             model = train(kind, X, y, sub, teacher=teacher, cache=build / "cache")
             fit_s = time.perf_counter() - t
             for snr, (audio, ref) in recordings.items():
-                load = os.getloadavg()[0]
+                load = load_average()
                 rec, wall, cpu = stream(model, audio, window, hop, batch=batch)
-                load = (load + os.getloadavg()[0]) / 2
+                load = (load + load_average()) / 2
                 dur = len(audio) / SR
                 for settings in GRID:
                     ev = replay(rec, dur, **settings)

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
+from timing import load_average  # beside this script
 
 from embedclf.audio import load_clips
 from embedclf.datasets import load_urbansound8k
@@ -187,7 +188,7 @@ def feature_cost(model, clips, sr, n=40):
     sample = list(clips[:n])
     steps.fit(sample[:1])
     steps.transform(sample[:2])  # warm up (model load, FFT plans)
-    load = os.getloadavg()[0]
+    load = load_average()
     t, c = time.perf_counter(), time.process_time()
     steps.transform(sample)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
@@ -235,7 +236,7 @@ def run_pipeline(
     labels = sorted(np.unique(y).tolist(), key=str)
     for fold, train, test, sid in todo:
         print(f"{name}: fold {fold} ({len(train)} train, {len(test)} test) ...", file=sys.stderr)
-        load = os.getloadavg()[0]
+        load = load_average()
         row, pred = fold_scores(model, X, y, fold, train, test, labels=labels)
         from sklearn.metrics import confusion_matrix
 

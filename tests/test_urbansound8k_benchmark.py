@@ -7,6 +7,7 @@ the single-fold fallback grouped by fsID, resuming without redoing rows, and the
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,12 @@ def bench():
         "urbansound8k_bench", ROOT / "benchmarks" / "urbansound8k.py"
     )
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # as when run as a script: its folder first on the path, for the helpers beside it
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
     return module
 
 
