@@ -16,7 +16,7 @@ Examples
 >>> from embedclf.features.views import SpeedViews
 >>> views = SpeedViews(LogMel(sr=8000, n_fft=256, hop_length=128, n_mels=8))
 >>> [f.shape for f in views.fit_transform([np.zeros(8000, dtype=np.float32)])]
-[(210, 8)]
+[(190, 8)]
 """
 
 import numpy as np
