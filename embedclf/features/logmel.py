@@ -11,6 +11,7 @@ checks the numbers against librosa.
 from __future__ import annotations
 
 import os
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -22,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._utils.parallel import run_in_parts, single_threaded_blas, thread_count
 from ..audio import ClipTransformer, to_mono
 from .mel import (
+    THREADED_CHUNK_FRAMES,
     PaddedFrames,
     headroom_shifts,
     hz_to_mel,
@@ -268,9 +270,11 @@ class LogMel(ClipTransformer):
         with single_threaded_blas():
             if n_threads <= 1:
                 return self._featurize(waves)
-            return run_in_parts(self._featurize, waves, n_threads)
+            return run_in_parts(
+                partial(self._featurize, chunk_frames=THREADED_CHUNK_FRAMES), waves, n_threads
+            )
 
-    def _featurize(self, waves):
+    def _featurize(self, waves, chunk_frames=None):
         # Samples near +-3e38 would overflow |STFT|**power in float32: such a clip is
         # analysed scaled by an exact power of two, the scale put back in float64.
         shifts = headroom_shifts(waves, self.window_, self.mel_basis_, float(self.power))
@@ -285,6 +289,7 @@ class LogMel(ClipTransformer):
             self.pad_mode,
             float(self.power),
             self.mel_basis_,
+            chunk_frames=chunk_frames,
         )
         out = []
         for M, k in zip(mels, shifts):
