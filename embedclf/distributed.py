@@ -12,9 +12,12 @@ tasks of at most ``clips_per_task`` clips; every task carries the fitted
 estimator (its model is not pickled), and each worker thread unpickles it
 once and loads the model on first use, so a model is loaded once per worker
 (thread), not once per task. Workers started through :func:`cluster` run one
-task thread each and set ``OMP_NUM_THREADS`` to their share of the CPUs (Dask's
-nanny otherwise sets 1), which :func:`embedclf.threads.model_threads`
-follows: workers together run no more model threads than the machine has.
+task thread each and set ``OMP_NUM_THREADS`` (and OpenBLAS's and MKL's
+counts) to their share of the CPUs (Dask's nanny otherwise sets 1), which
+:func:`embedclf.threads.model_threads` follows: workers together run no more
+model threads than the machine has. They leave glibc's memory trimming as
+in this process (Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_``, which slows
+numpy-heavy work), and this process's environment is left as it was.
 Results come back in input order. A task whose worker dies is run again on
 another worker by Dask's scheduler, and since a clip's features never depend
 on which other clips share its task, the result equals a single-process run.
@@ -64,6 +67,10 @@ CONNECT_TIMEOUT = 10
 
 #: Most clips in one task (bounds a task's memory and the work a lost worker redoes).
 CLIPS_PER_TASK = 32
+
+#: Thread-count variables Dask's nanny sets to 1 in every worker; :func:`cluster`
+#: sets them to the worker's share of the CPUs instead (OpenMP, OpenBLAS, MKL).
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 _INSTALL = (
     "running on a Dask cluster needs dask's distributed package: pip install 'embedclf[dask]'"
@@ -372,6 +379,32 @@ def distribute(estimator, method, X):
 
 
 @contextmanager
+def _parent_environ_kept(values):
+    """Set ``values`` in ``os.environ`` for the block, then restore what was there.
+
+    Dask's nanny writes its workers' pre-spawn variables into *this*
+    process's environment before it spawns each worker (libraries read them
+    at import, so they must be inherited). Setting them here first makes the
+    workers get exactly ``values`` (the nanny prefers the environment to its
+    config), and restoring them afterwards keeps a cluster from leaving this
+    process's later work on one thread.
+    """
+    import os
+
+    names = {*values, "MALLOC_TRIM_THRESHOLD_", "PYTHONHASHSEED"}
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
 def cluster(*, scheduler=None, workers=None, timeout=None):
     """A Dask client for the block: an existing scheduler, or a local cluster of processes.
 
@@ -420,6 +453,8 @@ def cluster(*, scheduler=None, workers=None, timeout=None):
         raise ImportError(_INSTALL) from None
     import logging
 
+    import dask
+
     if scheduler is not None:
         try:
             wait = CONNECT_TIMEOUT if timeout is None else timeout
@@ -437,18 +472,33 @@ def cluster(*, scheduler=None, workers=None, timeout=None):
         raise ValueError(f"workers must be at least 1, got {workers}")
     from .threads import available_cpus
 
-    # Dask's nanny would hold every worker's models to one thread; here each worker
-    # gets its share of the CPUs, so fewer workers than CPUs still use them all.
+    # Dask's nanny would hold every worker's models and BLAS to one thread; here each
+    # worker gets its share of the CPUs, so fewer workers than CPUs still use them all.
     share = max(1, available_cpus() // int(workers))
-    with (
-        distributed.LocalCluster(
-            n_workers=int(workers),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-            env={"OMP_NUM_THREADS": str(share)},
-        ) as lc,
-        distributed.Client(lc) as client,
-    ):
-        yield client
+    threads = {var: str(share) for var in _THREAD_VARS}
+    pre_spawn = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **threads}
+    # Dask's MALLOC_TRIM_THRESHOLD_ fixes glibc's mmap threshold at 128 KiB, so every
+    # large numpy temporary is mapped and unmapped afresh: fits and embeddings ran
+    # 10-15% slower than in this process. Workers allocate as this process does.
+    pre_spawn["MALLOC_TRIM_THRESHOLD_"] = None
+    # The statistical profiler (the dashboard's Profile page, which nobody sees here)
+    # samples every thread 100 times a second: on a busy machine that is CPU taken
+    # from the models, and a worker slower than this process.
+    settings = {"distributed.nanny.pre-spawn-environ": pre_spawn}
+    settings["distributed.worker.profile.enabled"] = False
+    with _parent_environ_kept(threads):
+        with (
+            dask.config.set(settings),
+            distributed.LocalCluster(
+                n_workers=int(workers),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+                env=threads,
+            ) as lc,
+            # the workers are on this machine: send clips and fetch results directly,
+            # not through the scheduler (which doubles every transfer)
+            distributed.Client(lc, direct_to_workers=True) as client,
+        ):
+            yield client

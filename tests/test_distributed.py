@@ -375,16 +375,43 @@ def test_birdnet_on_cluster_matches_one_process(dask_cluster, tmp_path):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
 
 
+def _profiler_enabled():
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled")
+
+
+def _native_pools_and_malloc():
+    import numpy  # noqa: F401  (its BLAS is loaded at import, as in any task)
+    import scipy.linalg  # noqa: F401
+    from threadpoolctl import threadpool_info
+
+    pools = {(p["internal_api"], p["filepath"]): p["num_threads"] for p in threadpool_info()}
+    return pools, os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
 def test_workers_option_starts_and_closes_a_local_cluster(clips):
     est = LogMel(sr=8000, n_mels=16).fit(clips[:1])
+    parent = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     with cluster(workers=1) as client:
         assert active_client() is client
         assert len(client.scheduler_info()["workers"]) == 1
         remote = est.transform(clips[:3])
         processes = client.run(os.getpid)
         threads = client.run(model_threads)
+        ((pools, trim),) = client.run(_native_pools_and_malloc).values()
+        profiling = client.run(_profiler_enabled)
+        direct = client.direct_to_workers
     assert active_client() is None and client.status == "closed"
     assert list(threads.values()) == [available_cpus()]  # one worker: its models use every CPU
+    # ... and so do its BLAS libraries, loaded at import (Dask's nanny would set 1)
+    blas = {k: n for k, n in pools.items() if k[0] in ("openblas", "mkl", "blis")}
+    assert blas and set(blas.values()) == {available_cpus()}, pools
+    assert trim == os.environ.get("MALLOC_TRIM_THRESHOLD_")  # allocates as this process does
+    assert direct  # clips go to the workers, not through the scheduler
+    assert list(profiling.values()) == [False]  # no stack sampling on a busy machine
+    # the nanny writes its workers' variables into this process; none remain after
+    assert {k: os.environ.get(k) for k in parent} == parent
     assert os.getpid() not in processes.values()  # the work ran in a worker process
     assert all(np.array_equal(a, b) for a, b in zip(est.transform(clips[:3]), remote))
 
