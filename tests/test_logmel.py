@@ -130,6 +130,36 @@ def test_batching_and_threads_do_not_change_results(clips):
 
 
 @pytest.mark.numeric
+@pytest.mark.parametrize(
+    "params", [{}, {"top_db": None}, {"ref": 2.5, "top_db": 40}, {"power": 1.0, "amin": 1e-5}]
+)
+def test_decibels_of_a_batch_equal_each_clip_converted_alone(clips, params):
+    """The batch's decibels are one elementwise call; a clip's bits must not depend on
+    where its frames sit in that call (SIMD bodies and tails round alike)."""
+    from embedclf.features.mel import mel_power
+
+    X, sr = clips
+    many = [y[: len(y) - 37 * k] for k in range(5) for y in X]  # frames at many offsets
+    lm = LogMel(sr=sr, n_jobs=2, **params).fit(X)
+    alone = [
+        power_to_db(M, lm.ref, lm.amin, lm.top_db)
+        for y in many
+        for M in mel_power(
+            [y],
+            lm.n_fft,
+            lm.hop_length,
+            lm.window_,
+            lm.center,
+            lm.pad_mode,
+            float(lm.power),
+            lm.mel_basis_,
+        )
+    ]
+    for got, want in zip(lm.transform(many), alone):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.numeric
 def test_a_clip_never_shares_a_matrix_product_with_another_clip(clips, monkeypatch):
     """Features do not depend on the batch even where BLAS rounds a row by its position.
 
