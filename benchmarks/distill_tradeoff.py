@@ -1,10 +1,11 @@
 """Distil a BirdNET teacher into int8 microcontroller students on ESC-10.
 
-For each student width and each held-out fold: fit the teacher
-(`birdnet-linear`) on the other folds, distil a `strided_ds` student on the
-same clips (soft targets per 1 s window), export it int8 and measure it on
-the held-out fold (accuracy of teacher, float student, int8 student; flash,
-tensor arena measured in TFLM, MACs per second of audio). The defaults are
+For each student width and each held-out fold: fit the teacher (a named
+pipeline, ``--teacher``, default `birdnet-linear`) on the other folds, distil
+a `strided_ds` student on the same clips (soft targets per 1 s window),
+export it int8 and measure it on the held-out fold (accuracy of teacher,
+float student, int8 student; flash, tensor arena measured in TFLM, MACs per
+second of audio). The defaults are
 the recipe of `embedclf distill`, ``embedclf.distill.RECIPE`` (2
 teacher-labelled augmented copies per clip, mixup 0.3, SpecAugment masks of
 up to 15% of bands and frames, 120 epochs of cosine-decayed learning rate,
@@ -19,6 +20,7 @@ run resumes. Two runs can share the 2 cores (``--threads 1``) if each writes
 to its own ``--out``.
 
 Usage: python benchmarks/distill_tradeoff.py [--widths 0.5,1,2] [--folds 1,2,3,4,5]
+       [--teacher birdnet-linear|birdnet-speeds|...]
        [--augment 2] [--mix-copies 0] [--mixup 0.3] [--freq-mask 0.15] [--time-mask 0.15]
        [--epochs 120]
        [--lr-schedule cosine|constant] [--weight-decay 0] [--early-stopping]
@@ -58,6 +60,7 @@ DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared"
 
 #: what makes a row: a (row key, fold) already in the CSV is not run again
 KEYS = [
+    "teacher",
     "student",
     "width",
     "augment_copies",
@@ -81,6 +84,7 @@ KEYS = [
 ]
 #: row keys that are fields of the recipe (embedclf.distill.RECIPE) by the same name
 RECIPE_KEYS = [
+    "teacher",
     "student",
     "width",
     "augment_copies",
@@ -101,6 +105,7 @@ RECIPE_KEYS = [
 ]
 #: values for rows written before a key existed (the defaults of the time)
 OLD_DEFAULTS = {
+    "teacher": "birdnet-linear",
     "mix_copies": 0,
     "weight_decay": 0.0,
     "teacher_context": "window",
@@ -144,7 +149,8 @@ def run_one(df, key, context, fold, cache, save_windows=None):
     y = df["label"].to_numpy()
     Xtr = [x for x, t in zip(X, train) if t]
     Xte = [x for x, t in zip(X, train) if not t]
-    teacher = make_pipeline("birdnet-linear").set_params(emb__cache=cache)
+    teacher = make_pipeline(key["teacher"])
+    teacher.set_params(**{k: cache for k in teacher.get_params() if k.endswith("__cache")})
     teacher.fit(Xtr, y[train])
     t = time.perf_counter()
     frontend = mcu_frontend()
@@ -205,7 +211,8 @@ def context_name(context):
 
 def recipe(r):
     """A row's training in a few words: copies, window augmentation, schedule."""
-    parts = [f"{r['augment_copies']} copies"]
+    parts = [] if r["teacher"] == "birdnet-linear" else [f"teacher `{r['teacher']}`"]
+    parts.append(f"{r['augment_copies']} copies")
     if r["mix_copies"]:
         parts.append(f"{r['mix_copies']:g} mixtures")
     if r["mixup"]:
@@ -282,6 +289,7 @@ def _tag(r):
     tag += f" {r['seeds']} seeds" if r["seeds"] > 1 else ""
     tag += "" if r["window"] == 1.0 else f" {r['window']:g} s"
     tag += "" if r["hop"] == 0.5 else f" hop {r['hop']:g}"
+    tag += "" if r["teacher"] == "birdnet-linear" else f" {r['teacher']}"
     return tag + ("" if r["teacher_context"] == "window" else f" ctx {r['teacher_context']}")
 
 
@@ -360,6 +368,9 @@ def build_parser():
     r = embedclf.recipe.RECIPE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--widths", default=f"{r.width}")
+    ap.add_argument(
+        "--teacher", default="birdnet-linear", help="the teacher: a named pipeline (embedclf list)"
+    )
     ap.add_argument("--folds", default="1,2,3,4,5")
     ap.add_argument("--student", default=r.student)
     ap.add_argument("--epochs", type=int, default=r.epochs)
@@ -479,10 +490,11 @@ def main():
         table = fill_old_rows(table)
     context = parse_teacher_context(args.teacher_context)
     if context == "auto":  # resolved as the Distiller does: BirdNET's 3 s, when longer
-        own = teacher_window_seconds(make_pipeline("birdnet-linear"))
+        own = teacher_window_seconds(make_pipeline(args.teacher))
         context = own if own > args.window else None
     for width in [float(w) for w in args.widths.split(",")]:
         key = {
+            "teacher": args.teacher,
             "student": args.student,
             "width": width,
             "augment_copies": args.augment,
