@@ -84,7 +84,6 @@ KEYS = [
 ]
 #: row keys that are fields of the recipe (embedclf.distill.RECIPE) by the same name
 RECIPE_KEYS = [
-    "teacher",
     "student",
     "width",
     "augment_copies",
