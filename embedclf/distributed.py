@@ -420,8 +420,10 @@ def cluster(*, scheduler=None, workers=None, timeout=None):
     workers : int, optional
         Start a ``LocalCluster`` of this many worker processes, one thread
         each; a worker's models run its share of this process's CPUs
-        (``available_cpus() // workers`` threads, at least one). Ignored
-        when ``scheduler`` is given.
+        (``available_cpus() // workers`` threads, at least one). The client
+        sends data straight to these workers (not through the scheduler),
+        and they run no statistical profiler. Ignored when ``scheduler`` is
+        given.
     timeout : float, optional
         Seconds to wait for the scheduler (default :data:`CONNECT_TIMEOUT`).
 
