@@ -5,8 +5,8 @@ clock, after a warm-up that starts the workers and loads the model):
 
 - ``plain``: this process, no cluster (BirdNET's LiteRT runs on every
   available CPU, as it does by default);
-- ``plain, 1 thread``: the same with ``BirdNETEmbedding(num_threads=1)``,
-  the work of one core (on 2 CPUs one worker already runs its model on both
+- ``plain, 1 thread``: the same with ``BirdNETEmbedding(num_threads=1)``
+  and ``LogMel(n_jobs=1)``, the work of one core (on 2 CPUs one worker already runs its model on both
   cores, so "2 workers vs 1" cannot show how throughput grows per core;
   "2 workers vs one thread" does);
 - ``dask, 1 worker`` / ``dask, 2 workers``: a ``LocalCluster`` of worker
@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from timing import load_average  # beside this script
 
 from embedclf.distributed import cluster
@@ -102,6 +103,10 @@ def main():
     def evaluate():
         return cross_validate_folds(model, X, y, folds=folds, progress=False)
 
+    def evaluate_one_thread():  # what one worker of Dask's default (one thread) does
+        one = clone(model).set_params(mel__n_jobs=1)
+        return cross_validate_folds(one, X, y, folds=folds, progress=False)
+
     load_before = load_average()
     rows, reference = [], {}
     single = BirdNETEmbedding(num_threads=1).fit(clips[:1])
@@ -109,8 +114,8 @@ def main():
         if config == "one thread":
             single.embed(clips[:4])  # warm-up: model load
             t_emb, out_emb = best_of(args.repeats, lambda: single.embed(clips))
-            t_eval, out_eval = float("nan"), reference["eval"]
-            label = "plain, 1 thread (embed only)"
+            t_eval, out_eval = best_of(args.repeats, evaluate_one_thread)
+            label = "plain, 1 thread"
         elif config == "plain":
             emb.embed(clips[:4])  # warm-up: model load
             t_emb, out_emb = best_of(args.repeats, embed)
@@ -147,12 +152,13 @@ def main():
     df = pd.DataFrame(rows)
     t = df.set_index("configuration")
     one, two, plain = "dask, 1 worker", "dask, 2 workers", "plain (one process)"
-    thread = "plain, 1 thread (embed only)"
+    thread = "plain, 1 thread"
     ratios = {
         "embed: 2 workers vs one thread": t.loc[thread, "embed_s"] / t.loc[two, "embed_s"],
         "embed: 2 workers vs 1": t.loc[one, "embed_s"] / t.loc[two, "embed_s"],
         "embed: 1 worker vs plain": t.loc[plain, "embed_s"] / t.loc[one, "embed_s"],
         "embed: 2 workers vs plain": t.loc[plain, "embed_s"] / t.loc[two, "embed_s"],
+        "evaluate: 2 workers vs one thread": t.loc[thread, "evaluate_s"] / t.loc[two, "evaluate_s"],
         "evaluate: 2 workers vs 1": t.loc[one, "evaluate_s"] / t.loc[two, "evaluate_s"],
         "evaluate: 1 worker vs plain": t.loc[plain, "evaluate_s"] / t.loc[one, "evaluate_s"],
         "evaluate: 2 workers vs plain": t.loc[plain, "evaluate_s"] / t.loc[two, "evaluate_s"],
