@@ -6,9 +6,9 @@ clock, after a warm-up that starts the workers and loads the model):
 - ``plain``: this process, no cluster (BirdNET's LiteRT runs on every
   available CPU, as it does by default);
 - ``plain, 1 thread``: the same with ``BirdNETEmbedding(num_threads=1)``
-  and ``LogMel(n_jobs=1)``, the work of one core (on 2 CPUs one worker already runs its model on both
-  cores, so "2 workers vs 1" cannot show how throughput grows per core;
-  "2 workers vs one thread" does);
+  and ``LogMel(n_jobs=1)``, the work of one core (on 2 CPUs one worker
+  already runs its model on both cores, so "2 workers vs 1" cannot show how
+  throughput grows per core; "2 workers vs one thread" does);
 - ``dask, 1 worker`` / ``dask, 2 workers``: a ``LocalCluster`` of worker
   processes with one task thread each, each worker's model running on its
   share of the CPUs (``embedclf.distributed.cluster``, what ``--workers N``
