@@ -244,13 +244,13 @@ def summarise(table):
         arena_bytes=("arena_bytes", "first"),
         macs_per_second=("macs_per_second", "first"),
         total_macs=("total_macs_per_second", "first"),
-        teacher=("teacher_accuracy", "mean"),
+        teacher_acc=("teacher_accuracy", "mean"),
         student_acc=("student_accuracy", "mean"),
         student_std=("student_accuracy", "std"),
         float_=("student_float_accuracy", "mean"),
         agree=("int8_float_agreement", "mean"),
     ).reset_index()
-    s["kept"] = s["student_acc"] / s["teacher"]
+    s["kept"] = s["student_acc"] / s["teacher_acc"]
     md = [
         "| student | width | window / hop (s) | frame hop (ms) | training | "
         "teacher hears | folds | params | flash KB | "
@@ -271,7 +271,7 @@ def summarise(table):
             f"{r['params']:,} | {r['flash_bytes'] / 1024:.1f} | "
             f"{r['arena_bytes'] / 1024:.1f} | {r['macs_per_second'] / 1e6:.2f} + "
             f"{(r['total_macs'] - r['macs_per_second']) / 1e6:.2f} | "
-            f"{100 * r['teacher']:.1f}% | "
+            f"{100 * r['teacher_acc']:.1f}% | "
             f"{100 * r['student_acc']:.1f}%{std} | {100 * r['float_']:.1f}% | "
             f"{100 * r['agree']:.1f}% | {100 * r['kept']:.1f}% |"
         )
@@ -308,7 +308,7 @@ def plot(summary, path):
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 5), sharey=True)
     full = summary["folds"] == summary["folds"].max()
-    teacher = 100 * summary["teacher"][full].mean()
+    teacher = 100 * summary["teacher_acc"][full].mean()
     for ax, (col, label) in zip(
         axes,
         [
