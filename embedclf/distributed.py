@@ -486,8 +486,10 @@ def cluster(*, scheduler=None, workers=None, timeout=None):
     # The statistical profiler (the dashboard's Profile page, which nobody sees here)
     # samples every thread 100 times a second: on a busy machine that is CPU taken
     # from the models, and a worker slower than this process.
-    settings = {"distributed.nanny.pre-spawn-environ": pre_spawn}
-    settings["distributed.worker.profile.enabled"] = False
+    settings = {
+        "distributed.nanny.pre-spawn-environ": pre_spawn,
+        "distributed.worker.profile.enabled": False,
+    }
     with _parent_environ_kept(threads):
         with (
             dask.config.set(settings),
@@ -497,7 +499,6 @@ def cluster(*, scheduler=None, workers=None, timeout=None):
                 processes=True,
                 dashboard_address=":0",
                 silence_logs=logging.ERROR,
-                env=threads,
             ) as lc,
             # the workers are on this machine: send clips and fetch results directly,
             # not through the scheduler (which doubles every transfer)

@@ -32,6 +32,7 @@ from .mel import (
     mel_to_hz,
     power_to_db,
     stft_window,
+    top_db_floor,
     unscaled,
 )
 
@@ -295,8 +296,8 @@ class LogMel(ClipTransformer):
         # A fixed reference makes decibels elementwise: one conversion for the batch
         # (fewer numpy calls, fewer GIL hand-overs between threads), then each
         # clip's own top_db floor. Bits equal the per-clip conversion's (tested).
-        batch_db = self.log and not any(shifts) and not isinstance(self.ref, str)
-        batch_db = batch_db and not callable(self.ref)
+        fixed_ref = not isinstance(self.ref, str) and not callable(self.ref)
+        batch_db = self.log and fixed_ref and not any(shifts)
         if batch_db:
             joined = power_to_db(joined, self.ref, self.amin, None)
         mels = np.split(joined, np.cumsum(counts)[:-1])
@@ -305,8 +306,7 @@ class LogMel(ClipTransformer):
             if k:
                 M = unscaled(M, k * float(self.power), self.log, self.ref, self.amin, self.top_db)
             elif batch_db:
-                if self.top_db is not None and M.size:
-                    np.maximum(M, M.max() - np.float32(self.top_db), out=M)
+                M = top_db_floor(M, self.top_db)
             elif self.log:
                 M = power_to_db(M, self.ref, self.amin, self.top_db)
             if self.normalize == "clip":

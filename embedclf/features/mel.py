@@ -37,6 +37,7 @@ __all__ = [
     "mel_power",
     "THREADED_CHUNK_FRAMES",
     "power_to_db",
+    "top_db_floor",
     "headroom_shifts",
     "unscaled",
     "PaddedFrames",
@@ -221,7 +222,7 @@ class _PadBuffer:
                 buf[:pad] = 0.0
         # the strided view built directly: sliding_window_view's checks cost more than
         # framing a short clip, and they run with the GIL held
-        count = 1 + (n - n_fft) // hop
+        count = stft_frame_count(len(y), n_fft, hop, center)
         return np.ndarray(
             (count, n_fft), np.float32, buffer=buf, strides=(hop * buf.itemsize, buf.itemsize)
         )
@@ -540,9 +541,38 @@ def power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0):
     log_spec *= np.float32(10.0)
     if ref_db:  # ref=1.0 (the default) subtracts nothing: one numpy call fewer per clip
         log_spec -= ref_db
-    if top_db is not None and log_spec.size:
-        np.maximum(log_spec, log_spec.max() - np.float32(top_db), out=log_spec)
-    return log_spec
+    return top_db_floor(log_spec, top_db)
+
+
+def top_db_floor(S_db, top_db):
+    """Raise every value of ``S_db`` to at least its maximum minus ``top_db``, in place.
+
+    The dynamic-range step of :func:`power_to_db`, for decibels converted
+    elsewhere (e.g. several clips in one call, each then floored by its own
+    maximum).
+
+    Parameters
+    ----------
+    S_db : ndarray, float32
+        Decibels; changed in place.
+    top_db : float or None
+        None leaves ``S_db`` as it is.
+
+    Returns
+    -------
+    ndarray
+        ``S_db``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.features.mel import top_db_floor
+    >>> top_db_floor(np.array([0.0, -50.0, -100.0], np.float32), 80.0).tolist()
+    [0.0, -50.0, -80.0]
+    """
+    if top_db is not None and S_db.size:
+        np.maximum(S_db, S_db.max() - np.float32(top_db), out=S_db)
+    return S_db
 
 
 # The largest float32 power is 2**128; a clip whose mel power could pass 2**120
