@@ -860,6 +860,13 @@ class ClipTransformer(TransformerMixin, BaseEstimator):
     ``skipped_``.
     """
 
+    #: ``fit`` learns nothing from the clips (it checks parameters and loads
+    #: models), so a clip's output never depends on which clips were fitted:
+    #: :func:`embedclf.evaluation.cross_validate_folds` transforms each clip
+    #: once and shares the outputs between folds. A subclass whose ``fit``
+    #: learns from its clips must set it to True.
+    learns_from_data = False
+
     #: clips processed per batch in ``transform`` (bounds memory for long lists)
     _batch_clips = 256
 

@@ -49,6 +49,8 @@ import threading
 import warnings
 from contextlib import contextmanager
 
+import numpy as np
+
 from .exceptions import ClusterUnavailableError, SkippedClipsWarning
 
 __all__ = [
@@ -155,6 +157,8 @@ def _worker_estimator(token, payload):
 
 
 _CLIP_NAME = re.compile(r"^clip (\d+)$")
+#: times map_clips sends a part's clips again after the worker holding them died
+_MAX_RESENDS = 100
 
 
 def _global_source(source, item, offset):
@@ -184,11 +188,21 @@ def _run_task(token, payload, method, clips, offset):
             skipped.append(
                 (int(i) + offset, str(_global_source(source, clips[int(i)], offset)), str(reason))
             )
-    return list(out), skipped
+    return (out if isinstance(out, np.ndarray) else list(out)), skipped
 
 
 # -- client side ---------------------------------------------------------------------------
-def map_clips(estimator, method, X, *, client, clips_per_task=None, progress=False, desc=None):
+def map_clips(
+    estimator,
+    method,
+    X,
+    *,
+    client,
+    clips_per_task=None,
+    progress=False,
+    desc=None,
+    concatenate=False,
+):
     """Run ``estimator.<method>`` over ``X`` on a Dask cluster, in tasks of a few clips.
 
     Parameters
@@ -208,11 +222,16 @@ def map_clips(estimator, method, X, *, client, clips_per_task=None, progress=Fal
         A progress bar over clips done across the cluster.
     desc : str, optional
         The progress bar's label.
+    concatenate : bool, default=False
+        When ``method`` returns an array (one row per clip, e.g. a pipeline
+        ending in :class:`~embedclf.WindowAggregator`), join the tasks'
+        arrays into one instead of a list of rows.
 
     Returns
     -------
-    outputs : list
-        In input order.
+    outputs : list or ndarray
+        In input order; an ndarray only with ``concatenate=True`` and array
+        outputs.
     skipped : list of (int, str, str)
         ``(index, source, reason)`` of the clips left out, in input order.
 
@@ -246,27 +265,48 @@ def map_clips(estimator, method, X, *, client, clips_per_task=None, progress=Fal
     payload = cloudpickle.dumps(estimator)
     token = hashlib.blake2b(payload, digest_size=16).hexdigest()
     bounds = [(a, min(a + clips_per_task, n)) for a in range(0, n, clips_per_task)]
-    futures = {
-        client.submit(_run_task, token, payload, method, X[a:b], a, pure=False): k
-        for k, (a, b) in enumerate(bounds)
-    }
+
+    def submit(ks):
+        # Clips are scattered (straight to the workers, spread over them), not put in the
+        # task graph: in-memory waveforms would otherwise pass through the scheduler.
+        parts = client.scatter([X[bounds[k][0] : bounds[k][1]] for k in ks], hash=False)
+        sent.extend(parts)
+        return {
+            client.submit(_run_task, token, payload, method, part, bounds[k][0], pure=False): k
+            for part, k in zip(parts, ks)
+        }
+
+    sent = []
+    futures = submit(range(len(bounds)))
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, desc=desc or type(estimator).__name__, unit="clip")
     results = [None] * len(bounds)
+    resent = 0
     try:
-        for future in as_completed(futures):
+        pending = as_completed(futures)
+        for future in pending:
             k = futures[future]
+            if future.cancelled() and resent < _MAX_RESENDS:
+                # its clips were on a worker that died before the task ran: send them again
+                resent += 1
+                again = submit([k])
+                futures.update(again)
+                pending.update(again)
+                continue
             results[k] = future.result()  # a task's error is raised here, by its own type
             if bar is not None:
                 bar.update(bounds[k][1] - bounds[k][0])
     finally:
         if bar is not None:
             bar.close()
-        client.cancel([f for f in futures if not f.done()])
-    outputs = [o for out, _ in results for o in out]
+        client.cancel([f for f in futures if not f.done()] + sent)
+    if concatenate and results and all(isinstance(out, np.ndarray) for out, _ in results):
+        outputs = np.concatenate([out for out, _ in results])
+    else:
+        outputs = [o for out, _ in results for o in out]
     skipped = [s for _, sk in results for s in sk]
     return outputs, skipped
 

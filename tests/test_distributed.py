@@ -183,11 +183,17 @@ def test_concurrent_writers_of_one_key_never_damage_it(dask_cluster, tmp_path):
     assert not [f for f in os.listdir(tmp_path / "shared") if f.endswith(".tmp.npz")]
 
 
-def test_killed_worker_tasks_rerun_elsewhere_with_equal_results(dask_cluster, clip_files, tmp_path):
+@pytest.mark.parametrize("kind", ["files", "waveforms"])
+def test_killed_worker_tasks_rerun_elsewhere_with_equal_results(
+    dask_cluster, clip_files, clips, tmp_path, kind
+):
+    """Files are read where the task runs; waveforms are scattered to one worker
+    each, so the clips a dead worker held must be sent again."""
+    X = clip_files if kind == "files" else clips
     log = tmp_path / "calls"
     log.mkdir()
-    est = CountingEmbedding(log_dir=str(log), delay=0.03).fit(clip_files[:1])
-    reference = CountingEmbedding().fit(clip_files[:1]).embed(clip_files)
+    est = CountingEmbedding(log_dir=str(log), delay=0.03).fit(X[:1])
+    reference = CountingEmbedding().fit(X[:1]).embed(X)
     killed = {}
     with distributed.Client(dask_cluster) as client:
         pids = client.run(os.getpid)
@@ -202,12 +208,12 @@ def test_killed_worker_tasks_rerun_elsewhere_with_equal_results(dask_cluster, cl
 
         killer = threading.Thread(target=kill_one_when_work_started)
         killer.start()
-        out, skipped = map_clips(est, "embed", clip_files, client=client, clips_per_task=2)
+        out, skipped = map_clips(est, "embed", X, client=client, clips_per_task=2)
         killer.join()
         total_calls = len(os.listdir(log))
     assert killed["pid"] in pids.values() and skipped == []
     assert killed["calls_before"] < total_calls  # killed while work was still running
-    assert [e.source for e in out] == clip_files
+    assert [e.source for e in out] == [e.source for e in reference]
     for a, b in zip(reference, out):
         assert np.array_equal(a.values, b.values)
 
@@ -276,8 +282,8 @@ def test_evaluation_folds_and_searches_on_cluster_score_the_same(dask_cluster):
 
 def test_folds_run_on_the_worker_of_a_one_thread_cluster():
     """joblib's Dask backend runs every call in the caller when the cluster has one
-    worker thread; the folds must still run as tasks on the worker, and never ship
-    their clips back to the cluster clip by clip."""
+    worker thread; the folds must still run as tasks on the worker. The features
+    shared by every fold are computed there too, once, in tasks of a few clips."""
     from embedclf.datasets import make_sound_events
 
     X, y = make_sound_events(n_per_class=6, sr=8000, duration=0.5, random_state=0)[:2]
@@ -288,7 +294,9 @@ def test_folds_run_on_the_worker_of_a_one_thread_cluster():
         threads, warned = client.submit(_logmel_threads_here, pure=False).result()
     names = [t["key"][0] if isinstance(t["key"], tuple) else t["key"] for t in stream.data]
     assert sum(str(k).startswith("_fold_task") for k in names) == 3
-    assert not any(str(k).startswith("_run_task") for k in names)  # no nested clip tasks
+    # one pass of the shared steps over the clips, 4 tasks for the one worker
+    assert sum(str(k).startswith("_run_task") for k in names) == 4
+    assert remote.meta["shared_steps"] == ["logmel", "windowaggregator"]
     assert remote.per_fold["accuracy"].tolist() == local.per_fold["accuracy"].tolist()
     assert remote.predictions["y_pred"].tolist() == local.predictions["y_pred"].tolist()
     # LogMel(n_jobs=-1) on the worker runs the worker's share of threads (all CPUs for

@@ -5,10 +5,21 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from embedclf.evaluation import atomic_write, cross_validate_folds, dataset_protocol, fold_splits
+from embedclf import LogMel, WindowAggregator
+from embedclf.evaluation import (
+    atomic_write,
+    cross_validate_folds,
+    dataset_protocol,
+    fold_splits,
+    shared_steps,
+)
+from embedclf.exceptions import SkippedClipsWarning
+from embedclf.features.views import SpeedViews
 
 
 class Recorder(ClassifierMixin, BaseEstimator):
@@ -172,3 +183,94 @@ def test_folds_run_with_one_blas_thread_and_the_same_scores():
     assert after == before  # the limit is lifted when the folds are done
     pd.testing.assert_frame_equal(one.predictions, as_is.predictions)
     assert 0.5 < one.accuracy_mean == as_is.accuracy_mean
+
+
+class CountingLogMel(LogMel):
+    """LogMel that records how many clips each ``transform`` call received."""
+
+    calls = []
+
+    def transform(self, X):
+        CountingLogMel.calls.append(len(X))
+        return super().transform(X)
+
+
+class LearningScaler(TransformerMixin, BaseEstimator):
+    """A clip-level step that learns from data (centres each sequence by the training mean)."""
+
+    def fit(self, X, y=None):
+        self.mean_ = np.mean([S.mean() for S in X])
+        return self
+
+    def transform(self, X):
+        return [S - self.mean_ for S in X]
+
+
+def _events():
+    from embedclf.datasets import make_sound_events
+
+    X, y = make_sound_events(n_per_class=8, sr=8000, duration=0.5, random_state=0)[:2]
+    folds = np.tile([1, 2, 3, 4], len(y) // 4 + 1)[: len(y)]
+    return X, y, folds
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_steps_that_learn_nothing_run_once_with_the_same_scores(progress):
+    """Every clip goes through the log-mel step once, not once per fold, and the
+    predictions are those of fitting the whole pipeline in every fold."""
+    X, y, folds = _events()
+    model = make_pipeline(
+        CountingLogMel(sr=8000, n_mels=16),
+        WindowAggregator(stats=("mean", "std", "max")),
+        StandardScaler(),
+        LogisticRegression(max_iter=500),
+    )
+    CountingLogMel.calls.clear()
+    shared = cross_validate_folds(model, X, y, folds=folds, progress=progress)
+    # fit checks one clip; then every clip once (in parts when showing progress)
+    assert CountingLogMel.calls[0] == 1 and sum(CountingLogMel.calls[1:]) == len(y)
+    CountingLogMel.calls.clear()
+    whole = cross_validate_folds(model, X, y, folds=folds, progress=False, share_features=False)
+    assert sum(CountingLogMel.calls) > 4 * len(y) // 2  # every fold transforms its clips
+    pd.testing.assert_frame_equal(shared.predictions, whole.predictions)
+    assert shared.per_fold["accuracy"].tolist() == whole.per_fold["accuracy"].tolist()
+    assert shared.accuracy_mean > 0.6  # the task is learnable: equal scores are not both chance
+    assert shared.meta["shared_steps"] == ["countinglogmel", "windowaggregator"]
+    assert shared.meta["shared_seconds"] >= 0 and "shared_steps" not in whole.meta
+    assert "computed once for every clip" in str(shared)
+    assert json.loads(json.dumps(shared.summary()))["shared_steps"] == shared.meta["shared_steps"]
+
+
+def test_shared_steps_stop_at_the_first_step_that_learns():
+    mel, agg = LogMel(sr=8000), WindowAggregator()
+    clf = LogisticRegression()
+    assert shared_steps(make_pipeline(mel, LearningScaler(), agg, clf)) == ["logmel"]
+    assert shared_steps(make_pipeline(LearningScaler(), mel, agg, clf)) == []
+    assert shared_steps(make_pipeline(StandardScaler(), clf)) == []
+    assert shared_steps(clf) == []
+    assert shared_steps(make_pipeline(mel, agg)) == ["logmel"]  # the final step never
+    nested = Pipeline([("front", make_pipeline(mel, agg)), ("clf", clf)])
+    assert shared_steps(nested) == ["front"]
+    union = Pipeline([("both", FeatureUnion([("a", agg), ("b", WindowAggregator())])), ("c", clf)])
+    assert shared_steps(Pipeline([("mel", mel), *union.steps])) == ["mel", "both"]
+    learning_union = FeatureUnion([("a", agg), ("s", LearningScaler())])
+    assert shared_steps(Pipeline([("mel", mel), ("u", learning_union), ("c", clf)])) == ["mel"]
+    assert shared_steps(Pipeline([("p", "passthrough"), ("c", clf)])) == []
+    assert shared_steps(Pipeline([("p", "passthrough"), ("mel", mel), ("c", clf)])) == ["p", "mel"]
+    # a speed-views wrapper learns what its transformer learns
+    assert shared_steps(Pipeline([("v", SpeedViews(mel)), ("a", agg), ("c", clf)])) == ["v", "a"]
+    views = SpeedViews(LearningScaler())
+    assert shared_steps(Pipeline([("v", views), ("c", clf)])) == []
+
+
+def test_a_shared_step_that_skips_clips_is_a_clear_error():
+    X, y, folds = _events()
+    X = list(X)
+    X[3] = np.full(4000, np.nan, dtype=np.float32)  # cannot be transformed: skipped
+    model = make_pipeline(
+        LogMel(sr=8000, n_mels=16, on_error="skip"), WindowAggregator(), LogisticRegression()
+    )
+    n = len(y)
+    with pytest.warns(SkippedClipsWarning, match="clip 3"):
+        with pytest.raises(ValueError, match=f"{n - 1} outputs for {n} clips.*load_clips"):
+            cross_validate_folds(model, X, y, folds=folds, progress=False)

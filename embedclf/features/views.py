@@ -111,6 +111,11 @@ class SpeedViews(ClipTransformer):
         """The sample rate clips are read at: the transformer's ``sr``."""
         return estimator_sr(self.transformer)
 
+    @property
+    def learns_from_data(self):
+        """Whether ``fit`` learns from the clips: as the wrapped ``transformer`` does."""
+        return getattr(self.transformer, "learns_from_data", True)
+
     def _speeds(self):
         try:
             speeds = [float(s) for s in np.ravel(np.asarray(self.speeds, dtype=object))]

@@ -253,6 +253,10 @@ class WindowAggregator(TransformerMixin, BaseEstimator):
     (2, 6)
     """
 
+    #: ``fit`` only checks the parameters and the feature size: nothing learned
+    #: from the clips (see :func:`embedclf.evaluation.shared_steps`).
+    learns_from_data = False
+
     _parameter_constraints = {
         "stats": [tuple, list],
         "quantiles": [tuple, list],
