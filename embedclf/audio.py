@@ -39,7 +39,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._utils.validation import MAX_CHANNELS, check_n_features, check_X, is_path, record_n_features
-from .distributed import distribute
+from .distributed import active_client, distribute, map_clips
 from .exceptions import AudioError, SkippedClipsWarning
 
 __all__ = [
@@ -815,6 +815,12 @@ def load_clips(X, y=None, *, sr, on_error="raise", progress=False, lazy=False):
     -------
     LoadResult
 
+    Notes
+    -----
+    With a Dask cluster active (see :mod:`embedclf.distributed`), the
+    workers decode (or check) the clips in tasks of a few files and the
+    result is the same as here; give them paths on storage they share.
+
     Examples
     --------
     >>> import numpy as np
@@ -832,22 +838,39 @@ def load_clips(X, y=None, *, sr, on_error="raise", progress=False, lazy=False):
         y = np.asarray(y)
         if len(y) != n:
             raise ValueError(f"X has {n} clips but y has {len(y)} labels")
-    it = _each_clip(X, on_error, _check_clip) if lazy else iter_clips(X, sr, on_error)
-    if progress:
-        from tqdm.auto import tqdm
+    remote = _load_on_cluster(X, sr, on_error, lazy, progress)
+    if remote is not None:  # a Dask cluster decoded (or checked) the clips
+        clips, skipped = remote
+        gone = {i for i, _, _ in skipped}
+        kept = [i for i in range(n) if i not in gone]
+    else:
+        it = _each_clip(X, on_error, _check_clip) if lazy else iter_clips(X, sr, on_error)
+        if progress:
+            from tqdm.auto import tqdm
 
-        it = tqdm(it, total=n, desc="loading audio", unit="clip")
-    clips, kept, skipped = [], [], []
-    for i, source, wave in it:
-        if isinstance(wave, AudioError):
-            skipped.append((i, source, wave.reason))
-        else:
-            clips.append(wave)
-            kept.append(i)
+            it = tqdm(it, total=n, desc="loading audio", unit="clip")
+        clips, kept, skipped = [], [], []
+        for i, source, wave in it:
+            if isinstance(wave, AudioError):
+                skipped.append((i, source, wave.reason))
+            else:
+                clips.append(wave)
+                kept.append(i)
     kept = np.asarray(kept, dtype=int)
     skipped = skipped_frame(skipped)
     warn_skipped(skipped, "load_clips")
     return LoadResult(clips, None if y is None else y[kept], kept, skipped)
+
+
+def _load_on_cluster(X, sr, on_error, lazy, progress):
+    """``(clips, skipped)`` of :func:`load_clips` computed on the active cluster, or None."""
+    if len(X) < 2:
+        return None
+    client = active_client()  # never imports Dask itself
+    if client is None:
+        return None
+    loader = (_ClipChecker if lazy else AudioLoader)(sr=sr, on_error=on_error).fit(X[:1])
+    return map_clips(loader, "transform", X, client=client, progress=progress, desc="loading audio")
 
 
 class ClipTransformer(TransformerMixin, BaseEstimator):
@@ -987,3 +1010,21 @@ class AudioLoader(ClipTransformer):
 
     def _transform_waves(self, waves):
         return waves
+
+
+class _ClipChecker(AudioLoader):
+    """:func:`load_clips` with ``lazy=True`` as a transformer: checks clips, returns them as given.
+
+    What the workers of a Dask cluster run for a lazy load: each clip is
+    decoded in blocks (a path's content key is computed, as locally), and
+    the clips that pass come back unchanged.
+    """
+
+    def _transform_here(self, X):
+        out, skipped = [], []
+        for i, source, clip in _each_clip(X, self.on_error, _check_clip):
+            if isinstance(clip, AudioError):
+                skipped.append((i, source, clip.reason))
+            else:
+                out.append(clip)
+        return out, skipped

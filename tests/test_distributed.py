@@ -234,6 +234,39 @@ def test_bad_file_on_a_worker_follows_on_error_and_is_named(dask_cluster, clip_f
     assert info.value.source == str(bad)
 
 
+@pytest.mark.parametrize("lazy", [False, True])
+def test_load_clips_decodes_on_the_workers_with_the_same_result(
+    dask_cluster, clip_files, tmp_path, lazy
+):
+    """The labelled loader (what `embedclf evaluate` and `train` call first) decodes
+    or checks the files on the cluster: same clips, labels and skipped files."""
+    from embedclf.audio import load_clips
+
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF not really a wave file")
+    paths = clip_files[:7] + [str(bad)] + clip_files[7:12]
+    labels = np.arange(len(paths)) % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedClipsWarning)
+        local = load_clips(paths, labels, sr=16000, on_error="skip", lazy=lazy)
+        with distributed.Client(dask_cluster) as client:
+            with distributed.get_task_stream(client) as stream:
+                remote = load_clips(paths, labels, sr=16000, on_error="skip", lazy=lazy)
+            with pytest.raises(AudioError, match="broken.wav"):
+                load_clips(paths, labels, sr=16000, on_error="raise", lazy=lazy)
+    assert any("_run_task" in str(t["key"]) for t in stream.data)  # the work ran on the cluster
+    assert remote.kept.tolist() == local.kept.tolist() == [i for i in range(13) if i != 7]
+    assert remote.y.tolist() == local.y.tolist()
+    assert remote.skipped.values.tolist() == local.skipped.values.tolist()
+    assert remote.skipped["source"].tolist() == [str(bad)]
+    assert len(remote.clips) == len(local.clips) == 12
+    for a, b in zip(remote.clips, local.clips):
+        if lazy:
+            assert a == b  # paths come back as given
+        else:
+            assert a.dtype == b.dtype and np.array_equal(a, b)  # resampled to 16 kHz alike
+
+
 def test_in_memory_clips_keep_their_global_names_when_skipped(dask_cluster, clips):
     X = clips[:6] + [np.array([np.nan] * 100, dtype=np.float32)] + clips[6:9]
     local = LogMel(sr=8000, n_mels=16, on_error="skip").fit(clips[:1])
