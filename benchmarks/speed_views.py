@@ -8,7 +8,9 @@ speeds=(s,))``, cached), then candidates combine them:
   ``SpeedViews(BirdNETEmbedding(), speeds=...)`` in a pipeline computes;
 - ``views as rows``: each view pooled on its own and used as an extra
   training row with its clip's label; a clip is predicted from the mean
-  log-probability of its views (augmentation at training and test time).
+  log-probability of its views (augmentation at training and test time);
+- ``unit rows``: either head with each standardised row scaled to unit
+  length (``Normalizer``) before the logistic regression.
 
 Selection never looks at the ESC-10 test folds: candidates are ranked by the
 mean of (a) leave-one-fold-out accuracy on ESC-10 folds 1-4 and (b) 5-fold
@@ -31,7 +33,7 @@ import pandas as pd
 import selection  # beside this script
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import Normalizer, StandardScaler
 
 from embedclf import BirdNETEmbedding, SpeedViews, WindowAggregator
 
@@ -60,11 +62,15 @@ def pooled(windows):
     return WindowAggregator(stats=("mean", "max")).fit_transform(windows)
 
 
-def fit_predict(V, y, train, test, speeds, head, C):
-    """Predicted labels of ``test`` from a model fitted on ``train``."""
+def fit_predict(V, y, train, test, speeds, head, C, l2=False):
+    """Predicted labels of ``test`` from a model fitted on ``train``.
+
+    ``l2``: scale each standardised row to unit length before the classifier.
+    """
 
     def model():
-        return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=5000))
+        steps = [StandardScaler(), *([Normalizer()] if l2 else [])]
+        return make_pipeline(*steps, LogisticRegression(C=C, max_iter=5000))
 
     if head == "pooled":
         X = pooled([np.concatenate([V[s][i] for s in speeds]) for i in range(len(y))])
@@ -75,17 +81,23 @@ def fit_predict(V, y, train, test, speeds, head, C):
     return m.classes_[log_p.argmax(1)]
 
 
-def accuracy(V, y, splits, speeds, head, C):
-    accs = [np.mean(fit_predict(V, y, tr, te, speeds, head, C) == y[te]) for tr, te in splits]
+def accuracy(V, y, splits, speeds, head, C, l2=False):
+    accs = [np.mean(fit_predict(V, y, tr, te, speeds, head, C, l2) == y[te]) for tr, te in splits]
     return float(np.mean(accs)), float(np.std(accs))
 
 
 def candidates():
-    out = [("birdnet-linear", (1.0,), "pooled", 0.1)]
+    """``(name, speeds, head, C, l2)``; unit-length rows need a weaker penalty (larger C)."""
+    out = [("birdnet-linear", (1.0,), "pooled", 0.1, False)]
     for speeds in SPEED_SETS[1:]:
         for head in ("pooled", "views as rows"):
             for C in (0.1, 0.3):
-                out.append((f"{head} {'/'.join(map(str, speeds))} C={C}", speeds, head, C))
+                out.append((f"{head} {'/'.join(map(str, speeds))} C={C}", speeds, head, C, False))
+    for speeds in (SPEED_SETS[1], SPEED_SETS[-1]):
+        for head in ("pooled", "views as rows"):
+            for C in (10.0, 30.0):
+                name = f"{head} {'/'.join(map(str, speeds))} unit rows C={C:g}"
+                out.append((name, speeds, head, C, True))
     return out
 
 
@@ -107,11 +119,12 @@ def main():
     print(f"embedded in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     splits = selection.all_splits(tabs, data["us8k"][1])
     rows = []
-    for name, speeds, head, C in candidates():
+    for name, speeds, head, C, l2 in candidates():
         r = {"candidate": name, "speeds": " ".join(map(str, speeds)), "head": head, "C": C}
+        r["unit_rows"] = l2
         for col, (ds, sp) in splits.items():
             V, y = data[ds]
-            r[col], std = accuracy(V, y, sp, speeds, head, C)
+            r[col], std = accuracy(V, y, sp, speeds, head, C, l2)
             if col == "esc10_5fold":
                 r["esc10_5fold_std"] = std
         r["selection"] = (r["esc10_inner_1to4"] + r["us8k_partial_grouped"]) / 2
