@@ -261,3 +261,70 @@ def test_streaming_the_exported_folder_gives_the_devices_events(device, tmp_path
     hop = 0.5 * SR
     assert np.all(np.abs(got.onset.to_numpy() * SR - [e[1] for e in want]) <= hop)
     assert np.all(np.abs(got.offset.to_numpy() * SR - [e[2] for e in want]) <= hop)
+
+
+def _events_of(stdout):
+    return [line.split(",")[1:7] for line in stdout.splitlines() if line.startswith("event,")]
+
+
+@pytest.mark.parametrize("target", ["host", "m4"])
+def test_event_positions_do_not_wrap_after_37_hours(device, target):
+    """A listening device runs for days; a 32-bit sample count wraps after 2^31 samples (37
+    hours at 16 kHz). The recording reported from just before that point
+    (ecl_listener_start_at, the demo's --first-sample) gives the events of the recording
+    reported from 0, moved by as much, past the wrap, on the Cortex-M4 (32-bit long) too.
+    The start is a multiple of the hop, so every window boundary is as exact in seconds."""
+    from embedclf.distill.verify import run_demo
+
+    _, out, _, _, pcm, _ = device
+    if target == "m4":
+        missing = missing_tools("m4")
+        if missing:
+            pytest.skip(f"{', '.join(missing)} not installed: `make test` installs them as root")
+        build(out / "c", "m4")
+    first = (2**31 // 8000 - 10) * 8000  # 2^31 - 83,648: the wrap comes 5.2 s in
+    *_, base = run_demo(out / "c", pcm, target)
+    *_, moved = run_demo(out / "c", pcm, target, first_sample=first)
+    base, moved = _events_of(base), _events_of(moved)
+    assert len(base) >= 2 and len(moved) == len(base)
+    assert max(int(e[1]) for e in moved) > 2**31  # events after the wrap
+    for a, b in zip(base, moved):
+        assert (a[0], a[3]) == (b[0], b[3])  # class and score bits
+        assert [int(v) + first for v in a[1:3] + a[4:6]] == [int(v) for v in b[1:3] + b[4:6]]
+
+
+@pytest.mark.parametrize("target", ["host", "m4"])
+def test_moving_the_frame_count_back_changes_nothing(device, target, tmp_path):
+    """Long streams move the library's frame count back by a common multiple of the window
+    and the hop before it could overflow (about 16 months of audio by default). Built to
+    move it back every few windows, the demo prints exactly what the normal build prints:
+    the same window scores, events and clip label."""
+    import math
+    import re
+
+    from embedclf.distill.verify import run_demo
+
+    _, out, _, _, pcm, _ = device
+    if target == "m4":
+        missing = missing_tools("m4")
+        if missing:
+            pytest.skip(f"{', '.join(missing)} not installed: `make test` installs them as root")
+        build(out / "c", "m4")
+    header = (out / "c" / "embedclf_network.h").read_text()
+    frames = {
+        k: int(re.search(rf"#define {k} (\d+)", header).group(1))
+        for k in ("ECL_WINDOW_FRAMES", "ECL_HOP_FRAMES")
+    }
+    rebase = math.lcm(*frames.values())
+    lib = tmp_path / "rebased"
+    shutil.copytree(out / "c", lib)
+    subprocess.run(
+        ["make", "-C", str(lib), "clean", target, f"EXTRA_CFLAGS=-DECL_FRAMES_REBASE={rebase}"],
+        check=True,
+        capture_output=True,
+    )
+    *_, normal = run_demo(out / "c", pcm, target)
+    *_, rebased = run_demo(lib, pcm, target)
+    n_windows = sum(1 for line in normal.splitlines() if line[0].isdigit())
+    assert n_windows * frames["ECL_HOP_FRAMES"] > 4 * rebase  # moved back several times
+    assert rebased == normal

@@ -194,7 +194,7 @@ def qemu_command(elf, *args, icount=False):
     return [*cmd, "-semihosting-config", config, "-kernel", elf]
 
 
-def run_demo(lib_dir, pcm_path, target="host", features_path=None, icount=False):
+def run_demo(lib_dir, pcm_path, target="host", features_path=None, icount=False, first_sample=0):
     """Run the built demo on a PCM file; returns ``(scores, label, stdout)``.
 
     Parameters
@@ -212,6 +212,9 @@ def run_demo(lib_dir, pcm_path, target="host", features_path=None, icount=False)
         M4 only: run QEMU with ``-icount shift=0`` (one instruction per
         virtual nanosecond), so that instruction counts can be read off the
         virtual clock.
+    first_sample : int, default=0
+        The stream position of the file's first sample: the demo reports
+        event positions from there (``ecl_listener_start_at``).
 
     Examples
     --------
@@ -223,15 +226,16 @@ def run_demo(lib_dir, pcm_path, target="host", features_path=None, icount=False)
     if target not in ("host", "m4"):
         raise ValueError(f"target must be 'host' or 'm4', got {target!r}")
     lib_dir, pcm_path = os.path.abspath(lib_dir), os.path.abspath(pcm_path)
+    flags = [f"--first-sample={int(first_sample)}"] if first_sample else []
     if target == "host":
         prog = "embedclf_check_features" if features_path else "embedclf_demo"
-        cmd = [os.path.join(lib_dir, prog), pcm_path]
+        cmd = [os.path.join(lib_dir, prog), *flags, pcm_path]
         if features_path:
             cmd.append(os.path.abspath(features_path))
         cwd = None
     else:
         _require("m4")
-        cmd = qemu_command("embedclf_demo.elf", pcm_path, icount=icount)
+        cmd = qemu_command("embedclf_demo.elf", *flags, pcm_path, icount=icount)
         cwd = lib_dir
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=QEMU_TIMEOUT)
     if r.returncode:

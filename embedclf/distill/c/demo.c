@@ -1,9 +1,10 @@
 /* embedclf demo: classify a raw 16-bit little-endian mono PCM file and find its events.
- *   embedclf_demo IN.pcm
+ *   embedclf_demo [--first-sample=N] IN.pcm
  * prints "window,label_index,q0,q1,..." per analysis window (the int8 scores),
  * "event,label_index,onset,offset,score,detected,decided,label" per sound event when its
  * end is decided (samples from the start; embedclf_events.h; score as the 8 hex digits of
- * its float32 bits), then "clip,label_index".
+ * its float32 bits), then "clip,label_index". --first-sample=N reports event positions from
+ * sample N on (ecl_listener_start_at), as a device keeping a running sample clock would.
  * Built with ECL_KEEP_INPUT, a second argument names a file that receives each window's
  * int8 network input. Built with ECL_MEASURE (the Cortex-M4 firmware), a second argument
  * names a file that receives the library's peak stack and SysTick ticks (the demo's own
@@ -50,6 +51,34 @@ static size_t read_full(int fd, unsigned char *buf, size_t n) {
 
 static void print_pending(void);
 
+/* v in decimal, written at the end of buf (newlib's printf may lack long long) */
+static const char *dec64(int64_t v, char buf[24]) {
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  char *p = buf + 23;
+  *p = '\0';
+  do {
+    *--p = (char)('0' + (int)(u % 10u));
+    u /= 10u;
+  } while (u);
+  if (v < 0) *--p = '-';
+  return p;
+}
+
+/* N of "--first-sample=N" (decimal digits, optionally negative); -1 when malformed */
+static int parse_first_sample(const char *arg, int64_t *out) {
+  const char *p = arg + strlen("--first-sample=");
+  int negative = *p == '-';
+  uint64_t u = 0;
+  if (negative) ++p;
+  if (!*p) return -1;
+  for (; *p; ++p) {
+    if (*p < '0' || *p > '9' || u > ((uint64_t)INT64_MAX - 9u) / 10u) return -1;
+    u = u * 10u + (uint64_t)(*p - '0');
+  }
+  *out = negative ? -(int64_t)u : (int64_t)u;
+  return 0;
+}
+
 static void on_window(long index, const int8_t *q, void *user) {
   int c;
   (void)user;
@@ -79,9 +108,11 @@ static void print_pending(void) {
   for (k = 0; k < n_events; ++k) {
     const ecl_event *e = &events[k];
     uint32_t bits; /* the score's float32 bits: printing a float would make newlib allocate */
+    char on[24], off[24], det[24], dec[24];
     memcpy(&bits, &e->score, sizeof bits);
-    printf("event,%d,%ld,%ld,%08lx,%ld,%ld,%s\n", e->label, e->onset, e->offset,
-           (unsigned long)bits, e->detected, e->decided, ecl_labels[e->label]);
+    printf("event,%d,%s,%s,%08lx,%s,%s,%s\n", e->label, dec64(e->onset, on),
+           dec64(e->offset, off), (unsigned long)bits, dec64(e->detected, det),
+           dec64(e->decided, dec), ecl_labels[e->label]);
   }
   n_events = 0;
 }
@@ -168,6 +199,7 @@ static __attribute__((noinline)) int run(int argc, char **argv) {
   unsigned char *bytes = (unsigned char *)pcm;
   size_t got, i;
   int label, in;
+  int64_t first_sample = 0;
 #ifdef ECL_MEASURE
   unsigned long peak = 0, ticks = 0, used, calibration;
   uint32_t t0, n = 1000000;
@@ -179,9 +211,18 @@ static __attribute__((noinline)) int run(int argc, char **argv) {
   calibration = ticks_between(t0, SYST_CVR);
 #endif
   setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
+  if (argc > 1 && strncmp(argv[1], "--first-sample=", strlen("--first-sample=")) == 0) {
+    if (parse_first_sample(argv[1], &first_sample)) {
+      fprintf(stderr, "bad %s: expected --first-sample=N (an integer)\n", argv[1]);
+      return 2;
+    }
+    argv[1] = argv[0];
+    ++argv;
+    --argc;
+  }
   if (argc < 2) {
-    fprintf(stderr, "usage: %s IN.pcm  (16-bit little-endian mono at %d Hz)\n", argv[0],
-            ECL_SAMPLE_RATE);
+    fprintf(stderr, "usage: %s [--first-sample=N] IN.pcm  (16-bit mono PCM at %d Hz)\n",
+            argv[0], ECL_SAMPLE_RATE);
     return 2;
   }
   in = open(argv[1], O_RDONLY);
@@ -197,6 +238,7 @@ static __attribute__((noinline)) int run(int argc, char **argv) {
 #endif
   ecl_init(&state);
   ecl_listener_init(&listener, on_event, on_window, NULL);
+  ecl_listener_start_at(&listener, first_sample);
   while ((got = read_full(in, bytes, sizeof pcm)) >= 2) {
     for (i = 0; i + 1 < got; i += 2) /* little-endian whatever the host's order */
       pcm[i / 2] = (int16_t)(uint16_t)(bytes[i] | (bytes[i + 1] << 8));

@@ -23,6 +23,19 @@ static union {
   } fe;
   int8_t net[ECL_SCRATCH_BYTES]; /* activations, offsets planned at export time */
 } ecl_work;
+/* A stream may run for years, longer than a 32-bit frame count lasts (about 16 months at
+ * 50 frames a second). Every use of the count is blind to moving it back by a common
+ * multiple of the window and the hop (ring slots, window starts, the tail's position), so
+ * it is moved back by ECL_FRAMES_REBASE whenever it reaches twice that. Defined smaller
+ * (make EXTRA_CFLAGS=-DECL_FRAMES_REBASE=N) to check that it changes nothing. */
+#ifndef ECL_FRAMES_REBASE
+#define ECL_FRAMES_REBASE (ECL_WINDOW_FRAMES * ECL_HOP_FRAMES * 4096L)
+#endif
+#if ECL_FRAMES_REBASE % ECL_WINDOW_FRAMES || ECL_FRAMES_REBASE % ECL_HOP_FRAMES || \
+    ECL_FRAMES_REBASE > 0x3FFFFFFFL
+#error "ECL_FRAMES_REBASE must be a multiple of the window and the hop, below 2^30 frames"
+#endif
+
 #ifdef ECL_KEEP_INPUT /* for checking the features: the network overwrites its input */
 static int8_t ecl_input_copy[ECL_N_MELS * ECL_WINDOW_FRAMES];
 #endif
@@ -214,19 +227,21 @@ static int push_sample(ecl_state *st, float v, ecl_window_fn fn, void *user) {
   st->n_samples = ECL_N_FFT - ECL_HOP_LENGTH;
   {
     const long start = st->n_frames - ECL_WINDOW_FRAMES;
+    int scored = 0;
     if (start >= 0 && start % ECL_HOP_FRAMES == 0) {
       score_window(st, start, st->n_frames, fn, user);
-      return 1;
+      scored = 1;
     }
+    if (st->n_frames >= 2 * ECL_FRAMES_REBASE) st->n_frames -= ECL_FRAMES_REBASE;
+    return scored;
   }
-  return 0;
 }
 
 int ecl_push_float(ecl_state *st, const float *x, size_t n, ecl_window_fn fn, void *user) {
   size_t i;
   int done = 0;
   for (i = 0; i < n; ++i) done += push_sample(st, x[i], fn, user);
-  st->n_input += (long)n;
+  st->n_input += (int64_t)n;
   return done;
 }
 
@@ -234,7 +249,7 @@ int ecl_push_pcm16(ecl_state *st, const int16_t *pcm, size_t n, ecl_window_fn fn
   size_t i;
   int done = 0;
   for (i = 0; i < n; ++i) done += push_sample(st, (float)pcm[i] / 32768.0f, fn, user);
-  st->n_input += (long)n;
+  st->n_input += (int64_t)n;
   return done;
 }
 

@@ -28,9 +28,10 @@ typedef struct {
 #if ECL_HAS_TOP_DB
   float frame_top[ECL_WINDOW_FRAMES];           /* each ring frame's loudest value, in dB */
 #endif
-  long n_frames;                                /* frames computed so far */
+  long n_frames; /* frames computed so far (moved back by a multiple of the window and hop
+                   on long streams: see ECL_FRAMES_REBASE) */
   long n_windows;                               /* windows scored so far */
-  long n_input;                                 /* samples pushed in this clip */
+  int64_t n_input;                              /* samples pushed in this clip */
   float min_db;                                 /* quietest value of the clip so far */
   double pooled[ECL_N_CLASSES];                 /* clip pooling sums */
 } ecl_state;

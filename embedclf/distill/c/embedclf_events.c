@@ -25,12 +25,14 @@ static double span_end(double start, double end) {
   return (start + end) / 2 + half;
 }
 
-static long to_sample(double seconds) { return (long)floor(seconds * ECL_SAMPLE_RATE + 0.5); }
+static int64_t to_sample(double seconds) {
+  return (int64_t)floor(seconds * ECL_SAMPLE_RATE + 0.5);
+}
 
 void ecl_events_init(ecl_events *ev) { memset(ev, 0, sizeof(*ev)); }
 
 /* reports the event under way unless it is shorter than the minimum duration */
-static int close_event(ecl_events *ev, double now, long now_sample, ecl_event *out) {
+static int close_event(ecl_events *ev, double now, int64_t now_sample, ecl_event *out) {
   ev->active = 0;
   if (ev->offset - ev->onset + 1e-9 < ECL_EV_MIN_DURATION) return 0;
   out->label = ev->k;
@@ -44,7 +46,7 @@ static int close_event(ecl_events *ev, double now, long now_sample, ecl_event *o
   return 1;
 }
 
-int ecl_events_window(ecl_events *ev, const int8_t *scores, long start, long end,
+int ecl_events_window(ecl_events *ev, const int8_t *scores, int64_t start, int64_t end,
                       ecl_event *out) {
   const double ws = (double)start / ECL_SAMPLE_RATE, we = (double)end / ECL_SAMPLE_RATE;
   double smoothed[ECL_N_CLASSES];
@@ -98,7 +100,7 @@ int ecl_events_window(ecl_events *ev, const int8_t *scores, long start, long end
   return done;
 }
 
-int ecl_events_finish(ecl_events *ev, long n_samples, ecl_event *out) {
+int ecl_events_finish(ecl_events *ev, int64_t n_samples, ecl_event *out) {
   if (!ev->active) return 0;
   return close_event(ev, (double)n_samples / ECL_SAMPLE_RATE, n_samples, out);
 }
@@ -112,13 +114,17 @@ void ecl_listener_init(ecl_listener *ls, ecl_event_fn on_event, ecl_window_fn on
   ls->user = user;
 }
 
+void ecl_listener_start_at(ecl_listener *ls, int64_t first_sample) {
+  ls->first_sample = first_sample;
+}
+
 /* The pending window's samples [index * hop, + window), as the Recognizer cuts the stream,
  * to the events. At the end of the stream, a window past it is the tail, cut there; the
  * library's windows are aligned on frames, so it may score one tail window the Recognizer
  * does not (a stream ending exactly where a full window does): that one is left out. */
 static void decide_pending(ecl_listener *ls, int at_end) {
-  const long start = ls->pending_index * ECL_EV_HOP_SAMPLES, n = ls->n_samples;
-  long end = start + ECL_EV_WINDOW_SAMPLES;
+  const int64_t start = (int64_t)ls->pending_index * ECL_EV_HOP_SAMPLES, n = ls->n_samples;
+  int64_t end = start + ECL_EV_WINDOW_SAMPLES;
   ecl_event event;
   ls->has_pending = 0;
   if (at_end && end > n) {
@@ -126,7 +132,9 @@ static void decide_pending(ecl_listener *ls, int at_end) {
       return;
     end = n;
   }
-  if (ecl_events_window(&ls->events, ls->pending, start, end, &event) && ls->on_event)
+  if (ecl_events_window(&ls->events, ls->pending, ls->first_sample + start,
+                        ls->first_sample + end, &event) &&
+      ls->on_event)
     ls->on_event(&event, ls->user);
 }
 
@@ -143,7 +151,7 @@ static void listen_window(long index, const int8_t *scores, void *user) {
 
 static void decide_reached(ecl_listener *ls) {
   if (ls->has_pending &&
-      ls->pending_index * ECL_EV_HOP_SAMPLES + ECL_EV_WINDOW_SAMPLES <= ls->n_samples)
+      (int64_t)ls->pending_index * ECL_EV_HOP_SAMPLES + ECL_EV_WINDOW_SAMPLES <= ls->n_samples)
     decide_pending(ls, 0);
 }
 
@@ -156,7 +164,7 @@ static int listen(ecl_state *st, ecl_listener *ls, const int16_t *pcm, const flo
     piece = n - i < (size_t)ECL_EV_HOP_SAMPLES ? n - i : (size_t)ECL_EV_HOP_SAMPLES;
     done += pcm ? ecl_push_pcm16(st, pcm + i, piece, listen_window, ls)
                 : ecl_push_float(st, x + i, piece, listen_window, ls);
-    ls->n_samples += (long)piece;
+    ls->n_samples += (int64_t)piece;
     decide_reached(ls);
   }
   return done;
@@ -176,7 +184,7 @@ int ecl_listen_finish(ecl_state *st, ecl_listener *ls) {
   ls->finishing = 1;
   label = ecl_finish(st, listen_window, ls);
   if (ls->has_pending) decide_pending(ls, 1);
-  if (ecl_events_finish(&ls->events, ls->n_samples, &event) && ls->on_event)
+  if (ecl_events_finish(&ls->events, ls->first_sample + ls->n_samples, &event) && ls->on_event)
     ls->on_event(&event, ls->user);
   ecl_listener_init(ls, ls->on_event, ls->on_window, ls->user);
   return label;

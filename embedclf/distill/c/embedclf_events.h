@@ -19,7 +19,8 @@
  *
  * on_event(event, user) is called once per event, when its end is decided. Or, on window
  * scores computed elsewhere: ecl_events_init, ecl_events_window per window and
- * ecl_events_finish. Fixed-size state, no heap. */
+ * ecl_events_finish. Fixed-size state, no heap. Sample positions are 64-bit: a stream may
+ * run for years (a 32-bit count wraps after 37 hours at 16 kHz). */
 #ifndef EMBEDCLF_EVENTS_H_
 #define EMBEDCLF_EVENTS_H_
 
@@ -31,11 +32,11 @@
 
 typedef struct {
   int label;     /* class index (ecl_labels[label]); never a background class */
-  long onset;    /* first sample of the event, from the start of the stream */
-  long offset;   /* one past its last sample (the Recognizer's times, to the nearest sample) */
-  float score;   /* the highest smoothed score of label during the event */
-  long detected; /* end sample of the window that started it */
-  long decided;  /* end sample of the window that ended it (or the stream's length) */
+  int64_t onset;    /* first sample of the event, from the start of the stream */
+  int64_t offset;   /* one past its last sample (the Recognizer's times, to the nearest sample) */
+  float score;      /* the highest smoothed score of label during the event */
+  int64_t detected; /* end sample of the window that started it */
+  int64_t decided;  /* end sample of the window that ended it (or the stream's length) */
 } ecl_event;
 
 typedef struct {
@@ -45,7 +46,7 @@ typedef struct {
   int n_recent, head;                            /* windows in the ring, the oldest one */
   int active, k;                                 /* an event under way, its class */
   double onset, offset, score;                   /* seconds, seconds, smoothed score */
-  long detected;
+  int64_t detected;
   int ended;                                     /* an event was reported ... */
   double last_end;                               /* ... its end decided then (seconds) */
 } ecl_events;
@@ -53,16 +54,17 @@ typedef struct {
 void ecl_events_init(ecl_events *ev);
 /* One window's int8 scores (as the network gives them) and its samples [start, end).
  * Returns the number of events completed (0 or 1), written to *out. */
-int ecl_events_window(ecl_events *ev, const int8_t *scores, long start, long end,
+int ecl_events_window(ecl_events *ev, const int8_t *scores, int64_t start, int64_t end,
                       ecl_event *out);
 /* End of the stream after n_samples: closes an event under way. Returns 0 or 1. */
-int ecl_events_finish(ecl_events *ev, long n_samples, ecl_event *out);
+int ecl_events_finish(ecl_events *ev, int64_t n_samples, ecl_event *out);
 
 typedef void (*ecl_event_fn)(const ecl_event *event, void *user);
 
 typedef struct {
   ecl_events events;
-  long n_samples;                /* samples pushed */
+  int64_t first_sample;          /* the stream's first sample's position (0 unless set) */
+  int64_t n_samples;             /* samples pushed */
   int8_t pending[ECL_N_CLASSES]; /* the last window scored, until its span is decided */
   long pending_index;
   int has_pending, finishing;
@@ -73,6 +75,9 @@ typedef struct {
 
 void ecl_listener_init(ecl_listener *ls, ecl_event_fn on_event, ecl_window_fn on_window,
                        void *user);
+/* Report event positions from first_sample on instead of 0 (e.g. a running sample clock
+ * kept across streams); call it after ecl_listener_init, before any samples. */
+void ecl_listener_start_at(ecl_listener *ls, int64_t first_sample);
 /* Push samples through the frontend and the network to the events; returns the number of
  * windows completed. */
 int ecl_listen_pcm16(ecl_state *st, ecl_listener *ls, const int16_t *pcm, size_t n);
