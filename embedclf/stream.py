@@ -33,6 +33,7 @@ from .audio import stream_audio, to_mono
 from .exceptions import ResamplingWarning  # re-exported
 from .features.windows import split_windows, window_starts
 from .labels import BACKGROUND_LABEL, BACKGROUND_LABELS
+from .models.windows import pool_windows
 from .pipelines import pipeline_sr
 
 __all__ = [
@@ -164,7 +165,9 @@ class Int8Folder:
     numpy from the header's own constants (window, sparse mel filterbank,
     dB floor, per-window top-dB, standardisation), so the scores are the
     device's. A clip is cut into the student's windows as the student cuts
-    it, and their probabilities are averaged.
+    it, and their probabilities are pooled as the student pools them
+    (``report.json``'s ``clip_pooling``: mean, log-mean or vote; the mean for
+    folders exported before it was recorded).
 
     Parameters
     ----------
@@ -183,6 +186,8 @@ class Int8Folder:
     sr : int
     window, hop : float
         The student's analysis window and hop in seconds (from ``report.json``).
+    clip_pooling : str
+        How a clip's window probabilities are pooled (from ``report.json``).
 
     Examples
     --------
@@ -217,6 +222,7 @@ class Int8Folder:
         self.sr = int(c["EMBEDCLF_SAMPLE_RATE"])
         self.window = float(report["window_seconds"])
         self.hop = float(report["hop_seconds"])
+        self.clip_pooling = str(report.get("clip_pooling", "mean"))
         n_fft, n_mels = int(c["EMBEDCLF_N_FFT"]), int(c["EMBEDCLF_N_MELS"])
         basis = np.zeros((n_mels, n_fft // 2 + 1), np.float64)
         pos = 0
@@ -243,35 +249,57 @@ class Int8Folder:
         ref = 10 * np.log10(max(float(c["EMBEDCLF_REF"]), amin))
         return 10 * np.log10(np.maximum(P @ self._basis.T, amin)) - ref
 
-    def predict_proba(self, X):
-        """Mean int8 window probabilities of each clip (mono waveforms at ``sr``).
+    def window_proba(self, y):
+        """Int8 probabilities of each of one clip's windows, as the student windows it.
 
         Parameters
         ----------
-        X : sequence of ndarray
+        y : ndarray
+            A mono waveform at ``sr``.
 
         Returns
         -------
-        ndarray of shape (n_clips, n_classes)
+        ndarray of shape (n_windows, n_classes)
+            A trailing partial window (or a clip shorter than one window) is
+            padded with the clip's quietest value, as the student pads it.
+
+        Examples
+        --------
+        >>> from embedclf.stream import Int8Folder
+        >>> Int8Folder.window_proba  # doctest: +ELLIPSIS
+        <function Int8Folder.window_proba at ...>
         """
         c = self._c
         n, h = int(c["EMBEDCLF_WINDOW_FRAMES"]), int(c["EMBEDCLF_HOP_FRAMES"])
         top_db = float(c["EMBEDCLF_WINDOW_TOP_DB"])
         shape = tuple(self._net.input["shape"][1:])
+        F = self._features(y).astype(np.float32)
+        pad = "last" if self.partial_windows or len(F) < n else "none"
+        W, _ = split_windows(F, n, h, pad=pad)
+        if top_db > 0:
+            W = np.maximum(W, W.max(axis=(1, 2), keepdims=True) - np.float32(top_db))
+        W = (W - c["kMean"]) / c["kStd"]
+        # windows are (frames, mels); the network takes (mels, frames, 1), as the device
+        W = W.transpose(0, 2, 1)
+        P = self._net.predict_windows(W.reshape((len(W),) + shape).astype(np.float32))
+        return P.astype(np.float64)
+
+    def predict_proba(self, X):
+        """Int8 window probabilities of each clip, pooled as the student pools them.
+
+        Parameters
+        ----------
+        X : sequence of ndarray
+            Mono waveforms at ``sr``.
+
+        Returns
+        -------
+        ndarray of shape (n_clips, n_classes)
+        """
         out = []
         for y in X:
-            # as the student windows a clip: a trailing partial window (or a clip shorter
-            # than one) is padded with the clip's quietest value
-            F = self._features(y).astype(np.float32)
-            pad = "last" if self.partial_windows or len(F) < n else "none"
-            W, _ = split_windows(F, n, h, pad=pad)
-            if top_db > 0:
-                W = np.maximum(W, W.max(axis=(1, 2), keepdims=True) - np.float32(top_db))
-            W = (W - c["kMean"]) / c["kStd"]
-            # windows are (frames, mels); the network takes (mels, frames, 1), as the device
-            W = W.transpose(0, 2, 1)
-            P = self._net.predict_windows(W.reshape((len(W),) + shape).astype(np.float32))
-            out.append(P.astype(np.float64).mean(axis=0))
+            P = self.window_proba(y)
+            out.append(pool_windows(P, np.zeros(len(P), int), 1, self.clip_pooling)[0])
         return np.stack(out) if out else np.zeros((0, len(self.classes_)))
 
 

@@ -232,7 +232,7 @@ def test_int8_folder_scores_a_window_as_the_device_does(device, tmp_path):
         scores, _ = _run_device(out / "c", tmp_path / "clip.pcm")
         assert len(scores) == 1
         want.append((scores[0].astype(np.float64) + 128) / 256)
-        got.append(model.predict_proba([clip])[0])
+        got.append(model.window_proba(clip)[0])
     got, want = np.array(got), np.array(want)
     assert np.abs(got - want).max() <= 1 / 256 + 1e-12
     assert np.mean(got == want) >= 0.9
@@ -328,3 +328,24 @@ def test_moving_the_frame_count_back_changes_nothing(device, target, tmp_path):
     n_windows = sum(1 for line in normal.splitlines() if line[0].isdigit())
     assert n_windows * frames["ECL_HOP_FRAMES"] > 4 * rebase  # moved back several times
     assert rebased == normal
+
+
+def test_int8_folder_pools_a_clips_windows_as_the_student_does(device):
+    """A clip of several windows: the exported folder pools its windows' int8 probabilities
+    as the student (and the device, ECL_POOLING) does: the distilled default is the log-mean,
+    which names another class than the plain mean for some clips."""
+    from embedclf.models.windows import pool_windows
+    from embedclf.stream import Int8Folder
+
+    student, out, _, _, _, samples = device
+    model = Int8Folder(out)
+    assert model.clip_pooling == student.student_.pooling() == "logmean"
+    clips = [samples[k : k + 3 * SR] for k in range(0, len(samples) - 3 * SR, SR // 2)]
+    got = model.predict_proba(clips)
+    windows = [model.window_proba(c) for c in clips]
+    assert all(len(P) >= 3 for P in windows)
+    owner = lambda P: np.zeros(len(P), int)  # noqa: E731
+    want = np.vstack([pool_windows(P, owner(P), 1, "logmean") for P in windows])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    mean = np.vstack([P.mean(axis=0) for P in windows])
+    assert np.abs(got - mean).max() > 0.01  # the pooling matters on these clips
