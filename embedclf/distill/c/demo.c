@@ -51,19 +51,6 @@ static size_t read_full(int fd, unsigned char *buf, size_t n) {
 
 static void print_pending(void);
 
-/* v in decimal, written at the end of buf (newlib's printf may lack long long) */
-static const char *dec64(int64_t v, char buf[24]) {
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  char *p = buf + 23;
-  *p = '\0';
-  do {
-    *--p = (char)('0' + (int)(u % 10u));
-    u /= 10u;
-  } while (u);
-  if (v < 0) *--p = '-';
-  return p;
-}
-
 /* N of "--first-sample=N" (decimal digits, optionally negative); -1 when malformed */
 static int parse_first_sample(const char *arg, int64_t *out) {
   const char *p = arg + strlen("--first-sample=");
@@ -108,11 +95,10 @@ static void print_pending(void) {
   for (k = 0; k < n_events; ++k) {
     const ecl_event *e = &events[k];
     uint32_t bits; /* the score's float32 bits: printing a float would make newlib allocate */
-    char on[24], off[24], det[24], dec[24];
     memcpy(&bits, &e->score, sizeof bits);
-    printf("event,%d,%s,%s,%08lx,%s,%s,%s\n", e->label, dec64(e->onset, on),
-           dec64(e->offset, off), (unsigned long)bits, dec64(e->detected, det),
-           dec64(e->decided, dec), ecl_labels[e->label]);
+    printf("event,%d,%lld,%lld,%08lx,%lld,%lld,%s\n", e->label, (long long)e->onset,
+           (long long)e->offset, (unsigned long)bits, (long long)e->detected,
+           (long long)e->decided, ecl_labels[e->label]);
   }
   n_events = 0;
 }
