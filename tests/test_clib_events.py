@@ -263,6 +263,15 @@ def test_streaming_the_exported_folder_gives_the_devices_events(device, tmp_path
     assert np.all(np.abs(got.offset.to_numpy() * SR - [e[2] for e in want]) <= hop)
 
 
+def _built_for(lib, target):
+    """The library's demo built for ``target`` (the host build is the fixture's)."""
+    if target == "m4":
+        missing = missing_tools("m4")
+        if missing:
+            pytest.skip(f"{', '.join(missing)} not installed: `make test` installs them as root")
+        build(lib, "m4")
+
+
 def _events_of(stdout):
     return [line.split(",")[1:7] for line in stdout.splitlines() if line.startswith("event,")]
 
@@ -277,11 +286,7 @@ def test_event_positions_do_not_wrap_after_37_hours(device, target):
     from embedclf.distill.verify import run_demo
 
     _, out, _, _, pcm, _ = device
-    if target == "m4":
-        missing = missing_tools("m4")
-        if missing:
-            pytest.skip(f"{', '.join(missing)} not installed: `make test` installs them as root")
-        build(out / "c", "m4")
+    _built_for(out / "c", target)
     first = (2**31 // 8000 - 10) * 8000  # 2^31 - 83,648: the wrap comes 5.2 s in
     *_, base = run_demo(out / "c", pcm, target)
     *_, moved = run_demo(out / "c", pcm, target, first_sample=first)
@@ -305,11 +310,7 @@ def test_moving_the_frame_count_back_changes_nothing(device, target, tmp_path):
     from embedclf.distill.verify import run_demo
 
     _, out, _, _, pcm, _ = device
-    if target == "m4":
-        missing = missing_tools("m4")
-        if missing:
-            pytest.skip(f"{', '.join(missing)} not installed: `make test` installs them as root")
-        build(out / "c", "m4")
+    _built_for(out / "c", target)
     header = (out / "c" / "embedclf_network.h").read_text()
     frames = {
         k: int(re.search(rf"#define {k} (\d+)", header).group(1))
