@@ -503,3 +503,29 @@ def test_distill_command_distiller_and_benchmark_read_one_recipe(monkeypatch):
         if a.dest == "clip_pooling"
     )
     assert tuple(pooling.choices) == POOLINGS  # the parser lists them without importing sklearn
+
+
+def test_train_fits_with_one_blas_thread(capsys, tmp_path, event_files, monkeypatch):
+    """`embedclf train` holds BLAS to one thread while fitting (a linear head is small
+    matrix products, which BLAS threads slow down), and gives the limit back after."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas():
+        return {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+
+    seen, fit = [], LogisticRegression.fit
+
+    def recording_fit(self, X, y, **kw):
+        seen.append(blas())
+        return fit(self, X, y, **kw)
+
+    monkeypatch.setattr(LogisticRegression, "fit", recording_fit)
+    root, _ = event_files
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas()
+        argv = ["train", root, "--set", "mel__sr=16000", "-o", tmp_path / "m.skops", "--quiet"]
+        code, _, _ = run(capsys, *argv)
+        after = blas()
+    assert code == 0 and seen == [{1}]
+    assert after == before == {2}

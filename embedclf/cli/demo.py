@@ -55,7 +55,7 @@ def run(args):
     import numpy as np
 
     from ..datasets import make_sound_events, write_sound_events
-    from ..evaluation import cross_validate_folds
+    from ..evaluation import cross_validate_folds, fit_estimator
     from ..pipelines import make_pipeline
     from ..predict import predict_table
 
@@ -67,7 +67,7 @@ def run(args):
     report = cross_validate_folds(
         model, X, y, folds=folds, name="logmel-linear (demo)", progress=not args.quiet
     )
-    model.fit(X, y)
+    fit_estimator(model, X, y)
     os.makedirs(args.out, exist_ok=True)
     model_path = os.path.join(args.out, "model.skops")
     save_model(model, model_path)

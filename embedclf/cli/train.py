@@ -112,7 +112,9 @@ def run(args):
         y = np.asarray(
             y if all(isinstance(v, str) for v in y) else [str(v) for v in y], dtype=object
         )
-    model.fit(X, res.y if not n_background else y)
+    from ..evaluation import fit_estimator  # pandas, matplotlib: not for every command
+
+    fit_estimator(model, X, res.y if not n_background else y)
     save_model(model, args.output)
     out = {
         "model": args.output,

@@ -58,6 +58,8 @@ def _learning_curve(model, X, y, splits, progress):
     """Accuracy against clips per class: each fold trained on its first k clips of each class."""
     from sklearn.base import clone
 
+    from ..evaluation import fit_estimator
+
     rng = np.random.default_rng(0)
     min_train = min(int(np.min(np.unique(y[tr], return_counts=True)[1])) for _, tr, _ in splits)
     sizes = _learning_sizes(min_train)
@@ -67,7 +69,7 @@ def _learning_curve(model, X, y, splits, progress):
         accs = []
         for (_, train, test), order in zip(splits, orders):
             keep = np.concatenate([order[y[order] == c][:k] for c in np.unique(y[train])])
-            fitted = clone(model).fit([X[j] for j in keep], y[keep])
+            fitted = fit_estimator(clone(model), [X[j] for j in keep], y[keep])
             accs.append(float(np.mean(fitted.predict([X[j] for j in test]) == y[test])))
         curve.append({"per_class": int(k), "accuracy": float(np.mean(accs))})
         progress("learning curve", 0.6 + 0.3 * (i + 1) / len(sizes))
@@ -119,7 +121,7 @@ def train_project(project, *, pipeline=None, n_splits=5, learning_curve=True, pr
     True
     """
     from ..audio import load_audio
-    from ..evaluation import cross_validate_folds, fold_splits
+    from ..evaluation import cross_validate_folds, fit_estimator, fold_splits
     from ..files import atomic_write_data
     from ..modelfile import save_model
     from ..pipelines import make_pipeline, pipeline_sr
@@ -150,7 +152,7 @@ def train_project(project, *, pipeline=None, n_splits=5, learning_curve=True, pr
     splits = fold_splits(len(y), y=y, n_splits=k, random_state=0)
     curve = _learning_curve(model, X, y, splits, progress) if learning_curve else []
     progress("fitting", 0.9)
-    model.fit(X, y)
+    fit_estimator(model, X, y)
     preds = report.predictions.sort_values("index")
     classes = [str(c) for c in report.labels]
     results = {
