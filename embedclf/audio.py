@@ -838,28 +838,31 @@ def load_clips(X, y=None, *, sr, on_error="raise", progress=False, lazy=False):
         y = np.asarray(y)
         if len(y) != n:
             raise ValueError(f"X has {n} clips but y has {len(y)} labels")
-    remote = _load_on_cluster(X, sr, on_error, lazy, progress)
-    if remote is not None:  # a Dask cluster decoded (or checked) the clips
-        clips, skipped = remote
-        gone = {i for i, _, _ in skipped}
-        kept = [i for i in range(n) if i not in gone]
-    else:
+    loaded = _load_on_cluster(X, sr, on_error, lazy, progress)  # None: no cluster
+    if loaded is None:
         it = _each_clip(X, on_error, _check_clip) if lazy else iter_clips(X, sr, on_error)
         if progress:
             from tqdm.auto import tqdm
 
             it = tqdm(it, total=n, desc="loading audio", unit="clip")
-        clips, kept, skipped = [], [], []
-        for i, source, wave in it:
-            if isinstance(wave, AudioError):
-                skipped.append((i, source, wave.reason))
-            else:
-                clips.append(wave)
-                kept.append(i)
-    kept = np.asarray(kept, dtype=int)
+        loaded = _kept_or_skipped(it)
+    clips, skipped = loaded
+    gone = {i for i, _, _ in skipped}
+    kept = np.asarray([i for i in range(n) if i not in gone], dtype=int)
     skipped = skipped_frame(skipped)
     warn_skipped(skipped, "load_clips")
     return LoadResult(clips, None if y is None else y[kept], kept, skipped)
+
+
+def _kept_or_skipped(items):
+    """``(clips, skipped)`` from ``(index, source, clip or AudioError)`` items, in order."""
+    clips, skipped = [], []
+    for i, source, clip in items:
+        if isinstance(clip, AudioError):
+            skipped.append((i, source, clip.reason))
+        else:
+            clips.append(clip)
+    return clips, skipped
 
 
 def _load_on_cluster(X, sr, on_error, lazy, progress):
@@ -1021,10 +1024,4 @@ class _ClipChecker(AudioLoader):
     """
 
     def _transform_here(self, X):
-        out, skipped = [], []
-        for i, source, clip in _each_clip(X, self.on_error, _check_clip):
-            if isinstance(clip, AudioError):
-                skipped.append((i, source, clip.reason))
-            else:
-                out.append(clip)
-        return out, skipped
+        return _kept_or_skipped(_each_clip(X, self.on_error, _check_clip))

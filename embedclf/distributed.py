@@ -265,6 +265,7 @@ def map_clips(
     payload = cloudpickle.dumps(estimator)
     token = hashlib.blake2b(payload, digest_size=16).hexdigest()
     bounds = [(a, min(a + clips_per_task, n)) for a in range(0, n, clips_per_task)]
+    sent = []  # the scattered parts, released at the end
 
     def submit(ks):
         # Clips are scattered (straight to the workers, spread over them), not put in the
@@ -276,7 +277,6 @@ def map_clips(
             for part, k in zip(parts, ks)
         }
 
-    sent = []
     futures = submit(range(len(bounds)))
     bar = None
     if progress:

@@ -463,8 +463,12 @@ def fold_scores(estimator, X, y, fold_name, train, test, *, labels, blas_threads
     )
 
 
+def _is_passthrough(step):
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
 def _learns_nothing(step):
-    if step is None or (isinstance(step, str) and step == "passthrough"):
+    if _is_passthrough(step):
         return True
     if isinstance(step, Pipeline):
         return all(_learns_nothing(s) for _, s in step.steps)
@@ -515,7 +519,7 @@ def shared_steps(estimator):
         if not _learns_nothing(step):
             break
         names.append(name)
-        work = work or not (step is None or isinstance(step, str))
+        work = work or not _is_passthrough(step)
     return names if work else []  # passthrough steps alone: nothing to share
 
 
@@ -527,22 +531,23 @@ def _join(parts):
 
 
 def _shared_features(front, X, *, client, progress, blas_threads):
-    """``front`` (fitted, learns nothing) applied once to every clip, in input order."""
+    """``front`` (learns nothing) fitted, then applied once to every clip, in input order."""
     n = len(X)
-    if client is not None:
-        from .distributed import map_clips
-
-        out, _ = map_clips(
-            front,
-            "transform",
-            X,
-            client=client,
-            progress=progress,
-            desc="features",
-            concatenate=True,
-        )
-        return out
     with blas_limit(blas_threads):
+        front.fit(_take(X, [0]))  # learns nothing: one clip checks the parameters
+        if client is not None:
+            from .distributed import map_clips
+
+            out, _ = map_clips(
+                front,
+                "transform",
+                X,
+                client=client,
+                progress=progress,
+                desc="features",
+                concatenate=True,
+            )
+            return out
         if not progress:
             return front.transform(X)
         from tqdm.auto import tqdm
@@ -660,12 +665,10 @@ def cross_validate_folds(
     if shared:
         t0 = time.perf_counter()
         front = [
-            (step, est if est is None or isinstance(est, str) else clone(est))
+            (step, est if _is_passthrough(est) else clone(est))
             for step, est in estimator.steps[: len(shared)]
         ]
         front = Pipeline(front) if len(front) > 1 else front[0][1]
-        with blas_limit(blas_threads):
-            front.fit(_take(X, [0]))  # learns nothing: one clip checks the parameters
         X = _shared_features(front, X, client=client, progress=progress, blas_threads=blas_threads)
         if len(X) != n:
             raise ValueError(
