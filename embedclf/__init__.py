@@ -25,6 +25,7 @@ _LAZY = {
     "OpenL3Embedding": "embedclf.features.openl3",
     "Recognizer": "embedclf.stream",
     "SpeedViews": "embedclf.features.views",
+    "ViewsClassifier": "embedclf.models.views",
     "WindowAggregator": "embedclf.features.windows",
 }
 

@@ -46,9 +46,11 @@ TRUSTED_TYPES = (
     "embedclf.models.cnn.KerasCNN",
     # KerasCNN's state holds its network as .keras bytes, loaded with safe_mode=True
     "embedclf.models.cnn._KerasBytes",
+    "embedclf.models.views.ViewsClassifier",
     "sklearn.ensemble._forest.RandomForestClassifier",
     "sklearn.linear_model._logistic.LogisticRegression",
     "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.Normalizer",
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.tree._classes.DecisionTreeClassifier",
     "sklearn.tree._tree.Tree",

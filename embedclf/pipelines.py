@@ -153,6 +153,27 @@ def _birdnet_speed_features():
     ]
 
 
+def _birdnet_views_pipeline():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import make_pipeline as chain
+    from sklearn.preprocessing import Normalizer, StandardScaler
+
+    from .features.birdnet import BirdNETEmbedding
+    from .features.views import SpeedViews
+    from .features.windows import WindowAggregator
+    from .models.views import ViewsClassifier
+
+    # Each speed is a training row and a vote (benchmarks/speed_views.py, "views as rows
+    # ... unit rows C=30"); unit-length rows are far apart only in direction, so the
+    # penalty is weak (C=30).
+    views = SpeedViews(
+        BirdNETEmbedding(), speeds=(0.9, 1.0, 1.1), pool=WindowAggregator(stats=("mean", "max"))
+    )
+    head = chain(StandardScaler(), Normalizer(), LogisticRegression(C=30, max_iter=5000))
+    return Pipeline([("emb", views), ("clf", ViewsClassifier(head))])
+
+
 def _openl3_features():
     from .features.openl3 import OpenL3Embedding
     from .features.windows import WindowAggregator
@@ -219,6 +240,14 @@ register_pipeline(
     _pipe(_birdnet_speed_features, _linear),
     "BirdNET V2.4 embeddings of each clip played at 0.9x, 1x and 1.1x speed -> mean/max over "
     "all their windows -> standardise -> logistic regression (3x the BirdNET cost) "
+    "[extra: birdnet; model CC BY-NC-SA 4.0]",
+)
+register_pipeline(
+    "birdnet-views",
+    _birdnet_views_pipeline,
+    "BirdNET V2.4 embeddings of each clip at 0.9x, 1x and 1.1x speed, each speed pooled "
+    "(mean/max) into its own row -> standardise -> unit length -> logistic regression on every "
+    "row; a clip's class from the mean log-probability of its 3 rows (3x the BirdNET cost) "
     "[extra: birdnet; model CC BY-NC-SA 4.0]",
 )
 register_pipeline(

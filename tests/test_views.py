@@ -119,3 +119,121 @@ def test_a_pipeline_with_speed_views_classifies_pitch():
     ).fit(X, y)
     assert pipeline_sr(pipe) == SR
     assert pipe.predict([_tone(300), _tone(1600)]).tolist() == ["low", "high"]
+
+
+def test_pool_gives_one_row_per_view_equal_to_pooling_each_view_alone():
+    rng = np.random.default_rng(2)
+    clips = [(0.2 * rng.standard_normal(n)).astype(np.float32) for n in (8000, 5300)]
+    speeds = (0.8, 1.0, 1.25)
+    agg = WindowAggregator(stats=("mean", "max"))
+    out = SpeedViews(_mel(), speeds=speeds, pool=agg).fit(clips).transform(clips)
+    for i, got in enumerate(out):
+        assert got.shape == (3, 2 * 64)
+        for row, speed in zip(got, speeds):
+            (frames,) = SpeedViews(_mel(), speeds=(speed,)).fit(clips).transform(clips[i : i + 1])
+            np.testing.assert_array_equal(row, agg.fit_transform([frames])[0])
+
+
+def test_a_pool_that_learns_is_refused():
+    from sklearn.preprocessing import StandardScaler
+
+    with pytest.raises(ValueError, match="learns nothing, such as WindowAggregator"):
+        SpeedViews(_mel(), pool=StandardScaler()).fit([_tone(300)])
+
+
+def test_views_classifier_is_the_mean_log_probability_of_a_model_fitted_on_every_view():
+    """Reference written out by hand: stack the views, repeat labels, average log-probs."""
+    from sklearn.linear_model import LogisticRegression
+
+    from embedclf import ViewsClassifier
+
+    rng = np.random.default_rng(3)
+    y = np.repeat(["a", "b", "c"], 10)
+    X = rng.normal(0, 1.0, (30, 3, 4)) + (np.searchsorted(["a", "b", "c"], y))[:, None, None]
+    clf = ViewsClassifier(LogisticRegression(C=0.5)).fit(X, y)
+    ref = LogisticRegression(C=0.5).fit(X.reshape(90, 4), np.repeat(y, 3))
+    np.testing.assert_allclose(clf.estimator_.coef_, ref.coef_)
+    Xt = rng.normal(1.0, 1.5, (12, 3, 4))
+    log_p = np.log(ref.predict_proba(Xt.reshape(36, 4))).reshape(12, 3, 3).mean(axis=1)
+    want = np.exp(log_p) / np.exp(log_p).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(clf.predict_proba(Xt), want, rtol=1e-10)
+    np.testing.assert_allclose(clf.predict_proba(Xt).sum(axis=1), 1.0)
+    assert clf.predict(Xt).tolist() == ref.classes_[log_p.argmax(axis=1)].tolist()
+    # one view per clip: the estimator itself
+    np.testing.assert_allclose(clf.predict_proba(Xt[:, 0]), clf.estimator_.predict_proba(Xt[:, 0]))
+
+
+def test_views_classifier_takes_clips_with_different_numbers_of_views():
+    from sklearn.linear_model import LogisticRegression
+
+    from embedclf import ViewsClassifier
+
+    rng = np.random.default_rng(4)
+    X = [rng.normal(k % 2, 0.3, (1 + k % 3, 2)) for k in range(20)]
+    y = np.arange(20) % 2
+    clf = ViewsClassifier(LogisticRegression()).fit(X, y)
+    ref = LogisticRegression().fit(np.concatenate(X), np.repeat(y, [len(x) for x in X]))
+    np.testing.assert_allclose(clf.estimator_.coef_, ref.coef_)
+    one = [clf.predict_proba([x])[0] for x in X]
+    np.testing.assert_allclose(clf.predict_proba(X), one)
+    with pytest.raises(ValueError, match="one label per clip: 20 clips, 19 labels"):
+        ViewsClassifier(LogisticRegression()).fit(X, y[:19])
+    with pytest.raises(ValueError, match="clip 1 has no views"):
+        clf.predict([X[0], np.zeros((0, 2))])
+
+
+def test_a_floored_view_cannot_veto_a_class():
+    """A view that gives a class probability 0 lowers it by log(floor), not to -inf."""
+    from sklearn.dummy import DummyClassifier
+
+    from embedclf import ViewsClassifier
+
+    class Sure(DummyClassifier):
+        def predict_proba(self, X):
+            return np.where(X[:, :1] > 0, [[1.0, 0.0]], [[0.1, 0.9]])
+
+    clf = ViewsClassifier(Sure(), floor=1e-3).fit(np.array([[1.0], [-1.0]]), [0, 1])
+    # view 1 is certain of class 0; views 2-5 say 0.9 for class 1
+    X = np.array([[[1.0], [-1.0], [-1.0], [-1.0], [-1.0]]])
+    log_p = np.array([np.log(1.0) + 4 * np.log(0.1), np.log(1e-3) + 4 * np.log(0.9)]) / 5
+    want = np.exp(log_p) / np.exp(log_p).sum()
+    np.testing.assert_allclose(clf.predict_proba(X)[0], want)
+    assert clf.predict(X).tolist() == [1]
+
+
+def test_the_views_pipeline_reads_clips_at_birdnets_rate_and_pools_each_speed():
+    pipe = make_pipeline("birdnet-views")
+    assert pipeline_sr(pipe) == 48000
+    emb = pipe.named_steps["emb"]
+    assert emb.speeds == (0.9, 1.0, 1.1) and emb.pool.stats == ("mean", "max")
+    assert emb.learns_from_data is False
+
+
+def test_a_views_pipeline_evaluates_the_same_with_shared_features():
+    """Per-clip (n_views, n_features) outputs are computed once and split by fold."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import make_pipeline as chain
+    from sklearn.preprocessing import StandardScaler
+
+    from embedclf import ViewsClassifier
+    from embedclf.evaluation import cross_validate_folds, shared_steps
+
+    rng = np.random.default_rng(5)
+    freqs = np.r_[rng.uniform(200, 400, 10), rng.uniform(1400, 1800, 10)]
+    X = [_tone(f, 0.5) + 0.05 * rng.standard_normal(4000).astype(np.float32) for f in freqs]
+    y = np.repeat(["low", "high"], 10)
+    pipe = Pipeline(
+        [
+            ("views", SpeedViews(_mel(), speeds=(0.9, 1.1), pool=WindowAggregator())),
+            ("clf", ViewsClassifier(chain(StandardScaler(), LogisticRegression()))),
+        ]
+    )
+    assert shared_steps(pipe) == ["views"]
+    folds = np.arange(20) % 4
+    shared = cross_validate_folds(pipe, X, y, folds=folds)
+    plain = cross_validate_folds(pipe, X, y, folds=folds, share_features=False)
+    assert shared.meta["shared_steps"] == ["views"]
+    pd_s, pd_p = (r.predictions.sort_values("index") for r in (shared, plain))
+    assert pd_s["y_pred"].tolist() == pd_p["y_pred"].tolist()
+    assert shared.accuracy_mean == 1.0

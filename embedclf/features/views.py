@@ -42,6 +42,12 @@ class SpeedViews(ClipTransformer):
     vector then pools the windows of all its views. (``diffs=True`` would
     also difference the last window of one view with the first of the next.)
 
+    With ``pool``, each view is pooled on its own instead and a clip's output
+    is an ``(n_views, n_features)`` array, one row per speed: the input of
+    :class:`~embedclf.ViewsClassifier`, which trains on every view and
+    predicts a clip from all of them (augmentation at training and
+    prediction time).
+
     Parameters
     ----------
     transformer : clip transformer
@@ -55,6 +61,11 @@ class SpeedViews(ClipTransformer):
         resampled from ``round(sr * s)`` Hz to ``sr`` (soxr, high quality);
         ``1.0`` is the clip as it is. Costs one transformer run per speed
         (a clip at speed ``s`` lasts ``1 / s`` as long).
+    pool : transformer or None, default=None
+        ``None``: stack the windows of all views. Otherwise a pooling step
+        that learns nothing from data (such as :class:`~embedclf.WindowAggregator`)
+        applied to each view's windows separately; the views' vectors are
+        stacked as rows.
     on_error : {"raise", "skip"}, default="raise"
         What to do with a clip that cannot be read: raise an
         :class:`~embedclf.exceptions.AudioError` naming it, or leave it out
@@ -93,17 +104,23 @@ class SpeedViews(ClipTransformer):
     >>> views = SpeedViews(mel, speeds=(0.5, 1.0)).fit([clip])
     >>> [f.shape for f in views.transform([clip])]  # 126 frames at half speed + 63 as it is
     [(189, 8)]
+    >>> from embedclf import WindowAggregator
+    >>> per_view = SpeedViews(mel, speeds=(0.5, 1.0), pool=WindowAggregator()).fit([clip])
+    >>> [f.shape for f in per_view.transform([clip])]  # mean and std of 8 bands, per speed
+    [(2, 16)]
     """
 
     _parameter_constraints = {
         "transformer": [HasMethods(["fit", "transform"])],
         "speeds": ["array-like"],
+        "pool": [HasMethods(["fit", "transform"]), None],
         "on_error": [StrOptions({"raise", "skip"})],
     }
 
-    def __init__(self, transformer, *, speeds=(0.9, 1.0, 1.1), on_error="raise"):
+    def __init__(self, transformer, *, speeds=(0.9, 1.0, 1.1), pool=None, on_error="raise"):
         self.transformer = transformer
         self.speeds = speeds
+        self.pool = pool
         self.on_error = on_error
 
     @property
@@ -134,6 +151,13 @@ class SpeedViews(ClipTransformer):
 
     def _fit_clips(self, X, y):
         self._speeds()
+        if self.pool is not None and getattr(self.pool, "learns_from_data", True):
+            # It is fitted on each batch of views at transform time, so it must not learn.
+            raise ValueError(
+                f"pool={type(self.pool).__name__}(...) may learn from data; SpeedViews pools "
+                "each view with a step that learns nothing, such as WindowAggregator. Put a "
+                "step that learns after SpeedViews in the pipeline instead."
+            )
         super()._fit_clips(X, y)
         # As a list: the transformer sees views of every length, never a fixed 2-D shape.
         self.transformer_ = clone(self.transformer).fit(list(check_X(X)))
@@ -144,5 +168,9 @@ class SpeedViews(ClipTransformer):
         for speed in self._speeds():
             rate = int(round(sr * speed))
             views = waves if rate == sr else [resample(w, rate, sr) for w in waves]
-            per_speed.append(self.transformer_.transform(views))
-        return [np.concatenate([out[i] for out in per_speed]) for i in range(len(waves))]
+            out = self.transformer_.transform(views)
+            if self.pool is not None:
+                out = clone(self.pool).fit(out).transform(out)
+            per_speed.append(out)
+        join = np.concatenate if self.pool is None else np.stack
+        return [join([out[i] for out in per_speed]) for i in range(len(waves))]

@@ -1,4 +1,4 @@
-"""The deep path: KerasCNN, its named architectures, and audio augmentation.
+"""The deep path (KerasCNN, its named architectures, audio augmentation) and ViewsClassifier.
 
 TensorFlow is imported only when a model is built or loaded.
 
@@ -11,5 +11,6 @@ Examples
 
 from .augment import Augmenter
 from .cnn import KerasCNN
+from .views import ViewsClassifier
 
-__all__ = ["KerasCNN", "Augmenter"]
+__all__ = ["KerasCNN", "Augmenter", "ViewsClassifier"]
