@@ -12,6 +12,10 @@ speeds=(s,))``, cached), then candidates combine them:
 - ``unit rows``: either head with each standardised row scaled to unit
   length (``Normalizer``) before the logistic regression.
 
+``views as rows 0.9/1.0/1.1 unit rows C=30`` is the ``birdnet-views`` pipeline
+(``SpeedViews(pool=...)`` + ``ViewsClassifier``), ``pooled 0.9/1.0/1.1 C=0.1``
+is ``birdnet-speeds``; docs/results/accuracy.md says how each was chosen.
+
 Selection never looks at the ESC-10 test folds: candidates are ranked by the
 mean of (a) leave-one-fold-out accuracy on ESC-10 folds 1-4 and (b) 5-fold
 accuracy on ``urbansound8k-fold3-partial`` grouped by ``fsID`` (as

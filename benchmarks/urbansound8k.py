@@ -50,7 +50,7 @@ from embedclf.pipelines import make_pipeline, pipeline_sr
 
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("EMBEDCLF_SHARED_DATA", HERE.parent.parent / "shared" / "data"))
-DEFAULT_PIPELINES = "logmel-linear,birdnet-linear,cnn-aug,distilled:birdnet-linear"
+DEFAULT_PIPELINES = "logmel-linear,birdnet-linear,birdnet-views,cnn-aug,distilled:birdnet-linear"
 OFFICIAL_FOLDS = tuple(range(1, 11))
 
 #: published UrbanSound8K results on the official 10 folds, shown beside ours
