@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from accuracy import embedding_cache  # beside this script
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.validation import check_is_fitted
 from timing import load_average  # beside this script
@@ -121,8 +122,8 @@ def build_model(name, cache=None, student_epochs=None):
         return DistilledStudent(teacher=teacher, epochs=student_epochs)
     model = make_pipeline(name)
     params = model.get_params()
-    if cache and "emb__cache" in params:
-        model.set_params(emb__cache=cache)
+    if cache:
+        embedding_cache(model, cache)  # nested too: SpeedViews(BirdNETEmbedding(cache=...))
     if "verbose" in params and not isinstance(params["verbose"], bool):
         model.set_params(verbose=0)  # KerasCNN's per-epoch lines
     return model
@@ -182,9 +183,7 @@ def feature_cost(model, clips, sr, n=40):
     if not hasattr(model, "steps"):
         return None
     steps = model[:-2] if model.steps[-2][0] == "scale" else model[:-1]
-    steps = clone(steps)
-    if "emb__cache" in steps.get_params():
-        steps.set_params(emb__cache=None)
+    steps = embedding_cache(clone(steps), None)
     sample = list(clips[:n])
     steps.fit(sample[:1])
     steps.transform(sample[:2])  # warm up (model load, FFT plans)
