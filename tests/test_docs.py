@@ -69,3 +69,12 @@ def test_readme_sections_written_once_between_snippet_markers(site):
     assert "95.6% of its teacher" in pages["results"]
     assert "Features do not depend on their batch" in pages["guarantees"]
     assert re.search(r"skops\.io\.get_untrusted_types", pages["guarantees"])
+
+
+def test_the_evaluation_guide_lists_every_named_pipeline():
+    from embedclf.pipelines import available_pipelines
+
+    text = (ROOT / "docs" / "guide" / "evaluation.md").read_text()
+    section = text.split("## Named pipelines", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`([a-z0-9-]+)`", section))
+    assert set(available_pipelines()) <= listed, set(available_pipelines()) - listed
