@@ -31,6 +31,7 @@ import numpy as np
 
 from .audio import stream_audio, to_mono
 from .exceptions import ResamplingWarning  # re-exported
+from .features.mel import windows_top_db_floor
 from .features.windows import split_windows, window_starts
 from .labels import BACKGROUND_LABEL, BACKGROUND_LABELS
 from .models.windows import pool_windows
@@ -277,7 +278,7 @@ class Int8Folder:
         pad = "last" if self.partial_windows or len(F) < n else "none"
         W, _ = split_windows(F, n, h, pad=pad)
         if top_db > 0:
-            W = np.maximum(W, W.max(axis=(1, 2), keepdims=True) - np.float32(top_db))
+            W = windows_top_db_floor(W, top_db)
         W = (W - c["kMean"]) / c["kStd"]
         # windows are (frames, mels); the network takes (mels, frames, 1), as the device
         W = W.transpose(0, 2, 1)

@@ -242,6 +242,21 @@ def test_power_to_db_reference_values():
     )
 
 
+def test_windows_top_db_floor_equals_each_window_floored_alone():
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from embedclf.features.mel import top_db_floor, windows_top_db_floor
+
+    rng = np.random.default_rng(0)
+    S = (rng.standard_normal((40, 6)) * 40).astype(np.float32)
+    W = sliding_window_view(S, (8, 6))[:, 0]  # read-only, overlapping windows
+    got = windows_top_db_floor(W, 50.0)
+    want = np.stack([top_db_floor(w.copy(), 50.0) for w in W])
+    assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert not np.array_equal(got, W)  # the floor bites in this draw
+    assert windows_top_db_floor(W, None) is W
+
+
 def test_concurrent_transforms_restore_blas_threads(clips):
     import threading
 

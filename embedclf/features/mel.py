@@ -38,6 +38,7 @@ __all__ = [
     "THREADED_CHUNK_FRAMES",
     "power_to_db",
     "top_db_floor",
+    "windows_top_db_floor",
     "headroom_shifts",
     "unscaled",
     "PaddedFrames",
@@ -573,6 +574,40 @@ def top_db_floor(S_db, top_db):
     if top_db is not None and S_db.size:
         np.maximum(S_db, S_db.max() - np.float32(top_db), out=S_db)
     return S_db
+
+
+def windows_top_db_floor(W, top_db):
+    """Floor each window of a batch at its own maximum minus ``top_db``.
+
+    :func:`top_db_floor` for many windows at once: ``W[i]`` is raised to at
+    least ``W[i].max() - top_db``, as if each window were converted alone.
+    Unlike :func:`top_db_floor` it returns a new array, so ``W`` may be a
+    read-only view (e.g. from :func:`numpy.lib.stride_tricks.sliding_window_view`).
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_windows, ...), float32
+        Decibels, one window per first index.
+    top_db : float or None
+        None returns ``W`` itself.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``W``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from embedclf.features.mel import windows_top_db_floor
+    >>> W = np.array([[0.0, -90.0], [-20.0, -200.0]], np.float32)
+    >>> windows_top_db_floor(W, 80.0).tolist()
+    [[0.0, -80.0], [-20.0, -100.0]]
+    """
+    if top_db is None or not W.size:
+        return W
+    axes = tuple(range(1, W.ndim))
+    return np.maximum(W, W.max(axis=axes, keepdims=True) - np.float32(top_db))
 
 
 # The largest float32 power is 2**128; a clip whose mel power could pass 2**120

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..features.mel import windows_top_db_floor
 from ..features.windows import split_windows, stream_windows
 
 __all__ = [
@@ -85,8 +86,7 @@ def spectrogram_windows(frontend, waves, n_frames, hop_frames, top_db=None):
         owner.append(np.full(len(w), i))
         starts.append(np.asarray(first, dtype=int))
     W = np.concatenate(parts).transpose(0, 2, 1)[..., None]
-    if top_db is not None:
-        W = np.maximum(W, W.max(axis=(1, 2, 3), keepdims=True) - np.float32(top_db))
+    W = windows_top_db_floor(W, top_db)
     return (
         np.ascontiguousarray(W, dtype=np.float32),
         np.concatenate(owner),
@@ -112,9 +112,7 @@ def stream_spectrogram_windows(frames, n_frames, hop_frames, top_db=None, group=
             yield B
 
     def shaped(ws):
-        W = np.stack(ws).transpose(0, 2, 1)[..., None]
-        if top_db is not None:
-            W = np.maximum(W, W.max(axis=(1, 2, 3), keepdims=True) - np.float32(top_db))
+        W = windows_top_db_floor(np.stack(ws).transpose(0, 2, 1)[..., None], top_db)
         return np.ascontiguousarray(W, dtype=np.float32)
 
     ready = []
