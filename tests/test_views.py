@@ -237,3 +237,34 @@ def test_a_views_pipeline_evaluates_the_same_with_shared_features():
     pd_s, pd_p = (r.predictions.sort_values("index") for r in (shared, plain))
     assert pd_s["y_pred"].tolist() == pd_p["y_pred"].tolist()
     assert shared.accuracy_mean == 1.0
+
+
+def test_a_grid_search_runs_on_shared_view_features():
+    """The recipe of docs/guide/evaluation.md: shared steps once, search over the rest."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, PredefinedSplit
+    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import make_pipeline as chain
+    from sklearn.preprocessing import StandardScaler
+
+    from embedclf import ViewsClassifier
+    from embedclf.evaluation import shared_steps
+
+    rng = np.random.default_rng(6)
+    freqs = np.r_[rng.uniform(200, 400, 9), rng.uniform(1400, 1800, 9)]
+    X = [_tone(f, 0.5) + 0.05 * rng.standard_normal(4000).astype(np.float32) for f in freqs]
+    y = np.repeat(["low", "high"], 9)
+    pipe = Pipeline(
+        [
+            ("views", SpeedViews(_mel(), speeds=(0.9, 1.1), pool=WindowAggregator())),
+            ("clf", ViewsClassifier(chain(StandardScaler(), LogisticRegression()))),
+        ]
+    )
+    k = len(shared_steps(pipe))
+    features = pipe[:k].fit(X[:1]).transform(X)
+    grid = {"clf__estimator__logisticregression__C": [0.1, 1.0]}
+    search = GridSearchCV(pipe[k:], grid, cv=PredefinedSplit(np.arange(18) % 3))
+    search.fit(features, y)
+    assert search.best_score_ == 1.0
+    best = search.best_estimator_.named_steps["clf"].estimator_
+    assert best[-1].C == search.best_params_["clf__estimator__logisticregression__C"]
