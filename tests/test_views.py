@@ -220,8 +220,10 @@ def test_a_views_pipeline_evaluates_the_same_with_shared_features():
     from embedclf.evaluation import cross_validate_folds, shared_steps
 
     rng = np.random.default_rng(5)
-    freqs = np.r_[rng.uniform(200, 400, 10), rng.uniform(1400, 1800, 10)]
-    X = [_tone(f, 0.5) + 0.05 * rng.standard_normal(4000).astype(np.float32) for f in freqs]
+    # overlapping pitch ranges in loud noise: some clips are misclassified, so equal
+    # predictions say more than two perfect scores would
+    freqs = np.r_[rng.uniform(300, 900, 10), rng.uniform(600, 1200, 10)]
+    X = [_tone(f, 0.5) + 0.5 * rng.standard_normal(4000).astype(np.float32) for f in freqs]
     y = np.repeat(["low", "high"], 10)
     pipe = Pipeline(
         [
@@ -236,7 +238,7 @@ def test_a_views_pipeline_evaluates_the_same_with_shared_features():
     assert shared.meta["shared_steps"] == ["views"]
     pd_s, pd_p = (r.predictions.sort_values("index") for r in (shared, plain))
     assert pd_s["y_pred"].tolist() == pd_p["y_pred"].tolist()
-    assert shared.accuracy_mean == 1.0
+    assert 0.5 < shared.accuracy_mean < 1.0, shared.accuracy_mean
 
 
 def test_a_grid_search_runs_on_shared_view_features():
@@ -251,8 +253,8 @@ def test_a_grid_search_runs_on_shared_view_features():
     from embedclf.evaluation import shared_steps
 
     rng = np.random.default_rng(6)
-    freqs = np.r_[rng.uniform(200, 400, 9), rng.uniform(1400, 1800, 9)]
-    X = [_tone(f, 0.5) + 0.05 * rng.standard_normal(4000).astype(np.float32) for f in freqs]
+    freqs = np.r_[rng.uniform(300, 700, 9), rng.uniform(600, 1200, 9)]
+    X = [_tone(f, 0.5) + 0.1 * rng.standard_normal(4000).astype(np.float32) for f in freqs]
     y = np.repeat(["low", "high"], 9)
     pipe = Pipeline(
         [
@@ -262,9 +264,39 @@ def test_a_grid_search_runs_on_shared_view_features():
     )
     k = len(shared_steps(pipe))
     features = pipe[:k].fit(X[:1]).transform(X)
-    grid = {"clf__estimator__logisticregression__C": [0.1, 1.0]}
-    search = GridSearchCV(pipe[k:], grid, cv=PredefinedSplit(np.arange(18) % 3))
-    search.fit(features, y)
-    assert search.best_score_ == 1.0
-    best = search.best_estimator_.named_steps["clf"].estimator_
-    assert best[-1].C == search.best_params_["clf__estimator__logisticregression__C"]
+    grid = {"clf__estimator__logisticregression__C": [1e-3, 0.1, 1.0]}
+    cv = PredefinedSplit(np.arange(18) % 3)
+    search = GridSearchCV(pipe[k:], grid, cv=cv).fit(features, y)
+    # the same search over the whole pipeline, features recomputed in every fit
+    whole = GridSearchCV(pipe, grid, cv=cv).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    np.testing.assert_array_equal(scores, whole.cv_results_["mean_test_score"])
+    assert len(set(scores)) > 1, scores  # the candidates differ, so the comparison bites
+
+
+def test_views_classifier_takes_a_series_of_clips_and_names_empty_input():
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from embedclf import ViewsClassifier
+
+    rng = np.random.default_rng(7)
+    X = [rng.normal(k % 2, 0.3, (3, 2)) for k in range(10)]
+    y = np.arange(10) % 2
+    clf = ViewsClassifier(LogisticRegression()).fit(X, y)
+    want = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.predict_proba(pd.Series(X)), want)
+    as_objects = np.empty(len(X), dtype=object)
+    as_objects[:] = X
+    np.testing.assert_array_equal(clf.predict_proba(as_objects), want)
+    with pytest.raises(ValueError, match="0 sample"):
+        clf.predict(np.zeros((0, 3, 2)))
+
+
+def test_a_learning_pool_set_after_fit_is_refused_at_transform():
+    from sklearn.preprocessing import StandardScaler
+
+    views = SpeedViews(_mel(), pool=WindowAggregator()).fit([_tone(300)])
+    views.set_params(pool=StandardScaler())
+    with pytest.raises(ValueError, match="learns nothing, such as WindowAggregator"):
+        views.transform([_tone(300)])

@@ -149,8 +149,7 @@ class SpeedViews(ClipTransformer):
             )
         return speeds
 
-    def _fit_clips(self, X, y):
-        self._speeds()
+    def _check_pool(self):
         if self.pool is not None and getattr(self.pool, "learns_from_data", True):
             # It is fitted on each batch of views at transform time, so it must not learn.
             raise ValueError(
@@ -158,11 +157,16 @@ class SpeedViews(ClipTransformer):
                 "each view with a step that learns nothing, such as WindowAggregator. Put a "
                 "step that learns after SpeedViews in the pipeline instead."
             )
+
+    def _fit_clips(self, X, y):
+        self._speeds()
+        self._check_pool()
         super()._fit_clips(X, y)
         # As a list: the transformer sees views of every length, never a fixed 2-D shape.
         self.transformer_ = clone(self.transformer).fit(list(check_X(X)))
 
     def _transform_waves(self, waves):
+        self._check_pool()  # set_params after fit must not slip a learning pool in
         sr = int(self.sr)
         per_speed = []
         for speed in self._speeds():

@@ -34,7 +34,8 @@ class ViewsClassifier(ClassifierMixin, BaseEstimator):
     n_views, n_features)``, or a sequence of ``(n_views_i, n_features)``
     arrays (clips may have different numbers of views), such as the output
     of :class:`~embedclf.SpeedViews` with ``pool``. A 2-D array is one view
-    per clip, and then this is ``estimator`` itself.
+    per clip, and then this is ``estimator`` itself. Rows must be dense,
+    finite numbers, whatever ``estimator`` accepts on its own.
 
     ``fit`` trains a clone of ``estimator`` on all views as rows, each with
     its clip's label. A clip's log-probabilities are the mean over its views
@@ -47,7 +48,9 @@ class ViewsClassifier(ClassifierMixin, BaseEstimator):
         Any estimator with ``fit`` and ``predict_proba``, e.g. a pipeline of
         ``StandardScaler`` and ``LogisticRegression``. It is cloned at ``fit``.
     floor : float, default=1e-12
-        Smallest probability a view contributes, in (0, 1).
+        Smallest probability a view contributes, in (0, 1). Keep it far below
+        ``1 / n_classes``: at that value or above, every clip's prediction is
+        close to uniform.
 
     Attributes
     ----------
@@ -161,6 +164,8 @@ class ViewsClassifier(ClassifierMixin, BaseEstimator):
 
     def _rows(self, X, reset):
         """All views as rows, the clip each row belongs to, and the number of clips."""
+        if getattr(X, "ndim", None) == 1 and (hasattr(X, "iloc") or X.dtype == object):
+            X = list(X)  # a Series or object array of per-clip arrays
         if isinstance(X, (list, tuple)) and len(X) and all(np.ndim(x) == 2 for x in X):
             sizes = [len(x) for x in X]
             if min(sizes) == 0:
@@ -171,7 +176,7 @@ class ViewsClassifier(ClassifierMixin, BaseEstimator):
             n, v = X.shape[:2]
             if v == 0:
                 raise ValueError(f"X has no views (shape {X.shape})")
-            rows, owner = X.reshape(n * v, -1), np.repeat(np.arange(n), v)
+            rows, owner = X.reshape(n * v, *X.shape[2:]), np.repeat(np.arange(n), v)
         else:  # one view per clip; validate_data explains anything else
             rows, owner = X, None
         rows = validate_data(self, rows, reset=reset)
