@@ -209,28 +209,38 @@ def test_the_views_pipeline_reads_clips_at_birdnets_rate_and_pools_each_speed():
     assert emb.learns_from_data is False
 
 
-def test_a_views_pipeline_evaluates_the_same_with_shared_features():
-    """Per-clip (n_views, n_features) outputs are computed once and split by fold."""
+def _noisy_pitches(seed, n, low, noise):
+    """``n`` low and ``n`` high half-second tones in white noise, with their labels."""
+    rng = np.random.default_rng(seed)
+    freqs = np.r_[rng.uniform(*low, n), rng.uniform(600, 1200, n)]
+    X = [_tone(f, 0.5) + noise * rng.standard_normal(4000).astype(np.float32) for f in freqs]
+    return X, np.repeat(["low", "high"], n)
+
+
+def _views_pipeline():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.pipeline import make_pipeline as chain
     from sklearn.preprocessing import StandardScaler
 
     from embedclf import ViewsClassifier
-    from embedclf.evaluation import cross_validate_folds, shared_steps
 
-    rng = np.random.default_rng(5)
-    # overlapping pitch ranges in loud noise: some clips are misclassified, so equal
-    # predictions say more than two perfect scores would
-    freqs = np.r_[rng.uniform(300, 900, 10), rng.uniform(600, 1200, 10)]
-    X = [_tone(f, 0.5) + 0.5 * rng.standard_normal(4000).astype(np.float32) for f in freqs]
-    y = np.repeat(["low", "high"], 10)
-    pipe = Pipeline(
+    return Pipeline(
         [
             ("views", SpeedViews(_mel(), speeds=(0.9, 1.1), pool=WindowAggregator())),
             ("clf", ViewsClassifier(chain(StandardScaler(), LogisticRegression()))),
         ]
     )
+
+
+def test_a_views_pipeline_evaluates_the_same_with_shared_features():
+    """Per-clip (n_views, n_features) outputs are computed once and split by fold."""
+    from embedclf.evaluation import cross_validate_folds, shared_steps
+
+    # overlapping pitch ranges in loud noise: some clips are misclassified, so equal
+    # predictions say more than two perfect scores would
+    X, y = _noisy_pitches(5, 10, (300, 900), 0.5)
+    pipe = _views_pipeline()
     assert shared_steps(pipe) == ["views"]
     folds = np.arange(20) % 4
     shared = cross_validate_folds(pipe, X, y, folds=folds)
@@ -243,25 +253,12 @@ def test_a_views_pipeline_evaluates_the_same_with_shared_features():
 
 def test_a_grid_search_runs_on_shared_view_features():
     """The recipe of docs/guide/evaluation.md: shared steps once, search over the rest."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, PredefinedSplit
-    from sklearn.pipeline import Pipeline
-    from sklearn.pipeline import make_pipeline as chain
-    from sklearn.preprocessing import StandardScaler
 
-    from embedclf import ViewsClassifier
     from embedclf.evaluation import shared_steps
 
-    rng = np.random.default_rng(6)
-    freqs = np.r_[rng.uniform(300, 700, 9), rng.uniform(600, 1200, 9)]
-    X = [_tone(f, 0.5) + 0.1 * rng.standard_normal(4000).astype(np.float32) for f in freqs]
-    y = np.repeat(["low", "high"], 9)
-    pipe = Pipeline(
-        [
-            ("views", SpeedViews(_mel(), speeds=(0.9, 1.1), pool=WindowAggregator())),
-            ("clf", ViewsClassifier(chain(StandardScaler(), LogisticRegression()))),
-        ]
-    )
+    X, y = _noisy_pitches(6, 9, (300, 700), 0.1)
+    pipe = _views_pipeline()
     k = len(shared_steps(pipe))
     features = pipe[:k].fit(X[:1]).transform(X)
     grid = {"clf__estimator__logisticregression__C": [1e-3, 0.1, 1.0]}
