@@ -24,6 +24,8 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .windows import pool_windows
+
 __all__ = ["ViewsClassifier"]
 
 
@@ -124,16 +126,7 @@ class ViewsClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_clips, n_classes)
         """
-        check_is_fitted(self)
-        rows, owner, n_clips = self._rows(X, reset=False)
-        log_p = np.log(np.clip(self.estimator_.predict_proba(rows), self.floor, None))
-        counts = np.bincount(owner, minlength=n_clips)
-        total = np.zeros((n_clips, log_p.shape[1]))
-        np.add.at(total, owner, log_p)
-        mean = total / counts[:, None]
-        # Normalised in log space so that exp(...) sums to one for every clip.
-        peak = mean.max(axis=1, keepdims=True)
-        return mean - peak - np.log(np.exp(mean - peak).sum(axis=1, keepdims=True))
+        return np.log(self.predict_proba(X))
 
     def predict_proba(self, X):
         """Class probabilities of each clip from all its views.
@@ -146,7 +139,11 @@ class ViewsClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_clips, n_classes)
         """
-        return np.exp(self.predict_log_proba(X))
+        check_is_fitted(self)
+        rows, owner, n_clips = self._rows(X, reset=False)
+        # the log-mean pooling of window probabilities, with views as the windows
+        P = self.estimator_.predict_proba(rows)
+        return pool_windows(P, owner, n_clips, "logmean", floor=self.floor)
 
     def predict(self, X):
         """The most probable class of each clip.
@@ -159,8 +156,8 @@ class ViewsClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_clips,)
         """
-        log_p = self.predict_log_proba(X)
-        return self.classes_[np.argmax(log_p, axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def _rows(self, X, reset):
         """All views as rows, the clip each row belongs to, and the number of clips."""

@@ -135,13 +135,13 @@ POOLINGS = ("mean", "logmean", "vote")
 LOG_FLOOR = 1 / 512
 
 
-def pool_windows(P, owner, n_clips, aggregate="mean"):
+def pool_windows(P, owner, n_clips, aggregate="mean", *, floor=LOG_FLOOR):
     """Clip probabilities from window probabilities ``P``.
 
     ``"mean"`` averages the windows' probabilities; ``"logmean"`` averages
-    their logarithms (floored at :data:`LOG_FLOOR`) and renormalises, a
-    geometric mean that treats windows as independent evidence; ``"vote"``
-    gives each class its share of the windows' top answers.
+    their logarithms (floored at ``floor``, :data:`LOG_FLOOR` unless given)
+    and renormalises, a geometric mean that treats windows as independent
+    evidence; ``"vote"`` gives each class its share of the windows' top answers.
 
     Examples
     --------
@@ -160,7 +160,7 @@ def pool_windows(P, owner, n_clips, aggregate="mean"):
     if aggregate == "vote":
         P = np.eye(P.shape[1])[P.argmax(1)]
     elif aggregate == "logmean":
-        P = np.log(np.maximum(P, LOG_FLOOR))
+        P = np.log(np.maximum(P, floor))
     out = np.zeros((n_clips, P.shape[1]), dtype=np.float64)
     np.add.at(out, owner, P)
     counts = np.bincount(owner, minlength=n_clips)[:, None]
